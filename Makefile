@@ -1,0 +1,76 @@
+# One-command set-up, run, test and benchmarks. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV  := .venv
+RVENV := .venv-rasa
+APP_PYTHON ?= python3
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
+
+.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu clean
+
+help:
+	@echo "make run       set up what is missing, train if needed, start everything"
+	@echo "make test      all tests, both environments (what CI runs)"
+	@echo "make bench     all benchmarks (bench-nlu ...); results in benchmarks/results/"
+	@echo "make classify  < messages.txt: one JSON line per message, from the served model"
+	@echo "make model     train the model if its inputs changed"
+	@echo "make validate  rasa data validate"
+
+# --- environments ------------------------------------------------------------
+# Set-up output goes to stderr so that `make classify` keeps stdout clean.
+venvs: $(VENV)/.installed $(RVENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(APP_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: the application side needs Python 3.11 or newer (set APP_PYTHON)")' >&2
+	@echo "creating $(VENV) (application side, $$($(APP_PYTHON) --version))" >&2
+	@test -x $(VENV)/bin/python || $(APP_PYTHON) -m venv $(VENV) >&2
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt >&2
+	@touch $@
+
+$(RVENV)/.installed: requirements-rasa.txt
+	@py=$$(tools/find-python310.sh) || exit 1; \
+	  echo "creating $(RVENV) (Rasa side, $$($$py --version))" >&2; \
+	  test -x $(RVENV)/bin/python || $$py -m venv $(RVENV) >&2
+	@$(RVENV)/bin/pip install -q --disable-pip-version-check -r requirements-rasa.txt >&2
+	@touch $@
+
+# --- model -------------------------------------------------------------------
+# Keyed on a hash of config, domain, stories, NLU data, the jieba dictionary
+# and the custom components (bot/model_store.py), so edits always retrain.
+model: $(RVENV)/.installed
+	@$(RVENV)/bin/python -m bot.model_store ensure >&2
+
+# --- run ---------------------------------------------------------------------
+run: venvs model
+	@$(VENV)/bin/python tools/run.py
+
+# --- tests -------------------------------------------------------------------
+test: test-rasa test-app
+
+test-rasa: $(RVENV)/.installed model
+	$(RVENV)/bin/python -m pytest -q tests/rasa
+
+test-app: $(VENV)/.installed $(RVENV)/.installed model
+	$(VENV)/bin/python -m pytest -q tests/app
+
+validate: $(RVENV)/.installed
+	$(RVENV)/bin/rasa data validate $(RASA_DATA)
+
+# --- classifier --------------------------------------------------------------
+classify: $(RVENV)/.installed model
+	@$(RVENV)/bin/python -m bot.classify
+
+# --- benchmarks --------------------------------------------------------------
+bench: bench-nlu
+
+bench-nlu: $(RVENV)/.installed model
+	$(RVENV)/bin/python -m benchmarks.nlu
+
+clean:
+	rm -rf var models .pytest_cache

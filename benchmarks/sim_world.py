@@ -1,0 +1,343 @@
+"""The simulated world of the dispatch benchmark: what happens, whoever dispatches.
+
+Everything here is drawn from named random streams (``stream``): the areas,
+the 40 handlers, the arrival times, each order's attributes and each
+handler's answer to each offer. A stream's numbers depend only on the seed and
+the stream's key, never on what else was drawn before, so every dispatch
+policy faces exactly the same world.
+
+Time is a float: minutes since simulation start, which is a Monday 00:00 in
+China Standard Time (UTC+8). ``at`` turns it into the timezone-aware datetime
+the domain functions want.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from integrations.workorders.domain import Priority, Taxonomy
+
+MINUTES_PER_DAY = 1440.0
+LOCAL_TZ = timezone(timedelta(hours=8), "CST")
+#: Simulation minute 0: Monday 3 March 2025, 00:00 local time.
+EPOCH = datetime(2025, 3, 3, tzinfo=LOCAL_TZ)
+TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "taxonomy.yml"
+
+COUNTY = "C-01"
+TOWNSHIPS = ("T-01", "T-02", "T-03")
+GRIDS_PER_TOWNSHIP = 4
+GRIDS = tuple(f"G-{i + 1:02d}" for i in range(len(TOWNSHIPS) * GRIDS_PER_TOWNSHIP))
+TOWNSHIP_OF = MappingProxyType({g: TOWNSHIPS[i // GRIDS_PER_TOWNSHIP] for i, g in enumerate(GRIDS)})
+
+#: Share of reports per category (relative weights; neighbour quarrels and
+#: broken facilities are the bulk, family and labour disputes are rarer).
+CATEGORY_MIX = MappingProxyType({
+    "dispute.neighbor": 17, "dispute.property": 10, "dispute.family": 5,
+    "dispute.labor": 4, "dispute.land": 5,
+    "incident.facility": 15, "incident.water": 9, "incident.sanitation": 13,
+    "incident.safety": 9, "incident.order": 6, "incident.care": 7,
+})
+#: Median hands-on work per order (minutes of working time), lognormal.
+WORK_MEDIAN_MINUTES = MappingProxyType({
+    "dispute.neighbor": 150, "dispute.property": 180, "dispute.family": 180,
+    "dispute.labor": 210, "dispute.land": 270,
+    "incident.facility": 100, "incident.water": 100, "incident.sanitation": 70,
+    "incident.safety": 80, "incident.order": 60, "incident.care": 80,
+})
+WORK_SIGMA = 0.7
+URGENT_SHARE = 0.05
+ORDERS_PER_DAY = 50.0
+#: Handlers work on site from 08:00 to 20:00, every day.
+WORK_OPEN_HOUR, WORK_CLOSE_HOUR = 8, 20
+
+#: (tier, role, how many): 24 at grid, 12 at township, 4 at county = 40.
+ROSTER = (
+    ("grid", "grid_worker", 14), ("grid", "mediator", 10),
+    ("township", "grid_worker", 6), ("township", "mediator", 6),
+    ("county", "grid_worker", 2), ("county", "mediator", 2),
+)
+ON_LEAVE = 5  # handlers who take one leave of 2-5 days
+
+
+def stream(seed: int, *key: object) -> random.Random:
+    """An independent random stream for ``(seed, *key)``, stable across runs and processes."""
+    return random.Random("/".join(str(part) for part in (seed, *key)))
+
+
+def at(minute: float) -> datetime:
+    """The aware datetime of a simulation minute."""
+    return EPOCH + timedelta(minutes=minute)
+
+
+def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
+    """The real taxonomy of the repository."""
+    with path.open(encoding="utf-8") as f:
+        return Taxonomy.from_dict(yaml.safe_load(f))
+
+
+# --- calendar ------------------------------------------------------------------
+
+def hour_of_day(minute: float) -> float:
+    return (minute % MINUTES_PER_DAY) / 60.0
+
+
+def is_weekday(minute: float) -> bool:
+    return int(minute // MINUTES_PER_DAY) % 7 < 5
+
+
+def _day_bounds(minute: float) -> tuple[float, float, float]:
+    """Start of the day, opening and closing minute of its working hours."""
+    day = math.floor(minute / MINUTES_PER_DAY) * MINUTES_PER_DAY
+    return day, day + WORK_OPEN_HOUR * 60, day + WORK_CLOSE_HOUR * 60
+
+
+def work_finish(start: float, work: float) -> float:
+    """When ``work`` minutes of working time begun at ``start`` are done."""
+    t, remaining = start, work
+    while True:
+        day, opens, closes = _day_bounds(t)
+        t = max(t, opens)
+        if t < closes:
+            if remaining <= closes - t:
+                return t + remaining
+            remaining -= closes - t
+        t = day + MINUTES_PER_DAY + WORK_OPEN_HOUR * 60
+
+
+def working_minutes(start: float, end: float) -> float:
+    """Working time between ``start`` and ``end``."""
+    total, t = 0.0, start
+    while t < end:
+        day, opens, closes = _day_bounds(t)
+        total += max(0.0, min(end, closes) - max(t, opens))
+        t = day + MINUTES_PER_DAY
+    return total
+
+
+# --- handlers ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """A handler as the roster describes them; ``leave`` is [start, end) minutes."""
+
+    id: int
+    role: str
+    tier: str
+    areas: frozenset[str]
+    skills: frozenset[str]
+    capacity: int
+    leave: tuple[tuple[float, float], ...] = ()
+
+    def on_duty(self, minute: float) -> bool:
+        return not any(start <= minute < end for start, end in self.leave)
+
+
+def _categories_of(taxonomy: Taxonomy, role: str) -> tuple[str, ...]:
+    return tuple(c.code for c in taxonomy.categories.values() if taxonomy.kinds[c.kind] == role)
+
+
+def _grid_areas(rng: random.Random, index: int) -> frozenset[str]:
+    """One grid (the first 12 of a role cover every grid once), sometimes a neighbour too."""
+    home = GRIDS[index % len(GRIDS)] if index < len(GRIDS) else rng.choice(GRIDS)
+    areas = {home}
+    if rng.random() < 0.4:
+        areas.add(rng.choice([g for g in GRIDS if TOWNSHIP_OF[g] == TOWNSHIP_OF[home]]))
+    return frozenset(areas)
+
+
+def _areas(rng: random.Random, tier: str, index: int) -> frozenset[str]:
+    if tier == "grid":
+        return _grid_areas(rng, index)
+    if tier == "township":
+        return frozenset({TOWNSHIPS[index % len(TOWNSHIPS)]})
+    return frozenset({COUNTY})
+
+
+def _skills(rng: random.Random, tier: str, codes: tuple[str, ...]) -> frozenset[str]:
+    """Grid: 3 to all of their kind's categories; township: all but at most one; county: all."""
+    low = {"grid": 3, "township": len(codes) - 1, "county": len(codes)}[tier]
+    return frozenset(rng.sample(codes, rng.randint(min(low, len(codes)), len(codes))))
+
+
+def _leaves(rng: random.Random, count: int, days: int) -> tuple[tuple[float, float], ...]:
+    """``count`` leave periods of 2-5 days starting between day 1 and day ``days - 3``."""
+    result = []
+    for _ in range(count):
+        start = rng.randint(1, max(1, days - 3)) * MINUTES_PER_DAY
+        result.append((start, start + rng.randint(2, 5) * MINUTES_PER_DAY))
+    return tuple(result)
+
+
+def build_handlers(seed: int, taxonomy: Taxonomy, days: int) -> tuple[HandlerSpec, ...]:
+    """The 40 handlers of ``ROSTER``, with varied areas, skills, capacities and leaves."""
+    rng = stream(seed, "handlers")
+    drafts = []
+    for tier, role, count in ROSTER:
+        codes = _categories_of(taxonomy, role)
+        for index in range(count):
+            drafts.append(dict(
+                id=len(drafts) + 1, role=role, tier=tier, areas=_areas(rng, tier, index),
+                skills=_skills(rng, tier, codes), capacity=rng.randint(3, 8),
+            ))
+    _cover_every_category_per_township(rng, drafts, taxonomy)
+    candidates = [d for d in drafts if d["tier"] != "county"]
+    for draft in rng.sample(candidates, ON_LEAVE):
+        draft["leave"] = _leaves(rng, 1, days)
+    return tuple(HandlerSpec(**d) for d in drafts)
+
+
+def _cover_every_category_per_township(
+    rng: random.Random, drafts: list[dict], taxonomy: Taxonomy
+) -> None:
+    """Give township handlers any skill their township lacks, so escalation has somewhere to go."""
+    for township in TOWNSHIPS:
+        for role in sorted(set(taxonomy.kinds.values())):
+            team = [d for d in drafts if d["tier"] == "township" and township in d["areas"]
+                    and d["role"] == role]
+            for code in _categories_of(taxonomy, role):
+                if not any(code in d["skills"] for d in team):
+                    chosen = rng.choice(team)
+                    chosen["skills"] = chosen["skills"] | {code}
+
+
+# --- arrivals and orders -----------------------------------------------------------
+
+def relative_rate(minute: float) -> float:
+    """Arrival intensity by hour and weekday (1.0 = a weekday morning)."""
+    hour, weekday = hour_of_day(minute), is_weekday(minute)
+    if hour < 6:
+        return 0.15
+    if hour < 8:
+        return 0.5
+    if hour < 18:
+        return 1.0 if weekday else 0.8
+    if hour < 22:
+        return 2.2 if weekday else 1.3
+    return 0.5
+
+
+def _mean_relative_rate() -> float:
+    """Mean of ``relative_rate`` over one week, sampled every minute."""
+    week = int(7 * MINUTES_PER_DAY)
+    return sum(relative_rate(m + 0.5) for m in range(week)) / week
+
+
+def arrival_times(seed: int, days: int, per_day: float = ORDERS_PER_DAY) -> tuple[float, ...]:
+    """A non-homogeneous Poisson process (thinning) with ``per_day`` arrivals a day on average."""
+    rng = stream(seed, "arrivals")
+    base = per_day / MINUTES_PER_DAY / _mean_relative_rate()  # per minute at relative rate 1
+    peak = base * max(relative_rate(h * 60.0 + 1) for h in range(24 * 7))
+    times, t, end = [], 0.0, days * MINUTES_PER_DAY
+    while True:
+        t += rng.expovariate(peak)
+        if t >= end:
+            return tuple(times)
+        if rng.random() * peak < base * relative_rate(t):
+            times.append(t)
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """One report as the resident makes it; ``work`` is hands-on minutes to resolve it."""
+
+    index: int
+    arrival: float
+    kind: str
+    category: str
+    priority: Priority
+    grid: str
+    work: float
+
+    @property
+    def area_by_tier(self) -> Mapping[str, str]:
+        return {"grid": self.grid, "township": TOWNSHIP_OF[self.grid], "county": COUNTY}
+
+
+def grid_weights(seed: int) -> tuple[float, ...]:
+    """How busy each grid is (town centres report more than villages)."""
+    rng = stream(seed, "grids")
+    return tuple(rng.lognormvariate(0.0, 0.45) for _ in GRIDS)
+
+
+def make_order(seed: int, index: int, arrival: float, taxonomy: Taxonomy,
+               weights: tuple[float, ...]) -> OrderSpec:
+    """Order ``index``'s attributes, from its own stream."""
+    rng = stream(seed, "order", index)
+    category = rng.choices(tuple(CATEGORY_MIX), weights=tuple(CATEGORY_MIX.values()))[0]
+    urgent = rng.random() < URGENT_SHARE
+    grid = rng.choices(GRIDS, weights=weights)[0]
+    work = WORK_MEDIAN_MINUTES[category] * rng.lognormvariate(0.0, WORK_SIGMA)
+    return OrderSpec(
+        index=index, arrival=arrival, kind=taxonomy.category(category).kind, category=category,
+        priority=Priority.URGENT if urgent else Priority.NORMAL, grid=grid, work=work,
+    )
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything the policies share: taxonomy, handlers and the orders to come."""
+
+    seed: int
+    days: int
+    taxonomy: Taxonomy
+    handlers: tuple[HandlerSpec, ...]
+    orders: tuple[OrderSpec, ...]
+
+
+def build_world(seed: int, days: int, taxonomy: Taxonomy | None = None) -> World:
+    taxonomy = taxonomy or load_taxonomy()
+    weights = grid_weights(seed)
+    orders = tuple(
+        make_order(seed, i, t, taxonomy, weights)
+        for i, t in enumerate(arrival_times(seed, days))
+    )
+    return World(seed, days, taxonomy, build_handlers(seed, taxonomy, days), orders)
+
+
+# --- how handlers answer an offer ----------------------------------------------------
+
+ANSWER_MEDIAN_MINUTES = 12.0
+ANSWER_SIGMA = 0.8
+BUSY_SLOWDOWN = 0.5     # each open order already held adds 50 % to the answer delay
+NIGHT_SLOWDOWN = 3.0    # 22:00-07:00
+URGENT_SPEEDUP = 0.25   # urgent offers are looked at four times sooner
+DECLINE_BASE = 0.03
+DECLINE_BUSY = 0.15     # when the offer takes them over 80 % of their capacity
+DECLINE_MAX = 0.6
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler's reaction to one offer: after ``delay`` minutes, accept or decline."""
+
+    delay: float
+    declines: bool
+
+
+def answer(seed: int, order: OrderSpec, handler: HandlerSpec, nth: int,
+           now: float, open_orders: int, load_after: int) -> Answer:
+    """The ``nth`` offer of ``order`` to ``handler`` at ``now``.
+
+    The random draws come from the (order, handler, nth) stream, so the same
+    offer gets the same dice under every policy; only the handler's situation
+    (how many open orders, how full) differs, and that is the point.
+    """
+    rng = stream(seed, "answer", order.index, handler.id, nth)
+    u, z = rng.random(), rng.gauss(0.0, 1.0)
+    delay = ANSWER_MEDIAN_MINUTES * math.exp(ANSWER_SIGMA * z) * (1 + BUSY_SLOWDOWN * open_orders)
+    hour = hour_of_day(now)
+    if hour >= 22 or hour < 7:
+        delay *= NIGHT_SLOWDOWN
+    if order.priority is Priority.URGENT:
+        delay *= URGENT_SPEEDUP
+    fill = load_after / handler.capacity
+    p = DECLINE_BASE if fill <= 0.8 else min(DECLINE_MAX, DECLINE_BUSY + 0.25 * (fill - 0.8))
+    return Answer(delay=delay, declines=u < p)

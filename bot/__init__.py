@@ -1,0 +1,1 @@
+"""Rasa side of the assistant: domain, stories and the custom NLU components."""

@@ -1,0 +1,1 @@
+"""Work-order service: residents' reports turned into dispatched work orders (工单)."""

@@ -1,0 +1,42 @@
+"""Fixtures for the Rasa side. The model is the one `make model` trained for
+the current inputs; `make test` builds it before running these tests."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+
+@pytest.fixture(scope="session")
+def agent():
+    from bot.model_store import model_path
+    from bot.nlu_runtime import load_agent
+
+    path = model_path()
+    if not path.exists():
+        pytest.fail(f"{path.name} is missing: run `make model` (make test does it first)")
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    return load_agent(path)
+
+
+@pytest.fixture(scope="session")
+def training_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(ROOT / "nlu_data"))
+
+
+@pytest.fixture(scope="session")
+def heldout():
+    from bot.nlu_eval import load_examples
+
+    return load_examples()

@@ -1,0 +1,119 @@
+"""The NLU data honours the contract of taxonomy.yml and the data rules."""
+from __future__ import annotations
+
+import collections
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.components.report_labels import REPORT_INTENTS
+
+ROOT = Path(__file__).resolve().parents[2]
+TAXONOMY = yaml.safe_load((ROOT / "taxonomy.yml").read_text(encoding="utf-8"))
+DOMAIN = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
+MIN_EXAMPLES = 30
+
+
+def _category(message):
+    return ((message.get("metadata") or {}).get("intent") or {}).get("category")
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def _grams(text: str) -> set:
+    t = _normal(text)
+    return {t[i:i + 2] for i in range(max(1, len(t) - 1))}
+
+
+def test_taxonomy_copy_matches_the_shared_contract():
+    shared = ROOT.parent / "shared" / "taxonomy.yml"
+    if not shared.exists():
+        pytest.skip("../shared/taxonomy.yml is not beside this checkout")
+    assert (ROOT / "taxonomy.yml").read_text() == shared.read_text()
+
+
+def test_domain_has_every_taxonomy_intent_by_its_exact_name():
+    assert set(TAXONOMY["intents"]) <= set(DOMAIN["intents"])
+
+
+def test_every_intent_and_category_has_enough_distinct_examples(training_data):
+    per_intent = collections.Counter(m.get("intent") for m in training_data.intent_examples)
+    per_category = collections.Counter(_category(m) for m in training_data.intent_examples)
+    for intent in DOMAIN["intents"]:
+        assert per_intent[intent] >= MIN_EXAMPLES, intent
+    for code in TAXONOMY["categories"]:
+        assert per_category[code] >= MIN_EXAMPLES, code
+
+
+def test_report_categories_are_taxonomy_codes_of_the_right_kind(training_data):
+    for message in training_data.intent_examples:
+        code = _category(message)
+        if message.get("intent") in REPORT_INTENTS:
+            assert code in TAXONOMY["categories"], message.get("text")
+            assert code.split(".")[0] == REPORT_INTENTS[message.get("intent")], message.get("text")
+        else:
+            assert code is None, message.get("text")
+
+
+def test_no_duplicate_training_examples(training_data):
+    seen = collections.Counter(_normal(m.get("text")) for m in training_data.intent_examples)
+    assert [t for t, n in seen.items() if n > 1] == []
+
+
+def test_heldout_set_covers_everything_and_is_never_trained_on(heldout, training_data):
+    assert len(heldout) >= 200
+    assert {e.intent for e in heldout} >= set(TAXONOMY["intents"])
+    assert {e.category for e in heldout if e.category} == set(TAXONOMY["categories"])
+    assert sum(e.emergency for e in heldout) >= 20
+    trained = [(_normal(m.get("text")), _grams(m.get("text"))) for m in training_data.intent_examples]
+    trained_texts = {t for t, _ in trained}
+    near = []
+    for example in heldout:
+        assert _normal(example.text) not in trained_texts, example.text
+        grams = _grams(example.text)
+        if len(grams) < 6:  # "你好", "是的": short answers are bound to recur
+            continue
+        for text, other in trained:
+            if len(grams & other) / len(grams | other) >= 0.8:
+                near.append((example.text, text))
+    assert near == []
+
+
+def test_entity_annotations_fall_on_jieba_token_boundaries(training_data, heldout):
+    """Rasa warns about (and drops) entities that cut through a token."""
+    import jieba
+
+    for path in sorted((ROOT / "nlu_data" / "jieba").iterdir()):
+        jieba.load_userdict(str(path))
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    messages = list(training_data.intent_examples) + list(
+        load_data(str(ROOT / "tests" / "nlu" / "heldout.yml")).intent_examples)
+    misaligned = []
+    for message in messages:
+        text = message.get("text")
+        tokens = list(jieba.tokenize(text))
+        starts = {s for _, s, _ in tokens}
+        ends = {e for _, _, e in tokens}
+        for entity in message.get("entities") or []:
+            if entity["start"] not in starts or entity["end"] not in ends:
+                misaligned.append((text, entity["value"]))
+    assert misaligned == []
+
+
+def test_rasa_data_validate_passes_without_warnings():
+    result = subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "data", "validate",
+         "--domain", "bot/domain.yml", "--data", "nlu_data", "bot/data",
+         "--config", "config.yml", "--fail-on-warnings"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    for marker in ("Misaligned", "misaligned", "conflict", "UserWarning"):
+        assert marker not in output, output[-3000:]

@@ -1,0 +1,220 @@
+"""Start every process of the embedded default, report where each listens,
+and stop them all cleanly on Ctrl-C (or SIGTERM).
+
+    python tools/run.py            # what `make run` calls after set-up
+
+Ports and the bind address come from the environment (see README):
+RASA_PORT (5005), ACTIONS_PORT (5055), BIND_HOST (127.0.0.1). Each process
+logs to var/log/<name>.log. If a process dies, the others are stopped and the
+launcher exits non-zero with the tail of the dead one's log.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.model_store import model_path  # noqa: E402
+
+RASA_BIN = ROOT / ".venv-rasa" / "bin"
+READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "300"))
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    rasa_port: int
+    actions_port: int
+    rasa_token: str
+    var: Path
+
+    @classmethod
+    def from_env(cls, env: dict) -> "Settings":
+        return cls(
+            host=env.get("BIND_HOST", "127.0.0.1"),
+            rasa_port=int(env.get("RASA_PORT", "5005")),
+            actions_port=int(env.get("ACTIONS_PORT", "5055")),
+            # protects Rasa's HTTP API (trackers, /model/parse); the REST
+            # channel used by residents' channels does not need it
+            rasa_token=env.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
+            var=Path(env.get("VAR_DIR", ROOT / "var")),
+        )
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_url: str
+    describe: str
+    env: dict = field(default_factory=dict)
+    process: Optional[subprocess.Popen] = None
+    log_path: Optional[Path] = None
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """bot/endpoints.yml with this run's action server port and tracker path."""
+    text = (ROOT / "bot" / "endpoints.yml").read_text(encoding="utf-8")
+    text = text.replace("http://127.0.0.1:5055/webhook",
+                        f"http://127.0.0.1:{settings.actions_port}/webhook")
+    text = text.replace("db: var/rasa-tracker.db", f"db: {settings.var / 'rasa-tracker.db'}")
+    path = settings.var / "run" / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def services(settings: Settings) -> list[Service]:
+    model = model_path()
+    if not model.exists():
+        sys.exit(f"error: model {model.name} is missing: run `make model` (make run does it)")
+    endpoints = write_endpoints(settings)
+    host = settings.host
+    return [
+        Service(
+            name="actions",
+            argv=[str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions",
+                  "--port", str(settings.actions_port)],
+            health_url=f"http://127.0.0.1:{settings.actions_port}/health",
+            describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
+        ),
+        Service(
+            name="rasa",
+            argv=[str(RASA_BIN / "rasa"), "run", "--model", str(model),
+                  "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
+                  "--interface", host, "--port", str(settings.rasa_port),
+                  "--enable-api", "--auth-token", settings.rasa_token],
+            health_url=f"http://127.0.0.1:{settings.rasa_port}/",
+            describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
+                      f"  (API token in var/run/rasa-token)"),
+        ),
+    ]
+
+
+def is_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Launcher:
+    def __init__(self, settings: Settings, plan: list[Service]) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.stopping = False
+
+    def start(self) -> None:
+        log_dir = self.settings.var / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.var / "run" / "rasa-token").write_text(self.settings.rasa_token)
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+               "PYTHONPATH": str(ROOT)}
+        for service in self.plan:
+            service.log_path = log_dir / f"{service.name}.log"
+            log = open(service.log_path, "ab")
+            service.process = subprocess.Popen(
+                service.argv, cwd=ROOT, env={**env, **service.env},
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: we stop the whole tree
+            )
+            log.close()
+            print(f"starting {service.name} (pid {service.process.pid}), log {service.log_path}",
+                  flush=True)
+
+    def wait_ready(self) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        pending = list(self.plan)
+        while pending and not self.stopping:
+            for service in list(pending):
+                if self.dead(service):
+                    return False
+                if is_up(service.health_url):
+                    print(f"ready    {service.describe}", flush=True)
+                    pending.remove(service)
+            if time.monotonic() > deadline:
+                print(f"error: not ready after {READY_TIMEOUT_S:.0f} s: "
+                      f"{', '.join(s.name for s in pending)}", file=sys.stderr)
+                return False
+            time.sleep(0.5)
+        return not self.stopping
+
+    def dead(self, service: Service) -> bool:
+        code = service.process.poll()
+        if code is None:
+            return False
+        print(f"error: {service.name} exited with code {code}; last lines of {service.log_path}:",
+              file=sys.stderr)
+        lines = service.log_path.read_text(errors="replace").splitlines()[-15:]
+        print("\n".join("    " + line for line in lines), file=sys.stderr)
+        return True
+
+    def watch(self) -> int:
+        while not self.stopping:
+            if any(self.dead(s) for s in self.plan):
+                return 1
+            time.sleep(0.5)
+        return 0
+
+    def stop(self) -> None:
+        for service in reversed(self.plan):
+            if service.process and service.process.poll() is None:
+                try:
+                    os.killpg(service.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for service in self.plan:
+            if not service.process:
+                continue
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{service.name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it",
+                      file=sys.stderr)
+            # whatever is left in the group (workers, children) goes too
+            try:
+                os.killpg(service.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            service.process.wait()
+        print("all processes stopped", flush=True)
+
+
+def main() -> int:
+    settings = Settings.from_env(dict(os.environ))
+    launcher = Launcher(settings, services(settings))
+
+    def on_signal(signum, frame):
+        launcher.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    launcher.start()
+    code = 0
+    try:
+        if launcher.wait_ready():
+            print("all services ready; press Ctrl-C to stop", flush=True)
+            code = launcher.watch()
+        elif not launcher.stopping:
+            code = 1
+    finally:
+        launcher.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

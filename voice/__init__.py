@@ -1,0 +1,1 @@
+"""Phone line for elderly callers (AudioSocket gateway, Vosk ASR, TTS)."""
