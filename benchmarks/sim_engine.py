@@ -13,7 +13,8 @@ Rules (the same for every policy):
   and re-dispatched one tier up (at county it stays at county), the silent
   handler excluded;
 - accepted orders are worked one at a time per handler during working hours
-  (urgent ones first, otherwise first come first served);
+  (first come first served; urgent ones first, at any hour, interrupting
+  routine work);
 - not resolved by ``resolve_by`` (counted from creation; declines and
   timeouts do not reset it): a breach; the order is escalated one tier up to
   a new handler with fresh deadlines, who does the work from the start; at
@@ -36,8 +37,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections import deque
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 from integrations.workorders.domain import (
@@ -48,14 +47,13 @@ from integrations.workorders.domain import (
     Priority,
     Status,
     apply,
-    order_weight,
 )
 
 from .sim_policies import Policy
+from .sim_state import HandlerRun, OrderRun, RunResult, Samples
 from .sim_world import (
     MINUTES_PER_DAY,
     HandlerSpec,
-    OrderSpec,
     World,
     answer,
     at,
@@ -78,74 +76,6 @@ class Kind(IntEnum):
     LEAVE_START = 5
     ARRIVAL = 6
     SAMPLE = 7
-
-
-@dataclass
-class HandlerRun:
-    """A handler's state during a run."""
-
-    spec: HandlerSpec
-    on_duty: bool = True
-    open: dict[int, int] = field(default_factory=dict)  # order index -> weight
-    queue: list[int] = field(default_factory=list)      # accepted, waiting for work
-    current: int | None = None
-    started_at: float = 0.0
-    work_token: int = 0
-    recent: deque[float] = field(default_factory=deque)  # assignment times, last 24 h
-    last_assigned: float | None = None
-    assignments: int = 0
-
-    @property
-    def load(self) -> int:
-        return sum(self.open.values())
-
-
-@dataclass
-class OrderRun:
-    """An order's state and its history counters during a run."""
-
-    spec: OrderSpec
-    tier: str
-    resolve_by: float | None
-    status: Status = Status.NEW
-    handler: int | None = None
-    declined: set[int] = field(default_factory=set)
-    token: int = 0            # bumped whenever the order leaves a handler
-    deadline_token: int = 0   # bumped whenever resolve_by is renewed
-    remaining: float = 0.0    # work left with the current handler
-    pending_since: float | None = None
-    pending_minutes: float = 0.0
-    first_accepted: float | None = None
-    resolved_at: float | None = None
-    assignments: int = 0
-    accept_timeouts: int = 0
-    breaches: int = 0
-    declines: int = 0
-    decline_resets: int = 0
-    offers: dict[int, int] = field(default_factory=dict)  # handler -> offers so far
-
-    @property
-    def weight(self) -> int:
-        return order_weight(self.spec.priority)
-
-
-@dataclass(frozen=True)
-class Samples:
-    """Every ``SAMPLE_EVERY_MINUTES`` during the arrival window: loads and duty, by handler."""
-
-    times: tuple[float, ...]
-    loads: tuple[tuple[int, ...], ...]
-    on_duty: tuple[tuple[bool, ...], ...]
-
-
-@dataclass(frozen=True)
-class RunResult:
-    policy: str
-    world: World
-    orders: tuple[OrderRun, ...]
-    handlers: tuple[HandlerRun, ...]
-    samples: Samples
-    end_time: float
 
 
 class Simulation:
@@ -269,9 +199,10 @@ class Simulation:
         if decision.queued:
             if order.status is Status.NEW:
                 self._set_status(order, Action.QUEUE)
-            if order.pending_since is None:
+            if order.spec.index not in self.pending:
+                order.queued += 1
                 order.pending_since = self.now
-            self.pending.add(order.spec.index)
+                self.pending.add(order.spec.index)
         else:
             self._assign(order, decision)
 
@@ -302,6 +233,7 @@ class Simulation:
         if index in h.queue:
             h.queue.remove(index)
         if h.current == index:
+            self._worked(h, order)
             h.current = None
             h.work_token += 1
         order.handler = None
@@ -322,6 +254,25 @@ class Simulation:
 
     # --- work --------------------------------------------------------------------
 
+    @staticmethod
+    def _finish(order: OrderRun, start: float) -> float:
+        """When the order's remaining work begun at ``start`` is done (urgent: at any hour)."""
+        if order.spec.priority is Priority.URGENT:
+            return start + order.remaining
+        return work_finish(start, order.remaining)
+
+    def _worked(self, h: HandlerRun, order: OrderRun) -> float:
+        """Minutes ``h`` has worked on ``order`` since starting it; add them to ``busy_minutes``."""
+        start = h.started_at
+        if order.spec.priority is Priority.URGENT:
+            done = self.now - start
+            in_window = max(0.0, min(self.now, self._arrivals_end) - start)
+        else:
+            done = working_minutes(start, self.now)
+            in_window = working_minutes(start, min(self.now, self._arrivals_end))
+        h.busy_minutes += in_window
+        return done
+
     def _work_next(self, h: HandlerRun) -> None:
         if h.current is not None or not h.on_duty or not h.queue:
             return
@@ -332,13 +283,16 @@ class Simulation:
         self._set_status(order, Action.PROGRESS)
         h.current, h.started_at = index, self.now
         h.work_token += 1
-        self._push(work_finish(self.now, order.remaining), Kind.WORK_DONE, h.spec.id, h.work_token)
+        self._push(self._finish(order, self.now), Kind.WORK_DONE, h.spec.id, h.work_token)
+
+    def _working_on_normal(self, h: HandlerRun) -> bool:
+        return h.current is not None and self.orders[h.current].spec.priority is Priority.NORMAL
 
     def _pause(self, h: HandlerRun) -> None:
         if h.current is None:
             return
         order = self.orders[h.current]
-        order.remaining = max(0.0, order.remaining - working_minutes(h.started_at, self.now))
+        order.remaining = max(0.0, order.remaining - self._worked(h, order))
         h.queue.insert(0, h.current)
         h.current = None
         h.work_token += 1
@@ -372,6 +326,8 @@ class Simulation:
             order.first_accepted = self.now
         order.remaining = order.spec.work
         h.queue.append(index)
+        if order.spec.priority is Priority.URGENT and self._working_on_normal(h):
+            self._pause(h)  # an emergency interrupts routine work
         self._work_next(h)
 
     def _on_accept_deadline(self, index: int, token: int) -> None:

@@ -45,16 +45,20 @@ CATEGORY_MIX = MappingProxyType({
     "incident.facility": 15, "incident.water": 9, "incident.sanitation": 13,
     "incident.safety": 9, "incident.order": 6, "incident.care": 7,
 })
-#: Median hands-on work per order (minutes of working time), lognormal.
+#: Median hands-on work per order (minutes of working time, all visits and
+#: sessions together), lognormal. Tuned so handlers are busy ~60 % of their hours.
 WORK_MEDIAN_MINUTES = MappingProxyType({
-    "dispute.neighbor": 150, "dispute.property": 180, "dispute.family": 180,
-    "dispute.labor": 210, "dispute.land": 270,
-    "incident.facility": 100, "incident.water": 100, "incident.sanitation": 70,
-    "incident.safety": 80, "incident.order": 60, "incident.care": 80,
+    "dispute.neighbor": 330, "dispute.property": 400, "dispute.family": 400,
+    "dispute.labor": 460, "dispute.land": 600,
+    "incident.facility": 220, "incident.water": 220, "incident.sanitation": 150,
+    "incident.safety": 180, "incident.order": 130, "incident.care": 180,
 })
+#: Urgent orders are "resolved" when the danger is over: a quick response on
+#: site, whatever the category (follow-up mediation is a new, normal order).
+URGENT_WORK_MEDIAN_MINUTES = 90
 WORK_SIGMA = 0.7
 URGENT_SHARE = 0.05
-ORDERS_PER_DAY = 50.0
+ORDERS_PER_DAY = 55.0
 #: Handlers work on site from 08:00 to 20:00, every day.
 WORK_OPEN_HOUR, WORK_CLOSE_HOUR = 8, 20
 
@@ -145,10 +149,10 @@ def _categories_of(taxonomy: Taxonomy, role: str) -> tuple[str, ...]:
 
 
 def _grid_areas(rng: random.Random, index: int) -> frozenset[str]:
-    """One grid (the first 12 of a role cover every grid once), sometimes a neighbour too."""
-    home = GRIDS[index % len(GRIDS)] if index < len(GRIDS) else rng.choice(GRIDS)
+    """A home grid (in turn, so a role's first twelve are spread out), sometimes a neighbour."""
+    home = GRIDS[index % len(GRIDS)]
     areas = {home}
-    if rng.random() < 0.4:
+    if rng.random() < 0.35:
         areas.add(rng.choice([g for g in GRIDS if TOWNSHIP_OF[g] == TOWNSHIP_OF[home]]))
     return frozenset(areas)
 
@@ -162,7 +166,10 @@ def _areas(rng: random.Random, tier: str, index: int) -> frozenset[str]:
 
 
 def _skills(rng: random.Random, tier: str, codes: tuple[str, ...]) -> frozenset[str]:
-    """Grid: 3 to all of their kind's categories; township: all but at most one; county: all."""
+    """Grid: 3 to all of their kind's categories; township: all but at most one; county: all.
+
+    Grid-tier gaps are deliberate: such orders go straight to the township.
+    """
     low = {"grid": 3, "township": len(codes) - 1, "county": len(codes)}[tier]
     return frozenset(rng.sample(codes, rng.randint(min(low, len(codes)), len(codes))))
 
@@ -177,7 +184,12 @@ def _leaves(rng: random.Random, count: int, days: int) -> tuple[tuple[float, flo
 
 
 def build_handlers(seed: int, taxonomy: Taxonomy, days: int) -> tuple[HandlerSpec, ...]:
-    """The 40 handlers of ``ROSTER``, with varied areas, skills, capacities and leaves."""
+    """The 40 handlers of ``ROSTER``, with varied areas, skills, capacities and leaves.
+
+    Grid-tier handlers cover one or two grids (every grid has at least one of
+    each role), township handlers one township, county handlers the county.
+    Capacities are 3-8 (5-8 at county).
+    """
     rng = stream(seed, "handlers")
     drafts = []
     for tier, role, count in ROSTER:
@@ -185,13 +197,28 @@ def build_handlers(seed: int, taxonomy: Taxonomy, days: int) -> tuple[HandlerSpe
         for index in range(count):
             drafts.append(dict(
                 id=len(drafts) + 1, role=role, tier=tier, areas=_areas(rng, tier, index),
-                skills=_skills(rng, tier, codes), capacity=rng.randint(3, 8),
+                skills=_skills(rng, tier, codes),
+                capacity=rng.randint(5 if tier == "county" else 3, 8),
             ))
+    _cover_every_grid(rng, drafts)
     _cover_every_category_per_township(rng, drafts, taxonomy)
     candidates = [d for d in drafts if d["tier"] != "county"]
     for draft in rng.sample(candidates, ON_LEAVE):
         draft["leave"] = _leaves(rng, 1, days)
     return tuple(HandlerSpec(**d) for d in drafts)
+
+
+def _cover_every_grid(rng: random.Random, drafts: list[dict]) -> None:
+    """Give a grid no grid-tier handler of a role covers to a one-grid colleague nearby."""
+    for role in sorted({d["role"] for d in drafts}):
+        team = [d for d in drafts if d["tier"] == "grid" and d["role"] == role]
+        for grid in GRIDS:
+            if any(grid in d["areas"] for d in team):
+                continue
+            single = [d for d in team if len(d["areas"]) == 1]
+            near = [d for d in single if TOWNSHIP_OF[next(iter(d["areas"]))] == TOWNSHIP_OF[grid]]
+            chosen = rng.choice(near or single or team)
+            chosen["areas"] = chosen["areas"] | {grid}
 
 
 def _cover_every_category_per_township(
@@ -274,7 +301,8 @@ def make_order(seed: int, index: int, arrival: float, taxonomy: Taxonomy,
     category = rng.choices(tuple(CATEGORY_MIX), weights=tuple(CATEGORY_MIX.values()))[0]
     urgent = rng.random() < URGENT_SHARE
     grid = rng.choices(GRIDS, weights=weights)[0]
-    work = WORK_MEDIAN_MINUTES[category] * rng.lognormvariate(0.0, WORK_SIGMA)
+    median = URGENT_WORK_MEDIAN_MINUTES if urgent else WORK_MEDIAN_MINUTES[category]
+    work = median * rng.lognormvariate(0.0, WORK_SIGMA)
     return OrderSpec(
         index=index, arrival=arrival, kind=taxonomy.category(category).kind, category=category,
         priority=Priority.URGENT if urgent else Priority.NORMAL, grid=grid, work=work,

@@ -77,7 +77,8 @@ def decide_category(
 
 # Words that make what follows a worry or a hypothetical ("万一着火了怎么办"),
 # not something happening now; a cue right after one of them does not count.
-HYPOTHETICAL = ("怕", "万一", "要是", "如果", "假如", "担心", "以防", "防止", "预防", "免得", "真要", "会不会", "容易")
+HYPOTHETICAL = ("怕", "万一", "要是", "如果", "假如", "担心", "以防", "防止", "预防", "免得",
+                "真要", "会不会", "容易")
 HYPOTHETICAL_WINDOW = 6
 
 
@@ -89,20 +90,25 @@ def _hypothetical(text: str, start: int) -> bool:
 
 
 def find_cues(text: str, cues: Sequence[str]) -> list[str]:
-    """Emergency cue phrases in the text (longest first, no overlaps), leaving
+    """Emergency cue phrases in the text, in reading order (longer cues win
+    overlaps), leaving
     out those that only voice a worry or a hypothetical."""
-    found: list[str] = []
+    found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    for cue in sorted(set(cues), key=len, reverse=True):
+    for cue in sorted(set(cues), key=lambda c: (-len(c), c)):
         start = text.find(cue)
         while start != -1:
             end = start + len(cue)
             if all(end <= a or start >= b for a, b in taken):
                 taken.append((start, end))
-                if cue not in found and not _hypothetical(text, start):
-                    found.append(cue)
+                if not _hypothetical(text, start):
+                    found.append((start, cue))
             start = text.find(cue, start + 1)
-    return found
+    ordered: list[str] = []
+    for _, cue in sorted(found):
+        if cue not in ordered:
+            ordered.append(cue)
+    return ordered
 
 
 def is_emergency(probability: float, cues: Sequence[str], threshold: float) -> bool:

@@ -304,11 +304,19 @@ def test_lookup_hash_separates_kinds(vault):
     assert vault.lookup_hash("张三", kind="name") != vault.lookup_hash("张四", kind="name")
 
 
-def test_lookup_subkey_is_independent_of_encryption_subkey(vault):
-    # Encrypting twice never reveals the lookup hash, and the lookup hash is
-    # not derivable from tokens: at least check that they don't collide.
-    token = vault.encrypt("13812345678")
-    assert vault.lookup_hash("13812345678") not in token
+def test_encryption_uses_the_hkdf_encrypt_subkey_and_binds_context(vault):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw_key = base64.urlsafe_b64decode(KEY_A)
+    subkey = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"encrypt").derive(raw_key)
+    token = vault.encrypt("张三", context="resident.name")
+    _, kid, body = token.split(".")
+    raw = _unb64(body)
+    aad = f"v1.{kid}.resident.name".encode()
+    assert AESGCM(subkey).decrypt(raw[:12], raw[12:], aad) == "张三".encode()
+    assert subkey != raw_key  # the master key itself never encrypts
 
 
 @pytest.mark.parametrize("bad", ["", "hello", "12345678", "工单73920416", "1381234567"])

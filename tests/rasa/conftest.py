@@ -30,9 +30,9 @@ def agent():
 
 @pytest.fixture(scope="session")
 def training_data():
-    from rasa.shared.nlu.training_data.loading import load_data
+    from bot.nlu_eval import load_training_data
 
-    return load_data(str(ROOT / "nlu_data"))
+    return load_training_data()
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,18 @@ def test_no_duplicate_training_examples(training_data):
     assert [t for t, n in seen.items() if n > 1] == []
 
 
+def test_no_near_duplicate_training_examples(training_data):
+    examples = [(m.get("text"), _grams(m.get("text"))) for m in training_data.intent_examples]
+    examples = [e for e in examples if len(e[1]) >= 6]
+    near = [
+        (a, b)
+        for i, (a, ga) in enumerate(examples)
+        for b, gb in examples[i + 1:]
+        if len(ga & gb) / len(ga | gb) >= 0.8
+    ]
+    assert near == []
+
+
 def test_heldout_set_covers_everything_and_is_never_trained_on(heldout, training_data):
     assert len(heldout) >= 200
     assert {e.intent for e in heldout} >= set(TAXONOMY["intents"])

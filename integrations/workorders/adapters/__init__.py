@@ -1,0 +1,1 @@
+"""Adapters of the work-order service: database tables, sessions, senders."""

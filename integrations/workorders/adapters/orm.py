@@ -1,0 +1,219 @@
+"""The work-order tables (SQLAlchemy 2.0 declarative, ``Mapped[]``).
+
+The schema is created only by Alembic (``migrations/``); importing this module
+creates no engine and touches no database. Personal data sits in ``*_enc``
+columns (``privacy.Vault`` tokens, context ``"<table>.<column>"``) and is found
+through ``*_hash`` columns (``Vault.lookup_hash``), never through plain text.
+
+``work_orders`` and ``handlers`` carry a ``version`` column used by the ORM as
+an optimistic lock (``version_id_col``): an UPDATE that lost a race raises
+``StaleDataError`` instead of overwriting. The service also takes row locks
+(PostgreSQL) or write-serialized transactions (SQLite), so the version check is
+the second line of defence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime
+from .outbox_table import OutboxMessage
+
+__all__ = [
+    "Area",
+    "Base",
+    "Handler",
+    "OrderDecline",
+    "OrderEvent",
+    "OutboxMessage",
+    "StaffUser",
+    "WorkOrder",
+]
+
+
+class Area(Base):
+    """A place in the hierarchy county > township > grid (县 > 乡镇/街道 > 网格)."""
+
+    __tablename__ = "areas"
+
+    #: e.g. "county:qy", "township:qy-dz", "grid:qy-dz-01"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: grid | township | county (the taxonomy's tiers)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    parent_code: Mapped[Optional[str]] = mapped_column(
+        String(64), ForeignKey("areas.code"), index=True
+    )
+
+
+class Handler(Base):
+    """A mediator (人民调解员) or grid worker (网格员) who can be assigned orders."""
+
+    __tablename__ = "handlers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name_enc: Mapped[str] = mapped_column(Text, nullable=False)
+    phone_enc: Mapped[Optional[str]] = mapped_column(Text)
+    phone_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    #: mediator | grid_worker (the taxonomy's handler roles)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: category codes they handle
+    skills: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    #: area codes they cover (at their own tier)
+    areas: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    on_duty: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    #: supervises their tier for their areas: told of escalations and overdue orders
+    is_supervisor: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    telegram_chat_id: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_handlers_role_duty", "role", "on_duty"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkOrder(Base):
+    """A work order (工单): one resident's report and its handling."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(8), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    category: Mapped[str] = mapped_column(String(64), nullable=False)
+    priority: Mapped[str] = mapped_column(String(8), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    location_text: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: a grid code; its township and county come from ``areas.parent_code``
+    area_code: Mapped[str] = mapped_column(String(64), ForeignKey("areas.code"), nullable=False)
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    #: tg | voice | web | open311
+    reporter_channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: the channel's sender id as given, e.g. "tg:123"
+    reporter_ref: Mapped[str] = mapped_column(String(128), nullable=False)
+    reporter_contact_enc: Mapped[Optional[str]] = mapped_column(Text)
+    reporter_contact_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    #: the caller's idempotency key: the same key never makes a second order
+    client_ref: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    accept_by: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    resolve_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: a resolve limit passed at some point (never cleared)
+    breached: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    #: set when the top tier's resolve limit passed and supervisors were told
+    overdue_notified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    first_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    #: hash of the last audit event (``GENESIS`` before the first)
+    head_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: seq of the last audit event (0 before the first)
+    event_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: satisfied | basically_satisfied | unsatisfied (the latest answer)
+    satisfaction: Mapped[Optional[str]] = mapped_column(String(24))
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        # a handler's load: open orders per assignee
+        Index("ix_work_orders_assignee_status", "assignee_id", "status"),
+        # the sweeper: assigned past accept_by, accepted past resolve_by, ...
+        Index("ix_work_orders_status_accept_by", "status", "accept_by"),
+        Index("ix_work_orders_status_resolve_by", "status", "resolve_by"),
+        Index("ix_work_orders_status_resolved_at", "status", "resolved_at"),
+        # the pending queue (oldest first) and listings
+        Index("ix_work_orders_status_created_at", "status", "created_at"),
+        Index("ix_work_orders_created_at", "created_at"),
+        # a resident's own orders
+        Index("ix_work_orders_reporter_ref", "reporter_ref", "created_at"),
+        # duplicates: same category and place
+        Index("ix_work_orders_category_area", "category", "area_code", "status"),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class OrderEvent(Base):
+    """One audit event of an order, chained by hash (see ``domain.audit``)."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: a lifecycle action, or "create" / "report" / "overdue" (no status change)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: "handler:3", "resident", "system", "staff:alice"
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    from_status: Mapped[Optional[str]] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    #: the handler the event concerns (dispatch, accept, decline, ...); not hashed,
+    #: the note repeats it for the audit. Indexed to count recent assignments.
+    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq", name="uq_order_events_order_id_seq"),
+        Index("ix_order_events_handler_action_at", "handler_id", "action", "at"),
+    )
+
+
+class OrderDecline(Base):
+    """A handler who gave an order back (declined, or let it time out): never again."""
+
+    __tablename__ = "order_declines"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), primary_key=True)
+    handler_id: Mapped[int] = mapped_column(ForeignKey("handlers.id"), primary_key=True)
+    declined_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class StaffUser(Base):
+    """A staff account of the HTTP API (handler, dispatcher, supervisor, admin)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    #: handler | dispatcher | supervisor | admin
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    #: area codes they see (dispatcher, supervisor); any tier
+    areas: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    #: sha256 hex of the bearer token; the token itself is never stored
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    #: where a dispatcher hears about queued orders (None: the log)
+    telegram_chat_id: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+def row_dict(obj: Any) -> dict[str, Any]:
+    """The mapped column values of a row object, by attribute name."""
+    return {attr.key: getattr(obj, attr.key) for attr in obj.__mapper__.column_attrs}

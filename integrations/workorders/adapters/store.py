@@ -1,0 +1,204 @@
+"""Queries and row locks the use cases share; functions of a ``Session``.
+
+They never commit or open sessions: the unit of work owns the transaction.
+Locking: on PostgreSQL ``lock_*`` functions issue ``SELECT ... FOR UPDATE``
+(handlers ordered by id, so two transactions never wait on each other in a
+cycle); on SQLite, where FOR UPDATE does not exist, the write transaction
+(``BEGIN IMMEDIATE``) already excludes every other writer and a plain read
+sees the latest committed state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
+
+from ..domain.dispatch import WEIGHTS
+from ..domain.lifecycle import OPEN_STATUSES, Action
+from .orm import Area, Handler, OrderDecline, OrderEvent, WorkOrder
+
+OPEN_STATUS_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
+
+
+def has_row_locks(session: Session) -> bool:
+    """True on engines with ``SELECT ... FOR UPDATE`` (PostgreSQL)."""
+    return session.get_bind().dialect.name != "sqlite"
+
+
+# ----------------------------------------------------------------- work orders
+
+
+def order_by_number(session: Session, number: str) -> WorkOrder | None:
+    return session.scalar(select(WorkOrder).where(WorkOrder.number == number))
+
+
+def lock_order(session: Session, number: str) -> WorkOrder | None:
+    """The order, locked against concurrent transitions until the transaction ends."""
+    stmt = (
+        select(WorkOrder)
+        .where(WorkOrder.number == number)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(stmt)
+
+
+def claim_order(
+    session: Session, order_id: int, *conditions: ColumnElement[bool]
+) -> WorkOrder | None:
+    """Lock order ``order_id`` if it still meets ``conditions``, skipping it if locked.
+
+    For jobs that several processes run at once (the sweeper, the queue): a
+    row another transaction holds is skipped (``SKIP LOCKED``), and the
+    conditions are evaluated on the latest committed row, so an order that
+    someone else already handled is not returned.
+    """
+    stmt = (
+        select(WorkOrder)
+        .where(WorkOrder.id == order_id, *conditions)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(stmt)
+
+
+def declined_by(session: Session, order_id: int) -> frozenset[int]:
+    rows = session.scalars(select(OrderDecline.handler_id).where(OrderDecline.order_id == order_id))
+    return frozenset(rows)
+
+
+def add_decline(session: Session, order_id: int, handler_id: int, at: datetime) -> None:
+    if session.get(OrderDecline, (order_id, handler_id)) is None:
+        session.add(OrderDecline(order_id=order_id, handler_id=handler_id, declined_at=at))
+
+
+def events_of(session: Session, order_id: int) -> list[OrderEvent]:
+    stmt = select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.seq)
+    return list(session.scalars(stmt))
+
+
+# ----------------------------------------------------------------------- areas
+
+
+def area_chain(session: Session, code: str) -> dict[str, str]:
+    """``{tier: area code}`` from ``code`` up to the root, e.g. grid, township, county."""
+    chain: dict[str, str] = {}
+    current: str | None = code
+    while current is not None and len(chain) < 16:
+        area = session.get(Area, current)
+        if area is None:
+            break
+        chain.setdefault(area.tier, area.code)
+        current = area.parent_code
+    return chain
+
+
+def areas_within(session: Session, codes: Iterable[str]) -> set[str]:
+    """``codes`` and every area below them (breadth-first over ``parent_code``)."""
+    found = set(codes)
+    frontier = set(found)
+    while frontier:
+        children = set(session.scalars(select(Area.code).where(Area.parent_code.in_(frontier))))
+        frontier = children - found
+        found |= frontier
+    return found
+
+
+# -------------------------------------------------------------------- handlers
+
+
+def weight_expr() -> ColumnElement[int]:
+    """SQL for an order's load weight (urgent 3, normal 1), from ``domain.dispatch``."""
+    whens = {priority.value: weight for priority, weight in WEIGHTS.items()}
+    return case(whens, value=WorkOrder.priority, else_=max(WEIGHTS.values()))
+
+
+def handler_loads(session: Session, handler_ids: Collection[int]) -> dict[int, int]:
+    """Sum of the weights of each handler's open orders (0 for none)."""
+    if not handler_ids:
+        return {}
+    stmt = (
+        select(WorkOrder.assignee_id, func.sum(weight_expr()))
+        .where(WorkOrder.assignee_id.in_(handler_ids), WorkOrder.status.in_(OPEN_STATUS_VALUES))
+        .group_by(WorkOrder.assignee_id)
+    )
+    loads = {hid: 0 for hid in handler_ids}
+    for handler_id, load in session.execute(stmt):
+        loads[handler_id] = int(load or 0)
+    return loads
+
+
+def assignments_since(
+    session: Session, handler_ids: Collection[int], since: datetime
+) -> dict[int, int]:
+    """How many orders each handler was dispatched since ``since``."""
+    if not handler_ids:
+        return {}
+    stmt = (
+        select(OrderEvent.handler_id, func.count())
+        .where(
+            OrderEvent.handler_id.in_(handler_ids),
+            OrderEvent.action == Action.DISPATCH.value,
+            OrderEvent.at >= since,
+        )
+        .group_by(OrderEvent.handler_id)
+    )
+    counts = {hid: 0 for hid in handler_ids}
+    for handler_id, count in session.execute(stmt):
+        counts[handler_id] = int(count)
+    return counts
+
+
+def candidate_handlers(
+    session: Session,
+    *,
+    role: str,
+    category: str,
+    area_by_tier: Mapping[str, str],
+    tiers: Collection[str],
+) -> list[Handler]:
+    """On-duty handlers of ``role`` who have the skill and cover the order's area at their tier.
+
+    The same conditions as ``domain.dispatch.is_eligible`` except load and
+    declines, which the caller adds; the rows are locked (PostgreSQL, in id
+    order) and re-read, so what ``plan`` sees stays true until commit.
+    """
+    stmt = select(Handler).where(
+        Handler.role == role, Handler.on_duty.is_(True), Handler.tier.in_(list(tiers))
+    )
+    found = [
+        h
+        for h in session.scalars(stmt)
+        if category in (h.skills or []) and area_by_tier.get(h.tier) in (h.areas or [])
+    ]
+    if not has_row_locks(session):
+        return found  # the immediate transaction already excludes other writers
+    return lock_handlers(session, [h.id for h in found])
+
+
+def lock_handlers(session: Session, handler_ids: Collection[int]) -> list[Handler]:
+    """The handlers, locked in id order (PostgreSQL) and refreshed from the database."""
+    if not handler_ids:
+        return []
+    stmt = (
+        select(Handler)
+        .where(Handler.id.in_(sorted(handler_ids)))
+        .order_by(Handler.id)
+        .execution_options(populate_existing=True)
+    )
+    if has_row_locks(session):
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def supervisors_for(session: Session, tier: str, area_code: str) -> list[Handler]:
+    """Supervisors (``is_supervisor``) at ``tier`` who cover ``area_code``."""
+    stmt = (
+        select(Handler)
+        .where(Handler.is_supervisor.is_(True), Handler.tier == tier)
+        .order_by(Handler.id)
+    )
+    return [h for h in session.scalars(stmt) if area_code in (h.areas or [])]

@@ -1,0 +1,51 @@
+"""What the use cases need from outside besides a database session.
+
+Built once in the entrypoint (``ServiceConfig.from_settings``) and carried by
+every ``UnitOfWork``, so that a use case which dispatches (and therefore needs
+the taxonomy) or notifies (and needs to know where a resident's messages go)
+gets them without reading files or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta, timezone, tzinfo
+
+from ..adapters.taxonomy_file import load_taxonomy
+from ..domain.lifecycle import FOLLOW_UP_WINDOW
+from ..domain.taxonomy import Taxonomy
+from ..privacy import Vault
+from ..settings import Settings
+
+#: China Standard Time (no daylight saving): how times are written in messages.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Taxonomy, vault and notification routing of the work-order use cases.
+
+    ``webhook_enabled``: whether ``web:`` / ``open311:`` residents' status
+    changes go to the webhook (else to the log channel). ``follow_up``: how
+    long a resident has to answer the satisfaction question before the order
+    closes as ``no_answer``. ``archive_after``: closed orders older than this
+    are archived by the sweeper (None: never). ``display_tz``: the zone of
+    times written into messages.
+    """
+
+    taxonomy: Taxonomy
+    vault: Vault
+    webhook_enabled: bool = False
+    follow_up: timedelta = FOLLOW_UP_WINDOW
+    archive_after: timedelta | None = timedelta(days=30)
+    display_tz: tzinfo = CHINA_TZ
+
+    @classmethod
+    def from_settings(cls, settings: Settings, taxonomy: Taxonomy | None = None) -> ServiceConfig:
+        """The configuration the settings describe (reads the taxonomy file unless given)."""
+        return cls(
+            taxonomy=taxonomy if taxonomy is not None else load_taxonomy(settings.taxonomy_path),
+            vault=Vault(settings.secret_key),
+            webhook_enabled=bool(settings.webhook_url),
+            follow_up=timedelta(hours=settings.follow_up_hours),
+        )

@@ -1,0 +1,185 @@
+"""Dispatching inside a transaction, and draining the pending queue.
+
+``dispatch`` runs ``domain.dispatch.plan`` on handler snapshots taken under
+the transaction's locks: on PostgreSQL the candidate handler rows are locked
+(``SELECT ... FOR UPDATE``, in id order) before their loads are counted, so
+two transactions placing orders with the same handlers take turns; on
+SQLite the whole write transaction is ``BEGIN IMMEDIATE``, so writers take
+turns anyway. Either way the capacity check in ``plan`` still holds at commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..adapters import store
+from ..adapters.orm import Handler, WorkOrder
+from ..domain.dispatch import HandlerState, OrderToDispatch, plan
+from ..domain.errors import DomainError
+from ..domain.lifecycle import Action, Status, allowed_actions
+from . import outbox
+from .audit_trail import transition
+from .uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+RECENT = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class DispatchOutcome:
+    """``handler_id`` None: the order waits as pending."""
+
+    handler_id: int | None
+    tier: str
+
+
+def dispatch(
+    uow: UnitOfWork,
+    order: WorkOrder,
+    now: datetime,
+    *,
+    actor: str = "system",
+    notify_if_queued: bool = True,
+) -> DispatchOutcome:
+    """Assign ``order`` (new, pending or reopened) by workload, or leave it pending.
+
+    When nobody is eligible: ``new``/``reopened`` orders are queued (event
+    ``queue``); a ``pending`` one stays as it is. The area's dispatchers are
+    told, keyed on the order's latest event, unless ``notify_if_queued`` is
+    False (a retry from the queue, which must not repeat the message).
+    """
+    session, cfg = uow.session, uow.config
+    taxonomy = cfg.taxonomy
+    area_by_tier = store.area_chain(session, order.area_code)
+    tiers = taxonomy.tiers[taxonomy.tiers.index(order.tier):]
+    declined = store.declined_by(session, order.id)
+    handlers = store.candidate_handlers(
+        session,
+        role=taxonomy.handler_role(order.kind),
+        category=order.category,
+        area_by_tier=area_by_tier,
+        tiers=tiers,
+    )
+    ids = [h.id for h in handlers]
+    loads = store.handler_loads(session, ids)
+    recent = store.assignments_since(session, ids, now - RECENT)
+    states = [_state(h, loads[h.id], recent[h.id]) for h in handlers]
+    decision = plan(
+        OrderToDispatch(
+            kind=order.kind,
+            category=order.category,
+            priority=order.priority,
+            area_by_tier=area_by_tier,
+            tier=order.tier,
+            declined_by=declined,
+        ),
+        states,
+        taxonomy,
+    )
+    if decision.handler_id is None:
+        if Action.QUEUE in allowed_actions(order.status):
+            transition(session, order, Action.QUEUE, actor=actor, at=now)
+            notify_if_queued = True
+        if notify_if_queued:
+            outbox.to_dispatchers(session, cfg, order, area_by_tier, seq=order.event_seq, now=now)
+        return DispatchOutcome(handler_id=None, tier=order.tier)
+    chosen = next(h for h in handlers if h.id == decision.handler_id)
+    assign(uow, order, chosen, decision.tier, now, actor=actor)
+    return DispatchOutcome(handler_id=chosen.id, tier=decision.tier)
+
+
+def assign(
+    uow: UnitOfWork, order: WorkOrder, handler: Handler, tier: str, now: datetime, *, actor: str
+) -> None:
+    """Give ``order`` to ``handler`` at ``tier`` (checks are the caller's), and tell them."""
+    session, cfg = uow.session, uow.config
+    event = transition(
+        session, order, Action.DISPATCH, actor=actor, at=now,
+        note=f"handler:{handler.id} tier:{tier}", handler_id=handler.id,
+    )
+    order.assignee_id = handler.id
+    order.tier = tier
+    order.accept_by = cfg.taxonomy.deadlines(order.category, order.priority, now).accept_by
+    if order.first_assigned_at is None:
+        order.first_assigned_at = now
+    handler.last_assigned_at = now
+    outbox.assigned(session, cfg, order, handler, seq=event.seq, now=now)
+
+
+def _state(handler: Handler, load: int, recent: int) -> HandlerState:
+    return HandlerState(
+        id=handler.id,
+        role=handler.role,
+        skills=frozenset(handler.skills or ()),
+        areas=frozenset(handler.areas or ()),
+        tier=handler.tier,
+        capacity=handler.capacity,
+        on_duty=handler.on_duty,
+        load=load,
+        assigned_last_24h=recent,
+        last_assigned_at=handler.last_assigned_at,
+    )
+
+
+def dispatch_queued(uow: UnitOfWork, now: datetime, *, limit: int = 200) -> list[str]:
+    """Dispatch pending orders, urgent first then oldest first; the numbers assigned.
+
+    Each order in its own short transaction, claimed with ``SKIP LOCKED`` on
+    PostgreSQL and re-checked, so several processes can drain at once. Once an
+    order without declines finds nobody, others of the same kind, category,
+    priority, area and tier are skipped for this run (they would not fit either).
+    """
+    with uow.read_only():
+        rows = uow.session.execute(
+            select(
+                WorkOrder.id, WorkOrder.kind, WorkOrder.category, WorkOrder.priority,
+                WorkOrder.area_code, WorkOrder.tier,
+            )
+            .where(WorkOrder.status == Status.PENDING.value)
+            .order_by(
+                case((WorkOrder.priority == "urgent", 0), else_=1),
+                WorkOrder.created_at,
+                WorkOrder.id,
+            )
+            .limit(limit)
+        ).all()
+    assigned: list[str] = []
+    hopeless: set[tuple[str, ...]] = set()
+    for order_id, *signature_fields in rows:
+        signature = tuple(signature_fields)
+        if signature in hopeless:
+            continue
+        with uow:
+            order = store.claim_order(
+                uow.session, order_id, WorkOrder.status == Status.PENDING.value
+            )
+            if order is None:
+                continue
+            outcome = dispatch(uow, order, now, notify_if_queued=False)
+            if outcome.handler_id is None:
+                if not store.declined_by(uow.session, order_id):
+                    hopeless.add(signature)
+                continue  # nothing written: leaving the block rolls back
+            number = order.number
+            uow.commit()
+        assigned.append(number)
+    return assigned
+
+
+def after_capacity_freed(uow: UnitOfWork, now: datetime) -> list[str]:
+    """``dispatch_queued`` as a follow-up of a committed change; errors are logged, not raised.
+
+    The change that freed capacity is already committed; if placing queued
+    orders fails now, the next sweep or the next freed capacity retries.
+    """
+    try:
+        return dispatch_queued(uow, now)
+    except (SQLAlchemyError, DomainError):
+        log.exception("dispatching queued orders failed; the sweeper will retry")
+        return []

@@ -1,0 +1,119 @@
+"""The Chinese texts people receive (short, polite, no personal data)."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from ..domain.lifecycle import RESIDENT_LABELS, Status
+from .views import SATISFACTION_LABELS
+
+TIER_NAMES = {"grid": "网格", "township": "乡镇（街道）", "county": "县级"}
+
+
+def tier_name(tier: str) -> str:
+    return TIER_NAMES.get(tier, tier)
+
+
+def clock(at: datetime, now: datetime, tz: tzinfo) -> str:
+    """``15:30`` on the same local day as ``now``, else ``3月2日15:30``."""
+    local, today = at.astimezone(tz), now.astimezone(tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    return f"{local.month}月{local.day}日{local.strftime('%H:%M')}"
+
+
+def _urgent(priority: str) -> str:
+    return "【紧急】" if priority == "urgent" else ""
+
+
+# ------------------------------------------------------------------- handlers
+
+
+def assigned(number: str, category_name: str, location: str, priority: str, accept_by: str) -> str:
+    return (
+        f"{_urgent(priority)}新工单 {number}：{category_name}，{location}，"
+        f"请在{accept_by}前签收。"
+    )
+
+
+def withdrawn_timeout(number: str) -> str:
+    return f"工单 {number} 超时未签收，已收回另行派单。"
+
+
+def withdrawn_reassigned(number: str) -> str:
+    return f"工单 {number} 已改派他人，您无需继续处理。"
+
+
+def withdrawn_cancelled(number: str) -> str:
+    return f"工单 {number} 已由反映人撤销，您无需继续处理。"
+
+
+def withdrawn_escalated(number: str, tier: str) -> str:
+    return f"工单 {number} 已超过办结时限，已升级至{tier_name(tier)}处理。"
+
+
+def report_added(number: str) -> str:
+    return f"工单 {number} 收到一条补充反映，请在系统中查看。"
+
+
+# ---------------------------------------------------------- dispatchers, supervisors
+
+
+def queued(number: str, category_name: str, location: str, priority: str) -> str:
+    return (
+        f"{_urgent(priority)}工单 {number}（{category_name}，{location}）"
+        "暂无可派的处理人员，请尽快人工派单。"
+    )
+
+
+def escalated_supervisor(number: str, category_name: str, location: str, tier: str) -> str:
+    return (
+        f"工单 {number}（{category_name}，{location}）已超过办结时限，"
+        f"升级至{tier_name(tier)}处理，请督办。"
+    )
+
+
+def overdue_supervisor(number: str, category_name: str, location: str) -> str:
+    return (
+        f"工单 {number}（{category_name}，{location}）已超过办结时限仍未办结，"
+        "已无更高层级可升级，请督办。"
+    )
+
+
+# ------------------------------------------------------------------ residents
+
+#: event -> the status whose resident label the message shows
+RESIDENT_EVENTS: dict[str, Status] = {
+    "accepted": Status.ACCEPTED,
+    "in_progress": Status.IN_PROGRESS,
+    "resolved": Status.RESOLVED,
+    "closed": Status.CLOSED,
+    "closed_no_answer": Status.CLOSED,
+    "reopened": Status.REOPENED,
+    "cancelled": Status.CANCELLED,
+    "escalated": Status.PENDING,
+}
+
+
+def resident(event: str, number: str) -> str:
+    """What the reporter is told; the label is ``RESIDENT_LABELS`` of the new status."""
+    label = RESIDENT_LABELS[RESIDENT_EVENTS[event]]
+    head = f"您反映的工单 {number} "
+    if event == "accepted":
+        return f"{head}{label}，处理人员会尽快联系您。"
+    if event == "in_progress":
+        return f"{head}{label}，有结果会及时告知您。"
+    if event == "resolved":
+        a, b, c = (f"“{text}”" for text in SATISFACTION_LABELS.values())
+        return f"{head}{label}。请问您对处理结果是否满意？请回复{a}{b}或{c}。"
+    if event == "closed":
+        return f"{head}{label}，感谢您的评价！"
+    if event == "closed_no_answer":
+        return f"{head}已结案。如问题仍未解决，欢迎再次反映。"
+    if event == "reopened":
+        return f"{head}已重新受理，我们会安排人员继续处理。"
+    if event == "cancelled":
+        return f"{head}{label}。"
+    if event == "escalated":
+        return f"{head}已提交上级部门协调处理，请您耐心等待。"
+    raise KeyError(event)

@@ -1,0 +1,236 @@
+"""Outbox rows: notifications written in the same transaction as their change.
+
+Each row's ``dedupe_key`` is ``"<number>:<event seq>:<recipient kind>:<recipient ref>"``,
+so one event tells one recipient once. Payloads carry a Chinese ``text`` and
+structured fields for the channel; never a reporter's contact or identity.
+
+Routing: a handler or dispatcher with a Telegram chat gets ``telegram`` (the
+chat id is in the payload as ``chat_id``), otherwise ``log``. A resident is
+told on the channel they came from: ``tg:<chat>`` -> telegram, ``voice:`` ->
+voice, ``web:`` / ``open311:`` -> webhook if one is configured, else log.
+Anonymous reporters are told too: the channel id is not a contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..adapters import store
+from ..adapters.orm import Handler, OutboxMessage, StaffUser, WorkOrder
+from ..adapters.outbox_table import PENDING
+from . import messages
+from .common import category_label
+from .config import ServiceConfig
+from .views import SATISFACTION_LABELS
+
+TOPIC_ASSIGNED = "order.assigned"
+TOPIC_WITHDRAWN = "order.withdrawn"
+TOPIC_REPORT_ADDED = "order.report_added"
+TOPIC_STATUS = "order.status"
+TOPIC_QUEUED = "order.queued"
+TOPIC_ESCALATED = "order.escalated"
+TOPIC_OVERDUE = "order.overdue"
+
+
+def dedupe_key(number: str, seq: int, recipient_kind: str, recipient_ref: str) -> str:
+    return f"{number}:{seq}:{recipient_kind}:{recipient_ref}"
+
+
+def add(
+    session: Session,
+    *,
+    order: WorkOrder,
+    seq: int,
+    recipient_kind: str,
+    recipient_ref: str,
+    channel: str,
+    topic: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> OutboxMessage:
+    """Queue one message for the notifier."""
+    message = OutboxMessage(
+        created_at=now,
+        topic=topic,
+        recipient_kind=recipient_kind,
+        recipient_ref=recipient_ref,
+        channel=channel,
+        order_number=order.number,
+        payload=payload,
+        dedupe_key=dedupe_key(order.number, seq, recipient_kind, recipient_ref),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def resident_channel(reporter_ref: str, webhook_enabled: bool) -> tuple[str, dict[str, Any]]:
+    """``(channel, extra payload)`` for a resident's sender id."""
+    prefix, _, ident = reporter_ref.partition(":")
+    if prefix == "tg" and ident:
+        return "telegram", {"chat_id": ident}
+    if prefix == "voice":
+        return "voice", {}
+    if prefix in ("web", "open311") and webhook_enabled:
+        return "webhook", {}
+    return "log", {}
+
+
+def _chat_channel(chat_id: str | None) -> tuple[str, dict[str, Any]]:
+    return ("telegram", {"chat_id": chat_id}) if chat_id else ("log", {})
+
+
+def _order_fields(cfg: ServiceConfig, order: WorkOrder) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "category": order.category,
+        "category_name": category_label(cfg.taxonomy, order.category),
+        "location": order.location_text,
+        "priority": order.priority,
+    }
+
+
+# -------------------------------------------------------------------- handlers
+
+
+def to_handler(
+    session: Session,
+    cfg: ServiceConfig,
+    order: WorkOrder,
+    handler: Handler,
+    *,
+    seq: int,
+    now: datetime,
+    topic: str,
+    text: str,
+    fields: Mapping[str, Any] | None = None,
+) -> OutboxMessage:
+    channel, extra = _chat_channel(handler.telegram_chat_id)
+    payload = {"text": text, **_order_fields(cfg, order), **(fields or {}), **extra}
+    return add(
+        session, order=order, seq=seq, recipient_kind="handler", recipient_ref=str(handler.id),
+        channel=channel, topic=topic, payload=payload, now=now,
+    )
+
+
+def assigned(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, handler: Handler, *, seq: int,
+    now: datetime,
+) -> OutboxMessage:
+    """Tell the assignee about a new order: what, where, accept by when. No reporter data."""
+    assert order.accept_by is not None
+    fields = _order_fields(cfg, order)
+    text = messages.assigned(
+        order.number, fields["category_name"], order.location_text, order.priority,
+        messages.clock(order.accept_by, now, cfg.display_tz),
+    )
+    return to_handler(
+        session, cfg, order, handler, seq=seq, now=now, topic=TOPIC_ASSIGNED, text=text,
+        fields={"accept_by": order.accept_by.isoformat(), "tier": order.tier},
+    )
+
+
+# ------------------------------------------------------------------- residents
+
+
+def to_resident(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, *, seq: int, now: datetime, event: str
+) -> OutboxMessage:
+    """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``)."""
+    channel, extra = resident_channel(order.reporter_ref, cfg.webhook_enabled)
+    status = messages.RESIDENT_EVENTS[event]
+    payload: dict[str, Any] = {
+        "text": messages.resident(event, order.number),
+        "number": order.number,
+        "event": event,
+        "status": order.status,
+        "label": messages.RESIDENT_LABELS[status],
+        **extra,
+    }
+    if event == "resolved":
+        payload["ask_satisfaction"] = True
+        payload["options"] = [
+            {"code": code, "label": label} for code, label in SATISFACTION_LABELS.items()
+        ]
+    return add(
+        session, order=order, seq=seq, recipient_kind="resident",
+        recipient_ref=order.reporter_ref, channel=channel, topic=TOPIC_STATUS,
+        payload=payload, now=now,
+    )
+
+
+# ------------------------------------------------------ dispatchers, supervisors
+
+
+def to_dispatchers(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, area_by_tier: Mapping[str, str], *,
+    seq: int, now: datetime,
+) -> list[OutboxMessage]:
+    """Ask the area's dispatchers to place a queued order by hand.
+
+    One ``telegram`` row per active dispatcher with a chat who covers the
+    order's area at any tier (ref ``staff:<username>``); if there is none, one
+    ``log`` row with the order's area code as ref.
+    """
+    places = set(area_by_tier.values()) | {order.area_code}
+    stmt = (
+        select(StaffUser)
+        .where(StaffUser.role == "dispatcher", StaffUser.active.is_(True))
+        .order_by(StaffUser.id)
+    )
+    chats = [
+        u for u in session.scalars(stmt) if u.telegram_chat_id and places & set(u.areas or [])
+    ]
+    fields = _order_fields(cfg, order)
+    text = messages.queued(order.number, fields["category_name"], order.location_text,
+                           order.priority)
+    payload = {"text": text, **fields, "area_code": order.area_code, "tier": order.tier}
+    if not chats:
+        return [add(
+            session, order=order, seq=seq, recipient_kind="dispatcher",
+            recipient_ref=order.area_code, channel="log", topic=TOPIC_QUEUED,
+            payload=payload, now=now,
+        )]
+    return [
+        add(
+            session, order=order, seq=seq, recipient_kind="dispatcher",
+            recipient_ref=f"staff:{u.username}", channel="telegram", topic=TOPIC_QUEUED,
+            payload={**payload, "chat_id": u.telegram_chat_id}, now=now,
+        )
+        for u in chats
+    ]
+
+
+def to_supervisors(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, area_by_tier: Mapping[str, str], *,
+    tier: str, seq: int, now: datetime, topic: str, text: str,
+) -> list[OutboxMessage]:
+    """Tell the supervisors of ``tier`` for the order's area (``Handler.is_supervisor``).
+
+    Without one, a ``log`` row addressed to the area code, so nothing is lost.
+    """
+    area = area_by_tier.get(tier, order.area_code)
+    payload = {"text": text, **_order_fields(cfg, order), "tier": tier, "area_code": area,
+               "breached": order.breached}
+    supervisors = store.supervisors_for(session, tier, area)
+    if not supervisors:
+        return [add(
+            session, order=order, seq=seq, recipient_kind="supervisor", recipient_ref=area,
+            channel="log", topic=topic, payload=payload, now=now,
+        )]
+    rows = []
+    for supervisor in supervisors:
+        channel, extra = _chat_channel(supervisor.telegram_chat_id)
+        rows.append(add(
+            session, order=order, seq=seq, recipient_kind="supervisor",
+            recipient_ref=str(supervisor.id), channel=channel, topic=topic,
+            payload={**payload, **extra}, now=now,
+        ))
+    return rows
