@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu clean
+.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -67,10 +67,13 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu
+bench: bench-nlu bench-dispatch
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
+
+bench-dispatch: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.dispatch_sim
 
 clean:
 	rm -rf var models .pytest_cache

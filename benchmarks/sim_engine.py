@@ -123,7 +123,7 @@ class Simulation:
 
     def run(self) -> RunResult:
         self._schedule_world()
-        handlers = {
+        on_event = {
             Kind.ARRIVAL: self._on_arrival, Kind.ANSWER: self._on_answer,
             Kind.ACCEPT_DEADLINE: self._on_accept_deadline,
             Kind.RESOLVE_DEADLINE: self._on_resolve_deadline, Kind.WORK_DONE: self._on_work_done,
@@ -133,7 +133,7 @@ class Simulation:
         while self._heap and self._heap[0][0] <= self._horizon:
             time, kind, _, payload = heapq.heappop(self._heap)
             self.now = time
-            handlers[kind](*payload)
+            on_event[kind](*payload)
         end = max(self.now, self._arrivals_end)
         for order in self.orders.values():
             if order.pending_since is not None:

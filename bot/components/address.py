@@ -64,12 +64,44 @@ def merge_spans(text: str, spans: List[Span]) -> List[Span]:
     return merged
 
 
+# Words a tagged place may wrongly start or end with ("在幸福里", "门口的").
+LEADING_NOISE = ("住在", "就在", "在", "于", "是")
+TRAILING_NOISE = ("那里", "这里", "那儿", "这儿", "那块", "这块", "那边", "这边", "的", "了")
+PUNCTUATION = " \t，。,.!！?？、；;：:"
+
+
+def trim(text: str, span: Span) -> Span:
+    """Drop punctuation and function words at either end of a span."""
+    start, end = span
+    changed = True
+    while changed and start < end:
+        changed = False
+        piece = text[start:end]
+        if piece[0] in PUNCTUATION:
+            start, changed = start + 1, True
+            continue
+        if piece[-1] in PUNCTUATION:
+            end, changed = end - 1, True
+            continue
+        for word in LEADING_NOISE:
+            if piece.startswith(word) and len(piece) > len(word) + 1:
+                start, changed = start + len(word), True
+                break
+        else:
+            for word in TRAILING_NOISE:
+                if piece.endswith(word) and len(piece) > len(word) + 1:
+                    end, changed = end - len(word), True
+                    break
+    return start, end
+
+
 def assemble(text: str, spans: List[Span], add_runs: bool = True) -> List[Span]:
-    """Extended and merged location spans for a message."""
-    grown = [extend_right(text, s) for s in spans]
+    """Extended, merged and trimmed location spans for a message."""
+    grown = [extend_right(text, trim(text, s)) for s in spans]
     if add_runs:
         grown += [r for r in address_runs(text) if not any(_overlaps(r, g) for g in grown)]
-    return merge_spans(text, [extend_right(text, s) for s in grown])
+    merged = merge_spans(text, [extend_right(text, s) for s in grown])
+    return [s for s in (trim(text, s) for s in merged) if s[1] > s[0]]
 
 
 def _overlaps(a: Span, b: Span) -> bool:

@@ -21,7 +21,9 @@ import joblib
 import numpy as np
 import scipy.sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -33,7 +35,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.report_labels import (
+    EMERGENCY_MODEL_INTENTS,
     NO_CATEGORY,
+    choose_threshold,
     decide_category,
     find_cues,
     is_emergency,
@@ -47,7 +51,7 @@ EMERGENCY = "emergency"
 
 
 def _tokens(words: List[Text]) -> List[Text]:
-    """Analyzer for pre-tokenized input (module level so it pickles)."""
+    """Identity for pre-tokenized input (module level so it pickles)."""
     return words
 
 
@@ -70,10 +74,16 @@ class ReportClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # inverse regularisation strength of both logistic regressions
+            # inverse regularisation strength of the category model
             "C": 20.0,
-            # probability at which the emergency model alone flags a message
-            "emergency_threshold": 0.5,
+            # ... and of the emergency model
+            "emergency_C": 5.0,
+            # the emergency threshold is chosen at training time by
+            # cross-validation (best F-beta, recall weighted by beta); a number
+            # here fixes it instead
+            "emergency_threshold": None,
+            "emergency_beta": 2.0,
+            "cross_validation_folds": 5,
             # category for `inform` messages only above this probability
             "describing_threshold": 0.6,
             # name of the lookup table with danger phrases
@@ -123,7 +133,8 @@ class ReportClassifier(GraphComponent):
         emergencies = [bool(_intent_metadata(m).get(EMERGENCY)) for m in examples]
 
         word_vectorizer = TfidfVectorizer(
-            analyzer=_tokens, sublinear_tf=True, ngram_range=(1, 1)
+            tokenizer=_tokens, preprocessor=_tokens, token_pattern=None,
+            lowercase=False, sublinear_tf=True, ngram_range=(1, 2),
         )
         char_vectorizer = TfidfVectorizer(
             analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1
@@ -146,15 +157,19 @@ class ReportClassifier(GraphComponent):
         category_model.fit(features, categories)
         model["category_model"] = category_model
 
+        model["emergency_model"] = None
+        model["emergency_threshold"] = self._config["emergency_threshold"] or 0.5
         if len(set(emergencies)) == 2:
+            labels = np.array(emergencies, dtype=int)
             emergency_model = LogisticRegression(
-                C=self._config["C"], max_iter=5000, class_weight="balanced",
+                C=self._config["emergency_C"], max_iter=5000, class_weight="balanced",
                 random_state=seed,
             )
-            emergency_model.fit(features, np.array(emergencies, dtype=int))
+            if self._config["emergency_threshold"] is None:
+                model["emergency_threshold"] = self._cross_validated_threshold(
+                    emergency_model, features, labels, examples, model["cues"])
+            emergency_model.fit(features, labels)
             model["emergency_model"] = emergency_model
-        else:
-            model["emergency_model"] = None
 
         self._model = model
         with self._model_storage.write_to(self._resource) as directory:
@@ -164,6 +179,23 @@ class ReportClassifier(GraphComponent):
             len(examples), len(set(categories)) - 1, sum(emergencies),
         )
         return self._resource
+
+    def _cross_validated_threshold(self, estimator, features, labels, examples, cues) -> float:
+        folds = min(self._config["cross_validation_folds"], int(labels.sum()), int((1 - labels).sum()))
+        if folds < 2:
+            return 0.5
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self._config["random_seed"])
+        probabilities = cross_val_predict(
+            clone(estimator), features, labels, cv=splitter, method="predict_proba")[:, 1]
+        threshold = choose_threshold(
+            probabilities,
+            labels.astype(bool),
+            [m.get(INTENT) in EMERGENCY_MODEL_INTENTS for m in examples],
+            [bool(find_cues(m.get(TEXT), cues)) for m in examples],
+            beta=self._config["emergency_beta"],
+        )
+        logger.info("ReportClassifier: emergency threshold %.3f (cross-validated)", threshold)
+        return threshold
 
     def _lookup(self, training_data: TrainingData) -> List[Text]:
         name = self._config["emergency_lookup"]
@@ -247,7 +279,8 @@ class ReportClassifier(GraphComponent):
         message.set(
             EMERGENCY,
             {
-                "flag": is_emergency(p_emergency, cues, self._config["emergency_threshold"]),
+                "flag": is_emergency(p_emergency, cues, self._model["emergency_threshold"],
+                                     (message.get(INTENT) or {}).get("name")),
                 "confidence": round(p_emergency, 4),
                 "cues": cues,
             },

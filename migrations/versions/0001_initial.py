@@ -1,5 +1,7 @@
-"""Initial schema: areas, handlers, work orders, their events and declines,
-staff users, and the outbox.
+"""Initial schema.
+
+Areas, handlers, work orders with their events and declines, staff users,
+and the outbox.
 
 Revision ID: 0001_initial
 Revises:
@@ -175,31 +177,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
-    op.drop_index('ix_order_events_handler_action_at', table_name='order_events')
-
-    op.drop_table('order_events')
-    op.drop_table('order_declines')
-    op.drop_index('ix_work_orders_status_resolved_at', table_name='work_orders')
-    op.drop_index('ix_work_orders_status_resolve_by', table_name='work_orders')
-    op.drop_index('ix_work_orders_status_created_at', table_name='work_orders')
-    op.drop_index('ix_work_orders_status_accept_by', table_name='work_orders')
-    op.drop_index('ix_work_orders_reporter_ref', table_name='work_orders')
-    op.drop_index(op.f('ix_work_orders_reporter_contact_hash'), table_name='work_orders')
-    op.drop_index(op.f('ix_work_orders_parent_id'), table_name='work_orders')
-    op.drop_index('ix_work_orders_created_at', table_name='work_orders')
-    op.drop_index('ix_work_orders_category_area', table_name='work_orders')
-    op.drop_index('ix_work_orders_assignee_status', table_name='work_orders')
-
-    op.drop_table('work_orders')
-    op.drop_table('staff_users')
-    op.drop_index('ix_outbox_due', table_name='outbox')
-
-    op.drop_table('outbox')
-    op.drop_index('ix_handlers_role_duty', table_name='handlers')
-    op.drop_index(op.f('ix_handlers_phone_hash'), table_name='handlers')
-
-    op.drop_table('handlers')
-    op.drop_index(op.f('ix_areas_parent_code'), table_name='areas')
-
-    op.drop_table('areas')
+    """Downgrade schema (drop every table, dependants first; indexes go with them)."""
+    for table in ("order_events", "order_declines", "work_orders", "staff_users", "outbox",
+                  "handlers", "areas"):
+        op.drop_table(table)

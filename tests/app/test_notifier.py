@@ -236,7 +236,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -266,8 +266,8 @@ def receiver():
 
 async def _drain_webhook(db: Db, url: str, clock, **kw):
     async with httpx.AsyncClient() as client:
-        registry = SenderRegistry({"webhook": WebhookSender(url, SECRET, client, timeout=kw.pop("timeout", 5.0))},
-                                  fallback=LogSender())
+        sender = WebhookSender(url, SECRET, client, timeout=kw.pop("timeout", 5.0))
+        registry = SenderRegistry({"webhook": sender}, fallback=LogSender())
         return await drain(db.session_factory, registry, clock, kw.pop("worker_id", "w1"),
                            rng=kw.pop("rng", FixedRandom(0.0)), **kw)
 
@@ -525,7 +525,8 @@ def test_sender_bug_is_retried_not_lost(sqlite_db):
             raise KeyError("oops")
 
     add_messages(sqlite_db.session_factory, 1)
-    counts = asyncio.run(drain(sqlite_db.session_factory, SenderRegistry({"webhook": Buggy()}), Clock(), "w1"))
+    registry = SenderRegistry({"webhook": Buggy()})
+    counts = asyncio.run(drain(sqlite_db.session_factory, registry, Clock(), "w1"))
     assert counts.retried == 1
     assert "KeyError" in one_row(sqlite_db.session_factory)["last_error"]
 
@@ -547,6 +548,7 @@ def test_concurrent_claims_never_lease_the_same_row(db):
             while batch := claim(db.session_factory, name, T0, batch=7, lease_s=60):
                 ids.extend(d.id for d in batch)
                 assert all(d.lease_until == T0 + timedelta(seconds=60) for d in batch)
+                time.sleep(0.01)  # "delivering": lets the others take turns at the lock
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         got[name] = ids

@@ -67,3 +67,24 @@ def test_emergency_when_the_model_or_a_cue_says_so():
     assert is_emergency(0.9, [], 0.5)
     assert is_emergency(0.1, ["着火了"], 0.5)
     assert not is_emergency(0.2, [], 0.5)
+
+
+def test_non_report_intents_are_flagged_only_by_cues():
+    assert not is_emergency(0.9, [], 0.5, intent="cancel_report")
+    assert is_emergency(0.1, ["着火了"], 0.5, intent="greet")
+    assert is_emergency(0.9, [], 0.5, intent="report_incident")
+    assert is_emergency(0.9, [], 0.5, intent="inform")
+
+
+def test_threshold_favours_recall_and_counts_cues():
+    from bot.components.report_labels import choose_threshold
+
+    probabilities = [0.9, 0.6, 0.35, 0.3, 0.2, 0.1, 0.05]
+    labels = [True, True, True, False, False, False, True]
+    judged = [True] * 7
+    no_cues = [False] * 7
+    # recall-weighted F2 prefers catching the 0.35 emergency at the cost of one false alarm
+    assert choose_threshold(probabilities, labels, judged, no_cues) <= 0.35
+    # the last emergency is caught by a cue, so the threshold need not drop to 0.05
+    cues = [False] * 6 + [True]
+    assert 0.05 < choose_threshold(probabilities, labels, judged, cues) <= 0.35

@@ -15,7 +15,7 @@ the second line of defence.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 from sqlalchemy import (
     JSON,
@@ -213,7 +213,3 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
-
-def row_dict(obj: Any) -> dict[str, Any]:
-    """The mapped column values of a row object, by attribute name."""
-    return {attr.key: getattr(obj, attr.key) for attr in obj.__mapper__.column_attrs}

@@ -1,11 +1,16 @@
 """Queries and row locks the use cases share; functions of a ``Session``.
 
 They never commit or open sessions: the unit of work owns the transaction.
-Locking: on PostgreSQL ``lock_*`` functions issue ``SELECT ... FOR UPDATE``
-(handlers ordered by id, so two transactions never wait on each other in a
-cycle); on SQLite, where FOR UPDATE does not exist, the write transaction
-(``BEGIN IMMEDIATE``) already excludes every other writer and a plain read
-sees the latest committed state.
+Locking: on PostgreSQL ``lock_*`` functions issue ``SELECT ... FOR NO KEY
+UPDATE`` (handlers ordered by id, so two transactions never wait on each other
+in a cycle). ``NO KEY`` matters: inserting an event, a decline or an order
+that references a handler takes a ``KEY SHARE`` lock on the handler row (the
+foreign-key check), which plain ``FOR UPDATE`` would conflict with, so two
+declines of orders of one handler would deadlock. We never change keys, so
+``FOR NO KEY UPDATE`` serializes exactly the writers that must take turns.
+On SQLite, where row locks do not exist, the write transaction (``BEGIN
+IMMEDIATE``) already excludes every other writer and a plain read sees the
+latest committed state.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ def lock_order(session: Session, number: str) -> WorkOrder | None:
     stmt = (
         select(WorkOrder)
         .where(WorkOrder.number == number)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     return session.scalar(stmt)
@@ -59,7 +64,7 @@ def claim_order(
     stmt = (
         select(WorkOrder)
         .where(WorkOrder.id == order_id, *conditions)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
         .execution_options(populate_existing=True)
     )
     return session.scalar(stmt)
@@ -190,7 +195,7 @@ def lock_handlers(session: Session, handler_ids: Collection[int]) -> list[Handle
         .execution_options(populate_existing=True)
     )
     if has_row_locks(session):
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return list(session.scalars(stmt))
 
 

@@ -59,7 +59,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Deliver the work-order outbox (retries, backoff, several processes safely).",
     )
     parser.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
-    parser.add_argument("--worker-id", default=None, help="unique name of this process (default host:pid:random)")
+    parser.add_argument("--worker-id", default=None,
+                        help="unique name of this process (default host:pid:random)")
     parser.add_argument("--database-url", default=None, help="overrides WORKORDERS_DATABASE_URL")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="rows leased per claim")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="sends in flight")
@@ -100,10 +101,11 @@ def build_registry(settings: Settings, client: httpx.AsyncClient, send_timeout_s
     log_sender = LogSender()
     registry = SenderRegistry({"log": log_sender}, fallback=log_sender)
     if settings.webhook_url:
-        registry.register(
-            "webhook",
-            WebhookSender(settings.webhook_url, settings.webhook_secret, client, timeout=0.8 * send_timeout_s),
+        # The HTTP timeout sits inside the notifier's own per-send limit.
+        webhook = WebhookSender(
+            settings.webhook_url, settings.webhook_secret, client, timeout=0.8 * send_timeout_s
         )
+        registry.register("webhook", webhook)
     for channel in registry.unserved(CHANNELS):
         log.warning(
             "channel %r has no sender configured: its messages are written to the log "

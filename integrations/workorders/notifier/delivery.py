@@ -261,7 +261,9 @@ def _fenced(message: Delivery, worker_id: str):
     )
 
 
-def _record(session_factory: SessionFactory, message: Delivery, worker_id: str, values: dict[str, Any]) -> bool:
+def _record(
+    session_factory: SessionFactory, message: Delivery, worker_id: str, values: dict[str, Any]
+) -> bool:
     """Apply ``values`` to the row if this worker still holds its lease; True if it did."""
 
     def once() -> bool:
@@ -341,7 +343,8 @@ def _outcome_values(
     if outcome.kind == "permanent":
         return "dead", {**cleared, "status": DEAD, "last_error": error}
     if attempts >= max_attempts:
-        return "dead", {**cleared, "status": DEAD, "last_error": _short(f"gave up after {attempts} attempts: {error}")}
+        error = _short(f"gave up after {attempts} attempts: {error}")
+        return "dead", {**cleared, "status": DEAD, "last_error": error}
     if outcome.retry_after is not None:
         delay = min(max(0.0, outcome.retry_after), MAX_RETRY_AFTER_S)
     else:
@@ -379,18 +382,21 @@ async def deliver_batch(
     margin = timedelta(seconds=send_timeout_s)
 
     async def one(message: Delivery) -> None:
+        # The outcome is recorded before the slot is freed, so at most
+        # ``concurrency`` messages are ever sent-but-unrecorded: a crash
+        # duplicates no more than that many.
         async with gate:
             if (stop is not None and stop.is_set()) or clock() + margin > message.lease_until:
                 not_sent.append(message)
                 return
             outcome = await _attempt(registry, message, send_timeout_s)
-        result, values = _outcome_values(message, outcome, clock(), rng, max_attempts)
-        try:
-            recorded = await asyncio.to_thread(_record, session_factory, message, worker_id, values)
-        except Exception:
-            log.exception("could not record the outcome of outbox id %s; it will be retried", message.id)
-            counts.lost += 1
-            return
+            result, values = _outcome_values(message, outcome, clock(), rng, max_attempts)
+            try:
+                recorded = await asyncio.to_thread(_record, session_factory, message, worker_id, values)
+            except Exception:
+                log.exception("could not record the outcome of outbox id %s; it will be retried", message.id)
+                counts.lost += 1
+                return
         if not recorded:
             log.warning(
                 "outbox id %s: lease lost before its outcome (%s) was recorded; another worker owns it",

@@ -106,6 +106,7 @@ def assign(
     order.assignee_id = handler.id
     order.tier = tier
     order.accept_by = cfg.taxonomy.deadlines(order.category, order.priority, now).accept_by
+    order.accepted_at = None  # accepted_at/accept_by describe the current assignment
     if order.first_assigned_at is None:
         order.first_assigned_at = now
     handler.last_assigned_at = now

@@ -12,6 +12,9 @@ transaction), which lets a use case follow up in a separate short transaction
 
 ``with uow.read_only():`` is for queries: on SQLite it begins a deferred
 transaction (a WAL snapshot, no write lock); it never commits.
+
+A unit of work belongs to one thread at a time (like its session): make one
+per request or job from the factory built at start-up (``bootstrap.App.uow``).
 """
 
 from __future__ import annotations
@@ -42,12 +45,6 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not active: use `with uow:`")
         return self._session
-
-    @property
-    def dialect(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``: whether row locks exist."""
-        bind = self.session.get_bind()
-        return bind.dialect.name
 
     def __enter__(self) -> UnitOfWork:
         self._open(read_only=False)

@@ -1,0 +1,112 @@
+"""Use cases of the work-order service (the API, notifier and CLI build on these).
+
+Every function takes a ``UnitOfWork`` first and, if it changes anything, the
+current time ``now`` (timezone-aware) last; the clock is never read here.
+Results are plain dataclasses (``views``); failures are typed exceptions
+(``errors`` and ``domain.errors``), never error values.
+"""
+
+from .areas import add_area, get_area, list_areas
+from .audit_trail import verify_audit
+from .config import CHINA_TZ, ServiceConfig
+from .dispatching import dispatch_queued
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from .handlers import (
+    create_handler,
+    find_handler_by_phone,
+    get_handler,
+    handler_load,
+    list_handlers,
+    set_capacity,
+    set_duty,
+    update_handler,
+)
+from .handling import accept, decline, progress, resolve
+from .metrics import Metrics, metrics
+from .orders import create_order
+from .queries import (
+    find_open_duplicate,
+    get_order,
+    get_order_for_reporter,
+    history,
+    latest_open_order_for_reporter,
+    list_orders,
+    reporter_contact,
+)
+from .resident_actions import answer_satisfaction, attach_report_to, cancel
+from .staff import create_staff_user, set_staff_active, staff_by_token
+from .staff_actions import reassign, reopen
+from .sweeper import SweepReport, run_time_limits
+from .uow import UnitOfWork
+from .views import (
+    AreaView,
+    EventView,
+    HandlerCreate,
+    HandlerUpdate,
+    HandlerView,
+    OrderCreate,
+    OrderFilters,
+    OrderView,
+    Page,
+    ResidentOrderView,
+    StaffView,
+)
+
+__all__ = [
+    "CHINA_TZ",
+    "AreaView",
+    "Conflict",
+    "EventView",
+    "Forbidden",
+    "HandlerCreate",
+    "HandlerUpdate",
+    "HandlerView",
+    "InvalidInput",
+    "Metrics",
+    "NotFound",
+    "OrderCreate",
+    "OrderFilters",
+    "OrderView",
+    "Page",
+    "ResidentOrderView",
+    "ServiceConfig",
+    "ServiceError",
+    "StaffView",
+    "SweepReport",
+    "UnitOfWork",
+    "accept",
+    "add_area",
+    "answer_satisfaction",
+    "attach_report_to",
+    "cancel",
+    "create_handler",
+    "create_order",
+    "create_staff_user",
+    "decline",
+    "dispatch_queued",
+    "find_handler_by_phone",
+    "find_open_duplicate",
+    "get_area",
+    "get_handler",
+    "get_order",
+    "get_order_for_reporter",
+    "handler_load",
+    "history",
+    "latest_open_order_for_reporter",
+    "list_areas",
+    "list_handlers",
+    "list_orders",
+    "metrics",
+    "progress",
+    "reassign",
+    "reopen",
+    "reporter_contact",
+    "resolve",
+    "run_time_limits",
+    "set_capacity",
+    "set_duty",
+    "set_staff_active",
+    "staff_by_token",
+    "update_handler",
+    "verify_audit",
+]

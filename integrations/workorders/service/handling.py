@@ -1,0 +1,117 @@
+"""What an assignee does with an order: accept (签收), decline, report progress, resolve (办结)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..adapters import store
+from ..adapters.orm import WorkOrder
+from ..domain.lifecycle import Action, Status
+from . import outbox
+from .audit_trail import transition
+from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
+from .dispatching import after_capacity_freed, dispatch
+from .errors import Forbidden
+from .uow import UnitOfWork
+from .views import OrderView
+
+
+def _require_assignee(order: WorkOrder, handler_id: int) -> None:
+    if order.assignee_id != handler_id:
+        raise Forbidden(
+            f"handler {handler_id} is not the assignee of order {order.number}",
+            "该工单未指派给您。",
+        )
+
+
+def accept(uow: UnitOfWork, number: str, handler_id: int, now: datetime) -> OrderView:
+    """The assignee accepts (签收) an assigned order; the resident is told."""
+    require_aware(now)
+    with uow:
+        session = uow.session
+        order = lock_order(session, number)
+        _require_assignee(order, handler_id)
+        event = transition(session, order, Action.ACCEPT, actor=f"handler:{handler_id}", at=now,
+                           handler_id=handler_id)
+        order.accepted_at = now
+        outbox.to_resident(session, uow.config, order, seq=event.seq, now=now, event="accepted")
+        view = order_view(order, uow.config.taxonomy)
+        uow.commit()
+    return view
+
+
+def decline(
+    uow: UnitOfWork, number: str, handler_id: int, reason: str | None, now: datetime
+) -> OrderView:
+    """The assignee gives an assigned order back; it is re-dispatched at once.
+
+    The decliner is remembered and never chosen for this order again; the
+    search starts at the order's current tier (and goes up if nobody there
+    is free). If nobody is, the order waits as pending and the dispatcher is
+    told. Residents are not told (re-dispatch is internal).
+    """
+    require_aware(now)
+    note = clean_text(reason, "reason", limit=MAX_NOTE, required=False)
+    with uow:
+        session = uow.session
+        order = lock_order(session, number)
+        _require_assignee(order, handler_id)
+        transition(session, order, Action.DECLINE, actor=f"handler:{handler_id}", at=now,
+                   note=note, handler_id=handler_id)
+        store.add_decline(session, order.id, handler_id, now)
+        order.assignee_id = None
+        order.accept_by = None
+        session.flush()
+        dispatch(uow, order, now)
+        view = order_view(order, uow.config.taxonomy)
+        uow.commit()
+    after_capacity_freed(uow, now)
+    return view
+
+
+def progress(
+    uow: UnitOfWork, number: str, handler_id: int, note: str | None, now: datetime
+) -> OrderView:
+    """A progress note (处置); the first one moves accepted -> in_progress.
+
+    The resident is told when the status changes (not on every note; notes
+    are for the record and may be internal).
+    """
+    require_aware(now)
+    text = clean_text(note, "note", limit=MAX_NOTE, required=False)
+    with uow:
+        session = uow.session
+        order = lock_order(session, number)
+        _require_assignee(order, handler_id)
+        before = order.status
+        event = transition(session, order, Action.PROGRESS, actor=f"handler:{handler_id}", at=now,
+                           note=text, handler_id=handler_id)
+        if before != Status.IN_PROGRESS.value:
+            outbox.to_resident(session, uow.config, order, seq=event.seq, now=now,
+                               event="in_progress")
+        view = order_view(order, uow.config.taxonomy)
+        uow.commit()
+    return view
+
+
+def resolve(
+    uow: UnitOfWork, number: str, handler_id: int, note: str | None, now: datetime
+) -> OrderView:
+    """The assignee resolves (办结) the order; the resident is told and asked for satisfaction.
+
+    The handler's capacity frees, so queued orders are dispatched afterwards.
+    """
+    require_aware(now)
+    text = clean_text(note, "note", limit=MAX_NOTE, required=False)
+    with uow:
+        session = uow.session
+        order = lock_order(session, number)
+        _require_assignee(order, handler_id)
+        event = transition(session, order, Action.RESOLVE, actor=f"handler:{handler_id}", at=now,
+                           note=text, handler_id=handler_id)
+        order.resolved_at = now
+        outbox.to_resident(session, uow.config, order, seq=event.seq, now=now, event="resolved")
+        view = order_view(order, uow.config.taxonomy)
+        uow.commit()
+    after_capacity_freed(uow, now)
+    return view

@@ -1,0 +1,197 @@
+"""Time limits (签收时限, 办结时限, 回访): run periodically, safe to run in several processes.
+
+Each order is handled in its own short transaction: claimed with ``SELECT ...
+FOR UPDATE SKIP LOCKED`` on PostgreSQL (another sweeper holding it skips it)
+and re-checked against its deadline in the same statement, so an order that
+someone else handled in the meantime no longer qualifies; on SQLite the
+``BEGIN IMMEDIATE`` transaction re-reads the row after taking the write lock.
+Either way an order is never handled twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..adapters import store
+from ..adapters.orm import Handler, WorkOrder
+from ..domain.errors import DomainError
+from ..domain.lifecycle import Action, Status
+from . import messages, outbox
+from .audit_trail import OVERDUE, record, transition
+from .common import category_label, require_aware
+from .dispatching import dispatch, dispatch_queued
+from .uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+S = Status
+
+
+@dataclass
+class SweepReport:
+    """The order numbers each step handled in one run."""
+
+    accept_timeouts: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)
+    closed_no_answer: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    dispatched: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for k, v in vars(self).items() if k not in ("dispatched", "failed"))
+
+
+Step = Callable[[UnitOfWork, WorkOrder, datetime], str]
+
+
+def run_time_limits(uow_factory: Callable[[], UnitOfWork], now: datetime) -> SweepReport:
+    """One sweep: accept timeouts, overdue resolutions, unanswered follow-ups, archiving,
+    then the pending queue. The taxonomy and windows come from the units' config."""
+    require_aware(now)
+    report = SweepReport()
+    config = uow_factory().config
+    steps: list[tuple[list[ColumnElement[bool]], Step]] = [
+        ([WorkOrder.status == S.ASSIGNED.value, WorkOrder.accept_by <= now],
+         _accept_timeout),
+        ([WorkOrder.status.in_([S.ACCEPTED.value, S.IN_PROGRESS.value]),
+          WorkOrder.resolve_by <= now, WorkOrder.overdue_notified_at.is_(None)],
+         _resolve_overdue),
+        ([WorkOrder.status == S.RESOLVED.value, WorkOrder.resolved_at <= now - config.follow_up],
+         _no_answer),
+    ]
+    if config.archive_after is not None:
+        steps.append(
+            ([WorkOrder.status == S.CLOSED.value,
+              WorkOrder.closed_at <= now - config.archive_after],
+             _archive)
+        )
+    for conditions, step in steps:
+        for order_id, number in _due(uow_factory(), conditions):
+            outcome = _handle_one(uow_factory(), order_id, conditions, step, now)
+            if outcome == "failed":
+                report.failed.append(number)
+            elif outcome:
+                getattr(report, outcome).append(number)
+    report.dispatched = dispatch_queued(uow_factory(), now)
+    return report
+
+
+def _due(uow: UnitOfWork, conditions: list[ColumnElement[bool]]) -> list[tuple[int, str]]:
+    with uow.read_only():
+        stmt = select(WorkOrder.id, WorkOrder.number).where(*conditions).order_by(WorkOrder.id)
+        return [(row.id, row.number) for row in uow.session.execute(stmt)]
+
+
+def _handle_one(
+    uow: UnitOfWork,
+    order_id: int,
+    conditions: list[ColumnElement[bool]],
+    step: Step,
+    now: datetime,
+) -> str:
+    """The report field to record the order under, "" if it no longer qualifies, or "failed"."""
+    try:
+        with uow:
+            order = store.claim_order(uow.session, order_id, *conditions)
+            if order is None:
+                return ""  # handled by another sweeper, or changed meanwhile
+            outcome = step(uow, order, now)
+            uow.commit()
+            return outcome
+    except (SQLAlchemyError, DomainError):
+        log.exception("time-limit step %s failed for order id %s", step.__name__, order_id)
+        return "failed"
+
+
+def _accept_timeout(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
+    """Not accepted in time: take it back and dispatch it one tier up (or again at the top).
+
+    The handler who let it time out is remembered like a decliner, so the top
+    tier does not hand it straight back to them.
+    """
+    session, cfg = uow.session, uow.config
+    previous = order.assignee_id
+    due = order.accept_by
+    event = transition(
+        session, order, Action.ACCEPT_TIMEOUT, actor="system", at=now,
+        note=f"handler:{previous} accept_by:{due.isoformat() if due else '-'}",
+        handler_id=previous,
+    )
+    order.assignee_id = None
+    order.accept_by = None
+    order.tier = cfg.taxonomy.next_tier(order.tier) or order.tier
+    if previous is not None:
+        store.add_decline(session, order.id, previous, now)
+        outbox.to_handler(session, cfg, order, session.get_one(Handler, previous),
+                          seq=event.seq, now=now, topic=outbox.TOPIC_WITHDRAWN,
+                          text=messages.withdrawn_timeout(order.number))
+    session.flush()
+    dispatch(uow, order, now)
+    return "accept_timeouts"
+
+
+def _resolve_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
+    """Not resolved in time: escalate one tier up with fresh limits and tell its supervisors;
+    at the top tier, mark it overdue once and tell the supervisors (no loop)."""
+    session, cfg = uow.session, uow.config
+    order.breached = True
+    area_by_tier = store.area_chain(session, order.area_code)
+    category_name = category_label(cfg.taxonomy, order.category)
+    upper = cfg.taxonomy.next_tier(order.tier)
+    if upper is None:
+        event = record(session, order, action=OVERDUE, actor="system", at=now,
+                       from_status=order.status, to_status=order.status,
+                       note=f"resolve_by:{order.resolve_by.isoformat()}")
+        order.overdue_notified_at = now
+        outbox.to_supervisors(
+            session, cfg, order, area_by_tier, tier=order.tier, seq=event.seq, now=now,
+            topic=outbox.TOPIC_OVERDUE,
+            text=messages.overdue_supervisor(order.number, category_name, order.location_text),
+        )
+        return "overdue"
+    previous = order.assignee_id
+    event = transition(session, order, Action.ESCALATE, actor="system", at=now,
+                       note=f"tier:{order.tier}->{upper} handler:{previous}", handler_id=previous)
+    order.assignee_id = None
+    order.accept_by = None
+    order.accepted_at = None
+    order.tier = upper
+    order.resolve_by = cfg.taxonomy.deadlines(order.category, order.priority, now).resolve_by
+    order.overdue_notified_at = None
+    if previous is not None:
+        outbox.to_handler(session, cfg, order, session.get_one(Handler, previous),
+                          seq=event.seq, now=now, topic=outbox.TOPIC_WITHDRAWN,
+                          text=messages.withdrawn_escalated(order.number, upper))
+    outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="escalated")
+    outbox.to_supervisors(
+        session, cfg, order, area_by_tier, tier=upper, seq=event.seq, now=now,
+        topic=outbox.TOPIC_ESCALATED,
+        text=messages.escalated_supervisor(order.number, category_name, order.location_text, upper),
+    )
+    session.flush()
+    dispatch(uow, order, now)
+    return "escalated"
+
+
+def _no_answer(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
+    """No satisfaction answer within the follow-up window: close (回访未答复)."""
+    session = uow.session
+    event = transition(session, order, Action.NO_ANSWER, actor="system", at=now)
+    order.closed_at = now
+    outbox.to_resident(session, uow.config, order, seq=event.seq, now=now,
+                       event="closed_no_answer")
+    return "closed_no_answer"
+
+
+def _archive(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
+    transition(uow.session, order, Action.ARCHIVE, actor="system", at=now)
+    return "archived"
