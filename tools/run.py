@@ -4,9 +4,11 @@ and stop them all cleanly on Ctrl-C (or SIGTERM).
     python tools/run.py            # what `make run` calls after set-up
 
 Ports and the bind address come from the environment (see README):
-RASA_PORT (5005), ACTIONS_PORT (5055), BIND_HOST (127.0.0.1). Each process
-logs to var/log/<name>.log. If a process dies, the others are stopped and the
-launcher exits non-zero with the tail of the dead one's log.
+RASA_PORT (5005), ACTIONS_PORT (5055), API_PORT (8000), BIND_HOST
+(127.0.0.1). Before starting, the work-order database is migrated and, in
+development mode on an empty database, the demo data set is loaded. Each
+process logs to var/log/<name>.log. If a process dies, the others are stopped
+and the launcher exits non-zero with the tail of the dead one's log.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from bot.model_store import model_path  # noqa: E402
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin"
+APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+ALIVE_AFTER_S = 2.0  # a process without a health URL is ready once it has lived this long
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "300"))
 STOP_TIMEOUT_S = 20.0
 
@@ -37,31 +41,53 @@ class Settings:
     host: str
     rasa_port: int
     actions_port: int
+    api_port: int
     rasa_token: str
+    service_token: str
+    database_url: str
     var: Path
 
     @classmethod
     def from_env(cls, env: dict) -> "Settings":
+        var = Path(env.get("VAR_DIR", ROOT / "var")).resolve()
         return cls(
             host=env.get("BIND_HOST", "127.0.0.1"),
             rasa_port=int(env.get("RASA_PORT", "5005")),
             actions_port=int(env.get("ACTIONS_PORT", "5055")),
+            api_port=int(env.get("API_PORT", "8000")),
             # protects Rasa's HTTP API (trackers, /model/parse); the REST
             # channel used by residents' channels does not need it
             rasa_token=env.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
-            var=Path(env.get("VAR_DIR", ROOT / "var")),
+            # what the action server and channels present to the work-order API
+            service_token=env.get("WORKORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32),
+            database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
+            var=var,
         )
+
+    def app_env(self) -> dict:
+        """Environment of the work-order processes (their settings read it)."""
+        return {
+            "WORKORDERS_DATABASE_URL": self.database_url,
+            "WORKORDERS_SERVICE_TOKEN": self.service_token,
+            "WORKORDERS_API_PORT": str(self.api_port),
+        }
 
 
 @dataclass
 class Service:
     name: str
     argv: list[str]
-    health_url: str
+    health_url: Optional[str]  # None: ready once alive for ALIVE_AFTER_S
     describe: str
     env: dict = field(default_factory=dict)
     process: Optional[subprocess.Popen] = None
     log_path: Optional[Path] = None
+    started_at: float = 0.0
+
+    def ready(self) -> bool:
+        if self.health_url is None:
+            return time.monotonic() - self.started_at >= ALIVE_AFTER_S
+        return is_up(self.health_url)
 
 
 def write_endpoints(settings: Settings) -> Path:
@@ -82,13 +108,40 @@ def services(settings: Settings) -> list[Service]:
         sys.exit(f"error: model {model.name} is missing: run `make model` (make run does it)")
     endpoints = write_endpoints(settings)
     host = settings.host
+    app_env = settings.app_env()
+    workorders = [str(APP_PYTHON), "-m", "integrations.workorders"]
     return [
+        Service(
+            name="workorders-api",
+            argv=[str(APP_PYTHON), "-m", "integrations.workorders.api", "--no-migrate",
+                  "--host", host, "--port", str(settings.api_port)],
+            health_url=f"http://127.0.0.1:{settings.api_port}/health",
+            describe=(f"work-order API     http://{host}:{settings.api_port}/api/v1"
+                      f"  (OpenAPI /docs; service token in var/run/service-token)"),
+            env=app_env,
+        ),
+        Service(
+            name="notifier",
+            argv=[str(APP_PYTHON), "-m", "integrations.workorders.notifier"],
+            health_url=None,
+            describe="notifier           delivers the outbox (log and webhook senders)",
+            env=app_env,
+        ),
+        Service(
+            name="sweeper",
+            argv=[*workorders, "sweep", "--interval", "30"],
+            health_url=None,
+            describe="sweeper            accept/resolve time limits, follow-up window",
+            env=app_env,
+        ),
         Service(
             name="actions",
             argv=[str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions",
                   "--port", str(settings.actions_port)],
             health_url=f"http://127.0.0.1:{settings.actions_port}/health",
             describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
+            env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
+                 "WORKORDERS_SERVICE_TOKEN": settings.service_token},
         ),
         Service(
             name="rasa",
@@ -117,12 +170,35 @@ class Launcher:
         self.plan = plan
         self.stopping = False
 
+    def prepare(self) -> bool:
+        """Migrate the work-order database; load the demo data into an empty one."""
+        env = self._env(self.settings.app_env())
+        steps = [[str(APP_PYTHON), "-m", "integrations.workorders", "migrate"]]
+        if os.environ.get("WORKORDERS_DEVELOPMENT", "true").lower() in ("1", "true", "yes"):
+            steps.append([str(APP_PYTHON), "-m", "integrations.workorders", "load-demo", "--if-empty"])
+        for argv in steps:
+            result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+            if result.stdout.strip():
+                print(result.stdout.strip(), flush=True)
+            if result.returncode != 0:
+                print(f"error: `{' '.join(argv[1:])}` failed:\n{result.stderr[-2000:]}",
+                      file=sys.stderr)
+                return False
+        return True
+
+    def _env(self, extra: dict) -> dict:
+        return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+                "PYTHONPATH": str(ROOT), **extra}
+
     def start(self) -> None:
         log_dir = self.settings.var / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        (self.settings.var / "run" / "rasa-token").write_text(self.settings.rasa_token)
-        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONPATH": str(ROOT)}
+        run_dir = self.settings.var / "run"
+        for name, secret in (("rasa-token", self.settings.rasa_token),
+                             ("service-token", self.settings.service_token)):
+            (run_dir / name).write_text(secret)
+            (run_dir / name).chmod(0o600)
+        env = self._env({})
         for service in self.plan:
             service.log_path = log_dir / f"{service.name}.log"
             log = open(service.log_path, "ab")
@@ -132,6 +208,7 @@ class Launcher:
                 start_new_session=True,  # its own process group: we stop the whole tree
             )
             log.close()
+            service.started_at = time.monotonic()
             print(f"starting {service.name} (pid {service.process.pid}), log {service.log_path}",
                   flush=True)
 
@@ -142,7 +219,7 @@ class Launcher:
             for service in list(pending):
                 if self.dead(service):
                     return False
-                if is_up(service.health_url):
+                if service.ready():
                     print(f"ready    {service.describe}", flush=True)
                     pending.remove(service)
             if time.monotonic() > deadline:
@@ -203,6 +280,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    settings.var.mkdir(parents=True, exist_ok=True)
+    if not launcher.prepare():
+        return 1
     launcher.start()
     code = 0
     try:

@@ -53,21 +53,38 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
+SERVICES = 5  # work-order API, notifier, sweeper, action server, Rasa
+
+
+def post(url: str, body: dict, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
 def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
-    rasa_port, actions_port = free_port(), free_port()
-    process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port)
+    rasa_port, actions_port, api_port = free_port(), free_port(), free_port()
+    process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port, API_PORT=api_port)
     try:
         lines = read_until(process, "all services ready", timeout=400)
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "\n".join(lines))]
-        assert len(pids) == 2
+        assert len(pids) == SERVICES
         assert any(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in l for l in lines)
+        assert any(f"http://127.0.0.1:{api_port}/api/v1" in l for l in lines)
 
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
-            data=json.dumps({"sender": "web:launcher-test", "message": "你好"}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            replies = json.loads(response.read())
+        # the demo data set was loaded into the new database: a report is dispatched at once
+        token = (tmp_path / "run" / "service-token").read_text()
+        order = post(f"http://127.0.0.1:{api_port}/api/v1/orders", {
+            "category": "incident.facility", "description": "3号楼门口路灯不亮了",
+            "location_text": "幸福里社区3号楼", "area_code": "grid:cg-xingfuli",
+            "reporter_ref": "web:launcher-test"}, token)
+        assert order["status"] == "assigned" and re.fullmatch(r"\d{8}", order["number"])
+
+        replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+                       {"sender": "web:launcher-test", "message": "你好"})
         assert replies and "您好" in replies[0]["text"]
 
         process.send_signal(signal.SIGINT)
@@ -85,13 +102,13 @@ def test_a_service_that_cannot_start_stops_the_others_and_fails(tmp_path):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
-    rasa_port = free_port()
     try:
-        process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=taken.getsockname()[1])
+        process = start(tmp_path, RASA_PORT=free_port(), API_PORT=free_port(),
+                        ACTIONS_PORT=taken.getsockname()[1])
         out, err = process.communicate(timeout=400)
         assert process.returncode == 1
         assert "actions exited" in err
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", out)]
-        assert len(pids) == 2 and not any(group_alive(p) for p in pids)
+        assert len(pids) == SERVICES and not any(group_alive(p) for p in pids)
     finally:
         taken.close()

@@ -1,0 +1,88 @@
+"""Which orders a caller may see and act on (DESIGN.md, "Privacy and roles").
+
+- handler: the orders currently assigned to them;
+- dispatcher: orders whose grid lies in one of their areas (any tier);
+- supervisor, admin: every order;
+- service: an order only together with the ``reporter_ref`` that reported it.
+
+An order outside the caller's reach is ``NotFound``, exactly like a number
+that does not exist, so nobody can probe for other people's orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..service import (
+    InvalidInput,
+    NotFound,
+    OrderView,
+    UnitOfWork,
+    get_order,
+    get_order_for_reporter,
+    list_areas,
+)
+from .deps import DISPATCHER, HANDLER, Principal
+
+#: The kind whose reporter must stay unknown to the other party.
+DISPUTE = "dispute"
+
+
+def areas_below(uow: UnitOfWork, roots: Iterable[str]) -> set[str]:
+    """``roots`` and every area under them (one query for the whole hierarchy)."""
+    children: dict[str, list[str]] = {}
+    for area in list_areas(uow):
+        if area.parent_code is not None:
+            children.setdefault(area.parent_code, []).append(area.code)
+    found = set(roots)
+    frontier = list(found)
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def can_see(uow: UnitOfWork, principal: Principal, order: OrderView) -> bool:
+    if principal.role == HANDLER:
+        return principal.handler_id is not None and order.assignee_id == principal.handler_id
+    if principal.role == DISPATCHER:
+        return order.area_code in areas_below(uow, principal.areas)
+    return not principal.is_service
+
+
+def staff_order(uow: UnitOfWork, principal: Principal, number: str) -> OrderView:
+    """The order if this staff member may see it, else ``NotFound``."""
+    order = get_order(uow, number)
+    if not can_see(uow, principal, order):
+        raise NotFound("order", number)
+    return order
+
+
+def require_reporter_ref(reporter_ref: str | None) -> str:
+    ref = (reporter_ref or "").strip()
+    if not ref:
+        raise InvalidInput(
+            "reporter_ref", "the service account must say which resident it acts for",
+            "请提供反映人标识（reporter_ref）。",
+        )
+    return ref
+
+
+def reporter_order(uow: UnitOfWork, number: str, reporter_ref: str | None) -> OrderView:
+    """The order if ``reporter_ref`` reported it, else ``NotFound``."""
+    ref = require_reporter_ref(reporter_ref)
+    order = get_order_for_reporter(uow, number, ref)
+    if order is None:
+        raise NotFound("order", number)
+    return order
+
+
+def visible_order(
+    uow: UnitOfWork, principal: Principal, number: str, reporter_ref: str | None
+) -> OrderView:
+    """The order as ``principal`` may reach it (``reporter_ref`` is for the service)."""
+    if principal.is_service:
+        return reporter_order(uow, number, reporter_ref)
+    return staff_order(uow, principal, number)

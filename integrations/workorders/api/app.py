@@ -1,0 +1,77 @@
+"""The FastAPI application of the work-order service.
+
+    settings = load_api_settings()        # in the entrypoint, once
+    app = create_app(settings)            # bootstraps engine, sessions, taxonomy
+
+``create_app(settings, app_state)`` takes an already built ``bootstrap.App``
+(tests pass one bound to their database); the caller then owns it. Without
+one, the application bootstraps its own and disposes of it at shutdown.
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ..bootstrap import App, bootstrap
+from ..settings import Settings
+from .body_limit import BodyLimitMiddleware
+from .config import as_api_settings
+from .errors import install_error_handlers
+from .open311.catalog import Catalog, read_covers
+from .routers import audit, handlers, health, metrics, open311, order_actions, orders, prometheus
+from .state import ApiState
+from .telemetry import Telemetry, TelemetryMiddleware
+
+TITLE = "社区工单服务 · Work-order service"
+VERSION = "1.0.0"
+
+DESCRIPTION = """\
+Residents' reports to community and township offices as work orders (工单):
+opened by the Rasa action server and other channels (service token), handled
+by mediators and grid workers, dispatched and overseen by staff (staff tokens).
+Every endpoint but `GET /health` needs `Authorization: Bearer <token>`.
+Errors: `{"detail": {"reason", "reason_zh", "field"}}`. Open311 GeoReport v2
+(incident categories only) under `/open311/v2`.
+"""
+
+
+def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
+    """The application for ``settings``; ``app_state`` is the service's wiring if already built."""
+    api_settings = as_api_settings(settings)
+    owned = app_state is None
+    wiring = bootstrap(api_settings) if app_state is None else app_state
+    state = ApiState(
+        settings=api_settings,
+        app=wiring,
+        telemetry=Telemetry(wiring.uow),
+        catalog=Catalog.build(wiring.config.taxonomy, read_covers(api_settings.taxonomy_path)),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            wiring.dispose()
+
+    docs = api_settings.public_docs
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)  # outermost: counts all
+
+    for module in (orders, order_actions, handlers, metrics, audit, open311, prometheus, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,45 @@
+"""Service views turned into what each caller may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..domain.lifecycle import RESIDENT_LABELS, Status
+from ..service import EventView, OrderView
+from .deps import HANDLER, Principal
+from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPublic
+
+#: Events a reporter does not see: queueing, taking back and re-dispatching are internal.
+INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue"})
+
+
+def order_for(view: OrderView, principal: Principal) -> OrderPublic | ResidentOrderPublic:
+    """The resident's view for the service account, the staff view (minus what a
+    handler must not know of the reporter) for staff."""
+    if principal.is_service:
+        return ResidentOrderPublic.from_view(view)
+    return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER)
+
+
+def actor_role(actor: str) -> str:
+    """``handler:3`` -> handler, ``staff:alice`` -> staff; residents and co-reporters -> resident."""
+    if actor in ("resident", "co-reporter"):
+        return "resident"
+    if actor.startswith("handler:"):
+        return "handler"
+    if actor == "system":
+        return "system"
+    return "staff"
+
+
+def resident_history(events: Iterable[EventView]) -> list[ResidentEventPublic]:
+    """The reporter's view of the history: no internal steps, no names, only their own words."""
+    return [
+        ResidentEventPublic(
+            seq=e.seq, action=e.action, action_label=e.action_label, actor=actor_role(e.actor),
+            at=e.at, label=RESIDENT_LABELS[Status(e.to_status)],
+            note=e.note if e.actor == "resident" else None,
+        )
+        for e in events
+        if e.action not in INTERNAL_ACTIONS
+    ]

@@ -1,0 +1,187 @@
+"""``/api/v1/orders/{number}/...``: what assignees, dispatchers and residents do to an order.
+
+- accept, decline, progress, resolve: the assignee (a handler acting on their
+  own order); a dispatcher (orders in their areas) or an admin may act for a
+  handler by naming ``handler_id``; the event still names the handler, and a
+  log line names who acted;
+- reopen, reassign: dispatchers (their areas) and admins;
+- cancel, satisfaction, attach: the service account, for the resident given
+  by ``reporter_ref``. Anyone may add to an incident being handled (a
+  co-reporter); a dispute only takes additions from its own reporter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from ...service import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OrderView,
+    UnitOfWork,
+    accept,
+    answer_satisfaction,
+    attach_report_to,
+    cancel,
+    decline,
+    get_order,
+    get_order_for_reporter,
+    progress,
+    reassign,
+    reopen,
+    resolve,
+)
+from ..access import DISPUTE, staff_order
+from . import API_V1
+from ..deps import (
+    ASSIGNEE_OR_DISPATCH,
+    DISPATCH,
+    HANDLER,
+    RESIDENT_AGENT,
+    NowDep,
+    Principal,
+    UowDep,
+)
+from ..present import order_for
+from ..schemas.actions import (
+    AttachRequest,
+    DeclineRequest,
+    HandlerAction,
+    NoteRequest,
+    ReassignRequest,
+    ReopenRequest,
+    ResidentRequest,
+    SatisfactionRequest,
+)
+from ..schemas.common import AUTH_ERRORS, ErrorBody
+from ..schemas.orders import OrderPublic, OrderSummaryPublic, ResidentOrderPublic
+
+router = APIRouter(
+    prefix=f"{API_V1}/orders",
+    tags=["order actions"],
+    responses={**AUTH_ERRORS,
+               404: {"model": ErrorBody, "description": "No such order (for this caller)"},
+               409: {"model": ErrorBody, "description": "Not allowed in the order's status"}},
+)
+log = logging.getLogger("integrations.workorders.api.audit")
+
+Assignee = Annotated[Principal, Depends(ASSIGNEE_OR_DISPATCH)]
+Dispatcher = Annotated[Principal, Depends(DISPATCH)]
+Resident = Annotated[Principal, Depends(RESIDENT_AGENT)]
+
+
+def acting_handler(uow: UnitOfWork, principal: Principal, number: str, requested: int | None) -> int:
+    """The handler on whose behalf the call acts (see the module docstring)."""
+    if principal.role == HANDLER:
+        if principal.handler_id is None:
+            raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
+        if requested is not None and requested != principal.handler_id:
+            raise Forbidden("handlers act only for themselves", "您只能以本人身份处理工单。")
+        return principal.handler_id
+    if requested is None:
+        raise InvalidInput("handler_id", "required when acting for a handler",
+                           "代处理人员操作时请指定处理人员。")
+    staff_order(uow, principal, number)
+    log.info("%s acts for handler:%s on order %s", principal.actor, requested, number)
+    return requested
+
+
+@router.post("/{number}/accept", response_model=OrderPublic, summary="签收 (accept)")
+def accept_order(
+    number: str, uow: UowDep, now: NowDep, principal: Assignee, body: HandlerAction | None = None
+) -> OrderPublic:
+    handler_id = acting_handler(uow, principal, number, body.handler_id if body else None)
+    return order_for(accept(uow, number, handler_id, now), principal)
+
+
+@router.post("/{number}/decline", response_model=OrderPublic,
+             summary="Give the order back (re-dispatched at once)")
+def decline_order(
+    number: str, uow: UowDep, now: NowDep, principal: Assignee, body: DeclineRequest | None = None
+) -> OrderPublic:
+    body = body or DeclineRequest()
+    handler_id = acting_handler(uow, principal, number, body.handler_id)
+    return order_for(decline(uow, number, handler_id, body.reason, now), principal)
+
+
+@router.post("/{number}/progress", response_model=OrderPublic, summary="处置 (progress note)")
+def progress_order(
+    number: str, uow: UowDep, now: NowDep, principal: Assignee, body: NoteRequest | None = None
+) -> OrderPublic:
+    body = body or NoteRequest()
+    handler_id = acting_handler(uow, principal, number, body.handler_id)
+    return order_for(progress(uow, number, handler_id, body.note, now), principal)
+
+
+@router.post("/{number}/resolve", response_model=OrderPublic, summary="办结 (resolve)")
+def resolve_order(
+    number: str, uow: UowDep, now: NowDep, principal: Assignee, body: NoteRequest | None = None
+) -> OrderPublic:
+    body = body or NoteRequest()
+    handler_id = acting_handler(uow, principal, number, body.handler_id)
+    return order_for(resolve(uow, number, handler_id, body.note, now), principal)
+
+
+@router.post("/{number}/reopen", response_model=OrderPublic,
+             summary="Reopen a resolved order and dispatch it again")
+def reopen_order(
+    number: str, uow: UowDep, now: NowDep, principal: Dispatcher, body: ReopenRequest | None = None
+) -> OrderPublic:
+    body = body or ReopenRequest()
+    order = staff_order(uow, principal, number)
+    return order_for(reopen(uow, order.number, principal.actor, body.reason, now), principal)
+
+
+@router.post("/{number}/reassign", response_model=OrderPublic,
+             summary="Move an assigned or pending order to a handler, or back to the policy")
+def reassign_order(
+    number: str, uow: UowDep, now: NowDep, principal: Dispatcher,
+    body: ReassignRequest | None = None,
+) -> OrderPublic:
+    body = body or ReassignRequest()
+    order = staff_order(uow, principal, number)
+    view = reassign(uow, order.number, body.handler_id, principal.actor, now, reason=body.reason)
+    return order_for(view, principal)
+
+
+@router.post("/{number}/cancel", response_model=ResidentOrderPublic,
+             summary="The reporter withdraws the report")
+def cancel_order(
+    number: str, body: ResidentRequest, uow: UowDep, now: NowDep, principal: Resident
+) -> ResidentOrderPublic:
+    return ResidentOrderPublic.from_view(cancel(uow, number, body.reporter_ref, now))
+
+
+@router.post("/{number}/satisfaction", response_model=ResidentOrderPublic,
+             summary="回访: the reporter's answer on a resolved order")
+def answer_order(
+    number: str, body: SatisfactionRequest, uow: UowDep, now: NowDep, principal: Resident
+) -> ResidentOrderPublic:
+    view = answer_satisfaction(uow, number, body.reporter_ref, body.answer, body.reason, now)
+    return ResidentOrderPublic.from_view(view)
+
+
+def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
+    own = get_order_for_reporter(uow, number, reporter_ref)
+    if own is not None:
+        return own
+    order = get_order(uow, number)
+    if order.kind == DISPUTE:  # only its reporter may add to a dispute
+        raise NotFound("order", number)
+    return order
+
+
+@router.post("/{number}/attach", response_model=OrderSummaryPublic,
+             summary="Add a further report of the same matter to an order being handled")
+def attach_to_order(
+    number: str, body: AttachRequest, uow: UowDep, now: NowDep, principal: Resident
+) -> OrderSummaryPublic:
+    order = _attachable(uow, number, body.reporter_ref)
+    view = attach_report_to(uow, order.number, body.reporter_ref, body.description, now)
+    return OrderSummaryPublic.from_view(view)
+
+

@@ -1,0 +1,212 @@
+"""``/api/v1/orders``: open, read, list and follow work orders.
+
+Transitions live in ``order_actions`` (the same resource, split to keep modules small).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from ...domain.lifecycle import Status
+from ...service import (
+    Forbidden,
+    InvalidInput,
+    OrderFilters,
+    find_open_duplicate,
+    history,
+    latest_open_order_for_reporter,
+    list_orders,
+    reporter_contact,
+)
+from ...service import OrderCreate as ServiceOrderCreate
+from ..access import DISPUTE, areas_below, require_reporter_ref, staff_order, visible_order
+from ..creating import open_order
+from . import API_V1
+from ..deps import (
+    DISPATCH,
+    DISPATCHER,
+    HANDLER,
+    READERS,
+    REPORTERS,
+    RESIDENT_AGENT,
+    STAFF,
+    NowDep,
+    Principal,
+    StateDep,
+    UowDep,
+)
+from ..present import order_for, resident_history
+from ..times import aware
+from ..schemas.common import AUTH_ERRORS, ErrorBody, PagePublic
+from ..schemas.orders import (
+    ContactPublic,
+    EventPublic,
+    OrderCreate,
+    OrderPublic,
+    OrderSummaryPublic,
+    Priority,
+    ResidentEventPublic,
+    ResidentOrderPublic,
+)
+
+router = APIRouter(prefix=f"{API_V1}/orders", tags=["orders"], responses=AUTH_ERRORS)
+audit_log = logging.getLogger("integrations.workorders.api.audit")
+
+StatusName = Literal[tuple(s.value for s in Status)]  # type: ignore[valid-type]
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No such order, or not one the caller may see"}}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderPublic | ResidentOrderPublic,
+    responses={200: {"description": "A replay: the order made by the first call"},
+               409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    summary="Open a work order (dispatched at once)",
+)
+def post_order(
+    body: OrderCreate,
+    response: Response,
+    uow: UowDep,
+    now: NowDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(REPORTERS)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> OrderPublic | ResidentOrderPublic:
+    if idempotency_key and body.client_ref and idempotency_key != body.client_ref:
+        raise InvalidInput("client_ref", "differs from the Idempotency-Key header",
+                           "请求标识与 Idempotency-Key 不一致。")
+    if principal.is_service:
+        reporter_ref = require_reporter_ref(body.reporter_ref)
+    else:  # a report taken at the desk or on patrol: the staff member stands in
+        reporter_ref = body.reporter_ref or f"web:staff-{principal.username}"
+    channel = body.reporter_channel or reporter_ref.partition(":")[0]
+    data = ServiceOrderCreate(
+        category=body.category, description=body.description, location_text=body.location_text,
+        area_code=body.area_code, reporter_channel=channel, reporter_ref=reporter_ref,
+        priority=body.priority, kind=body.kind, reporter_contact=body.reporter_contact,
+        anonymous=body.anonymous, client_ref=idempotency_key or body.client_ref,
+        latitude=body.latitude, longitude=body.longitude,
+    )
+    view, created = open_order(uow, data, now)
+    if created:
+        state.telemetry.orders_created.labels(channel).inc()
+        response.headers["Location"] = f"{router.prefix}/{view.number}"
+    else:
+        response.status_code = 200
+    return order_for(view, principal)
+
+
+@router.get("", response_model=PagePublic[OrderPublic], summary="List orders (staff)")
+def search_orders(
+    uow: UowDep,
+    principal: Annotated[Principal, Depends(STAFF)],
+    status: Annotated[list[StatusName] | None, Query()] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    area: Annotated[str | None, Query(max_length=64, description="Area code, any tier")] = None,
+    assignee: int | None = None,
+    priority: Priority | None = None,
+    created_from: Annotated[datetime | None, Query(description="Inclusive; naive = China time")] = None,
+    created_to: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PagePublic[OrderPublic]:
+    area_codes: list[str] | None = [area] if area is not None else None
+    if principal.role == HANDLER:
+        if assignee is not None and assignee != principal.handler_id:
+            raise Forbidden("handlers list only their own orders", "您只能查看自己的工单。")
+        assignee = principal.handler_id
+    elif principal.role == DISPATCHER:
+        if area is None:
+            area_codes = list(principal.areas)
+        elif area not in areas_below(uow, principal.areas):
+            raise Forbidden(f"area {area!r} is outside your areas", "该区域不在您的管辖范围内。")
+    filters = OrderFilters(
+        statuses=status, category=category, area_codes=area_codes, assignee_id=assignee,
+        priority=priority, created_from=aware(created_from), created_to=aware(created_to),
+    )
+    page = list_orders(uow, filters, limit=limit, offset=offset)
+    hide = principal.role == HANDLER
+    return PagePublic[OrderPublic](
+        items=[OrderPublic.from_view(v, hide_reporter=hide) for v in page.items],
+        total=page.total, limit=page.limit, offset=page.offset,
+    )
+
+
+@router.get("/latest", response_model=ResidentOrderPublic | None,
+            summary="A resident's newest open order (null if none)")
+def latest_order(
+    uow: UowDep,
+    principal: Annotated[Principal, Depends(RESIDENT_AGENT)],
+    reporter_ref: Annotated[str, Query(min_length=3, max_length=128)],
+) -> ResidentOrderPublic | None:
+    view = latest_open_order_for_reporter(uow, reporter_ref)
+    return None if view is None else ResidentOrderPublic.from_view(view)
+
+
+@router.get(
+    "/duplicate", response_model=OrderSummaryPublic | None,
+    summary="An open order of the same incident at the same place (null if none)",
+    description="Disputes never match: telling someone that a dispute about them or their "
+    "place was already reported would point at the reporter.",
+)
+def duplicate_order(
+    uow: UowDep,
+    principal: Annotated[Principal, Depends(RESIDENT_AGENT)],
+    category: Annotated[str, Query(max_length=64)],
+    area_code: Annotated[str, Query(max_length=64)],
+    location: Annotated[str, Query(min_length=1, max_length=200)],
+) -> OrderSummaryPublic | None:
+    if uow.config.taxonomy.category(category).kind == DISPUTE:
+        return None
+    view = find_open_duplicate(uow, category, area_code, location)
+    return None if view is None else OrderSummaryPublic.from_view(view)
+
+
+@router.get("/{number}", response_model=OrderPublic | ResidentOrderPublic, responses=NOT_FOUND,
+            summary="One order (the service account needs reporter_ref)")
+def read_order(
+    number: str,
+    uow: UowDep,
+    principal: Annotated[Principal, Depends(READERS)],
+    reporter_ref: Annotated[str | None, Query(max_length=128)] = None,
+) -> OrderPublic | ResidentOrderPublic:
+    return order_for(visible_order(uow, principal, number, reporter_ref), principal)
+
+
+@router.get("/{number}/history", response_model=list[EventPublic] | list[ResidentEventPublic],
+            responses=NOT_FOUND, summary="The order's audit events, oldest first")
+def order_history(
+    number: str,
+    uow: UowDep,
+    principal: Annotated[Principal, Depends(READERS)],
+    reporter_ref: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[EventPublic] | list[ResidentEventPublic]:
+    order = visible_order(uow, principal, number, reporter_ref)
+    events = history(uow, order.number)
+    if principal.is_service:
+        return resident_history(events)
+    return [EventPublic.from_view(e) for e in events]
+
+
+@router.get("/{number}/contact", response_model=ContactPublic, responses=NOT_FOUND,
+            summary="Reveal the reporter's phone number (dispatchers, admins; logged)")
+def order_contact(
+    number: str,
+    uow: UowDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(DISPATCH)],
+) -> ContactPublic:
+    order = staff_order(uow, principal, number)
+    phone = reporter_contact(uow, order.number, reveal=True)
+    state.telemetry.contact_reveals.inc()
+    audit_log.info(
+        "contact revealed: order=%s actor=%s had_contact=%s",
+        order.number, principal.actor, phone is not None,
+    )
+    return ContactPublic(number=order.number, contact=phone)
+

@@ -1,0 +1,49 @@
+"""Bodies of the order transitions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import Description, Input, Note, ReporterRef
+
+
+class HandlerAction(Input):
+    """An assignee's action; a dispatcher or admin acting for them names them."""
+
+    handler_id: int | None = Field(
+        default=None, description="Required when a dispatcher or admin acts for a handler"
+    )
+
+
+class DeclineRequest(HandlerAction):
+    reason: Note = None
+
+
+class NoteRequest(HandlerAction):
+    note: Note = None
+
+
+class ReopenRequest(Input):
+    reason: Note = None
+
+
+class ReassignRequest(Input):
+    handler_id: int | None = Field(
+        default=None, description="The new assignee; None lets the dispatch policy choose"
+    )
+    reason: Note = None
+
+
+class ResidentRequest(Input):
+    reporter_ref: ReporterRef
+
+
+class SatisfactionRequest(ResidentRequest):
+    answer: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    reason: Note = None
+
+
+class AttachRequest(ResidentRequest):
+    description: Description

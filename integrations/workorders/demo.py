@@ -1,0 +1,276 @@
+"""The demo data set: one county, one town, three grids, a dozen handlers, three staff accounts.
+
+    data = demo_data()                                    # plain specs; touches nothing
+    result = load_demo(app.uow(), now, with_staff=True)   # adds what is missing
+
+Everything goes through the service's use cases (names are encrypted at rest
+like any other handler's). ``load_demo`` only ever adds: it refuses a database
+that holds work orders, refuses one that already has areas or handlers unless
+``force``, and with ``force`` keeps whatever exists (an area of the same code,
+a handler of the same name, role and tier, an account of the same username)
+instead of changing it. So a second run, or a run after a half-finished one,
+adds only what is missing.
+
+The people and places are fictional. Coverage is deliberate:
+
+- every taxonomy category is handled at grid tier in at least one grid;
+- each grid has gaps that the town (乡镇攻坚) fills: 红星村 (a village) has no
+  grid mediator for property or labour disputes and no grid worker for safety
+  or public order; 阳光花园社区's only grid worker for water and care is on
+  leave; 幸福里社区's mediator takes no labour or land disputes;
+- the county (县级兜底) handles everything, but is reached only by escalation
+  or when the town is full;
+- one supervisor per tier (``is_supervisor``): the grid chief, the town's
+  comprehensive-governance centre, the county mediation centre.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from .adapters.orm import Area, Handler, StaffUser, WorkOrder
+from .service import (
+    AreaView,
+    Conflict,
+    HandlerCreate,
+    HandlerView,
+    StaffView,
+    UnitOfWork,
+    add_area,
+    create_handler,
+    create_staff_user,
+    list_areas,
+    list_handlers,
+)
+from .service.common import require_aware
+
+COUNTY = "county:qingyang"
+TOWNSHIP = "township:qy-chengguan"
+XINGFULI = "grid:cg-xingfuli"
+HONGXING = "grid:cg-hongxing"
+YANGGUANG = "grid:cg-yangguang"
+GRIDS = (XINGFULI, HONGXING, YANGGUANG)
+
+DISPUTES = ("dispute.neighbor", "dispute.property", "dispute.family", "dispute.labor",
+            "dispute.land")
+INCIDENTS = ("incident.facility", "incident.water", "incident.sanitation", "incident.safety",
+             "incident.order", "incident.care")
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    code: str
+    name: str
+    tier: str
+    parent_code: str | None = None
+
+
+@dataclass(frozen=True)
+class StaffSpec:
+    """A staff account of the demo; its token is generated when it is created."""
+
+    username: str
+    role: str
+    areas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoData:
+    areas: tuple[AreaSpec, ...]
+    handlers: tuple[HandlerCreate, ...]
+    staff: tuple[StaffSpec, ...]
+
+
+def demo_data() -> DemoData:
+    """青阳县城关镇 with three grids, 13 handlers and a dispatcher, a supervisor and an admin."""
+    areas = (
+        AreaSpec(COUNTY, "青阳县", "county"),
+        AreaSpec(TOWNSHIP, "城关镇", "township", COUNTY),
+        AreaSpec(XINGFULI, "幸福里社区", "grid", TOWNSHIP),
+        AreaSpec(HONGXING, "红星村", "grid", TOWNSHIP),
+        AreaSpec(YANGGUANG, "阳光花园社区", "grid", TOWNSHIP),
+    )
+    m, g = "mediator", "grid_worker"
+    handlers = (
+        # ---- grid tier (网格首调)
+        HandlerCreate(name="李秀英", role=m, tier="grid", areas=[XINGFULI], capacity=6,
+                      skills=["dispute.neighbor", "dispute.property", "dispute.family"]),
+        HandlerCreate(name="王建国", role=g, tier="grid", areas=[XINGFULI], capacity=8,
+                      skills=["incident.facility", "incident.water", "incident.sanitation",
+                              "incident.safety"]),
+        HandlerCreate(name="张丽", role=g, tier="grid", areas=[XINGFULI], capacity=5,
+                      skills=["incident.order", "incident.care", "incident.safety"]),
+        HandlerCreate(name="刘德福", role=m, tier="grid", areas=[HONGXING], capacity=5,
+                      skills=["dispute.neighbor", "dispute.family", "dispute.land"]),
+        HandlerCreate(name="陈桂兰", role=g, tier="grid", areas=[HONGXING], capacity=6,
+                      skills=["incident.facility", "incident.water", "incident.sanitation",
+                              "incident.care"]),
+        HandlerCreate(name="赵敏", role=m, tier="grid", areas=[YANGGUANG], capacity=4,
+                      skills=["dispute.neighbor", "dispute.property", "dispute.labor"]),
+        HandlerCreate(name="孙志强", role=g, tier="grid", areas=[YANGGUANG], capacity=6,
+                      skills=["incident.facility", "incident.sanitation", "incident.safety",
+                              "incident.order"]),
+        HandlerCreate(name="周燕", role=g, tier="grid", areas=[YANGGUANG], capacity=3,
+                      skills=["incident.water", "incident.care"], on_duty=False),  # on leave
+        # 网格长: supervises the three grids, helps with the commonest incidents
+        HandlerCreate(name="马文斌", role=g, tier="grid", areas=list(GRIDS), capacity=3,
+                      skills=["incident.facility", "incident.sanitation"], is_supervisor=True),
+        # ---- township tier (乡镇攻坚)
+        HandlerCreate(name="吴国华", role=m, tier="township", areas=[TOWNSHIP], capacity=8,
+                      skills=list(DISPUTES), is_supervisor=True),
+        HandlerCreate(name="郑海涛", role=g, tier="township", areas=[TOWNSHIP], capacity=8,
+                      skills=list(INCIDENTS)),
+        # ---- county tier (县级兜底)
+        HandlerCreate(name="林淑芬", role=m, tier="county", areas=[COUNTY], capacity=6,
+                      skills=list(DISPUTES), is_supervisor=True),
+        HandlerCreate(name="高建军", role=g, tier="county", areas=[COUNTY], capacity=6,
+                      skills=list(INCIDENTS)),
+    )
+    staff = (
+        StaffSpec("demo-dispatcher", "dispatcher", (TOWNSHIP,)),
+        StaffSpec("demo-supervisor", "supervisor", (COUNTY,)),
+        StaffSpec("demo-admin", "admin"),
+    )
+    return DemoData(areas=areas, handlers=handlers, staff=staff)
+
+
+# ---------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class Contents:
+    """How many rows of each kind a database holds."""
+
+    areas: int
+    handlers: int
+    staff: int
+    orders: int
+
+    @property
+    def has_setup(self) -> bool:
+        """Areas or handlers exist (someone set this database up)."""
+        return bool(self.areas or self.handlers)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.has_setup or self.orders)
+
+
+def database_contents(uow: UnitOfWork) -> Contents:
+    with uow.read_only():
+        session = uow.session
+
+        def count(model: type) -> int:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+        return Contents(areas=count(Area), handlers=count(Handler), staff=count(StaffUser),
+                        orders=count(WorkOrder))
+
+
+@dataclass
+class DemoResult:
+    """What ``load_demo`` added, and what it found already there and left alone."""
+
+    areas_added: list[AreaView] = field(default_factory=list)
+    areas_kept: list[str] = field(default_factory=list)
+    handlers_added: list[HandlerView] = field(default_factory=list)
+    handlers_kept: list[str] = field(default_factory=list)
+    #: new accounts and their tokens: show each token once, store it nowhere
+    staff_added: list[tuple[StaffView, str]] = field(default_factory=list)
+    staff_kept: list[str] = field(default_factory=list)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def load_demo(
+    uow: UnitOfWork,
+    now: datetime,
+    *,
+    force: bool = False,
+    with_staff: bool = True,
+    data: DemoData | None = None,
+    make_token: Callable[[], str] = new_token,
+) -> DemoResult:
+    """Add the demo data set (see the module docstring for what is refused and kept).
+
+    ``Conflict`` if the database holds work orders, if it has areas or
+    handlers and ``force`` is False, or if an area of a demo code exists with
+    another name, tier or parent. ``with_staff=False`` creates no accounts
+    (and so makes no tokens).
+    """
+    require_aware(now)
+    data = data or demo_data()
+    contents = database_contents(uow)
+    if contents.orders:
+        raise Conflict(
+            f"refusing to load demo data: the database holds {contents.orders} work orders "
+            "(demo data never goes next to real orders, even with force)",
+            "数据库中已有工单，不能加载演示数据。",
+        )
+    if contents.has_setup and not force:
+        raise Conflict(
+            f"refusing to load demo data: the database already has {contents.areas} areas and "
+            f"{contents.handlers} handlers (force adds the demo next to them and changes "
+            "nothing that exists)",
+            "数据库中已有区域或处理人员，未加载演示数据。",
+        )
+    result = DemoResult()
+    _load_areas(uow, data, result)
+    _load_handlers(uow, data, now, result)
+    if with_staff:
+        _load_staff(uow, data, now, make_token, result)
+    return result
+
+
+def _load_areas(uow: UnitOfWork, data: DemoData, result: DemoResult) -> None:
+    existing = {a.code: a for a in list_areas(uow)}
+    for spec in data.areas:  # parents come first in the data
+        found = existing.get(spec.code)
+        if found is None:
+            result.areas_added.append(
+                add_area(uow, spec.code, spec.name, spec.tier, spec.parent_code)
+            )
+        elif (found.name, found.tier, found.parent_code) == (
+            spec.name, spec.tier, spec.parent_code
+        ):
+            result.areas_kept.append(spec.code)
+        else:
+            raise Conflict(
+                f"area {spec.code!r} exists as {found.name!r} ({found.tier}, parent "
+                f"{found.parent_code!r}), not as the demo's {spec.name!r}",
+                f"区域 {spec.code} 已存在且与演示数据不同。",
+            )
+
+
+def _load_handlers(uow: UnitOfWork, data: DemoData, now: datetime, result: DemoResult) -> None:
+    existing = {(h.name, h.role, h.tier) for h in list_handlers(uow)}
+    for spec in data.handlers:
+        if (spec.name, spec.role, spec.tier) in existing:
+            result.handlers_kept.append(spec.name)
+        else:
+            result.handlers_added.append(create_handler(uow, spec, now))
+
+
+def _load_staff(
+    uow: UnitOfWork,
+    data: DemoData,
+    now: datetime,
+    make_token: Callable[[], str],
+    result: DemoResult,
+) -> None:
+    for spec in data.staff:
+        token = make_token()
+        try:
+            account = create_staff_user(uow, spec.username, spec.role, token, now,
+                                        areas=spec.areas)
+        except Conflict:  # the username is taken: keep that account as it is
+            result.staff_kept.append(spec.username)
+        else:
+            result.staff_added.append((account, token))

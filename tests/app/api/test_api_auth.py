@@ -1,0 +1,148 @@
+"""Every endpoint × every caller: 401 without a (valid) token, 403 for a role that may not call it.
+
+The table is the access policy; a role listed as allowed must get past the
+role check (its answer may still be 404 or 422, but never the role's 403).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api_support import ROLES
+
+SVC, H, D, SUP, ADM = ROLES
+ALL = frozenset(ROLES)
+STAFF = frozenset({H, D, SUP, ADM})
+REPORTERS = frozenset({SVC, H, D, ADM})
+ACTORS = frozenset({H, D, ADM})
+DISPATCH = frozenset({D, ADM})
+
+RESIDENT = {"reporter_ref": "tg:5001"}
+
+#: (method, path, JSON body or form, roles allowed)
+ENDPOINTS = [
+    ("POST", "/api/v1/orders", {}, REPORTERS),
+    ("GET", "/api/v1/orders", None, STAFF),
+    ("GET", "/api/v1/orders/latest?reporter_ref=tg:5001", None, frozenset({SVC})),
+    ("GET", "/api/v1/orders/duplicate?category=incident.water&area_code=grid:qy-dz-01&location=x",
+     None, frozenset({SVC})),
+    ("GET", "/api/v1/orders/{number}?reporter_ref=tg:5001", None, ALL),
+    ("GET", "/api/v1/orders/{number}/history?reporter_ref=tg:5001", None, ALL),
+    ("GET", "/api/v1/orders/{number}/contact", None, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/accept", {"handler_id": "{handler_id}"}, ACTORS),
+    ("POST", "/api/v1/orders/{number}/decline", {"handler_id": "{handler_id}"}, ACTORS),
+    ("POST", "/api/v1/orders/{number}/progress", {"handler_id": "{handler_id}"}, ACTORS),
+    ("POST", "/api/v1/orders/{number}/resolve", {"handler_id": "{handler_id}"}, ACTORS),
+    ("POST", "/api/v1/orders/{number}/reopen", {}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/reassign", {}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/cancel", RESIDENT, frozenset({SVC})),
+    ("POST", "/api/v1/orders/{number}/satisfaction", {**RESIDENT, "answer": "satisfied"},
+     frozenset({SVC})),
+    ("POST", "/api/v1/orders/{number}/attach", {**RESIDENT, "description": "还在漏"},
+     frozenset({SVC})),
+    ("POST", "/api/v1/handlers", {}, DISPATCH),
+    ("GET", "/api/v1/handlers", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/handlers/{handler_id}", None, frozenset({D, SUP, ADM})),
+    ("PATCH", "/api/v1/handlers/{handler_id}", {"capacity": 6}, DISPATCH),
+    ("POST", "/api/v1/handlers/{handler_id}/duty", {"on_duty": True}, DISPATCH),
+    ("POST", "/api/v1/handlers/{handler_id}/capacity", {"capacity": 6}, DISPATCH),
+    ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
+    ("GET", "/metrics", None, frozenset({SVC, SUP, ADM})),
+    ("GET", "/open311/v2/services.json", None, ALL),
+    ("GET", "/open311/v2/services/incident.water.xml", None, ALL),
+    ("GET", "/open311/v2/requests.json", None, ALL),
+    ("GET", "/open311/v2/requests/{number}.json", None, ALL),
+    ("POST", "/open311/v2/requests.json", "form", REPORTERS),
+]
+
+OPEN311_FORM = {"service_code": "incident.water", "description": "井盖丢失",
+                "address_string": "幸福里东门", "attribute[area_code]": "grid:qy-dz-01"}
+
+
+def _fill(value, number, handler_id):
+    if isinstance(value, str):
+        value = value.replace("{number}", number).replace("{handler_id}", str(handler_id))
+        return int(value) if value.isdigit() and value == str(handler_id) else value
+    if isinstance(value, dict):
+        return {k: _fill(v, number, handler_id) for k, v in value.items()}
+    return value
+
+
+def _send(api, who, method, path, body, number, handler_id):
+    path = _fill(path, number, handler_id)
+    if body == "form":
+        return api.call(who, method, path, data=OPEN311_FORM)
+    if body is None:
+        return api.call(who, method, path)
+    return api.call(who, method, path, json=_fill(body, number, handler_id))
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS,
+                         ids=[f"{m} {p.split('?')[0]}" for m, p, _, _ in ENDPOINTS])
+def test_access_policy(api, method, path, body, allowed):
+    order = api.report(reporter_ref="tg:5001")
+    number, handler_id = order["number"], api.handlers["h1"]
+
+    anonymous = _send(api, None, method, path, body, number, handler_id)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+
+    api.client.headers["Authorization"] = "Bearer not-a-token-of-anybody-at-all"
+    try:
+        forged = _send(api, None, method, path, body, number, handler_id)
+    finally:
+        del api.client.headers["Authorization"]
+    assert forged.status_code == 401, forged.text
+    assert forged.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+    for role in ROLES:
+        response = _send(api, role, method, path, body, number, handler_id)
+        role_refused = response.status_code == 403 and "may not call this endpoint" in response.text
+        if role in allowed:
+            assert not role_refused, f"{role} refused: {response.text}"
+            assert response.status_code != 401
+        else:
+            assert role_refused, f"{role} got {response.status_code}: {response.text}"
+
+
+def test_health_needs_no_token_and_the_docs_are_public(api):
+    assert api.get(None, "/health").json() == {"status": "ok", "database": "ok"}
+    assert api.get(None, "/openapi.json").status_code == 200
+    assert api.get(None, "/docs").status_code == 200
+
+
+def _template(path: str) -> str:
+    """The route template a table row exercises."""
+    path = path.split("?")[0]
+    path = path.replace("services/incident.water.xml", "services/{service_code}.{fmt}")
+    path = path.replace("requests/{number}.json", "requests/{service_request_id}.{fmt}")
+    return path.replace(".json", ".{fmt}")
+
+
+def test_the_table_covers_every_route(api):
+    """A new endpoint without a row here fails this test (and so gets an access decision)."""
+    documented = {
+        (method.upper(), path)
+        for path, operations in api.client.get("/openapi.json").json()["paths"].items()
+        for method in operations
+    }
+    covered = {(method, _template(path)) for method, path, _, _ in ENDPOINTS}
+    assert documented - {("GET", "/health")} == covered
+
+
+def test_a_handler_account_without_role_rights_on_another_order(api):
+    """Allowed role, wrong order: the service's own 403 (not the role check)."""
+    order = api.report()
+    assert order["number"]
+    response = api.post("handler2", f"/api/v1/orders/{order['number']}/accept")
+    assert response.status_code == 403
+    assert response.json()["detail"]["reason_zh"] == "该工单未指派给您。"
+
+
+def test_a_deactivated_staff_token_stops_working(api):
+    from integrations.workorders.service import set_staff_active
+
+    assert api.get("supervisor", "/api/v1/orders").status_code == 200
+    set_staff_active(api.world.uow(), "supervisor", False)
+    assert api.get("supervisor", "/api/v1/orders").status_code == 401

@@ -1,0 +1,547 @@
+"""The operators' CLI (``python -m integrations.workorders``), in-process and as a subprocess.
+
+In-process runs call ``cli.main(argv, settings=...)`` and read its exit code
+and output; subprocess runs go through ``__main__`` with the real environment
+handling. Every outcome is checked in the database. Tests marked with the
+``url`` fixture run on SQLite and on PostgreSQL (skipped if no server answers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, inspect, select, text
+
+from integrations.workorders.adapters.orm import Area, Handler, OrderEvent, StaffUser, WorkOrder
+from integrations.workorders.adapters.taxonomy_file import load_taxonomy
+from integrations.workorders.bootstrap import App, bootstrap
+from integrations.workorders.cli import main
+from integrations.workorders.demo import GRIDS, demo_data
+from integrations.workorders.privacy import EXAMPLE_KEY, generate_key
+from integrations.workorders.service import (
+    HandlerCreate,
+    OrderCreate,
+    accept,
+    add_area,
+    create_handler,
+    create_order,
+    handler_load,
+    list_handlers,
+    staff_by_token,
+)
+from integrations.workorders.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get("WORKORDERS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NOTE = "cannot be shown again"
+
+
+# ---------------------------------------------------------------------- fixtures
+
+
+def _pg_url():
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True) as conn:
+            name = f"wo_cli_{secrets.token_hex(5)}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """An empty database (no schema), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workorders.db'}"
+    else:
+        yield from _pg_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'workorders.db'}"
+
+
+def settings_for(url: str, **kw) -> Settings:
+    return Settings(**{"database_url": url, "development": True, "secret_key": EXAMPLE_KEY, **kw})
+
+
+def cli(url: str, *args: str, **settings_kw) -> int:
+    """Run the CLI in this process; its output goes to capsys."""
+    return main(list(args), settings=settings_for(url, **settings_kw))
+
+
+def run_cli(url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m integrations.workorders`` with the database given by the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "integrations.workorders", *args],
+        cwd=ROOT, env=_env(url), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", WORKORDERS_DATABASE_URL=url)
+    return env
+
+
+@pytest.fixture
+def make_app():
+    apps: list[App] = []
+
+    def make(url: str, **kw) -> App:
+        apps.append(bootstrap(settings_for(url, **kw)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.dispose()
+
+
+def migrated(url: str, capsys) -> str:
+    assert cli(url, "migrate") == 0
+    capsys.readouterr()
+    return url
+
+
+def with_demo(url: str, capsys) -> str:
+    migrated(url, capsys)
+    assert cli(url, "load-demo") == 0
+    capsys.readouterr()
+    return url
+
+
+def count(app: App, model, *where) -> int:
+    with app.session_factory() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def report(app: App, now: datetime, *, area: str = "grid:cg-xingfuli",
+           category: str = "dispute.neighbor", ref: str = "tg:1001", **kw):
+    data = OrderCreate(
+        category=category, description=kw.pop("description", "楼上装修噪音很大，晚上还在施工。"),
+        location_text=kw.pop("location_text", "幸福里小区3号楼"), area_code=area,
+        reporter_channel="tg", reporter_ref=ref, **kw,
+    )
+    return create_order(app.uow(), data, now)
+
+
+def order_row(app: App, number: str) -> WorkOrder:
+    with app.session_factory() as s:
+        return s.scalars(select(WorkOrder).where(WorkOrder.number == number)).one()
+
+
+def actions(app: App, number: str) -> list[str]:
+    with app.session_factory() as s:
+        return list(s.scalars(
+            select(OrderEvent.action).join(WorkOrder, WorkOrder.id == OrderEvent.order_id)
+            .where(WorkOrder.number == number).order_by(OrderEvent.seq)
+        ))
+
+
+def handler_ids(app: App) -> dict[str, int]:
+    return {h.name: h.id for h in list_handlers(app.uow())}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ----------------------------------------------------------------------- schema
+
+
+def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):
+    assert cli(url, "migrate") == 0
+    assert "0001_initial" in capsys.readouterr().out
+    app = make_app(url)
+    tables = set(inspect(app.engine).get_table_names())
+    assert {"areas", "handlers", "work_orders", "order_events", "staff_users", "outbox"} <= tables
+    with app.engine.connect() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001_initial"
+
+    assert cli(url, "migrate") == 0  # already at head: nothing to do, still fine
+    assert cli(url, "downgrade", "--to", "base") == 0
+    assert "base" in capsys.readouterr().out
+    assert "work_orders" not in inspect(app.engine).get_table_names()
+
+
+def test_downgrade_outside_development_needs_yes(sqlite_url, capsys, make_app):
+    migrated(sqlite_url, capsys)
+    prod = dict(development=False, secret_key=generate_key())
+    assert cli(sqlite_url, "downgrade", "--to", "base", **prod) == 1
+    assert "--yes" in capsys.readouterr().err
+    assert "work_orders" in inspect(make_app(sqlite_url).engine).get_table_names()
+    assert cli(sqlite_url, "downgrade", "--to", "base", "--yes", **prod) == 0
+    assert "work_orders" not in inspect(make_app(sqlite_url).engine).get_table_names()
+
+
+def test_migrate_as_a_subprocess(sqlite_url, make_app):
+    done = run_cli(sqlite_url, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert "0001_initial" in done.stdout
+    assert "work_orders" in inspect(make_app(sqlite_url).engine).get_table_names()
+
+
+def test_a_command_on_an_unmigrated_database_says_to_migrate(sqlite_url, capsys):
+    assert cli(sqlite_url, "verify-audit") == 1
+    assert "run `migrate`" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ staff
+
+
+def test_create_staff_prints_the_token_once_and_stores_only_its_hash(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+
+    assert cli(sqlite_url, "create-staff", "--username", "wang.dispatch", "--role", "dispatcher",
+               "--areas", "township:qy-chengguan, grid:cg-hongxing",
+               "--telegram-chat-id", "-100123") == 0
+    out, err = capsys.readouterr()
+    token, note = out.splitlines()
+    assert len(token) >= 43 and NOTE in note
+    assert (out + err).count(token) == 1
+
+    with app.session_factory() as s:
+        (user,) = s.scalars(select(StaffUser).where(StaffUser.username == "wang.dispatch"))
+        row = s.execute(text("SELECT * FROM staff_users WHERE username = 'wang.dispatch'")).one()
+    assert user.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert all(token not in str(value) for value in row)  # only the hash is stored
+    assert (user.role, user.areas, user.telegram_chat_id) == (
+        "dispatcher", ["grid:cg-hongxing", "township:qy-chengguan"], "-100123")
+    account = staff_by_token(app.uow(), token)
+    assert (account.username, account.role) == ("wang.dispatch", "dispatcher")
+    assert staff_by_token(app.uow(), token[:-1]) is None
+
+    # the same username again: refused, no token shown, nothing stored
+    assert cli(sqlite_url, "create-staff", "--username", "wang.dispatch", "--role", "admin") == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "taken" in err and "用户名已存在" in err
+    assert count(app, StaffUser, StaffUser.username == "wang.dispatch") == 1
+    assert staff_by_token(app.uow(), token).role == "dispatcher"
+
+
+def test_create_staff_checks_areas_and_handler(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    before = count(app, StaffUser)
+    assert cli(sqlite_url, "create-staff", "--username", "x", "--role", "dispatcher",
+               "--areas", "grid:nowhere") == 1
+    assert "grid:nowhere" in capsys.readouterr().err
+    assert cli(sqlite_url, "create-staff", "--username", "x", "--role", "handler") == 1
+    assert "--handler-id" in capsys.readouterr().err
+    assert cli(sqlite_url, "create-staff", "--username", "x", "--role", "handler",
+               "--handler-id", "9999") == 1
+    assert count(app, StaffUser) == before
+
+    li = handler_ids(app)["李秀英"]
+    assert cli(sqlite_url, "create-staff", "--username", "li", "--role", "handler",
+               "--handler-id", str(li)) == 0
+    token = capsys.readouterr().out.splitlines()[0]
+    assert staff_by_token(app.uow(), token).handler_id == li
+
+
+def test_create_staff_as_a_subprocess(sqlite_url, make_app):
+    assert run_cli(sqlite_url, "migrate").returncode == 0
+    done = run_cli(sqlite_url, "create-staff", "--username", "root", "--role", "admin")
+    assert done.returncode == 0, done.stderr
+    token, note = done.stdout.splitlines()
+    assert NOTE in note and token not in done.stderr
+    app = make_app(sqlite_url)
+    assert staff_by_token(app.uow(), token).username == "root"
+
+    again = run_cli(sqlite_url, "create-staff", "--username", "root", "--role", "admin")
+    assert again.returncode == 1
+    assert again.stdout == "" and "taken" in again.stderr
+    assert count(app, StaffUser) == 1
+
+
+def test_outside_development_the_example_key_is_refused(sqlite_url, capsys, make_app):
+    migrated(sqlite_url, capsys)
+    assert cli(sqlite_url, "create-staff", "--username", "a", "--role", "admin",
+               development=False) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "example key" in err
+    assert count(make_app(sqlite_url), StaffUser) == 0
+
+
+# ------------------------------------------------------------------------- demo
+
+
+def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
+    assert run_cli(sqlite_url, "migrate").returncode == 0
+    first = run_cli(sqlite_url, "load-demo", "--if-empty")
+    assert first.returncode == 0, first.stderr
+    app = make_app(sqlite_url)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+    tokens = {line.split()[0]: line.split()[2] for line in first.stdout.splitlines()
+              if line.startswith("  demo-")}
+    assert set(tokens) == {"demo-dispatcher", "demo-supervisor", "demo-admin"}
+    assert staff_by_token(app.uow(), tokens["demo-dispatcher"]).areas == ["township:qy-chengguan"]
+    assert staff_by_token(app.uow(), tokens["demo-supervisor"]).role == "supervisor"
+
+    second = run_cli(sqlite_url, "load-demo", "--if-empty")
+    assert second.returncode == 0, second.stderr
+    assert "not loaded" in second.stdout
+    assert not any(t in second.stdout for t in tokens.values())
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+
+
+def test_load_demo_refuses_a_database_with_orders(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    order = report(app, now())
+    for flags in ([], ["--force"]):
+        assert cli(sqlite_url, "load-demo", *flags) == 1
+        assert "work orders" in capsys.readouterr().err
+    assert cli(sqlite_url, "load-demo", "--if-empty") == 0
+    assert "not loaded" in capsys.readouterr().out
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser),
+            count(app, WorkOrder)) == (5, 13, 3, 1)
+    assert order_row(app, order.number).status == "assigned"
+
+
+def test_load_demo_refuses_existing_setup_unless_forced_and_never_changes_it(
+    sqlite_url, capsys, make_app
+):
+    migrated(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    add_area(app.uow(), "county:other", "白沙县", "county")
+    own = create_handler(app.uow(), HandlerCreate(
+        name="钱调解", role="mediator", tier="county", skills=["dispute.family"],
+        areas=["county:other"], capacity=2), now())
+
+    assert cli(sqlite_url, "load-demo") == 1
+    assert "force adds the demo" in capsys.readouterr().err
+    assert (count(app, Area), count(app, Handler)) == (1, 1)
+
+    assert cli(sqlite_url, "load-demo", "--force") == 0
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
+    assert cli(sqlite_url, "load-demo", "--force") == 0  # again: everything is kept
+    assert "kept as they were: 5 areas, 13 handlers, 3 staff accounts" in capsys.readouterr().out
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
+    (mine,) = [h for h in list_handlers(app.uow()) if h.id == own.id]
+    assert (mine.name, mine.capacity, mine.areas) == ("钱调解", 2, ["county:other"])
+
+
+def test_load_demo_with_force_refuses_a_clashing_area(sqlite_url, capsys, make_app):
+    migrated(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    add_area(app.uow(), "county:qingyang", "另一个县", "county")
+    assert cli(sqlite_url, "load-demo", "--force") == 1
+    assert "county:qingyang" in capsys.readouterr().err
+    assert (count(app, Area), count(app, Handler)) == (1, 0)
+
+
+def test_load_demo_is_refused_outside_development(sqlite_url, capsys, make_app):
+    migrated(sqlite_url, capsys)
+    assert cli(sqlite_url, "load-demo", development=False, secret_key=generate_key()) == 1
+    assert "development mode only" in capsys.readouterr().err
+    app = make_app(sqlite_url)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (0, 0, 0)
+
+
+def test_demo_data_has_the_promised_shape():
+    taxonomy = load_taxonomy(ROOT / "taxonomy.yml")
+    data = demo_data()
+    areas = {a.code: a for a in data.areas}
+    assert [a.tier for a in data.areas].count("grid") == 3 and set(GRIDS) <= set(areas)
+    by_kind_role = {role: {c for c, cat in taxonomy.categories.items() if cat.kind == kind}
+                    for kind, role in taxonomy.kinds.items()}
+    for h in data.handlers:
+        assert 3 <= h.capacity <= 8
+        assert set(h.skills) <= by_kind_role[h.role], h.name
+        assert all(areas[code].tier == h.tier for code in h.areas), h.name
+        assert all("\u4e00" <= ch <= "\u9fff" for ch in h.name)
+    assert [h.on_duty for h in data.handlers].count(False) == 1
+    assert Counter(h.tier for h in data.handlers if h.is_supervisor) == {
+        "grid": 1, "township": 1, "county": 1}
+    at_grid = {(g, c) for h in data.handlers if h.tier == "grid" and h.on_duty
+               for g in h.areas for c in h.skills}
+    assert {c for _, c in at_grid} == set(taxonomy.categories)  # every category at grid tier
+    gaps = {(g, c) for g in GRIDS for c in taxonomy.categories} - at_grid
+    assert {g for g, _ in gaps} == set(GRIDS)  # each grid relies on the town for something
+    assert {s.role for s in data.staff} == {"dispatcher", "supervisor", "admin"}
+
+
+def test_demo_dispatches_every_category_in_every_grid(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    names = {hid: name for name, hid in handler_ids(app).items()}
+    categories = sorted(app.config.taxonomy.categories)
+    orders = {}
+    for i, (grid, category) in enumerate((g, c) for g in GRIDS for c in categories):
+        view = report(app, now(), area=grid, category=category, ref=f"tg:{2000 + i}",
+                      location_text=f"演示地点{i}号")
+        orders[grid, category] = order_row(app, view.number)
+
+    not_assigned = {k: o.status for k, o in orders.items()
+                    if o.status != "assigned" or o.assignee_id is None}
+    assert not_assigned == {}
+    grid_tier = {c for (_, c), o in orders.items() if o.tier == "grid"}
+    assert grid_tier == set(categories)  # every category is handled at grid tier somewhere
+    fallbacks = {(g, c) for (g, c), o in orders.items() if o.tier == "township"}
+    assert ("grid:cg-hongxing", "dispute.property") in fallbacks  # a village, no property mediator
+    assert ("grid:cg-yangguang", "incident.water") in fallbacks  # 周燕 is on leave
+    assert "周燕" not in {names[o.assignee_id] for o in orders.values()}
+    for h in list_handlers(app.uow()):
+        assert handler_load(app.uow(), h.id) <= h.capacity, h.name
+
+
+# ------------------------------------------------------------------------ audit
+
+
+def test_verify_audit_passes_a_clean_chain_and_names_an_edited_order(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    intact = report(app, now(), ref="tg:1")
+    tampered = report(app, now(), ref="tg:2", category="incident.facility",
+                      description="路灯坏了", location_text="幸福里北门")
+    accept(app.uow(), tampered.number, tampered.assignee_id, now())
+
+    assert cli(url, "verify-audit") == 0
+    assert capsys.readouterr().out == "audit chain intact (2 orders)\n"
+
+    with app.engine.begin() as conn:
+        changed = conn.execute(
+            text("UPDATE order_events SET note = :note WHERE seq = 2 AND order_id = "
+                 "(SELECT id FROM work_orders WHERE number = :number)"),
+            {"note": "改过的记录", "number": tampered.number},
+        )
+        assert changed.rowcount == 1
+
+    assert cli(url, "verify-audit") == 1
+    out = capsys.readouterr().out
+    assert f"order {tampered.number}: audit chain broken at event seq 2" in out
+    assert intact.number not in out
+    spoken = " ".join(intact.number[i:i + 4] for i in (0, 4))  # as an operator might type it
+    assert cli(url, "verify-audit", "--number", spoken) == 0
+    assert capsys.readouterr().out == "audit chain intact (1 orders)\n"
+
+    done = run_cli(url, "verify-audit")
+    assert done.returncode == 1
+    assert f"order {tampered.number}: audit chain broken at event seq 2" in done.stdout
+
+
+def test_verify_audit_of_an_unknown_number(sqlite_url, capsys):
+    migrated(sqlite_url, capsys)
+    assert cli(sqlite_url, "verify-audit", "--number", "12345678") == 1
+    assert "12345678" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ sweep
+
+
+def test_sweep_once_handles_overdue_orders(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    ids = handler_ids(app)
+    earlier = now() - timedelta(hours=3)  # accept limit 120 min: passed an hour ago
+    late_accept = report(app, earlier)
+    assert late_accept.assignee_id == ids["李秀英"]
+    # accepted, but the 24 h resolve limit of a safety incident has passed
+    created = now() - timedelta(hours=25)
+    late_resolve = report(app, created, category="incident.safety", ref="tg:2",
+                          description="楼道里有人给电动车充电", location_text="幸福里5号楼")
+    accept(app.uow(), late_resolve.number, late_resolve.assignee_id, created + timedelta(minutes=5))
+    fresh = report(app, now(), ref="tg:3", location_text="幸福里7号楼")
+
+    done = run_cli(url, "sweep", "--once")
+    assert done.returncode == 0, done.stderr
+    assert f"accept_timeouts 1 ({late_accept.number})" in done.stderr
+    assert f"escalated 1 ({late_resolve.number})" in done.stderr
+
+    row = order_row(app, late_accept.number)
+    assert (row.status, row.tier, row.assignee_id) == ("assigned", "township", ids["吴国华"])
+    assert row.accept_by > now()  # a fresh limit for the town's mediator
+    assert actions(app, late_accept.number)[-2:] == ["accept_timeout", "dispatch"]
+    row = order_row(app, late_resolve.number)
+    assert (row.status, row.tier, row.assignee_id, row.breached) == (
+        "assigned", "township", ids["郑海涛"], True)
+    assert "escalate" in actions(app, late_resolve.number)
+    assert actions(app, fresh.number) == ["create", "dispatch"]
+
+    again = run_cli(url, "sweep", "--once")  # nothing is due any more
+    assert again.returncode == 0 and "sweep:" not in again.stderr
+    assert actions(app, late_accept.number)[-2:] == ["accept_timeout", "dispatch"]
+    assert cli(url, "verify-audit") == 0
+
+
+def test_two_sweepers_at_once_handle_each_order_once(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    earlier = now() - timedelta(hours=3)
+    numbers = [report(app, earlier, ref=f"tg:{i}", location_text=f"幸福里{i}号楼").number
+               for i in range(8)]
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "integrations.workorders", "sweep", "--once"],
+        cwd=ROOT, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    for number in numbers:
+        assert actions(app, number).count("accept_timeout") == 1, number
+    assert cli(url, "verify-audit") == 0
+
+
+def test_sweep_loop_stops_cleanly_on_sigterm(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    order = report(app, now() - timedelta(hours=3))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "integrations.workorders", "sweep", "--interval", "0.2"],
+        cwd=ROOT, env=_env(sqlite_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "accept_timeout" not in actions(app, order.number):
+            assert proc.poll() is None and time.monotonic() < deadline, "the sweeper did not sweep"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "sweeper started" in err and "sweeper stopped" in err
+    assert err.count(f"accept_timeouts 1 ({order.number})") == 1
+
+
+# ------------------------------------------------------------------- show-order
+
+
+def test_show_order_masks_the_contact(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    order = report(app, now(), reporter_contact="13812345678",
+                   description="楼上装修太吵，有事打我电话13812345678")
+    assert cli(sqlite_url, "show-order", order.number) == 0
+    out = capsys.readouterr().out
+    assert f"工单 {order.number}" in out and "邻里纠纷" in out
+    assert "状态：已派单" in out and "李秀英" in out and "幸福里社区" in out
+    assert "138****5678" in out and "13812345678" not in out
+    assert "签收时限：" in out and "办结时限：" in out
+    history_lines = out.split("历史：")[1].strip().splitlines()
+    assert [line.split()[0] for line in history_lines] == ["1", "2"]
+    assert "受理" in history_lines[0] and "派单" in history_lines[1]
+
+    assert cli(sqlite_url, "show-order", "87654321") == 1
+    assert "87654321" in capsys.readouterr().err
