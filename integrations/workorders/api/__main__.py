@@ -48,12 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv, settings.api_port, settings.log_level)
     configure_logging(args.log_level)
     try:
-        serve(settings, host=args.host, port=args.port, workers=args.workers,
-              migrate_first=not args.no_migrate, log_level=args.log_level)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers,
+                     migrate_first=not args.no_migrate, log_level=args.log_level)
     except PrivacyKeyError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

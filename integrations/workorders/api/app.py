@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from ..bootstrap import App, bootstrap
 from ..settings import Settings
 from .body_limit import BodyLimitMiddleware
-from .config import as_api_settings
+from .config import as_api_settings, db_threads
 from .errors import install_error_handlers
 from .open311.catalog import Catalog, read_covers
 from .routers import audit, handlers, health, metrics, open311, order_actions, orders, prometheus
@@ -43,6 +44,7 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     """The application for ``settings``; ``app_state`` is the service's wiring if already built."""
     api_settings = as_api_settings(settings)
     owned = app_state is None
+    threads = db_threads(api_settings)
     wiring = bootstrap(api_settings) if app_state is None else app_state
     state = ApiState(
         settings=api_settings,
@@ -53,6 +55,11 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Handlers are sync and run in anyio's thread pool. Its default of 40
+        # threads lets 40 requests run Python at once under one GIL: each gets
+        # slower and holds its row locks longer. A few threads keep the
+        # database busy; the rest of the requests queue on the event loop.
+        to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         if owned:
             wiring.dispose()

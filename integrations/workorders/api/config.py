@@ -11,9 +11,15 @@ from typing import Any
 
 from pydantic import Field
 
+from ..adapters.db import is_sqlite
 from ..settings import Settings
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: Measured with ``benchmarks/api.py`` on 2 cores: PostgreSQL served most orders/s
+#: with 2-4 threads a process (40, anyio's default, was 20-40 % slower);
+#: SQLite with 1 (more threads only queue in SQLite's busy handler).
+DEFAULT_DB_THREADS = 4
+SQLITE_DB_THREADS = 1
 
 
 class ApiSettings(Settings):
@@ -26,6 +32,10 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     #: Serve ``/openapi.json`` and ``/docs`` (they hold no data, only the API's shape).
     public_docs: bool = True
+    #: Requests doing database work at once per process (the thread pool's size);
+    #: the others wait on the event loop. None: 1 on SQLite (one writer at a
+    #: time anyway), 4 otherwise. See ``app.create_app``.
+    db_threads: int | None = Field(default=None, gt=0, le=200)
     #: Level of the service's logs (the access log is INFO).
     log_level: str = "info"
 
@@ -33,6 +43,13 @@ class ApiSettings(Settings):
 def load_api_settings(**overrides: Any) -> ApiSettings:
     """API settings from ``WORKORDERS_*`` environment variables; keyword overrides win."""
     return ApiSettings(**overrides)
+
+
+def db_threads(settings: ApiSettings) -> int:
+    """The thread pool size: the setting, or the default for the database."""
+    if settings.db_threads is not None:
+        return settings.db_threads
+    return SQLITE_DB_THREADS if is_sqlite(settings.database_url) else DEFAULT_DB_THREADS
 
 
 def as_api_settings(settings: Settings) -> ApiSettings:

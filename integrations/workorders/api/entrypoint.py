@@ -1,29 +1,26 @@
 """Running the API under uvicorn: settings from the environment, logging, migration.
 
-``from_environment`` is the application factory uvicorn's worker processes
-call (``--workers N`` needs an import string); it is an entrypoint, so it is
-where the environment is read.
+``from_environment`` builds the application of a worker process
+(``--workers N``, see ``workers``); it is an entrypoint, so it is where the
+environment is read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.supervisors import Multiprocess
 
 from ..adapters.db import migrate
 from ..privacy import install_log_redaction, require_production_key
 from .app import create_app
 from .config import ApiSettings, load_api_settings
+from .workers import Supervisor
 
 log = logging.getLogger("integrations.workorders.api")
-
-FACTORY = "integrations.workorders.api.entrypoint:from_environment"
 
 
 def configure_logging(level: str) -> None:
@@ -44,8 +41,8 @@ def from_environment() -> FastAPI:
 def serve(
     settings: ApiSettings, *, host: str, port: int, workers: int, migrate_first: bool,
     log_level: str,
-) -> None:
-    """Migrate (once, before any worker starts), then run uvicorn until a signal stops it.
+) -> int:
+    """Migrate (once, before any worker starts), then serve until a signal; the exit status.
 
     The key is checked here too, so a bad key stops the command before workers start.
     """
@@ -60,24 +57,6 @@ def serve(
     options = dict(host=host, port=port, log_level=log_level.lower(), access_log=False,
                    proxy_headers=False, server_header=False)
     if workers > 1:
-        config = uvicorn.Config(FACTORY, factory=True, workers=workers, **options)  # type: ignore[arg-type]
-        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
-    else:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The socket the worker processes share, made with ``IPPROTO_TCP`` as its protocol.
-
-    uvicorn binds it with protocol 0 for ``--workers``, and asyncio sets
-    ``TCP_NODELAY`` only on connections whose protocol says TCP: without it
-    every small response waited for the client's delayed ACK, about 40 ms a
-    request (measured: 44 ms for ``/health`` with two workers, 1.7 ms with one).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    log.info("listening on %s:%d", host, port)
-    return sock
+        return Supervisor(host, port, workers, log_level.lower()).run()
+    uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+    return 0

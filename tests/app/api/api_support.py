@@ -1,12 +1,22 @@
 """The API test harness: a client on a test database, tokens per role, the world's rows.
 
 Shared by the API tests (imported by name; ``conftest`` holds only fixtures).
+The world (see ``make_api``):
+
+    service        the action server (settings.service_token)
+    admin          all orders
+    dispatcher     东镇 (township:qy-dz): grids qy-dz-01 and qy-dz-02
+    far_dispatcher 西镇 (township:qy-xz): none of the world's orders
+    supervisor     read-only, everything
+    handler        王调解 (mediator, qy-dz-01), gets the first dispute
+    handler2       李调解 (mediator, qy-dz-01)
+    worker         张网格 (grid worker, qy-dz-01), every incident category
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -48,7 +58,6 @@ class Api:
     client: TestClient
     world: World
     handlers: dict[str, int]
-    accounts: dict[str, str] = field(default_factory=dict)
     _refs: int = 0
 
     # ---- calling
@@ -141,4 +150,4 @@ def make_api(db: Db, **settings: Any) -> Iterator[Api]:
         yield Api(client=client, world=world, handlers=handlers)
 
 
-__all__ = ["T0", "Api", "make_api"]
+__all__ = ["ROLES", "SERVICE_TOKEN", "T0", "Api", "make_api"]

@@ -143,3 +143,19 @@ def test_parallel_requests_make_each_order_once_and_respect_capacity(any_api):
     assert sorted(assignees.values()) == [5, 5]
     assert sum(row.status == "pending" for row in rows) == 6
     assert api.get("supervisor", "/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_the_thread_pool_is_sized_for_the_database(api, sqlite_db):
+    from anyio import to_thread
+
+    from integrations.workorders.api.config import db_threads
+
+    def tokens(client):
+        return client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+
+    assert tokens(api.client) == 1  # SQLite: one writer at a time
+    assert db_threads(ApiSettings(database_url="postgresql://x@h/db")) == 4
+    assert db_threads(ApiSettings(database_url="postgresql://x@h/db", db_threads=7)) == 7
+    settings = ApiSettings(database_url=sqlite_db.url, service_token=SERVICE_TOKEN, db_threads=3)
+    with TestClient(create_app(settings)) as client:
+        assert tokens(client) == 3

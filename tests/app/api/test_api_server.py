@@ -65,12 +65,35 @@ def test_the_server_migrates_serves_and_stops(tmp_path, workers):
         )
         assert response.status_code == 422  # the schema is there; the area is not
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/orders").status_code == 401
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            timings = []
+            for _ in range(21):
+                started = time.perf_counter()
+                client.get("/health")
+                timings.append(time.perf_counter() - started)
+        # no ~40 ms stall per response (TCP_NODELAY on every worker's connections)
+        assert sorted(timings)[10] < 0.02, timings
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     # uvicorn shuts down cleanly, then re-raises the signal (exit by SIGTERM, as systemd expects)
     assert process.returncode in (0, -signal.SIGTERM), output.decode()
     assert b"Traceback" not in output, output.decode()
+
+
+def test_worker_sockets_share_the_port_and_say_tcp():
+    from integrations.workorders.api.workers import reuseport_socket
+
+    first = reuseport_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    second = reuseport_socket("127.0.0.1", port)  # a second worker on the same port
+    try:
+        for sock in (first, second):
+            assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+    finally:
+        first.close()
+        second.close()
 
 
 def test_the_server_refuses_the_example_key_in_production(tmp_path):

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 
 from ...domain.numbers import normalize
 from ...service import NotFound, verify_audit
-from . import API_V1
 from ..deps import AUDITORS, Principal, UowDep
 from ..schemas.audit import AuditPublic, BrokenChain
 from ..schemas.common import AUTH_ERRORS, ErrorBody
+from . import API_V1
 
 router = APIRouter(prefix=f"{API_V1}/audit", tags=["audit"],
                    responses={**AUTH_ERRORS, 404: {"model": ErrorBody}})

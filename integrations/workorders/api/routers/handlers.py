@@ -6,12 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from ...service import (
-    HandlerCreate as ServiceHandlerCreate,
-)
-from ...service import (
-    HandlerUpdate as ServiceHandlerUpdate,
-)
+from ...service import HandlerCreate as ServiceHandlerCreate
+from ...service import HandlerUpdate as ServiceHandlerUpdate
 from ...service import (
     create_handler,
     get_handler,
@@ -20,7 +16,6 @@ from ...service import (
     set_duty,
     update_handler,
 )
-from . import API_V1
 from ..deps import DISPATCH, OVERSIGHT, NowDep, Principal, UowDep
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from ..schemas.handlers import (
@@ -30,6 +25,7 @@ from ..schemas.handlers import (
     HandlerPublic,
     HandlerUpdate,
 )
+from . import API_V1
 
 router = APIRouter(
     prefix=f"{API_V1}/handlers", tags=["handlers"],

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from ...service import InvalidInput, UnitOfWork, list_areas, list_handlers, metrics
-from . import API_V1
 from ..deps import OVERSIGHT, NowDep, Principal, UowDep
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from ..schemas.metrics import GroupBy, MetricsPublic, ScorecardPublic
 from ..times import aware
+from . import API_V1
 
 router = APIRouter(prefix=f"{API_V1}/metrics", tags=["metrics"],
                    responses={**AUTH_ERRORS, 422: {"model": ErrorBody}})

@@ -36,7 +36,6 @@ from ...service import (
     resolve,
 )
 from ..access import DISPUTE, staff_order
-from . import API_V1
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
@@ -59,6 +58,7 @@ from ..schemas.actions import (
 )
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from ..schemas.orders import OrderPublic, OrderSummaryPublic, ResidentOrderPublic
+from . import API_V1
 
 router = APIRouter(
     prefix=f"{API_V1}/orders",

@@ -25,7 +25,6 @@ from ...service import (
 from ...service import OrderCreate as ServiceOrderCreate
 from ..access import DISPUTE, areas_below, require_reporter_ref, staff_order, visible_order
 from ..creating import open_order
-from . import API_V1
 from ..deps import (
     DISPATCH,
     DISPATCHER,
@@ -40,7 +39,6 @@ from ..deps import (
     UowDep,
 )
 from ..present import order_for, resident_history
-from ..times import aware
 from ..schemas.common import AUTH_ERRORS, ErrorBody, PagePublic
 from ..schemas.orders import (
     ContactPublic,
@@ -52,6 +50,8 @@ from ..schemas.orders import (
     ResidentEventPublic,
     ResidentOrderPublic,
 )
+from ..times import aware
+from . import API_V1
 
 router = APIRouter(prefix=f"{API_V1}/orders", tags=["orders"], responses=AUTH_ERRORS)
 audit_log = logging.getLogger("integrations.workorders.api.audit")

@@ -1,0 +1,146 @@
+"""The one client of the work-order service that the actions use.
+
+Async (aiohttp, which Rasa already ships), with a timeout per call, a few
+retries with backoff for what is worth retrying (network errors, timeouts,
+502/503/504, 429), and typed errors for the rest. Creating an order carries
+an Idempotency-Key, so a retry after a lost answer never opens a second order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({429, 502, 503, 504})
+
+
+class WorkOrderServiceError(Exception):
+    """Base of the client's errors."""
+
+
+class ServiceUnavailable(WorkOrderServiceError):
+    """The service could not be reached or answered 5xx/429: try again later."""
+
+
+class Rejected(WorkOrderServiceError):
+    """The service refused the request (4xx); `reason_zh` is safe to show."""
+
+    def __init__(self, status: int, reason: str, reason_zh: Optional[str] = None) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+        self.reason_zh = reason_zh
+
+
+class NotFound(Rejected):
+    """No such order for this resident (or no such order at all)."""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str
+    token: str
+    timeout_s: float = 5.0
+    retries: int = 2
+    backoff_s: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ClientSettings":
+        return cls(
+            base_url=env.get("WORKORDERS_URL", "http://127.0.0.1:8000").rstrip("/"),
+            token=env.get("WORKORDERS_SERVICE_TOKEN", ""),
+            timeout_s=float(env.get("WORKORDERS_TIMEOUT_S", "5")),
+            retries=int(env.get("WORKORDERS_RETRIES", "2")),
+        )
+
+
+class WorkOrderClient:
+    """Calls of the work-order API made on behalf of a resident (service token)."""
+
+    def __init__(self, settings: ClientSettings,
+                 session: Optional[aiohttp.ClientSession] = None) -> None:
+        self._settings = settings
+        self._session = session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    # -- orders ----------------------------------------------------------------
+    async def create_order(self, report: Mapping[str, Any], idempotency_key: str) -> dict:
+        return await self._call("POST", "/api/v1/orders", json=dict(report),
+                                headers={"Idempotency-Key": idempotency_key})
+
+    async def latest_order(self, reporter_ref: str) -> Optional[dict]:
+        return await self._call("GET", "/api/v1/orders/latest",
+                                params={"reporter_ref": reporter_ref})
+
+    async def get_order(self, number: str, reporter_ref: str) -> dict:
+        return await self._call("GET", f"/api/v1/orders/{number}",
+                                params={"reporter_ref": reporter_ref})
+
+    async def history(self, number: str, reporter_ref: str) -> list:
+        return await self._call("GET", f"/api/v1/orders/{number}/history",
+                                params={"reporter_ref": reporter_ref})
+
+    async def find_duplicate(self, category: str, area_code: str, location: str) -> Optional[dict]:
+        return await self._call("GET", "/api/v1/orders/duplicate", params={
+            "category": category, "area_code": area_code, "location": location})
+
+    async def attach(self, number: str, reporter_ref: str, description: str) -> dict:
+        return await self._call("POST", f"/api/v1/orders/{number}/attach",
+                                json={"reporter_ref": reporter_ref, "description": description})
+
+    async def cancel(self, number: str, reporter_ref: str) -> dict:
+        return await self._call("POST", f"/api/v1/orders/{number}/cancel",
+                                json={"reporter_ref": reporter_ref})
+
+    async def answer_satisfaction(self, number: str, reporter_ref: str, answer: str,
+                                  reason: Optional[str] = None) -> dict:
+        return await self._call("POST", f"/api/v1/orders/{number}/satisfaction", json={
+            "reporter_ref": reporter_ref, "answer": answer, "reason": reason})
+
+    # -- plumbing --------------------------------------------------------------
+    async def _session_or_new(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
+                headers={"Authorization": f"Bearer {self._settings.token}"},
+            )
+        return self._session
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = self._settings.base_url + path
+        attempts = self._settings.retries + 1
+        for attempt in range(attempts):
+            try:
+                return await self._once(method, url, **kwargs)
+            except ServiceUnavailable as error:
+                if attempt + 1 == attempts:
+                    raise
+                delay = self._settings.backoff_s * (2 ** attempt)
+                logger.warning("work-order service: %s; retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, url: str, **kwargs: Any) -> Any:
+        session = await self._session_or_new()
+        try:
+            async with session.request(method, url, **kwargs) as response:
+                body = await response.json(content_type=None) if response.content_length != 0 else None
+                if response.status in RETRYABLE or response.status >= 500:
+                    raise ServiceUnavailable(f"{method} {url} answered {response.status}")
+                if response.status >= 400:
+                    detail = (body or {}).get("detail") if isinstance(body, dict) else None
+                    reason = detail.get("reason") if isinstance(detail, dict) else str(detail)
+                    reason_zh = detail.get("reason_zh") if isinstance(detail, dict) else None
+                    error = NotFound if response.status == 404 else Rejected
+                    raise error(response.status, reason or "rejected", reason_zh)
+                return body
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise ServiceUnavailable(f"{method} {url}: {type(error).__name__}") from error
