@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch clean
+.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -53,7 +53,8 @@ run: venvs model
 # --- tests -------------------------------------------------------------------
 test: test-rasa test-app
 
-test-rasa: $(RVENV)/.installed model
+# the Rasa side's tests also start the work-order API from the application side
+test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
 test-app: $(VENV)/.installed $(RVENV)/.installed model
@@ -67,13 +68,17 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch
+bench: bench-nlu bench-dispatch bench-api
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
 
 bench-dispatch: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks.dispatch_sim
+
+# needs PostgreSQL for the PostgreSQL half (127.0.0.1:5432, or TEST_POSTGRES_URL)
+bench-api: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.api
 
 clean:
 	rm -rf var models .pytest_cache

@@ -11,14 +11,26 @@ declines of orders of one handler would deadlock. We never change keys, so
 On SQLite, where row locks do not exist, the write transaction (``BEGIN
 IMMEDIATE``) already excludes every other writer and a plain read sees the
 latest committed state.
+
+Loads are counted in a statement of their own after the handlers are locked:
+on PostgreSQL each statement of a READ COMMITTED transaction reads a fresh
+snapshot, so the count includes every order committed by a transaction that
+held a lock we waited for (a count in the locking statement itself would be
+as old as the statement).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, cast, exists, false, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..domain.dispatch import WEIGHTS
@@ -101,6 +113,50 @@ def area_chain(session: Session, code: str) -> dict[str, str]:
     return chain
 
 
+#: How long a process trusts an area chain it read (areas are only ever added,
+#: never changed or removed, by the service; the limit covers edits by hand).
+AREA_CHAIN_TTL_S = 60.0
+
+_chains: weakref.WeakKeyDictionary[object, dict[str, tuple[float, dict[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_chains_lock = threading.Lock()
+
+
+def _cache_key(session: Session) -> object:
+    """What a cached chain belongs to: the database (engine) the session talks to."""
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def area_chain_cached(session: Session, code: str) -> dict[str, str]:
+    """``area_chain``, remembered per database and process for ``AREA_CHAIN_TTL_S``.
+
+    Only found chains are kept (an unknown code is looked up every time, so
+    an area added by another process is seen at once); ``forget_area_chains``
+    empties the cache (``add_area`` calls it). Returns a copy.
+    """
+    key = _cache_key(session)
+    now = time.monotonic()
+    cached = _chains.get(key, {}).get(code)
+    if cached is not None and cached[0] > now:
+        return dict(cached[1])
+    chain = area_chain(session, code)
+    if chain:
+        with _chains_lock:
+            _chains.setdefault(key, {})[code] = (now + AREA_CHAIN_TTL_S, chain)
+    return dict(chain)
+
+
+def forget_area_chains(session: Session | None = None) -> None:
+    """Empty the area-chain cache of ``session``'s database (of every database if None)."""
+    with _chains_lock:
+        if session is None:
+            _chains.clear()
+        else:
+            _chains.pop(_cache_key(session), None)
+
+
 def areas_within(session: Session, codes: Iterable[str]) -> set[str]:
     """``codes`` and every area below them (breadth-first over ``parent_code``)."""
     found = set(codes)
@@ -157,6 +213,54 @@ def assignments_since(
     return counts
 
 
+@dataclass(frozen=True)
+class HandlerStats:
+    """What dispatch counts per handler: load, recent assignments, a decline of the order."""
+
+    load: int
+    assigned_since: int
+    declined: bool
+
+
+def handler_stats(
+    session: Session, handler_ids: Collection[int], since: datetime, order_id: int | None = None
+) -> dict[int, HandlerStats]:
+    """``handler_loads``, ``assignments_since`` and ``declined_by`` in one statement.
+
+    ``declined``: the handler declined order ``order_id`` (always False when
+    ``order_id`` is None, e.g. for an order being created). Run it after
+    locking the handlers (see the module docstring).
+    """
+    if not handler_ids:
+        return {}
+    load = (
+        select(func.coalesce(func.sum(weight_expr()), 0))
+        .where(WorkOrder.assignee_id == Handler.id, WorkOrder.status.in_(OPEN_STATUS_VALUES))
+        .scalar_subquery()
+    )
+    recent = (
+        select(func.count())
+        .select_from(OrderEvent)
+        .where(
+            OrderEvent.handler_id == Handler.id,
+            OrderEvent.action == Action.DISPATCH.value,
+            OrderEvent.at >= since,
+        )
+        .scalar_subquery()
+    )
+    declined: ColumnElement[bool] = (
+        false()
+        if order_id is None
+        else exists().where(OrderDecline.order_id == order_id,
+                            OrderDecline.handler_id == Handler.id)
+    )
+    stmt = select(Handler.id, load, recent, declined).where(Handler.id.in_(list(handler_ids)))
+    stats = {hid: HandlerStats(0, 0, False) for hid in handler_ids}
+    for handler_id, load_, recent_, declined_ in session.execute(stmt):
+        stats[handler_id] = HandlerStats(int(load_ or 0), int(recent_ or 0), bool(declined_))
+    return stats
+
+
 def candidate_handlers(
     session: Session,
     *,
@@ -168,18 +272,37 @@ def candidate_handlers(
     """On-duty handlers of ``role`` who have the skill and cover the order's area at their tier.
 
     The same conditions as ``domain.dispatch.is_eligible`` except load and
-    declines, which the caller adds; the rows are locked (PostgreSQL, in id
-    order) and re-read, so what ``plan`` sees stays true until commit.
+    declines, which the caller adds; in id order. On PostgreSQL the rows are
+    found and locked by one ``SELECT ... FOR NO KEY UPDATE`` (skills and areas
+    matched as JSONB), re-read, so what ``plan`` sees stays true until commit.
     """
-    stmt = select(Handler).where(
-        Handler.role == role, Handler.on_duty.is_(True), Handler.tier.in_(list(tiers))
+    places = {t: area_by_tier[t] for t in tiers if area_by_tier.get(t) is not None}
+    if not places:
+        return []
+    stmt = (
+        select(Handler)
+        .where(Handler.role == role, Handler.on_duty.is_(True), Handler.tier.in_(list(places)))
+        .order_by(Handler.id)
     )
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        areas = cast(Handler.areas, JSONB)
+        stmt = (
+            stmt.where(
+                cast(Handler.skills, JSONB).contains([category]),
+                or_(*(and_(Handler.tier == t, areas.contains([code]))
+                      for t, code in places.items())),
+            )
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        return list(session.scalars(stmt))
     found = [
         h
         for h in session.scalars(stmt)
-        if category in (h.skills or []) and area_by_tier.get(h.tier) in (h.areas or [])
+        if category in (h.skills or []) and places.get(h.tier) in (h.areas or [])
     ]
-    if not has_row_locks(session):
+    if dialect == "sqlite":
         return found  # the immediate transaction already excludes other writers
     return lock_handlers(session, [h.id for h in found])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..adapters import store
 from ..adapters.orm import Area
 from .errors import Conflict, InvalidInput, NotFound
 from .uow import UnitOfWork
@@ -39,6 +40,7 @@ def add_area(
         session.add(area)
         view = _view(area)
         uow.commit()
+        store.forget_area_chains(session)  # dispatch's cached chains (see store)
     return view
 
 

@@ -1,16 +1,19 @@
 """Dispatching inside a transaction, and draining the pending queue.
 
 ``dispatch`` runs ``domain.dispatch.plan`` on handler snapshots taken under
-the transaction's locks: on PostgreSQL the candidate handler rows are locked
-(``SELECT ... FOR UPDATE``, in id order) before their loads are counted, so
+the transaction's locks: on PostgreSQL the candidate handler rows are found
+and locked by one ``SELECT ... FOR NO KEY UPDATE`` (in id order), then their
+loads, recent assignments and declines are counted by one more statement, so
 two transactions placing orders with the same handlers take turns; on
 SQLite the whole write transaction is ``BEGIN IMMEDIATE``, so writers take
 turns anyway. Either way the capacity check in ``plan`` still holds at commit.
+The area chain comes from a small per-process cache (areas are append-only).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +49,8 @@ def dispatch(
     *,
     actor: str = "system",
     notify_if_queued: bool = True,
+    area_by_tier: Mapping[str, str] | None = None,
+    new_order: bool = False,
 ) -> DispatchOutcome:
     """Assign ``order`` (new, pending or reopened) by workload, or leave it pending.
 
@@ -53,12 +58,14 @@ def dispatch(
     ``queue``); a ``pending`` one stays as it is. The area's dispatchers are
     told, keyed on the order's latest event, unless ``notify_if_queued`` is
     False (a retry from the queue, which must not repeat the message).
+    ``area_by_tier``: the order's area chain if the caller has it already;
+    ``new_order``: the order is being created (nobody can have declined it).
     """
     session, cfg = uow.session, uow.config
     taxonomy = cfg.taxonomy
-    area_by_tier = store.area_chain(session, order.area_code)
+    if area_by_tier is None:
+        area_by_tier = store.area_chain_cached(session, order.area_code)
     tiers = taxonomy.tiers[taxonomy.tiers.index(order.tier):]
-    declined = store.declined_by(session, order.id)
     handlers = store.candidate_handlers(
         session,
         role=taxonomy.handler_role(order.kind),
@@ -66,10 +73,11 @@ def dispatch(
         area_by_tier=area_by_tier,
         tiers=tiers,
     )
-    ids = [h.id for h in handlers]
-    loads = store.handler_loads(session, ids)
-    recent = store.assignments_since(session, ids, now - RECENT)
-    states = [_state(h, loads[h.id], recent[h.id]) for h in handlers]
+    stats = store.handler_stats(
+        session, [h.id for h in handlers], now - RECENT, None if new_order else order.id
+    )
+    declined = frozenset(hid for hid, s in stats.items() if s.declined)
+    states = [_state(h, stats[h.id].load, stats[h.id].assigned_since) for h in handlers]
     decision = plan(
         OrderToDispatch(
             kind=order.kind,

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
-from ..adapters.orm import Area, WorkOrder
+from ..adapters import store
+from ..adapters.orm import WorkOrder
 from ..domain.audit import GENESIS
 from ..domain.lifecycle import Status
 from ..domain.numbers import new_number
@@ -60,50 +63,67 @@ def create_order(
     require_aware(now)
     cfg = uow.config
     clean = _validate(cfg.taxonomy, data)
+    grid = cfg.taxonomy.tiers[0]
     with uow:
         session = uow.session
-        if clean.client_ref is not None:
-            existing = _by_client_ref(uow, clean.client_ref)
-            if existing is not None:
-                return _idempotent(uow, existing, clean)
-        area = session.get(Area, data.area_code)
-        if area is None or area.tier != cfg.taxonomy.tiers[0]:
+        area_by_tier = store.area_chain_cached(session, data.area_code)
+        if area_by_tier.get(grid) != data.area_code:
+            if clean.client_ref is not None:  # a replay answers as the first call did
+                existing = _by_client_ref(uow, clean.client_ref)
+                if existing is not None:
+                    return _idempotent(uow, existing, clean)
             raise InvalidInput(
-                "area_code", f"{data.area_code!r} is not a known {cfg.taxonomy.tiers[0]} area",
+                "area_code", f"{data.area_code!r} is not a known {grid} area",
                 "所选区域不存在，请重新选择所在网格。",
             )
         deadlines = cfg.taxonomy.deadlines(clean.category, clean.priority, now)
+        # Every column is set, so the row inserted below is complete in memory
+        # and nothing about it is read back.
         order = WorkOrder(
             kind=clean.kind,
             category=clean.category,
             priority=clean.priority.value,
             description=clean.description,
             location_text=clean.location_text,
-            area_code=area.code,
+            area_code=data.area_code,
             latitude=data.latitude,
             longitude=data.longitude,
             reporter_channel=data.reporter_channel,
             reporter_ref=clean.reporter_ref,
+            reporter_contact_enc=None,
+            reporter_contact_hash=None,
             anonymous=data.anonymous,
             client_ref=clean.client_ref,
-            tier=cfg.taxonomy.tiers[0],
+            assignee_id=None,
+            tier=grid,
             status=Status.NEW.value,
             accept_by=None,
             resolve_by=deadlines.resolve_by,
             breached=False,
+            overdue_notified_at=None,
             created_at=now,
             updated_at=now,
+            first_assigned_at=None,
+            accepted_at=None,
+            resolved_at=None,
+            closed_at=None,
             head_hash=GENESIS,
             event_seq=0,
+            satisfaction=None,
+            parent_id=None,
         )
         _set_contact(cfg.vault, order, clean.contact)
         existing = _insert_with_fresh_number(uow, order, numbers)
         if existing is not None:
             return _idempotent(uow, existing, clean)
-        record(session, order, action=CREATE, actor="resident", at=now, from_status=None,
-               to_status=Status.NEW.value)
-        dispatch(uow, order, now)
-        view = order_view(order, cfg.taxonomy)
+        # Nothing below changes what dispatch's queries read (the order has no
+        # assignee yet, its event is not a dispatch), so it all goes out in the
+        # one flush at commit instead of a flush before each query.
+        with session.no_autoflush:
+            record(session, order, action=CREATE, actor="resident", at=now, from_status=None,
+                   to_status=Status.NEW.value)
+            dispatch(uow, order, now, area_by_tier=area_by_tier, new_order=True)
+            view = order_view(order, cfg.taxonomy)
         uow.commit()
     return view
 
@@ -180,9 +200,48 @@ def _insert_with_fresh_number(
 ) -> WorkOrder | None:
     """Insert ``order`` under a number nobody has; the existing order if its client_ref won.
 
-    Each attempt runs in a savepoint, so a unique violation (number or
-    client_ref, e.g. a concurrent retry of the same request) undoes only it.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` per attempt
+    (PostgreSQL, SQLite): a row taken by a unique number or client_ref (e.g. a
+    concurrent retry of the same request, which PostgreSQL waits for) inserts
+    nothing and returns no id. The inserted order joins the session as if
+    loaded, so later changes are one UPDATE. Other engines: a savepoint per
+    attempt.
     """
+    session = uow.session
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERTS:
+        return _insert_in_savepoints(uow, order, numbers)
+    table = WorkOrder.__table__
+    columns = [c.key for c in table.columns if c.key != "id"]
+    order.version = 1  # what the ORM's version counter starts at
+    for _ in range(NUMBER_ATTEMPTS):
+        order.number = numbers()
+        stmt = (
+            _INSERTS[dialect](table)
+            .values({key: getattr(order, key) for key in columns})
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+        )
+        order_id = session.execute(stmt).scalar()
+        if order_id is not None:
+            order.id = order_id
+            make_transient_to_detached(order)
+            session.add(order)
+            return None
+        if order.client_ref is not None:
+            existing = _by_client_ref(uow, order.client_ref)
+            if existing is not None:
+                return existing
+    raise _no_free_number()
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert_in_savepoints(
+    uow: UnitOfWork, order: WorkOrder, numbers: Callable[[], str]
+) -> WorkOrder | None:
+    """``_insert_with_fresh_number`` where ``ON CONFLICT`` is not known: a savepoint per try."""
     session = uow.session
     for _ in range(NUMBER_ATTEMPTS):
         order.number = numbers()
@@ -196,6 +255,10 @@ def _insert_with_fresh_number(
                 existing = _by_client_ref(uow, order.client_ref)
                 if existing is not None:
                     return existing
-    raise Conflict(
+    raise _no_free_number()
+
+
+def _no_free_number() -> Conflict:
+    return Conflict(
         f"no free order number after {NUMBER_ATTEMPTS} attempts", "系统繁忙，请稍后重试。"
     )

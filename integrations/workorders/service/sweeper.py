@@ -144,7 +144,7 @@ def _resolve_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
     at the top tier, mark it overdue once and tell the supervisors (no loop)."""
     session, cfg = uow.session, uow.config
     order.breached = True
-    area_by_tier = store.area_chain(session, order.area_code)
+    area_by_tier = store.area_chain_cached(session, order.area_code)
     category_name = category_label(cfg.taxonomy, order.category)
     upper = cfg.taxonomy.next_tier(order.tier)
     if upper is None:
