@@ -21,6 +21,7 @@ as old as the statement).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import weakref
@@ -28,7 +29,19 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, cast, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -233,6 +246,20 @@ def handler_stats(
     """
     if not handler_ids:
         return {}
+    params: dict[str, object] = {"ids": list(handler_ids), "since": since}
+    if order_id is not None:
+        params["order_id"] = order_id
+    stats = {hid: HandlerStats(0, 0, False) for hid in handler_ids}
+    for handler_id, load, recent, declined in session.execute(
+        _stats_statement(order_id is not None), params
+    ):
+        stats[handler_id] = HandlerStats(int(load or 0), int(recent or 0), bool(declined))
+    return stats
+
+
+@functools.cache
+def _stats_statement(with_declines: bool) -> Select[tuple[int, int, int, bool]]:
+    """The statement of ``handler_stats``, built once (binds: ids, since, order_id)."""
     load = (
         select(func.coalesce(func.sum(weight_expr()), 0))
         .where(WorkOrder.assignee_id == Handler.id, WorkOrder.status.in_(OPEN_STATUS_VALUES))
@@ -244,21 +271,19 @@ def handler_stats(
         .where(
             OrderEvent.handler_id == Handler.id,
             OrderEvent.action == Action.DISPATCH.value,
-            OrderEvent.at >= since,
+            OrderEvent.at >= bindparam("since"),
         )
         .scalar_subquery()
     )
     declined: ColumnElement[bool] = (
-        false()
-        if order_id is None
-        else exists().where(OrderDecline.order_id == order_id,
-                            OrderDecline.handler_id == Handler.id)
+        exists().where(OrderDecline.order_id == bindparam("order_id"),
+                       OrderDecline.handler_id == Handler.id)
+        if with_declines
+        else false()
     )
-    stmt = select(Handler.id, load, recent, declined).where(Handler.id.in_(list(handler_ids)))
-    stats = {hid: HandlerStats(0, 0, False) for hid in handler_ids}
-    for handler_id, load_, recent_, declined_ in session.execute(stmt):
-        stats[handler_id] = HandlerStats(int(load_ or 0), int(recent_ or 0), bool(declined_))
-    return stats
+    return select(Handler.id, load, recent, declined).where(
+        Handler.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 def candidate_handlers(
@@ -279,24 +304,16 @@ def candidate_handlers(
     places = {t: area_by_tier[t] for t in tiers if area_by_tier.get(t) is not None}
     if not places:
         return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        params: dict[str, object] = {"role": role, "skill": [category]}
+        params.update({f"area_{i}": [code] for i, code in enumerate(places.values())})
+        return list(session.scalars(_locking_candidates_statement(tuple(places)), params))
     stmt = (
         select(Handler)
         .where(Handler.role == role, Handler.on_duty.is_(True), Handler.tier.in_(list(places)))
         .order_by(Handler.id)
     )
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        areas = cast(Handler.areas, JSONB)
-        stmt = (
-            stmt.where(
-                cast(Handler.skills, JSONB).contains([category]),
-                or_(*(and_(Handler.tier == t, areas.contains([code]))
-                      for t, code in places.items())),
-            )
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-        return list(session.scalars(stmt))
     found = [
         h
         for h in session.scalars(stmt)
@@ -305,6 +322,28 @@ def candidate_handlers(
     if dialect == "sqlite":
         return found  # the immediate transaction already excludes other writers
     return lock_handlers(session, [h.id for h in found])
+
+
+@functools.cache
+def _locking_candidates_statement(tiers: tuple[str, ...]) -> Select[tuple[Handler]]:
+    """PostgreSQL: candidates at ``tiers``, locked in id order (binds: role, skill, area_<i>)."""
+    areas = cast(Handler.areas, JSONB)
+    return (
+        select(Handler)
+        .where(
+            Handler.role == bindparam("role"),
+            Handler.on_duty.is_(True),
+            Handler.tier.in_(tiers),
+            cast(Handler.skills, JSONB).contains(bindparam("skill", type_=JSONB)),
+            or_(*(
+                and_(Handler.tier == tier, areas.contains(bindparam(f"area_{i}", type_=JSONB)))
+                for i, tier in enumerate(tiers)
+            )),
+        )
+        .order_by(Handler.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 def lock_handlers(session: Session, handler_ids: Collection[int]) -> list[Handler]:

@@ -18,7 +18,7 @@ from ..adapters.db import migrate
 from ..privacy import install_log_redaction, require_production_key
 from .app import create_app
 from .config import ApiSettings, load_api_settings
-from .workers import Supervisor
+from .workers import UVICORN_OPTIONS, Supervisor, event_loop_and_parser
 
 log = logging.getLogger("integrations.workorders.api")
 
@@ -54,9 +54,9 @@ def serve(
         log.info("database migrated to head")
     # worker processes build their settings from the environment: hand the level down
     os.environ["WORKORDERS_LOG_LEVEL"] = log_level
-    options = dict(host=host, port=port, log_level=log_level.lower(), access_log=False,
-                   proxy_headers=False, server_header=False)
+    log.info("serving with %s", event_loop_and_parser())
     if workers > 1:
         return Supervisor(host, port, workers, log_level.lower()).run()
-    uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower(),
+                **UVICORN_OPTIONS)  # type: ignore[arg-type]
     return 0

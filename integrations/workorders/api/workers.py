@@ -13,10 +13,15 @@ the kernel spreads new connections over them. The sockets are created with
 The supervisor restarts a worker that dies after it started serving, stops
 everything if one dies while starting (the same error would repeat), and on
 SIGTERM/SIGINT stops the workers gracefully.
+
+Every process runs uvicorn with ``UVICORN_OPTIONS``: ``loop="auto"`` and
+``http="auto"`` choose uvloop and httptools when they are installed
+(``requirements.txt`` pins both), asyncio and h11 otherwise.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import multiprocessing
 import signal
@@ -28,6 +33,23 @@ from multiprocessing.process import BaseProcess
 import uvicorn
 
 log = logging.getLogger("integrations.workorders.api")
+
+#: What every server process passes to uvicorn besides host, port and log level.
+UVICORN_OPTIONS: dict[str, object] = {
+    "loop": "auto",  # uvloop if installed
+    "http": "auto",  # httptools if installed
+    "access_log": False,  # telemetry writes its own access log
+    "server_header": False,
+    "proxy_headers": False,
+}
+
+
+def event_loop_and_parser() -> str:
+    """What ``loop="auto"`` / ``http="auto"`` pick here, e.g. ``"uvloop + httptools"``."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
+
 
 #: A worker that dies sooner than this after its start failed to start.
 STARTUP_GRACE_S = 10.0
@@ -50,7 +72,7 @@ def _worker(host: str, port: int, log_level: str) -> None:
 
     sock = reuseport_socket(host, port)
     config = uvicorn.Config(from_environment(), host=host, port=port, log_level=log_level,
-                            access_log=False, server_header=False, proxy_headers=False)
+                            **UVICORN_OPTIONS)  # type: ignore[arg-type]
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -25,6 +25,9 @@ CREATE = "create"
 REPORT = "report"
 OVERDUE = "overdue"
 
+#: ``Session.info`` key: events recorded for orders not inserted yet, as (order, event).
+_AWAITING_ID = "workorders.events_awaiting_order_id"
+
 
 def record(
     session: Session,
@@ -38,7 +41,12 @@ def record(
     note: str | None = None,
     handler_id: int | None = None,
 ) -> OrderEvent:
-    """Append one event to ``order``'s chain (the order must be flushed, i.e. have an id)."""
+    """Append one event to ``order``'s chain.
+
+    An order without an id yet (being created, not inserted) gets its events'
+    ``order_id`` from ``give_order_id`` once it has one; until then nothing
+    may be flushed. The hash covers the order's number, not its id.
+    """
     seq = order.event_seq + 1
     prev = order.head_hash or GENESIS
     fields = {
@@ -66,10 +74,21 @@ def record(
         prev_hash=prev,
     )
     session.add(event)
+    if order.id is None:
+        session.info.setdefault(_AWAITING_ID, []).append((order, event))
     order.event_seq = seq
     order.head_hash = digest
     order.updated_at = at
     return event
+
+
+def give_order_id(session: Session, order: WorkOrder) -> None:
+    """``order`` was inserted: give its id to the events recorded before it had one."""
+    waiting = session.info.get(_AWAITING_ID, [])
+    for owner, event in waiting:
+        if owner is order:
+            event.order_id = order.id
+    session.info[_AWAITING_ID] = [(o, e) for o, e in waiting if o is not order]
 
 
 def transition(

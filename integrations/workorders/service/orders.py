@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..adapters import store
 from ..adapters.orm import WorkOrder
@@ -19,8 +20,9 @@ from ..domain.lifecycle import Status
 from ..domain.numbers import new_number
 from ..domain.taxonomy import Priority, Taxonomy
 from ..privacy import Vault, normalize_phone
-from .audit_trail import CREATE, record
+from .audit_trail import CREATE, give_order_id, record
 from .common import MAX_DESCRIPTION, clean_text, order_view, require_aware
+from .config import ServiceConfig
 from .dispatching import dispatch
 from .errors import Conflict, InvalidInput
 from .uow import UnitOfWork
@@ -59,73 +61,96 @@ def create_order(
     ``Conflict`` (``client_ref`` already used by another reporter). With a
     ``client_ref`` seen before, returns that order and writes nothing.
     ``numbers`` draws candidate numbers (tests inject collisions).
+
+    The order is dispatched before its row is written, and the row is
+    inserted as it ends up (assigned or pending), with ``INSERT ... ON
+    CONFLICT DO NOTHING``: a number or ``client_ref`` already taken (e.g. by a
+    concurrent retry of the same request, which PostgreSQL waits for) inserts
+    nothing. Then either that ``client_ref``'s order is returned, or the
+    transaction is rolled back and tried again under a fresh number.
     """
     require_aware(now)
     cfg = uow.config
     clean = _validate(cfg.taxonomy, data)
     grid = cfg.taxonomy.tiers[0]
-    with uow:
-        session = uow.session
-        area_by_tier = store.area_chain_cached(session, data.area_code)
-        if area_by_tier.get(grid) != data.area_code:
-            if clean.client_ref is not None:  # a replay answers as the first call did
-                existing = _by_client_ref(uow, clean.client_ref)
-                if existing is not None:
-                    return _idempotent(uow, existing, clean)
-            raise InvalidInput(
-                "area_code", f"{data.area_code!r} is not a known {grid} area",
-                "所选区域不存在，请重新选择所在网格。",
-            )
-        deadlines = cfg.taxonomy.deadlines(clean.category, clean.priority, now)
-        # Every column is set, so the row inserted below is complete in memory
-        # and nothing about it is read back.
-        order = WorkOrder(
-            kind=clean.kind,
-            category=clean.category,
-            priority=clean.priority.value,
-            description=clean.description,
-            location_text=clean.location_text,
-            area_code=data.area_code,
-            latitude=data.latitude,
-            longitude=data.longitude,
-            reporter_channel=data.reporter_channel,
-            reporter_ref=clean.reporter_ref,
-            reporter_contact_enc=None,
-            reporter_contact_hash=None,
-            anonymous=data.anonymous,
-            client_ref=clean.client_ref,
-            assignee_id=None,
-            tier=grid,
-            status=Status.NEW.value,
-            accept_by=None,
-            resolve_by=deadlines.resolve_by,
-            breached=False,
-            overdue_notified_at=None,
-            created_at=now,
-            updated_at=now,
-            first_assigned_at=None,
-            accepted_at=None,
-            resolved_at=None,
-            closed_at=None,
-            head_hash=GENESIS,
-            event_seq=0,
-            satisfaction=None,
-            parent_id=None,
-        )
-        _set_contact(cfg.vault, order, clean.contact)
-        existing = _insert_with_fresh_number(uow, order, numbers)
-        if existing is not None:
-            return _idempotent(uow, existing, clean)
-        # Nothing below changes what dispatch's queries read (the order has no
-        # assignee yet, its event is not a dispatch), so it all goes out in the
-        # one flush at commit instead of a flush before each query.
-        with session.no_autoflush:
-            record(session, order, action=CREATE, actor="resident", at=now, from_status=None,
-                   to_status=Status.NEW.value)
-            dispatch(uow, order, now, area_by_tier=area_by_tier, new_order=True)
-            view = order_view(order, cfg.taxonomy)
-        uow.commit()
-    return view
+    for _ in range(NUMBER_ATTEMPTS):
+        with uow:
+            session = uow.session
+            area_by_tier = store.area_chain_cached(session, data.area_code)
+            if area_by_tier.get(grid) != data.area_code:
+                if clean.client_ref is not None:  # a replay answers as the first call did
+                    existing = _by_client_ref(uow, clean.client_ref)
+                    if existing is not None:
+                        return _idempotent(uow, existing, clean)
+                raise InvalidInput(
+                    "area_code", f"{data.area_code!r} is not a known {grid} area",
+                    "所选区域不存在，请重新选择所在网格。",
+                )
+            order = _new_order(cfg, data, clean, grid, numbers(), now)
+            # Nothing is flushed before the insert (the events wait for the
+            # order's id); dispatch's queries do not depend on this order.
+            with session.no_autoflush:
+                record(session, order, action=CREATE, actor="resident", at=now,
+                       from_status=None, to_status=Status.NEW.value)
+                dispatch(uow, order, now, area_by_tier=area_by_tier, new_order=True)
+                order_id = _insert_ignoring_conflicts(session, order)
+                if order_id is None:
+                    if clean.client_ref is not None:
+                        existing = _by_client_ref(uow, clean.client_ref)
+                        if existing is not None:
+                            return _idempotent(uow, existing, clean)
+                    continue  # the number is taken: roll back, draw another
+                _as_inserted(session, order, order_id)
+                view = order_view(order, cfg.taxonomy)
+            uow.commit()
+            return view
+    raise Conflict(
+        f"no free order number after {NUMBER_ATTEMPTS} attempts", "系统繁忙，请稍后重试。"
+    )
+
+
+def _new_order(
+    cfg: ServiceConfig, data: OrderCreate, clean: _Clean, grid: str, number: str, now: datetime
+) -> WorkOrder:
+    """The new order, not yet in the session; every column is set (see ``_as_inserted``)."""
+    deadlines = cfg.taxonomy.deadlines(clean.category, clean.priority, now)
+    order = WorkOrder(
+        number=number,
+        kind=clean.kind,
+        category=clean.category,
+        priority=clean.priority.value,
+        description=clean.description,
+        location_text=clean.location_text,
+        area_code=data.area_code,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        reporter_channel=data.reporter_channel,
+        reporter_ref=clean.reporter_ref,
+        reporter_contact_enc=None,
+        reporter_contact_hash=None,
+        anonymous=data.anonymous,
+        client_ref=clean.client_ref,
+        assignee_id=None,
+        tier=grid,
+        status=Status.NEW.value,
+        accept_by=None,
+        resolve_by=deadlines.resolve_by,
+        breached=False,
+        overdue_notified_at=None,
+        created_at=now,
+        updated_at=now,
+        first_assigned_at=None,
+        accepted_at=None,
+        resolved_at=None,
+        closed_at=None,
+        head_hash=GENESIS,
+        event_seq=0,
+        satisfaction=None,
+        parent_id=None,
+        version=1,  # where the ORM's version counter starts
+    )
+    _set_contact(cfg.vault, order, clean.contact)
+    return order
 
 
 def _validate(taxonomy: Taxonomy, data: OrderCreate) -> _Clean:
@@ -195,70 +220,42 @@ def _idempotent(uow: UnitOfWork, existing: WorkOrder, clean: _Clean) -> OrderVie
     return order_view(existing, uow.config.taxonomy)
 
 
-def _insert_with_fresh_number(
-    uow: UnitOfWork, order: WorkOrder, numbers: Callable[[], str]
-) -> WorkOrder | None:
-    """Insert ``order`` under a number nobody has; the existing order if its client_ref won.
+def _insert_ignoring_conflicts(session: Session, order: WorkOrder) -> int | None:
+    """Insert ``order`` as it is; its new id, or None if its number or client_ref is taken.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` per attempt
-    (PostgreSQL, SQLite): a row taken by a unique number or client_ref (e.g. a
-    concurrent retry of the same request, which PostgreSQL waits for) inserts
-    nothing and returns no id. The inserted order joins the session as if
-    loaded, so later changes are one UPDATE. Other engines: a savepoint per
-    attempt.
+    PostgreSQL and SQLite: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``.
+    Other engines: a plain insert in a savepoint.
     """
-    session = uow.session
+    row = {key: getattr(order, key) for key in _INSERT_COLUMNS}
     dialect = session.get_bind().dialect.name
-    if dialect not in _INSERTS:
-        return _insert_in_savepoints(uow, order, numbers)
-    table = WorkOrder.__table__
-    columns = [c.key for c in table.columns if c.key != "id"]
-    order.version = 1  # what the ORM's version counter starts at
-    for _ in range(NUMBER_ATTEMPTS):
-        order.number = numbers()
-        stmt = (
-            _INSERTS[dialect](table)
-            .values({key: getattr(order, key) for key in columns})
-            .on_conflict_do_nothing()
-            .returning(table.c.id)
-        )
-        order_id = session.execute(stmt).scalar()
-        if order_id is not None:
-            order.id = order_id
-            make_transient_to_detached(order)
-            session.add(order)
-            return None
-        if order.client_ref is not None:
-            existing = _by_client_ref(uow, order.client_ref)
-            if existing is not None:
-                return existing
-    raise _no_free_number()
+    if dialect in _INSERTS:
+        return session.execute(_insert_statement(dialect), row).scalar()
+    connection = session.connection()  # a savepoint of its own: the session is not flushed
+    try:
+        with connection.begin_nested():
+            result = connection.execute(insert(WorkOrder.__table__), row)
+    except IntegrityError:
+        return None
+    return int(result.inserted_primary_key[0])
 
+
+def _as_inserted(session: Session, order: WorkOrder, order_id: int) -> None:
+    """Make the inserted ``order`` persistent as if loaded (no UPDATE follows), and give
+    its id to the events recorded before it had one."""
+    order.id = order_id
+    make_transient_to_detached(order)
+    session.add(order)
+    give_order_id(session, order)
+
+
+#: Every column of an order but its id, in table order.
+_INSERT_COLUMNS = tuple(c.key for c in WorkOrder.__table__.columns if c.key != "id")
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _insert_in_savepoints(
-    uow: UnitOfWork, order: WorkOrder, numbers: Callable[[], str]
-) -> WorkOrder | None:
-    """``_insert_with_fresh_number`` where ``ON CONFLICT`` is not known: a savepoint per try."""
-    session = uow.session
-    for _ in range(NUMBER_ATTEMPTS):
-        order.number = numbers()
-        try:
-            with session.begin_nested():
-                session.add(order)
-                session.flush()
-            return None
-        except IntegrityError:
-            if order.client_ref is not None:
-                existing = _by_client_ref(uow, order.client_ref)
-                if existing is not None:
-                    return existing
-    raise _no_free_number()
-
-
-def _no_free_number() -> Conflict:
-    return Conflict(
-        f"no free order number after {NUMBER_ATTEMPTS} attempts", "系统繁忙，请稍后重试。"
-    )
+@functools.cache
+def _insert_statement(dialect: str) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for ``dialect``, built once."""
+    table = WorkOrder.__table__
+    return _INSERTS[dialect](table).on_conflict_do_nothing().returning(table.c.id)

@@ -65,6 +65,11 @@ def run_time_limits(uow_factory: Callable[[], UnitOfWork], now: datetime) -> Swe
         ([WorkOrder.status.in_([S.ACCEPTED.value, S.IN_PROGRESS.value]),
           WorkOrder.resolve_by <= now, WorkOrder.overdue_notified_at.is_(None)],
          _resolve_overdue),
+        # nobody could take it and its time ran out while waiting: tell the top
+        # tier's supervisors once (it is already offered to every tier)
+        ([WorkOrder.status == S.PENDING.value,
+          WorkOrder.resolve_by <= now, WorkOrder.overdue_notified_at.is_(None)],
+         _pending_overdue),
         ([WorkOrder.status == S.RESOLVED.value, WorkOrder.resolved_at <= now - config.follow_up],
          _no_answer),
     ]
@@ -148,15 +153,7 @@ def _resolve_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
     category_name = category_label(cfg.taxonomy, order.category)
     upper = cfg.taxonomy.next_tier(order.tier)
     if upper is None:
-        event = record(session, order, action=OVERDUE, actor="system", at=now,
-                       from_status=order.status, to_status=order.status,
-                       note=f"resolve_by:{order.resolve_by.isoformat()}")
-        order.overdue_notified_at = now
-        outbox.to_supervisors(
-            session, cfg, order, area_by_tier, tier=order.tier, seq=event.seq, now=now,
-            topic=outbox.TOPIC_OVERDUE,
-            text=messages.overdue_supervisor(order.number, category_name, order.location_text),
-        )
+        _mark_overdue(uow, order, now, tier=order.tier)
         return "overdue"
     previous = order.assignee_id
     event = transition(session, order, Action.ESCALATE, actor="system", at=now,
@@ -180,6 +177,30 @@ def _resolve_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
     session.flush()
     dispatch(uow, order, now)
     return "escalated"
+
+
+def _pending_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
+    """Still waiting for a handler when it should have been resolved: mark it
+    breached and overdue once, and tell the supervisors of the top tier, who
+    can make room (the order stays in the queue)."""
+    order.breached = True
+    _mark_overdue(uow, order, now, tier=uow.config.taxonomy.tiers[-1])
+    return "overdue"
+
+
+def _mark_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime, *, tier: str) -> None:
+    """An ``overdue`` event (no status change) and one message to ``tier``'s supervisors."""
+    session, cfg = uow.session, uow.config
+    event = record(session, order, action=OVERDUE, actor="system", at=now,
+                   from_status=order.status, to_status=order.status,
+                   note=f"resolve_by:{order.resolve_by.isoformat()}")
+    order.overdue_notified_at = now
+    outbox.to_supervisors(
+        session, cfg, order, store.area_chain_cached(session, order.area_code), tier=tier,
+        seq=event.seq, now=now, topic=outbox.TOPIC_OVERDUE,
+        text=messages.overdue_supervisor(
+            order.number, category_label(cfg.taxonomy, order.category), order.location_text),
+    )
 
 
 def _no_answer(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:

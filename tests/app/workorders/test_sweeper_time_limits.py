@@ -109,6 +109,32 @@ def test_overdue_at_the_top_tier_is_marked_once(world):
     assert len(world.outbox(order.number, recipient_kind="supervisor")) == 1
 
 
+def test_a_pending_order_past_its_deadline_is_flagged_to_the_top_tier_once(any_world):
+    world = any_world
+    order = world.order()  # nobody registered: it waits as pending
+    assert world.row(order.number).status == "pending"
+    assert sweep(world, hours=167).overdue == []
+    report = sweep(world, hours=2)
+    assert report.overdue == [order.number]
+    row = world.row(order.number)
+    assert (row.status, row.breached) == ("pending", True)
+    assert world.actions(order.number)[-1] == "overdue"
+    (note,) = world.outbox(order.number, recipient_kind="supervisor")
+    assert (note.recipient_ref, note.topic) == ("county:qy", "order.overdue")
+    assert sweep(world, hours=24).overdue == []  # once
+    assert len(world.outbox(order.number, recipient_kind="supervisor")) == 1
+    assert verify_audit(world.uow()) == []
+
+    # a handler appears: the order is dispatched with a fresh time limit, not escalated at once
+    h = world.handler("新来的调解员")
+    sweep(world, minutes=1)  # the queue is drained at once or by the sweep
+    row = world.row(order.number)
+    assert (row.status, row.assignee_id, row.breached) == ("assigned", h, True)
+    assert row.resolve_by > world.clock + timedelta(hours=167)
+    accept(world.uow(), order.number, h, world.tick(minutes=5))
+    assert sweep(world, hours=1).escalated == []
+
+
 def test_unanswered_follow_up_closes_after_the_window(world):
     h = world.handler()
     order = world.order(reporter_ref="tg:5")
