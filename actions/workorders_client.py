@@ -105,6 +105,23 @@ class WorkOrderClient:
         return await self._call("POST", f"/api/v1/orders/{number}/satisfaction", json={
             "reporter_ref": reporter_ref, "answer": answer, "reason": reason})
 
+    # -- places and people ------------------------------------------------------
+    async def resolve_area(self, text: str) -> Optional[dict]:
+        """The grid area a place belongs to: {code, name, matched, alias}; None if unknown."""
+        try:
+            return await self._call("GET", "/api/v1/areas/resolve", params={"text": text[:200]})
+        except NotFound:
+            return None
+
+    async def request_callback(self, reporter_ref: str, reason: str, transcript: list,
+                               idempotency_key: str, contact: Optional[str] = None,
+                               order_number: Optional[str] = None) -> dict:
+        """Ask a dispatcher to contact the resident, with the conversation so far."""
+        body = {"reporter_ref": reporter_ref, "reason": reason, "transcript": transcript,
+                "contact": contact, "order_number": order_number}
+        return await self._call("POST", "/api/v1/callbacks", json=body,
+                                headers={"Idempotency-Key": idempotency_key})
+
     # -- plumbing --------------------------------------------------------------
     async def _session_or_new(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -1,0 +1,135 @@
+"""Pure readers of residents' short answers: yes or no, how to reach them,
+how satisfied they are, and which part of a report they are correcting.
+
+No Rasa and no I/O: each takes the message text (and what the NLU found)
+and returns a value or None for "this is not an answer to that question".
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Optional
+
+from .normalize import normalize_phone
+
+YES_INTENTS = frozenset({"affirm"})
+NO_INTENTS = frozenset({"deny"})
+
+_NO = re.compile(r"^(?:不对|不是|错了|不行|不要|不用|没有|否|不)")
+_YES = re.compile(r"^(?:对|是|没错|没问题|可以|好|行|嗯|确认|正确|ok|yes)", re.IGNORECASE)
+
+
+def _clean(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text or "").strip()
+    return re.sub(r"[\s，。,.!！?？~、]+", "", folded)
+
+
+def yes_no(text: str, intent: Optional[str]) -> Optional[bool]:
+    """True for "对/是的/1", False for "不对/不是/2", else None.
+
+    The phone line lets callers answer with a key: 1 是, 2 不是."""
+    clean = _clean(text)
+    if clean in ("1", "一"):
+        return True
+    if clean in ("2", "二"):
+        return False
+    if intent in NO_INTENTS or _NO.match(clean):
+        return False
+    if intent in YES_INTENTS or _YES.match(clean):
+        return True
+    return None
+
+
+ANONYMOUS = ("匿名", "不留名", "不想留名", "不要留名", "不愿留名", "别留名", "不透露",
+             "不想让人知道", "别让人知道", "保密")
+NO_CONTACT = ("不用", "不需要", "不留", "不必", "不方便", "没有电话", "没电话", "算了",
+              "不要", "不想留", "别联系", "不用联系")
+
+
+def contact_answer(text: str, intent: Optional[str], phone_entity: Optional[str] = None,
+                   caller_number: Optional[str] = None) -> Optional[tuple[str, Optional[str]]]:
+    """How the resident wants to be reached: ("phone", number), ("none", None)
+    or ("anonymous", None); None when the text answers something else.
+
+    ``caller_number`` is the number a phone caller rings from: "可以/1"
+    accepts it."""
+    phone = normalize_phone(phone_entity) or normalize_phone(text)
+    if phone:
+        return "phone", phone
+    clean = _clean(text)
+    if any(word in clean for word in ANONYMOUS):
+        return "anonymous", None
+    if any(word in clean for word in NO_CONTACT):
+        return "none", None
+    answer = yes_no(text, intent)
+    if caller_number and answer is True:
+        return "phone", caller_number
+    if answer is False:
+        return "none", None
+    return None
+
+
+SATISFACTION_WORDS = (
+    # checked in this order: "不满意" contains "满意"
+    ("unsatisfied", ("不满意", "不太满意", "很不满意", "不行", "没解决", "没有解决", "没修好",
+                     "还没好", "太差", "很差", "不好", "差评", "还在", "照样", "依旧")),
+    ("basically_satisfied", ("基本满意", "还行", "还可以", "一般", "凑合", "过得去",
+                             "马马虎虎", "比较满意", "还算满意", "差不多")),
+    ("satisfied", ("满意", "很好", "挺好", "不错", "好评", "解决了", "修好了", "谢谢")),
+)
+SATISFACTION_KEYS = {"1": "satisfied", "2": "basically_satisfied", "3": "unsatisfied"}
+SATISFACTION_VALUES = frozenset(value for value, _ in SATISFACTION_WORDS)
+
+
+def satisfaction_answer(text: str, entity_values: Iterable[str] = ()) -> Optional[str]:
+    """satisfied | basically_satisfied | unsatisfied, or None.
+
+    Words win over the NLU's entity when they disagree on "不": the entity
+    extractor can tag just "满意" inside "不满意"."""
+    clean = _clean(text)
+    if clean in SATISFACTION_KEYS:
+        return SATISFACTION_KEYS[clean]
+    for value, words in SATISFACTION_WORDS:
+        if any(word in clean for word in words):
+            return value
+    for value in entity_values:
+        if value in SATISFACTION_VALUES:
+            return value
+    return None
+
+
+def satisfaction_reason(text: str) -> Optional[str]:
+    """What follows the rating in "不满意，水还在漏" (None if nothing useful)."""
+    clean = unicodedata.normalize("NFKC", text or "").strip()
+    rest = re.sub(r"^.*?(?:不满意|不太满意|基本满意|满意)[\s，。,.!！、：:]*", "", clean, count=1)
+    if rest == clean:
+        return None
+    rest = rest.strip(" ，。,.!！")
+    return rest if len(rest) >= 2 else None
+
+
+CORRECTION_TARGETS = (
+    ("location", ("地点", "地址", "位置", "地方", "在哪", "门牌", "小区", "楼号")),
+    ("contact", ("电话", "手机", "号码", "联系方式", "匿名")),
+    ("description", ("事情", "问题", "内容", "情况", "不是这个事", "说的是")),
+)
+_PREFIX = re.compile(
+    r"^(?:不对|不是|错了|应该是|改成|改为|改一下|更正|换成)?[\s，,。：:]*"
+    r"(?:(?:地点|地址|位置|地方|电话|手机|号码|联系方式|事情|问题|内容|情况)"
+    r"(?:应该|要)?(?:是|改成|改为|为|在)?)?[\s，,。：:]*"
+)
+
+
+def correction_target(text: str) -> Optional[str]:
+    """Which field a correction names ("地点是…" → location), or None."""
+    clean = _clean(text)
+    for field, words in CORRECTION_TARGETS:
+        if any(word in clean for word in words):
+            return field
+    return None
+
+
+def correction_value(text: str) -> str:
+    """The corrected value without the lead-in: "不对，地点是红星村村口" → "红星村村口"."""
+    clean = unicodedata.normalize("NFKC", text or "").strip()
+    return _PREFIX.sub("", clean, count=1).strip(" ，。,.!！") or clean

@@ -1,0 +1,102 @@
+"""What the actions read from the Rasa tracker: who is talking on which
+channel, what the NLU made of the latest message, the conversation so far."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+
+from .normalize import normalize_phone
+
+CHANNELS = ("tg", "voice", "web")
+TRANSCRIPT_LIMIT = 50
+REPORT_INTENTS = frozenset({"report_dispute", "report_incident"})
+# intents that are never an answer to one of the bot's questions
+OTHER_BUSINESS = frozenset({"check_status", "cancel_report", "request_human", "greet", "goodbye",
+                            "thank", "bot_challenge", "out_of_scope", "rate_satisfaction",
+                            "retry"})
+
+
+def reporter_ref(tracker: Tracker) -> str:
+    """The sender id with its channel (tg:<chat>, voice:<number>, web:<id>)."""
+    sender = tracker.sender_id or "anonymous"
+    channel = sender.partition(":")[0]
+    return sender if channel in CHANNELS and ":" in sender else f"web:{sender}"
+
+
+def caller_number(tracker: Tracker) -> Optional[str]:
+    """The number a phone caller rings from, if this is the voice line."""
+    channel, _, ident = reporter_ref(tracker).partition(":")
+    return normalize_phone(ident) if channel == "voice" else None
+
+
+@dataclass(frozen=True)
+class Said:
+    """The latest user message as the NLU understood it."""
+    text: str
+    intent: Optional[str]
+    entities: dict = field(default_factory=dict)  # entity -> list of values
+    category: Optional[str] = None
+    category_confidence: float = 0.0
+    emergency: bool = False
+    emergency_cues: tuple = ()
+
+    def first(self, entity: str) -> Optional[str]:
+        values = self.entities.get(entity) or []
+        return values[0] if values else None
+
+    @property
+    def is_report(self) -> bool:
+        return self.intent in REPORT_INTENTS
+
+    @property
+    def other_business(self) -> bool:
+        return self.intent in OTHER_BUSINESS
+
+
+def said(tracker: Tracker) -> Said:
+    message: dict[str, Any] = tracker.latest_message or {}
+    entities: dict[str, list] = {}
+    for entity in message.get("entities") or []:
+        value = entity.get("value")
+        if isinstance(value, str) and value.strip():
+            entities.setdefault(entity.get("entity"), []).append(value.strip())
+    category = message.get("category") or {}
+    emergency = message.get("emergency") or {}
+    return Said(
+        text=(message.get("text") or "").strip(),
+        intent=(message.get("intent") or {}).get("name"),
+        entities=entities,
+        category=category.get("name"),
+        category_confidence=float(category.get("confidence") or 0.0),
+        emergency=bool(emergency.get("flag")),
+        emergency_cues=tuple(emergency.get("cues") or ()),
+    )
+
+
+def transcript(tracker: Tracker, limit: int = TRANSCRIPT_LIMIT) -> list[dict]:
+    """The conversation so far, oldest first: [{speaker, text}], the last ``limit`` lines."""
+    lines = []
+    for event in tracker.events:
+        text = (event.get("text") or "").strip()
+        if not text:
+            continue
+        if event.get("event") == "user":
+            lines.append({"speaker": "resident", "text": text[:500]})
+        elif event.get("event") == "bot":
+            lines.append({"speaker": "bot", "text": text[:500]})
+    return lines[-limit:]
+
+
+def failed_turns_in_a_row(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row the NLU could not place."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count

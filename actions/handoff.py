@@ -1,0 +1,75 @@
+"""A person takes over: on "转人工", or after two messages in a row the bot
+could not understand. The dispatcher gets a callback request with the
+conversation so far, through the work-order service."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import replies
+from .conversation import caller_number, failed_turns_in_a_row, reporter_ref, transcript
+from .service import client
+from .workorders_client import WorkOrderServiceError
+
+logger = logging.getLogger(__name__)
+
+FAILED_TURNS_FOR_HANDOFF = 2
+FORM_SLOTS = ("cancel_number", "cancel_confirmed", "rating_number", "satisfaction",
+              "satisfaction_reason", "requested_slot")
+
+
+def _key(tracker: Tracker) -> str:
+    """One callback per user message, however often the action is retried."""
+    message_id = (tracker.latest_message or {}).get("message_id") or ""
+    users = sum(1 for e in tracker.events if e.get("event") == "user")
+    seed = f"{reporter_ref(tracker)}|{message_id}|{users}"
+    return "callback:" + hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+async def request_callback(tracker: Tracker, reason: str) -> bool:
+    phone = tracker.get_slot("phone") if tracker.get_slot("contact") == "phone" else None
+    try:
+        await client().request_callback(
+            reporter_ref(tracker), reason, transcript(tracker), _key(tracker),
+            contact=phone or caller_number(tracker), order_number=None)
+        return True
+    except WorkOrderServiceError as error:
+        logger.warning("callback request failed: %s", error)
+        return False
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        ok = await request_callback(tracker, "asked")
+        dispatcher.utter_message(text=replies.HANDOFF if ok else replies.HANDOFF_DOWN)
+        return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+class ActionFallback(Action):
+    """The NLU could not place the message: ask again; the second time in a
+    row, a staff member is asked to call."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        failed = failed_turns_in_a_row(tracker)
+        if failed < FAILED_TURNS_FOR_HANDOFF:
+            dispatcher.utter_message(text=replies.NOT_UNDERSTOOD)
+            return []
+        if failed > FAILED_TURNS_FOR_HANDOFF:  # already asked for a callback
+            dispatcher.utter_message(text=replies.HANDOFF_WAIT)
+            return []
+        ok = await request_callback(tracker, "not_understood")
+        dispatcher.utter_message(text=replies.HANDOFF_AFTER_FAILURES if ok else replies.HANDOFF_DOWN)
+        return []

@@ -1,0 +1,171 @@
+"""Every sentence the bot builds from data, in short, polite Chinese.
+
+Pure: inputs are plain values and the service's JSON; no Rasa, no I/O.
+Fixed sentences that need no data live in bot/domain.yml as responses.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+try:
+    from zoneinfo import ZoneInfo
+
+    CHINA = ZoneInfo("Asia/Shanghai")
+except Exception:  # no tz database on the machine: China has no DST
+    CHINA = timezone(timedelta(hours=8))
+
+# ------------------------------------------------------------------ report
+
+
+def emergency_advice(numbers: list[str]) -> str:
+    names = {"110": "110报警", "119": "119火警", "120": "120急救"}
+    calls = "、".join(names[n] for n in numbers)
+    return f"情况紧急！请先确保自身安全，立即拨打{calls}电话。我同时通知社区马上派人。"
+
+
+ASK_DESCRIPTION = "请您简单说说发生了什么事？"
+ASK_LOCATION = "请问具体在什么地方？比如小区、楼号，或者路口、村组。"
+ASK_LOCATION_URGENT = "请马上告诉我具体地点，比如小区、楼号或路口。"
+ASK_COMMUNITY = "请问这是在哪个社区或村？"
+ASK_CONTACT = "处理人员可能需要联系您，方便留个手机号吗？不方便可以说“不用”，想匿名反映请说“匿名”。"
+ASK_CONTACT_CALLER = "处理人员可以打您现在这个号码联系您吗？可以请说“可以”或按1，想匿名反映请说“匿名”。"
+ASK_CORRECTION = "请问哪里需要改？直接说正确的内容就行，比如“地点是幸福里3号楼”。"
+NOT_UNDERSTOOD_CORRECTION = "没听明白要改哪一项。请说“地点是……”、“电话是……”或者重新说一下事情。"
+
+
+def contact_text(contact: Optional[str], phone: Optional[str]) -> str:
+    if contact == "phone" and phone:
+        return f"联系电话：{phone}"
+    if contact == "anonymous":
+        return "匿名反映"
+    return "不留联系方式"
+
+
+def readback(category_name: Optional[str], description: str, location: str,
+             contact: Optional[str], phone: Optional[str]) -> str:
+    what = f"{category_name}：{description}" if category_name else description
+    return (f"我核对一下：您反映的是{what}；地点：{location}；{contact_text(contact, phone)}。"
+            "对吗？")
+
+
+def ask_same_matter(number: str, label: str) -> str:
+    return (f"这个地方已经有人反映过同类问题（工单 {number}，{label}）。"
+            "您说的是同一件事吗？")
+
+
+def when(value: Optional[str], now: Optional[datetime] = None) -> Optional[str]:
+    """An ISO time from the service as "今天18:00" / "明天9:30" / "11月24日18:00"."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    local = at.astimezone(CHINA)
+    today = (now or datetime.now(timezone.utc)).astimezone(CHINA).date()
+    clock = f"{local.hour}:{local.minute:02d}"
+    days = (local.date() - today).days
+    if days == 0:
+        return f"今天{clock}"
+    if days == 1:
+        return f"明天{clock}"
+    return f"{local.month}月{local.day}日{clock}"
+
+
+def order_opened(order: dict, now: Optional[datetime] = None) -> str:
+    number = order["number"]
+    role = order.get("handler_role")
+    deadline = when(order.get("resolve_by"), now)
+    if order.get("priority") == "urgent":
+        who = f"{role}会尽快赶到现场" if role else "工作人员会尽快赶到现场"
+        return f"已按紧急情况登记，工单号 {number}，{who}。"
+    who = f"已安排{role}处理" if role else "工作人员会尽快安排处理"
+    by = f"，预计{deadline}前办结" if deadline else ""
+    return f"已为您登记，工单号 {number}。{who}{by}，有进展会在这里通知您。"
+
+
+def report_attached(number: str) -> str:
+    return f"好的，已把您的反映补充到工单 {number}，会一并处理。您可以随时发工单号查询进度。"
+
+
+SERVICE_DOWN = ("抱歉，系统暂时连不上，您的反映已经记下了，不会丢失。"
+                "请稍后说“再试一次”，我帮您重新提交，不用再说一遍。")
+NOTHING_TO_RETRY = "您目前没有待提交的反映。有新情况请直接告诉我。"
+REPORT_ABORTED = "好的，这次反映先不提交了。有需要随时找我。"
+
+
+def rejected(reason_zh: Optional[str]) -> str:
+    reason = reason_zh or "信息不完整"
+    return f"抱歉，提交没有成功：{reason} 需要人工帮忙请说“转人工”。"
+
+
+def pending_submitted(order: dict, now: Optional[datetime] = None) -> str:
+    return "您之前的反映已经提交成功。" + order_opened(order, now)
+
+
+# ------------------------------------------------------------------ status
+
+
+def status(order: dict, now: Optional[datetime] = None) -> str:
+    head = f"工单 {order['number']}（{order['category_name']}，{order['location_text']}）"
+    parts = [f"{head}目前{order['label']}"]
+    role = order.get("handler_role")
+    if role and order.get("status") not in ("resolved", "closed", "archived", "cancelled"):
+        parts.append(f"由{role}处理")
+    deadline = when(order.get("resolve_by"), now)
+    if deadline and order.get("status") in ("pending", "assigned", "accepted", "in_progress",
+                                             "reopened"):
+        parts.append(f"预计{deadline}前办结")
+    text = "，".join(parts) + "。"
+    if order.get("latest_note"):
+        text += f"处理人员最新说明：{order['latest_note']}"
+        if not text.endswith(("。", "！", "？", ".")):
+            text += "。"
+    if order.get("awaiting_satisfaction"):
+        text += "请问您对处理结果满意吗？请回复“满意”“基本满意”或“不满意”。"
+    return text
+
+
+NO_OPEN_ORDER = "您目前没有正在办理的反映。有新情况请直接告诉我。"
+NOT_YOUR_ORDER = "没有查到您名下的这个工单，请核对一下号码。"
+STATUS_DOWN = "抱歉，系统暂时连不上，查不到进度，请稍后再问我。"
+
+# ------------------------------------------------------------------ cancel
+
+
+def ask_cancel(order: dict) -> str:
+    return (f"确定要撤销工单 {order['number']}（{order['category_name']}，"
+            f"{order['location_text']}）吗？")
+
+
+def cancelled(number: str) -> str:
+    return f"工单 {number} 已撤销。如有新情况，欢迎随时反映。"
+
+
+NOTHING_TO_CANCEL = "您目前没有可以撤销的工单。"
+CANCEL_KEPT = "好的，工单继续办理。"
+CANNOT_CANCEL_DONE = "这个工单已经办结，不能撤销了。如问题还在，可以直接告诉我重新反映。"
+
+# ------------------------------------------------------------------ follow-up visit
+
+ASK_SATISFACTION = "请问您对处理结果满意吗？请回复“满意”“基本满意”或“不满意”。"
+ASK_SATISFACTION_REASON = "很抱歉没让您满意。能说说哪里还不满意吗？我们会重新安排处理。"
+NOTHING_TO_RATE = "您目前没有需要评价的工单。有新情况请直接告诉我。"
+
+
+def rated(number: str, answer: str) -> str:
+    if answer == "unsatisfied":
+        return f"收到，工单 {number} 已重新受理，我们会尽快安排人员继续处理。"
+    return f"感谢您的评价！工单 {number} 已办结归档。"
+
+
+# ------------------------------------------------------------------ people
+
+HANDOFF = "好的，已通知工作人员，会尽快与您联系，请保持电话畅通。"
+HANDOFF_AFTER_FAILURES = "抱歉，我没能理解您的意思。已请工作人员尽快与您联系。"
+HANDOFF_DOWN = "抱歉，系统暂时连不上，暂时转不了人工。请稍后再试，情况紧急请直接拨打110。"
+HANDOFF_WAIT = "工作人员会尽快联系您，请稍候。您也可以直接说要反映的事情。"
+NOT_UNDERSTOOD = "不好意思，我没太听明白。能换个说法再说一遍吗？"

@@ -1,0 +1,276 @@
+"""Taking a report: what happened, where, how to reach the resident, the
+read-back and its corrections, and the same-matter question.
+
+The form asks only for what is missing. An emergency asks only for the place.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import replies
+from .answers import contact_answer, correction_target, correction_value, yes_no
+from .conversation import caller_number, said
+from .forms import FormWithSideSlots
+from .normalize import normalize_place
+from .service import client
+from .taxonomy import category_name, is_category, kind_of
+from .workorders_client import WorkOrderServiceError
+
+logger = logging.getLogger(__name__)
+
+DomainDict = Dict[Text, Any]
+MAX_DESCRIPTION = 500
+# answers that never count as a place or a description
+NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "greet", "goodbye",
+                           "thank", "out_of_scope", "rate_satisfaction", "retry",
+                           "cancel_report"})
+
+
+async def place_facts(location: str, community: Optional[str] = None) -> Dict[str, Any]:
+    """The grid area of a place; area_code None when the service cannot tell now
+    (the submission resolves it again)."""
+    text = f"{community}{location}" if community else location
+    try:
+        match = await client().resolve_area(text)
+    except WorkOrderServiceError as error:
+        logger.warning("area lookup failed: %s", error)
+        return {"area_code": None, "area_matched": None}
+    if match is None:
+        return {"area_code": None, "area_matched": False}
+    return {"area_code": match["code"], "area_matched": bool(match.get("matched"))}
+
+
+def _place_from(tracker: Tracker) -> Optional[str]:
+    message = said(tracker)
+    return normalize_place(message.first("location"))
+
+
+class ValidateReportForm(FormWithSideSlots):
+    def name(self) -> Text:
+        return "validate_report_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("emergency"):
+            return ["location"]
+        slots = ["description", "location"]
+        if tracker.get_slot("area_matched") is False:
+            slots.append("community")
+        slots += ["contact", "confirmed"]
+        if tracker.get_slot("duplicate_number"):
+            slots.append("same_matter")
+        return slots
+
+    # -- what happened ---------------------------------------------------------
+    async def extract_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
+        message = said(tracker)
+        if self.requested(tracker) != "description" or not message.text:
+            return {}
+        if message.intent in NOT_AN_ANSWER:
+            return {}
+        slots: Dict[Text, Any] = {"description": message.text[:MAX_DESCRIPTION]}
+        if is_category(message.category):
+            slots["category"] = message.category
+        place = _place_from(tracker)
+        if place and not tracker.get_slot("location"):
+            slots["location"] = place
+            slots.update(await place_facts(place))
+        return slots
+
+    # -- where -----------------------------------------------------------------
+    async def extract_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        if self.requested(tracker) != "location":
+            return {}
+        message = said(tracker)
+        place = _place_from(tracker)
+        if place is None and message.intent not in NOT_AN_ANSWER:
+            place = normalize_place(message.text[:200])
+        if not place:
+            return {}
+        return {"location": place, **(await place_facts(place))}
+
+    async def extract_community(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
+        message = said(tracker)
+        if self.requested(tracker) != "community" or message.intent in NOT_AN_ANSWER:
+            return {}
+        community = normalize_place(message.first("location") or message.text[:100])
+        if not community:
+            return {}
+        facts = await place_facts(tracker.get_slot("location") or "", community)
+        if facts["area_code"] is None and facts["area_matched"] is False:
+            facts = {}  # still unknown: the service's fallback area takes it
+        return {"community": community, **facts}
+
+    # -- how to reach them -----------------------------------------------------
+    async def extract_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        message = said(tracker)
+        if self.requested(tracker) != "contact":
+            return {}
+        if message.intent in ("check_status", "request_human", "bot_challenge"):
+            return {}
+        answer = contact_answer(message.text, message.intent, message.first("phone"),
+                                caller_number(tracker))
+        if answer is None:
+            return {}
+        kind, phone = answer
+        return {"contact": kind, "phone": phone}
+
+    # -- the read-back ---------------------------------------------------------
+    async def extract_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
+        message = said(tracker)
+        if self.requested(tracker) != "confirmed" or message.intent in NOT_AN_ANSWER:
+            return {}
+        correction = await self._correction(tracker)
+        if correction:
+            return {**correction, "confirmed": None, "correcting": False}
+        answer = yes_no(message.text, message.intent)
+        if answer is True:
+            return {"confirmed": True, "correcting": False, **(await self._duplicate(tracker))}
+        if answer is False:
+            return {"confirmed": None, "correcting": True}
+        return {}
+
+    async def _correction(self, tracker: Tracker) -> Dict[Text, Any]:
+        """The changed fields if the message corrects the report, else {}."""
+        message = said(tracker)
+        correcting = bool(tracker.get_slot("correcting"))
+        target = correction_target(message.text)
+        if target is None:
+            if message.first("phone"):
+                target = "contact"
+            elif message.first("location") and not message.is_report:
+                target = "location"
+            elif message.is_report and len(message.text) > 6:
+                target = "description"
+            elif correcting and message.intent == "inform":
+                target = "location"
+            elif correcting and message.intent not in ("affirm", "deny"):
+                target = "description"
+        if target is None:
+            return {}
+        value = correction_value(message.text)
+        if target == "location":
+            place = _place_from(tracker) or normalize_place(value)
+            if not place:
+                return {}
+            return {"location": place, "community": None, **(await place_facts(place))}
+        if target == "contact":
+            answer = contact_answer(value, None, message.first("phone"), caller_number(tracker))
+            if answer is None:
+                return {}
+            return {"contact": answer[0], "phone": answer[1]}
+        if yes_no(value, None) is not None and len(value) <= 2:
+            return {}
+        changes: Dict[Text, Any] = {"description": value[:MAX_DESCRIPTION]}
+        if is_category(message.category):
+            changes["category"] = message.category
+        return changes
+
+    async def _duplicate(self, tracker: Tracker) -> Dict[Text, Any]:
+        """An open order of the same incident at the same place, if the service knows one."""
+        category, area = tracker.get_slot("category"), tracker.get_slot("area_code")
+        location = tracker.get_slot("location")
+        if not (category and area and location) or kind_of(category) != "incident":
+            return {}
+        try:
+            existing = await client().find_duplicate(category, area, location)
+        except WorkOrderServiceError as error:
+            logger.warning("duplicate check failed: %s", error)
+            return {}
+        return {"duplicate_number": existing["number"]} if existing else {}
+
+    # -- the same matter? -------------------------------------------------------
+    async def extract_same_matter(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
+        message = said(tracker)
+        if self.requested(tracker) != "same_matter" or message.intent in NOT_AN_ANSWER:
+            return {}
+        answer = yes_no(message.text, message.intent)
+        return {} if answer is None else {"same_matter": answer}
+
+
+# ---------------------------------------------------------------- questions
+
+
+class AskDescription(Action):
+    def name(self) -> Text:
+        return "action_ask_description"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=replies.ASK_DESCRIPTION)
+        return []
+
+
+class AskLocation(Action):
+    def name(self) -> Text:
+        return "action_ask_location"
+
+    async def run(self, dispatcher, tracker, domain):
+        urgent = bool(tracker.get_slot("emergency"))
+        dispatcher.utter_message(text=replies.ASK_LOCATION_URGENT if urgent else replies.ASK_LOCATION)
+        return []
+
+
+class AskCommunity(Action):
+    def name(self) -> Text:
+        return "action_ask_community"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=replies.ASK_COMMUNITY)
+        return []
+
+
+class AskContact(Action):
+    def name(self) -> Text:
+        return "action_ask_contact"
+
+    async def run(self, dispatcher, tracker, domain):
+        text = replies.ASK_CONTACT_CALLER if caller_number(tracker) else replies.ASK_CONTACT
+        dispatcher.utter_message(text=text)
+        return []
+
+
+class AskConfirmed(Action):
+    def name(self) -> Text:
+        return "action_ask_confirmed"
+
+    async def run(self, dispatcher, tracker, domain):
+        if tracker.get_slot("correcting"):
+            dispatcher.utter_message(text=replies.ASK_CORRECTION)
+            return []
+        dispatcher.utter_message(text=replies.readback(
+            category_name(tracker.get_slot("category")),
+            tracker.get_slot("description") or "",
+            tracker.get_slot("location") or "",
+            tracker.get_slot("contact"),
+            tracker.get_slot("phone"),
+        ))
+        return []
+
+
+class AskSameMatter(Action):
+    def name(self) -> Text:
+        return "action_ask_same_matter"
+
+    async def run(self, dispatcher, tracker, domain):
+        number = tracker.get_slot("duplicate_number")
+        label = "正在办理"
+        try:
+            existing = await client().find_duplicate(
+                tracker.get_slot("category"), tracker.get_slot("area_code"),
+                tracker.get_slot("location"))
+            if existing and existing.get("number") == number:
+                label = existing.get("label") or label
+        except WorkOrderServiceError as error:
+            logger.warning("duplicate lookup failed: %s", error)
+        dispatcher.utter_message(text=replies.ask_same_matter(number, label))
+        return []

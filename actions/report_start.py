@@ -1,0 +1,48 @@
+"""The first message of a report: take everything it already says."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import replies
+from .conversation import reporter_ref, said
+from .normalize import normalize_place
+from .report_form import place_facts
+from .report_submit import cleared
+from .report_text import emergency_numbers, is_vague
+from .taxonomy import is_category
+
+
+class ActionStartReport(Action):
+    def name(self) -> Text:
+        return "action_start_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = []
+        message = said(tracker)
+        place = normalize_place(message.first("location"))
+        category = message.category if is_category(message.category) else None
+        events += cleared()
+        events += [
+            SlotSet("report_key", f"{reporter_ref(tracker)}:{uuid.uuid4().hex}"),
+            SlotSet("category", category),
+            SlotSet("emergency", message.emergency),
+            SlotSet("emergency_cues", list(message.emergency_cues)),
+        ]
+        if message.emergency and category is None:
+            category = "incident.safety"  # the service dispatches it; staff may re-file it
+            events.append(SlotSet("category", category))
+        if place:
+            events.append(SlotSet("location", place))
+            events += [SlotSet(k, v) for k, v in (await place_facts(place)).items()]
+        if message.emergency or not is_vague(message.text, message.first("location")):
+            events.append(SlotSet("description", message.text[:500]))
+        if message.emergency:
+            numbers = emergency_numbers(message.text, category, message.emergency_cues)
+            dispatcher.utter_message(text=replies.emergency_advice(numbers))
+        return events

@@ -1,0 +1,52 @@
+""""我的事怎么样了": the sender's latest open order, or the one whose number
+they give if it is theirs. Others' orders are never revealed."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import replies
+from .conversation import reporter_ref, said
+from .normalize import normalize_order_number
+from .report_submit import pending_note
+from .service import client
+from .workorders_client import NotFound, WorkOrderServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def order_number_in(tracker: Tracker) -> str | None:
+    message = said(tracker)
+    return normalize_order_number(message.first("order_number")) or \
+        normalize_order_number(message.text)
+
+
+class ActionStatus(Action):
+    def name(self) -> Text:
+        return "action_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        number = order_number_in(tracker)
+        sender = reporter_ref(tracker)
+        try:
+            if number:
+                order = await client().get_order(number, sender)
+            else:
+                order = await client().latest_order(sender)
+        except NotFound:
+            dispatcher.utter_message(text=replies.NOT_YOUR_ORDER)
+            return []
+        except WorkOrderServiceError as error:
+            logger.warning("status lookup failed: %s", error)
+            dispatcher.utter_message(text=replies.STATUS_DOWN)
+            return []
+        if order is None:
+            text = pending_note(tracker) or replies.NO_OPEN_ORDER
+        else:
+            text = replies.status(order)
+        dispatcher.utter_message(text=text)
+        return []

@@ -1,0 +1,29 @@
+"""Category names from taxonomy.yml (the contract shared with the service)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+TAXONOMY_PATH = Path(__file__).resolve().parent.parent / "taxonomy.yml"
+
+
+@lru_cache(maxsize=1)
+def _categories() -> dict:
+    return yaml.safe_load(TAXONOMY_PATH.read_text(encoding="utf-8"))["categories"]
+
+
+def category_name(code: Optional[str]) -> Optional[str]:
+    """"incident.water" → "供排水问题"; None for an unknown code."""
+    entry = _categories().get(code or "")
+    return entry["name"] if entry else None
+
+
+def is_category(code: Optional[str]) -> bool:
+    return bool(code) and code in _categories()
+
+
+def kind_of(code: str) -> str:
+    return code.split(".", 1)[0]
