@@ -15,7 +15,7 @@ REPORT_INTENTS = frozenset({"report_dispute", "report_incident"})
 # intents that are never an answer to one of the bot's questions
 OTHER_BUSINESS = frozenset({"check_status", "cancel_report", "request_human", "greet", "goodbye",
                             "thank", "bot_challenge", "out_of_scope", "rate_satisfaction",
-                            "retry"})
+                            "retry", "start_report"})
 
 
 def reporter_ref(tracker: Tracker) -> str:
@@ -45,6 +45,10 @@ class Said:
     def first(self, entity: str) -> Optional[str]:
         values = self.entities.get(entity) or []
         return values[0] if values else None
+
+    def longest(self, entity: str) -> Optional[str]:
+        values = self.entities.get(entity) or []
+        return max(values, key=len) if values else None
 
     @property
     def is_report(self) -> bool:

@@ -27,7 +27,9 @@ MAX_DESCRIPTION = 500
 # answers that never count as a place or a description
 NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "greet", "goodbye",
                            "thank", "out_of_scope", "rate_satisfaction", "retry",
-                           "cancel_report"})
+                           "cancel_report", "start_report"})
+# nor is a bare yes or no a place, a community or a description
+NOT_CONTENT = NOT_AN_ANSWER | {"affirm", "deny"}
 
 
 async def place_facts(location: str, community: Optional[str] = None) -> Dict[str, Any]:
@@ -46,7 +48,21 @@ async def place_facts(location: str, community: Optional[str] = None) -> Dict[st
 
 def _place_from(tracker: Tracker) -> Optional[str]:
     message = said(tracker)
-    return normalize_place(message.first("location"))
+    return normalize_place(message.longest("location"))
+
+
+# places too vague to find on their own ("小区里", "楼道里", "家门口")
+GENERIC_PLACE_MAX = 4
+
+
+def with_community(location: Optional[str], community: str) -> str:
+    """The place once the resident has named the community: a vague place is
+    replaced by the answer, a specific one is prefixed with it."""
+    if not location or len(location) <= GENERIC_PLACE_MAX:
+        return community
+    if community in location or location in community:
+        return community if len(community) > len(location) else location
+    return f"{community}{location}"
 
 
 class ValidateReportForm(FormWithSideSlots):
@@ -71,7 +87,7 @@ class ValidateReportForm(FormWithSideSlots):
         message = said(tracker)
         if self.requested(tracker) != "description" or not message.text:
             return {}
-        if message.intent in NOT_AN_ANSWER:
+        if message.intent in NOT_CONTENT:
             return {}
         slots: Dict[Text, Any] = {"description": message.text[:MAX_DESCRIPTION]}
         if is_category(message.category):
@@ -89,7 +105,7 @@ class ValidateReportForm(FormWithSideSlots):
             return {}
         message = said(tracker)
         place = _place_from(tracker)
-        if place is None and message.intent not in NOT_AN_ANSWER:
+        if place is None and message.intent not in NOT_CONTENT:
             place = normalize_place(message.text[:200])
         if not place:
             return {}
@@ -98,15 +114,16 @@ class ValidateReportForm(FormWithSideSlots):
     async def extract_community(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> Dict[Text, Any]:
         message = said(tracker)
-        if self.requested(tracker) != "community" or message.intent in NOT_AN_ANSWER:
+        if self.requested(tracker) != "community" or message.intent in NOT_CONTENT:
             return {}
-        community = normalize_place(message.first("location") or message.text[:100])
+        community = normalize_place(message.longest("location") or message.text[:100])
         if not community:
             return {}
-        facts = await place_facts(tracker.get_slot("location") or "", community)
+        location = with_community(tracker.get_slot("location"), community)
+        facts = await place_facts(location)
         if facts["area_code"] is None and facts["area_matched"] is False:
             facts = {}  # still unknown: the service's fallback area takes it
-        return {"community": community, **facts}
+        return {"community": community, "location": location, **facts}
 
     # -- how to reach them -----------------------------------------------------
     async def extract_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -147,7 +164,7 @@ class ValidateReportForm(FormWithSideSlots):
         if target is None:
             if message.first("phone"):
                 target = "contact"
-            elif message.first("location") and not message.is_report:
+            elif message.longest("location") and not message.is_report:
                 target = "location"
             elif message.is_report and len(message.text) > 6:
                 target = "description"
@@ -159,7 +176,8 @@ class ValidateReportForm(FormWithSideSlots):
             return {}
         value = correction_value(message.text)
         if target == "location":
-            place = _place_from(tracker) or normalize_place(value)
+            named = correction_target(message.text) == "location"
+            place = (normalize_place(value) if named else None) or _place_from(tracker)
             if not place:
                 return {}
             return {"location": place, "community": None, **(await place_facts(place))}

@@ -25,7 +25,7 @@ class ActionStartReport(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = []
         message = said(tracker)
-        place = normalize_place(message.first("location"))
+        place = normalize_place(message.longest("location"))
         category = message.category if is_category(message.category) else None
         events += cleared()
         events += [
@@ -40,7 +40,9 @@ class ActionStartReport(Action):
         if place:
             events.append(SlotSet("location", place))
             events += [SlotSet(k, v) for k, v in (await place_facts(place)).items()]
-        if message.emergency or not is_vague(message.text, message.first("location")):
+        said_what = (message.intent != "start_report"
+                     and not is_vague(message.text, message.longest("location")))
+        if message.emergency or said_what:
             events.append(SlotSet("description", message.text[:500]))
         if message.emergency:
             numbers = emergency_numbers(message.text, category, message.emergency_cues)

@@ -64,7 +64,7 @@ async def send(report: Dict[str, Any]) -> str:
         await client().attach(report["attach_to"], order["reporter_ref"], order["description"])
         return replies.report_attached(report["attach_to"])
     if not order.get("area_code"):
-        facts = await place_facts(order["location_text"], report.get("community"))
+        facts = await place_facts(order["location_text"])
         if facts["area_matched"] is None:
             raise ServiceUnavailable("area lookup failed")
         if not facts["area_code"]:

@@ -45,16 +45,16 @@ class NotFound(Rejected):
 class ClientSettings:
     base_url: str
     token: str
-    timeout_s: float = 5.0
+    timeout_s: float = 3.0
     retries: int = 2
-    backoff_s: float = 0.5
+    backoff_s: float = 0.3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ClientSettings":
         return cls(
             base_url=env.get("WORKORDERS_URL", "http://127.0.0.1:8000").rstrip("/"),
             token=env.get("WORKORDERS_SERVICE_TOKEN", ""),
-            timeout_s=float(env.get("WORKORDERS_TIMEOUT_S", "5")),
+            timeout_s=float(env.get("WORKORDERS_TIMEOUT_S", "3")),
             retries=int(env.get("WORKORDERS_RETRIES", "2")),
         )
 

@@ -6,6 +6,8 @@
                                   an API account; its token is printed once, only its hash kept
     load-demo [--force | --if-empty]
                                   the demo data set (``demo.py``) into a database without orders
+    add-alias CODE ALIAS          another name of a grid (a street, a landmark)
+    set-fallback-area CODE        the grid that receives reports whose place matches no grid
     verify-audit [--number N]     check the hash chains of the orders' histories
     sweep [--once] [--interval S] the time-limit sweeper (several may run at once)
     show-order NUMBER             one order: status, assignee, deadlines, history
@@ -46,6 +48,7 @@ from .service import (
     InvalidInput,
     NotFound,
     SweepReport,
+    add_alias,
     create_staff_user,
     get_area,
     get_handler,
@@ -54,6 +57,7 @@ from .service import (
     list_orders,
     reporter_contact,
     run_time_limits,
+    set_fallback_area,
     verify_audit,
 )
 from .service.staff import STAFF_ROLES
@@ -80,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m integrations.workorders",
         description="Operate the work-order service: schema, staff accounts, demo data, "
-                    "audit, time limits.",
+                    "place aliases, audit, time limits.",
     )
     parser.add_argument("--database-url", default=None,
                         help="overrides WORKORDERS_DATABASE_URL")
@@ -117,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--if-empty", action="store_true",
                       help="load only into an empty database, else do nothing and exit 0")
     p.set_defaults(run=cmd_load_demo)
+
+    p = commands.add_parser("add-alias",
+                            help="add another name of a grid (a street, a landmark)")
+    p.add_argument("code", help="the grid's area code, e.g. grid:cg-xingfuli")
+    p.add_argument("alias", help="the other name, e.g. 人民路")
+    p.set_defaults(run=cmd_add_alias)
+
+    p = commands.add_parser("set-fallback-area",
+                            help="the grid that receives reports whose place matches no grid")
+    p.add_argument("code", help="the grid's area code")
+    p.set_defaults(run=cmd_set_fallback_area)
 
     p = commands.add_parser("verify-audit", help="verify the hash chains of order histories")
     p.add_argument("--number", default=None, help="check this order only")
@@ -297,9 +312,13 @@ def cmd_load_demo(args: argparse.Namespace, settings: Settings) -> int:
         result = load_demo(app.uow(), utc_now(), force=args.force,
                            with_staff=settings.development)
     print(f"demo data loaded: {len(result.areas_added)} areas, {len(result.handlers_added)} "
-          f"handlers, {len(result.staff_added)} staff accounts")
+          f"handlers, {len(result.staff_added)} staff accounts, "
+          f"{len(result.aliases_added)} place aliases")
+    if result.fallback_set is not None:
+        print(f"fallback area for unplaced reports: {result.fallback_set}")
     kept = [(len(result.areas_kept), "areas"), (len(result.handlers_kept), "handlers"),
-            (len(result.staff_kept), "staff accounts")]
+            (len(result.staff_kept), "staff accounts"),
+            (len(result.aliases_kept), "place aliases")]
     if any(n for n, _ in kept):
         print("kept as they were: " + ", ".join(f"{n} {what}" for n, what in kept if n))
     if result.staff_added:
@@ -308,6 +327,23 @@ def cmd_load_demo(args: argparse.Namespace, settings: Settings) -> int:
         for account, token in result.staff_added:
             print(f"  {account.username:<{width}}  {account.role:<10}  {token}")
         print(TOKEN_NOTE)
+    return OK
+
+
+# ------------------------------------------------------------------------ places
+
+
+def cmd_add_alias(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        area = add_alias(app.uow(), args.code, args.alias)
+    print(f"{area.name}（{area.code}）aliases: {'、'.join(area.aliases)}")
+    return OK
+
+
+def cmd_set_fallback_area(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        area = set_fallback_area(app.uow(), args.code)
+    print(f"fallback area for unplaced reports: {area.name}（{area.code}）")
     return OK
 
 

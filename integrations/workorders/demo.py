@@ -22,6 +22,12 @@ The people and places are fictional. Coverage is deliberate:
   or when the town is full;
 - one supervisor per tier (``is_supervisor``): the grid chief, the town's
   comprehensive-governance centre, the county mediation centre.
+
+Places: each grid has the aliases residents use for it (streets, landmarks,
+what the village calls its corners), so everyday place words resolve to a
+grid; no alias of one grid lies inside a name or alias of another unless the
+longer one is meant to win. 幸福里社区 (the township seat's community) is the
+fallback grid: reports whose place matches nothing go there for triage.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from .adapters.orm import Area, Handler, StaffUser, WorkOrder
+from .domain.places import location_key
 from .service import (
     AreaView,
     Conflict,
@@ -41,11 +48,14 @@ from .service import (
     HandlerView,
     StaffView,
     UnitOfWork,
+    add_alias,
     add_area,
     create_handler,
     create_staff_user,
+    list_area_details,
     list_areas,
     list_handlers,
+    set_fallback_area,
 )
 from .service.common import require_aware
 
@@ -84,6 +94,10 @@ class DemoData:
     areas: tuple[AreaSpec, ...]
     handlers: tuple[HandlerCreate, ...]
     staff: tuple[StaffSpec, ...]
+    #: grid code -> the other names residents use for it
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the grid that receives reports whose place matches no grid
+    fallback: str | None = None
 
 
 def demo_data() -> DemoData:
@@ -136,7 +150,16 @@ def demo_data() -> DemoData:
         StaffSpec("demo-supervisor", "supervisor", (COUNTY,)),
         StaffSpec("demo-admin", "admin"),
     )
-    return DemoData(areas=areas, handlers=handlers, staff=staff)
+    aliases = (
+        # the township seat: the old street, the market, the roads around it
+        (XINGFULI, ("幸福里", "幸福里小区", "幸福路", "人民路", "建设路", "老街", "菜市场")),
+        # a village: "东头/西头" only as the village's own ends (bare, they would
+        # catch "3号楼东头" in any community)
+        (HONGXING, ("红星", "红星村委会", "村口", "晒谷场", "村东头", "村西头")),
+        (YANGGUANG, ("阳光花园", "阳光小区", "解放路", "文化广场", "体育公园")),
+    )
+    return DemoData(areas=areas, handlers=handlers, staff=staff, aliases=aliases,
+                    fallback=XINGFULI)
 
 
 # ---------------------------------------------------------------------- loading
@@ -178,6 +201,11 @@ class DemoResult:
 
     areas_added: list[AreaView] = field(default_factory=list)
     areas_kept: list[str] = field(default_factory=list)
+    #: (grid code, alias)
+    aliases_added: list[tuple[str, str]] = field(default_factory=list)
+    aliases_kept: list[tuple[str, str]] = field(default_factory=list)
+    #: the fallback grid this run set (None: it set none, e.g. one was set already)
+    fallback_set: str | None = None
     handlers_added: list[HandlerView] = field(default_factory=list)
     handlers_kept: list[str] = field(default_factory=list)
     #: new accounts and their tokens: show each token once, store it nowhere
@@ -223,6 +251,7 @@ def load_demo(
         )
     result = DemoResult()
     _load_areas(uow, data, result)
+    _load_places(uow, data, result)
     _load_handlers(uow, data, now, result)
     if with_staff:
         _load_staff(uow, data, now, make_token, result)
@@ -247,6 +276,23 @@ def _load_areas(uow: UnitOfWork, data: DemoData, result: DemoResult) -> None:
                 f"{found.parent_code!r}), not as the demo's {spec.name!r}",
                 f"区域 {spec.code} 已存在且与演示数据不同。",
             )
+
+
+def _load_places(uow: UnitOfWork, data: DemoData, result: DemoResult) -> None:
+    """The demo's aliases (an alias some grid has already is kept, wherever it points),
+    and its fallback grid unless one is set already."""
+    areas = list_area_details(uow)
+    taken = {location_key(alias) for a in areas for alias in a.aliases}
+    for code, aliases in data.aliases:
+        for alias in aliases:
+            if location_key(alias) in taken:
+                result.aliases_kept.append((code, alias))
+            else:
+                add_alias(uow, code, alias)
+                result.aliases_added.append((code, alias))
+    if data.fallback is not None and not any(a.fallback for a in areas):
+        set_fallback_area(uow, data.fallback)
+        result.fallback_set = data.fallback
 
 
 def _load_handlers(uow: UnitOfWork, data: DemoData, now: datetime, result: DemoResult) -> None:

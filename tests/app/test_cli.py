@@ -23,11 +23,19 @@ import psycopg
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from integrations.workorders.adapters.orm import Area, Handler, OrderEvent, StaffUser, WorkOrder
+from integrations.workorders.adapters.orm import (
+    Area,
+    AreaAlias,
+    Handler,
+    OrderEvent,
+    StaffUser,
+    WorkOrder,
+)
 from integrations.workorders.adapters.taxonomy_file import load_taxonomy
 from integrations.workorders.bootstrap import App, bootstrap
 from integrations.workorders.cli import main
 from integrations.workorders.demo import GRIDS, demo_data
+from integrations.workorders.domain import location_key
 from integrations.workorders.privacy import EXAMPLE_KEY, generate_key
 from integrations.workorders.service import (
     HandlerCreate,
@@ -38,6 +46,7 @@ from integrations.workorders.service import (
     create_order,
     handler_load,
     list_handlers,
+    resolve_area,
     staff_by_token,
 )
 from integrations.workorders.settings import Settings
@@ -45,6 +54,7 @@ from integrations.workorders.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("WORKORDERS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOTE = "cannot be shown again"
+DEMO_ALIASES = sum(len(aliases) for _, aliases in demo_data().aliases)
 
 
 # ---------------------------------------------------------------------- fixtures
@@ -166,14 +176,18 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
+HEAD = "0002_area_aliases_callbacks"
+
+
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):
     assert cli(url, "migrate") == 0
-    assert "0001_initial" in capsys.readouterr().out
+    assert HEAD in capsys.readouterr().out
     app = make_app(url)
     tables = set(inspect(app.engine).get_table_names())
-    assert {"areas", "handlers", "work_orders", "order_events", "staff_users", "outbox"} <= tables
+    assert {"areas", "handlers", "work_orders", "order_events", "staff_users", "outbox",
+            "area_aliases", "callback_requests"} <= tables
     with app.engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001_initial"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == HEAD
 
     assert cli(url, "migrate") == 0  # already at head: nothing to do, still fine
     assert cli(url, "downgrade", "--to", "base") == 0
@@ -194,8 +208,28 @@ def test_downgrade_outside_development_needs_yes(sqlite_url, capsys, make_app):
 def test_migrate_as_a_subprocess(sqlite_url, make_app):
     done = run_cli(sqlite_url, "migrate")
     assert done.returncode == 0, done.stderr
-    assert "0001_initial" in done.stdout
+    assert HEAD in done.stdout
     assert "work_orders" in inspect(make_app(sqlite_url).engine).get_table_names()
+
+
+def test_downgrade_one_revision_keeps_the_orders_and_upgrades_again(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    order = report(app, now())
+    assert cli(url, "downgrade", "--to", "0001_initial") == 0
+    assert "0001_initial" in capsys.readouterr().out
+    inspector = inspect(app.engine)
+    assert not {"area_aliases", "callback_requests"} & set(inspector.get_table_names())
+    assert "fallback" not in {c["name"] for c in inspector.get_columns("areas")}
+    with app.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM areas")) == 5
+        assert conn.scalar(text("SELECT status FROM work_orders WHERE number = :n"),
+                           {"n": order.number}) == "assigned"
+    assert cli(url, "migrate") == 0
+    assert HEAD in capsys.readouterr().out
+    assert count(app, Area, Area.fallback.is_(True)) == 0  # aliases and fallback went with it
+    assert count(app, AreaAlias) == 0
+    assert order_row(app, order.number).status == "assigned"
 
 
 def test_a_command_on_an_unmigrated_database_says_to_migrate(sqlite_url, capsys):
@@ -290,6 +324,8 @@ def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
     assert first.returncode == 0, first.stderr
     app = make_app(sqlite_url)
     assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+    assert count(app, AreaAlias) == DEMO_ALIASES
+    assert "fallback area for unplaced reports: grid:cg-xingfuli" in first.stdout
     tokens = {line.split()[0]: line.split()[2] for line in first.stdout.splitlines()
               if line.startswith("  demo-")}
     assert set(tokens) == {"demo-dispatcher", "demo-supervisor", "demo-admin"}
@@ -301,6 +337,10 @@ def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
     assert "not loaded" in second.stdout
     assert not any(t in second.stdout for t in tokens.values())
     assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+    assert count(app, AreaAlias) == DEMO_ALIASES
+    with app.session_factory() as s:
+        assert list(s.scalars(select(Area.code).where(Area.fallback.is_(True)))) == [
+            "grid:cg-xingfuli"]
 
 
 def test_load_demo_refuses_a_database_with_orders(sqlite_url, capsys, make_app):
@@ -334,7 +374,9 @@ def test_load_demo_refuses_existing_setup_unless_forced_and_never_changes_it(
     assert cli(sqlite_url, "load-demo", "--force") == 0
     assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
     assert cli(sqlite_url, "load-demo", "--force") == 0  # again: everything is kept
-    assert "kept as they were: 5 areas, 13 handlers, 3 staff accounts" in capsys.readouterr().out
+    assert (f"kept as they were: 5 areas, 13 handlers, 3 staff accounts, {DEMO_ALIASES} place "
+            "aliases") in capsys.readouterr().out
+    assert count(app, AreaAlias) == DEMO_ALIASES
     assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
     (mine,) = [h for h in list_handlers(app.uow()) if h.id == own.id]
     assert (mine.name, mine.capacity, mine.areas) == ("钱调解", 2, ["county:other"])
@@ -402,6 +444,80 @@ def test_demo_dispatches_every_category_in_every_grid(url, capsys, make_app):
     assert "周燕" not in {names[o.assignee_id] for o in orders.values()}
     for h in list_handlers(app.uow()):
         assert handler_load(app.uow(), h.id) <= h.capacity, h.name
+
+
+# ----------------------------------------------------------------------- places
+
+#: What residents say, and the grid it must resolve to (None: unplaced, the fallback).
+EVERYDAY_PLACES = [
+    ("幸福里小区3号楼2单元", "grid:cg-xingfuli"),
+    ("幸福路口的路灯", "grid:cg-xingfuli"),
+    ("人民路和建设路路口", "grid:cg-xingfuli"),
+    ("老街菜市场门口", "grid:cg-xingfuli"),
+    ("红星村村口那棵大树下", "grid:cg-hongxing"),
+    ("村东头老王家", "grid:cg-hongxing"),
+    ("晒谷场旁边", "grid:cg-hongxing"),
+    ("红星村委会", "grid:cg-hongxing"),
+    ("阳光花园 8 栋", "grid:cg-yangguang"),
+    ("解放路文化广场", "grid:cg-yangguang"),
+    ("体育公园篮球场", "grid:cg-yangguang"),
+    ("阳光小区东门", "grid:cg-yangguang"),
+    ("3号楼东头", None),  # not "东头" of the village: an unplaced building
+    ("我家楼下", None),
+]
+
+
+def test_the_demo_resolves_everyday_place_words(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    for words, grid in EVERYDAY_PLACES:
+        match = resolve_area(app.uow(), words)
+        assert (match.code, match.matched) == (grid or "grid:cg-xingfuli", grid is not None), words
+
+
+def test_demo_aliases_of_different_grids_never_contain_one_another():
+    data = demo_data()
+    names = {a.code: a.name for a in data.areas if a.tier == "grid"}
+    keys = [(location_key(name), code) for code, name in names.items()]
+    keys += [(location_key(alias), code) for code, aliases in data.aliases for alias in aliases]
+    assert len({k for k, _ in keys}) == len(keys)  # no alias twice, none a grid's own name
+    clashes = [(a, b) for a, code_a in keys for b, code_b in keys
+               if code_a != code_b and a in b]
+    assert clashes == []
+    assert data.fallback == "grid:cg-xingfuli" and set(dict(data.aliases)) == set(GRIDS)
+
+
+def test_add_alias_and_set_fallback_area(url, capsys, make_app):
+    with_demo(url, capsys)
+    app = make_app(url)
+    assert cli(url, "add-alias", "grid:cg-hongxing", "红星小学") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("红星村（grid:cg-hongxing）aliases: ") and "红星小学" in out
+    assert resolve_area(app.uow(), "红星小学门口").code == "grid:cg-hongxing"
+
+    assert cli(url, "add-alias", "grid:cg-yangguang", "红星小学") == 1
+    assert "别名“红星小学”已用于“红星村”" in capsys.readouterr().err
+    assert cli(url, "add-alias", "township:qy-chengguan", "镇政府") == 1
+    assert "只能为网格添加别名" in capsys.readouterr().err
+    assert cli(url, "add-alias", "grid:nowhere", "某地") == 1
+    assert count(app, AreaAlias, AreaAlias.alias == "红星小学") == 1
+
+    assert cli(url, "set-fallback-area", "grid:cg-yangguang") == 0
+    assert capsys.readouterr().out == (
+        "fallback area for unplaced reports: 阳光花园社区（grid:cg-yangguang）\n")
+    with app.session_factory() as s:
+        assert list(s.scalars(select(Area.code).where(Area.fallback.is_(True)))) == [
+            "grid:cg-yangguang"]
+    assert cli(url, "set-fallback-area", "county:qingyang") == 1
+    assert "兜底区域必须是网格" in capsys.readouterr().err
+
+
+def test_add_alias_as_a_subprocess(sqlite_url):
+    assert run_cli(sqlite_url, "migrate").returncode == 0
+    assert run_cli(sqlite_url, "load-demo").returncode == 0
+    done = run_cli(sqlite_url, "add-alias", "grid:cg-xingfuli", "幸福里幼儿园")
+    assert done.returncode == 0, done.stderr
+    assert "幸福里幼儿园" in done.stdout
 
 
 # ------------------------------------------------------------------------ audit

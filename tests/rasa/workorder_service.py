@@ -3,11 +3,13 @@ application environment's API process on a fresh SQLite file with the demo
 data set (no mocks)."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +41,33 @@ class Service:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("the work-order API did not start")
+
+    def staff_token(self, username: str, role: str, handler_id: int | None = None,
+                    areas: str | None = None) -> str:
+        """A staff account on this service's database (the CLI prints its token once)."""
+        argv = [str(APP_PYTHON), "-m", "integrations.workorders", "create-staff",
+                "--username", username, "--role", role]
+        if handler_id is not None:
+            argv += ["--handler-id", str(handler_id)]
+        if areas:
+            argv += ["--areas", areas]
+        result = subprocess.run(argv, cwd=ROOT, env=self.env, check=True, capture_output=True,
+                                text=True)
+        return result.stdout.splitlines()[0].strip()
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None):
+        """One JSON call to the API; returns (status, parsed body)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, (json.loads(raw) if raw else None)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -27,6 +27,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,7 +37,9 @@ from .outbox_table import OutboxMessage
 
 __all__ = [
     "Area",
+    "AreaAlias",
     "Base",
+    "CallbackRequest",
     "Handler",
     "OrderDecline",
     "OrderEvent",
@@ -58,6 +62,33 @@ class Area(Base):
     parent_code: Mapped[Optional[str]] = mapped_column(
         String(64), ForeignKey("areas.code"), index=True
     )
+    #: the grid that receives reports whose place matches no grid (at most one; the
+    #: service keeps it so, the partial unique index is the second line of defence)
+    fallback: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
+    __table_args__ = (
+        Index("uq_areas_fallback", "fallback", unique=True,
+              sqlite_where=text("fallback"), postgresql_where=text("fallback")),
+    )
+
+
+class AreaAlias(Base):
+    """Another name of a grid: a street, a landmark, what residents call the place.
+
+    ``alias_key`` is the alias compared loosely (``domain.places.location_key``):
+    one alias, however spelt, names one area.
+    """
+
+    __tablename__ = "area_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str] = mapped_column(
+        String(64), ForeignKey("areas.code"), nullable=False, index=True
+    )
+    alias: Mapped[str] = mapped_column(String(100), nullable=False)
+    alias_key: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
 
 
 class Handler(Base):
@@ -213,3 +244,45 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
+
+
+class CallbackRequest(Base):
+    """A resident's request to be called back by a person (转人工).
+
+    The transcript and the phone number are personal data: ``transcript_enc``
+    holds the JSON list ``[{"speaker", "text"}]`` and ``contact_enc`` the
+    phone number, both ``privacy.Vault`` tokens; the phone is found by
+    ``contact_hash``. ``area_code`` comes from the linked order, if any.
+    """
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: the channel's sender id, e.g. "voice:13800000000"
+    reporter_ref: Mapped[str] = mapped_column(String(128), nullable=False)
+    #: tg | voice | web | open311 (the prefix of reporter_ref)
+    reporter_channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: asked | not_understood | service_error
+    reason: Mapped[str] = mapped_column(String(24), nullable=False)
+    transcript_enc: Mapped[str] = mapped_column(Text, nullable=False)
+    contact_enc: Mapped[Optional[str]] = mapped_column(Text)
+    contact_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    order_number: Mapped[Optional[str]] = mapped_column(
+        String(8), ForeignKey("work_orders.number")
+    )
+    area_code: Mapped[Optional[str]] = mapped_column(String(64), ForeignKey("areas.code"))
+    #: open | done
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    #: who called back, as the audit names staff ("staff:alice")
+    done_by: Mapped[Optional[str]] = mapped_column(String(80))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    #: the caller's idempotency key: the same key never makes a second request
+    client_ref: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+
+    __table_args__ = (
+        # the queue (open ones, oldest first) and a dispatcher's areas
+        Index("ix_callback_requests_status_created_at", "status", "created_at"),
+        Index("ix_callback_requests_area_status", "area_code", "status"),
+    )

@@ -48,7 +48,8 @@ from sqlalchemy.orm import Session
 
 from ..domain.dispatch import WEIGHTS
 from ..domain.lifecycle import OPEN_STATUSES, Action
-from .orm import Area, Handler, OrderDecline, OrderEvent, WorkOrder
+from ..domain.places import PlaceName, location_key, rank
+from .orm import Area, AreaAlias, Handler, OrderDecline, OrderEvent, WorkOrder
 
 OPEN_STATUS_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
 
@@ -110,6 +111,26 @@ def events_of(session: Session, order_id: int) -> list[OrderEvent]:
     return list(session.scalars(stmt))
 
 
+#: Events whose note the handler writes about the work itself (处置, 办结).
+HANDLER_NOTE_ACTIONS = (Action.PROGRESS.value, Action.RESOLVE.value)
+
+
+def latest_handler_note(session: Session, order_number: str) -> str | None:
+    """The note of the order's newest progress or resolve event that has one, or None."""
+    stmt = (
+        select(OrderEvent.note)
+        .join(WorkOrder, WorkOrder.id == OrderEvent.order_id)
+        .where(
+            WorkOrder.number == order_number,
+            OrderEvent.action.in_(HANDLER_NOTE_ACTIONS),
+            OrderEvent.note.is_not(None),
+        )
+        .order_by(OrderEvent.seq.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
 # ----------------------------------------------------------------------- areas
 
 
@@ -168,6 +189,76 @@ def forget_area_chains(session: Session | None = None) -> None:
             _chains.clear()
         else:
             _chains.pop(_cache_key(session), None)
+
+
+@dataclass(frozen=True)
+class PlaceIndex:
+    """What place resolution needs: every grid's name and aliases, and the fallback grid.
+
+    ``names`` are in ``domain.places.rank`` order; ``fallback`` is ``(code, name)``.
+    """
+
+    names: tuple[PlaceName, ...]
+    fallback: tuple[str, str] | None
+
+
+def place_index(session: Session, grid_tier: str) -> PlaceIndex:
+    """The grids of tier ``grid_tier`` by name and alias, and the fallback grid (two queries)."""
+    grids = {a.code: a for a in session.scalars(select(Area).where(Area.tier == grid_tier))}
+    names = [PlaceName(location_key(a.name), a.name, a.code, a.name) for a in grids.values()]
+    aliases = session.execute(select(AreaAlias.alias_key, AreaAlias.alias, AreaAlias.area_code))
+    names += [
+        PlaceName(key, alias, code, grids[code].name)
+        for key, alias, code in aliases
+        if code in grids
+    ]
+    fallback = next(((a.code, a.name) for a in grids.values() if a.fallback), None)
+    return PlaceIndex(names=rank(names), fallback=fallback)
+
+
+#: How long a process trusts the place index it read: changes made through the
+#: service in this process are seen at once (``forget_place_index``), changes
+#: by another process within this many seconds.
+PLACE_INDEX_TTL_S = 60.0
+
+_places: weakref.WeakKeyDictionary[object, dict[str, tuple[float, PlaceIndex]]] = (
+    weakref.WeakKeyDictionary()
+)
+_places_lock = threading.Lock()
+#: Bumped by every ``forget_place_index``: an index read before a change is not kept.
+_places_generation = 0
+
+
+def place_index_cached(session: Session, grid_tier: str) -> PlaceIndex:
+    """``place_index``, remembered per database and process for ``PLACE_INDEX_TTL_S``.
+
+    Resolution runs for every report, so the aliases are not read each time;
+    ``forget_place_index`` empties the cache (``add_area``, ``add_alias`` and
+    ``set_fallback_area`` call it after they commit). An index read while the
+    cache was being emptied is used once but not kept.
+    """
+    key = _cache_key(session)
+    now = time.monotonic()
+    cached = _places.get(key, {}).get(grid_tier)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    generation = _places_generation
+    index = place_index(session, grid_tier)
+    with _places_lock:
+        if generation == _places_generation:
+            _places.setdefault(key, {})[grid_tier] = (now + PLACE_INDEX_TTL_S, index)
+    return index
+
+
+def forget_place_index(session: Session | None = None) -> None:
+    """Empty the place-index cache of ``session``'s database (of every database if None)."""
+    global _places_generation
+    with _places_lock:
+        _places_generation += 1
+        if session is None:
+            _places.clear()
+        else:
+            _places.pop(_cache_key(session), None)
 
 
 def areas_within(session: Session, codes: Iterable[str]) -> set[str]:

@@ -23,7 +23,18 @@ from .body_limit import BodyLimitMiddleware
 from .config import as_api_settings, db_threads
 from .errors import install_error_handlers
 from .open311.catalog import Catalog, read_covers
-from .routers import audit, handlers, health, metrics, open311, order_actions, orders, prometheus
+from .routers import (
+    areas,
+    audit,
+    callbacks,
+    handlers,
+    health,
+    metrics,
+    open311,
+    order_actions,
+    orders,
+    prometheus,
+)
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
 
@@ -76,9 +87,16 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     )
     app.state.api = state
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
+    # A callback request carries up to 50 transcript lines of 500 characters
+    # (about 75 KB of Chinese): it may be larger than the other bodies.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes,
+        larger={callbacks.router.prefix: max(api_settings.max_body_bytes,
+                                             callbacks.MAX_BODY_BYTES)},
+    )
     app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)  # outermost: counts all
 
-    for module in (orders, order_actions, handlers, metrics, audit, open311, prometheus, health):
+    for module in (orders, order_actions, callbacks, areas, handlers, metrics, audit, open311,
+                   prometheus, health):
         app.include_router(module.router)
     return app

@@ -153,7 +153,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         reason_zh = _HTTP_ZH.get(exc.status_code, "请求无法处理。")
         if exc.status_code == 413:
-            limit = request.app.state.api.settings.max_body_bytes
+            limit = getattr(exc, "limit", None) or request.app.state.api.settings.max_body_bytes
             reason_zh = f"请求内容过大，不能超过{limit // 1024}KB。"
         detail = {"reason": str(exc.detail), "reason_zh": reason_zh}
     return error_response(request, exc.status_code, detail, headers=exc.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..domain.lifecycle import RESIDENT_LABELS, Status
-from ..service import EventView, OrderView
+from ..service import EventView, OrderView, UnitOfWork, resident_view
 from .deps import HANDLER, Principal
 from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPublic
 
@@ -13,12 +13,19 @@ from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPubli
 INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue"})
 
 
-def order_for(view: OrderView, principal: Principal) -> OrderPublic | ResidentOrderPublic:
+def order_for(
+    uow: UnitOfWork, view: OrderView, principal: Principal, *, new: bool = False
+) -> OrderPublic | ResidentOrderPublic:
     """The resident's view for the service account, the staff view (minus what a
-    handler must not know of the reporter) for staff."""
+    handler must not know of the reporter) for staff. ``new``: just created."""
     if principal.is_service:
-        return ResidentOrderPublic.from_view(view)
+        return resident_order(uow, view, new=new)
     return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER)
+
+
+def resident_order(uow: UnitOfWork, view: OrderView, *, new: bool = False) -> ResidentOrderPublic:
+    """The reporter's view: who handles it (a role), deadlines, the newest handler note."""
+    return ResidentOrderPublic.from_view(resident_view(uow, view, new=new))
 
 
 def actor_role(actor: str) -> str:

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..adapters.orm import OutboxMessage, WorkOrder
+from ..adapters.orm import CallbackRequest, OutboxMessage, WorkOrder
 from ..adapters.outbox_table import DEAD, PENDING
 from ..domain.lifecycle import Status
 from ..service.uow import UnitOfWork
@@ -42,7 +42,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _StateGauges(Collector):
-    """Open orders by status and outbox rows by status, counted at scrape time."""
+    """Open orders and outbox rows by status, open callback requests, counted at scrape time."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
         self._uow_factory = uow_factory
@@ -58,6 +58,10 @@ class _StateGauges(Collector):
                 .where(WorkOrder.status.in_(OPEN_ORDER_STATUSES))
                 .group_by(WorkOrder.status)
             ).all())
+            callbacks = uow.session.scalar(
+                select(func.count()).select_from(CallbackRequest)
+                .where(CallbackRequest.status == "open")
+            )
             outbox = dict(uow.session.execute(
                 select(OutboxMessage.status, func.count())
                 .where(OutboxMessage.status.in_((PENDING, DEAD)))
@@ -76,6 +80,10 @@ class _StateGauges(Collector):
         for status in (PENDING, DEAD):
             messages.add_metric([status], float(outbox.get(status, 0)))
         yield messages
+        yield GaugeMetricFamily(
+            "workorders_callbacks_open", "Callback requests waiting for a call",
+            value=float(callbacks or 0),
+        )
 
 
 class Telemetry:
@@ -94,6 +102,10 @@ class Telemetry:
         self.orders_created = Counter(
             "workorders_orders_created", "Work orders created through the API, by channel",
             ["channel"], registry=self.registry,
+        )
+        self.callbacks_requested = Counter(
+            "workorders_callbacks_requested", "Callback requests (转人工) filed, by reason",
+            ["reason"], registry=self.registry,
         )
         self.contact_reveals = Counter(
             "workorders_contact_reveals", "Reporter contacts revealed to staff",

@@ -62,6 +62,13 @@ FIELD_ZH: Mapping[str, str] = {
     "end_date": "结束时间",
     "service_request_id": "工单号",
     "attribute[area_code]": "所在网格",
+    "text": "地点描述",
+    "alias": "别名",
+    "transcript": "对话记录",
+    "transcript.text": "对话内容",
+    "speaker": "说话人",
+    "contact": "联系电话",
+    "order_number": "工单号",
 }
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -75,10 +82,15 @@ def field_of(loc: Sequence[Any]) -> str | None:
 
 
 def label_of(loc: Sequence[Any]) -> str:
-    """The Chinese name of the innermost named field of ``loc`` ("请求内容" if none)."""
-    for part in reversed(list(loc)):
-        if isinstance(part, str) and part not in _LOCATIONS:
-            return FIELD_ZH.get(part, part)
+    """The Chinese name of the field at ``loc``: of its dotted path without list
+    indexes if ``FIELD_ZH`` names it (``transcript.text``), else of the innermost
+    named field ("请求内容" if none)."""
+    names = [p for p in loc if isinstance(p, str) and p not in _LOCATIONS]
+    dotted = ".".join(names)
+    if dotted in FIELD_ZH:
+        return FIELD_ZH[dotted]
+    for part in reversed(names):
+        return FIELD_ZH.get(part, part)
     return "请求内容"
 
 

@@ -42,6 +42,7 @@ from .lifecycle import (
     apply,
 )
 from .numbers import is_valid, new_number, normalize
+from .places import PlaceName, best_match, location_key, rank
 from .taxonomy import Category, Deadlines, Priority, Taxonomy
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "OrderOverdue",
     "OrderQueued",
     "OrderToDispatch",
+    "PlaceName",
     "Priority",
     "Status",
     "StatusChanged",
@@ -79,13 +81,16 @@ __all__ = [
     "UnknownTier",
     "allowed_actions",
     "apply",
+    "best_match",
     "choose",
     "event_digest",
     "is_eligible",
     "is_valid",
+    "location_key",
     "new_number",
     "normalize",
     "order_weight",
     "plan",
+    "rank",
     "verify",
 ]

@@ -6,8 +6,24 @@ Results are plain dataclasses (``views``); failures are typed exceptions
 (``errors`` and ``domain.errors``), never error values.
 """
 
-from .areas import add_area, get_area, list_areas
+from .areas import (
+    add_alias,
+    add_area,
+    get_area,
+    get_area_details,
+    list_area_details,
+    list_areas,
+    resolve_area,
+    set_fallback_area,
+)
 from .audit_trail import verify_audit
+from .callbacks import (
+    get_callback,
+    list_callbacks,
+    mark_callback_done,
+    open_callbacks,
+    request_callback,
+)
 from .config import CHINA_TZ, ServiceConfig
 from .dispatching import dispatch_queued
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -32,6 +48,7 @@ from .queries import (
     latest_open_order_for_reporter,
     list_orders,
     reporter_contact,
+    resident_view,
 )
 from .resident_actions import answer_satisfaction, attach_report_to, cancel
 from .staff import create_staff_user, set_staff_active, staff_by_token
@@ -39,7 +56,11 @@ from .staff_actions import reassign, reopen
 from .sweeper import SweepReport, run_time_limits
 from .uow import UnitOfWork
 from .views import (
+    AreaDetailView,
+    AreaMatchView,
     AreaView,
+    CallbackCreate,
+    CallbackView,
     EventView,
     HandlerCreate,
     HandlerUpdate,
@@ -50,11 +71,16 @@ from .views import (
     Page,
     ResidentOrderView,
     StaffView,
+    TranscriptLine,
 )
 
 __all__ = [
     "CHINA_TZ",
+    "AreaDetailView",
+    "AreaMatchView",
     "AreaView",
+    "CallbackCreate",
+    "CallbackView",
     "Conflict",
     "EventView",
     "Forbidden",
@@ -73,8 +99,10 @@ __all__ = [
     "ServiceError",
     "StaffView",
     "SweepReport",
+    "TranscriptLine",
     "UnitOfWork",
     "accept",
+    "add_alias",
     "add_area",
     "answer_satisfaction",
     "attach_report_to",
@@ -87,24 +115,34 @@ __all__ = [
     "find_handler_by_phone",
     "find_open_duplicate",
     "get_area",
+    "get_area_details",
+    "get_callback",
     "get_handler",
     "get_order",
     "get_order_for_reporter",
     "handler_load",
     "history",
     "latest_open_order_for_reporter",
+    "list_area_details",
     "list_areas",
+    "list_callbacks",
     "list_handlers",
     "list_orders",
+    "mark_callback_done",
     "metrics",
+    "open_callbacks",
     "progress",
     "reassign",
     "reopen",
     "reporter_contact",
+    "request_callback",
+    "resident_view",
     "resolve",
+    "resolve_area",
     "run_time_limits",
     "set_capacity",
     "set_duty",
+    "set_fallback_area",
     "set_staff_active",
     "staff_by_token",
     "update_handler",

@@ -1,14 +1,31 @@
-"""The area hierarchy (county > township > grid) orders and handlers refer to."""
+"""The area hierarchy (county > township > grid) orders and handlers refer to, and
+which grid a place a resident names lies in.
+
+Place resolution (``resolve_area``) matches a grid's own name or one of its
+aliases (``add_alias``) as a substring of the resident's words, compared
+loosely (``domain.places``); the longest match wins, ties by area code. When
+nothing matches, the fallback grid (``set_fallback_area``; e.g. the township
+seat's community, which triages unplaced reports) is returned with
+``matched=False``. Names and aliases are cached per process (``store.place_index_cached``);
+every change here empties the cache.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections import defaultdict
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..adapters import store
-from ..adapters.orm import Area
+from ..adapters.orm import Area, AreaAlias
+from ..domain.places import best_match, location_key
 from .errors import Conflict, InvalidInput, NotFound
 from .uow import UnitOfWork
-from .views import AreaView
+from .views import AreaDetailView, AreaMatchView, AreaView
+
+MAX_ALIAS = 100
+MAX_PLACE_TEXT = 200
 
 
 def add_area(
@@ -36,11 +53,12 @@ def add_area(
                     "parent_code", f"{parent_code!r} is not a {expected_parent_tier}",
                     "上级区域不正确。",
                 )
-        area = Area(code=code, name=name, tier=tier, parent_code=parent_code)
+        area = Area(code=code, name=name, tier=tier, parent_code=parent_code, fallback=False)
         session.add(area)
         view = _view(area)
         uow.commit()
         store.forget_area_chains(session)  # dispatch's cached chains (see store)
+        store.forget_place_index(session)  # a new grid is known by its name at once
     return view
 
 
@@ -60,5 +78,143 @@ def list_areas(uow: UnitOfWork, *, tier: str | None = None) -> list[AreaView]:
         return [_view(a) for a in uow.session.scalars(stmt)]
 
 
+def list_area_details(uow: UnitOfWork) -> list[AreaDetailView]:
+    """Every area by code, with its aliases."""
+    with uow.read_only():
+        session = uow.session
+        aliases = _aliases_by_area(session.execute(select(AreaAlias.area_code, AreaAlias.alias)))
+        return [_detail(a, aliases.get(a.code, ()))
+                for a in session.scalars(select(Area).order_by(Area.code))]
+
+
+def get_area_details(uow: UnitOfWork, code: str) -> AreaDetailView:
+    with uow.read_only():
+        session = uow.session
+        area = session.get(Area, code)
+        if area is None:
+            raise NotFound("area", code)
+        rows = session.execute(
+            select(AreaAlias.area_code, AreaAlias.alias).where(AreaAlias.area_code == code)
+        )
+        return _detail(area, _aliases_by_area(rows).get(code, ()))
+
+
+def add_alias(uow: UnitOfWork, code: str, alias: str) -> AreaDetailView:
+    """Another name for grid ``code`` (a street, a landmark, what residents call it).
+
+    ``InvalidInput`` for an empty or over-long alias, one without letters or
+    digits, or an area that is not a grid; ``NotFound`` for an unknown area;
+    ``Conflict`` if the alias (compared loosely) is already an alias of any
+    grid, or is a grid's own name (which matches anyway).
+    """
+    text = (alias or "").strip()
+    if not text or len(text) > MAX_ALIAS:
+        raise InvalidInput("alias", f"must be 1 to {MAX_ALIAS} characters",
+                           f"别名不能为空且不超过{MAX_ALIAS}字。")
+    key = location_key(text)
+    if not key:
+        raise InvalidInput("alias", "must contain letters or digits", "别名须包含文字或数字。")
+    grid = uow.config.taxonomy.tiers[0]
+    with uow:
+        session = uow.session
+        area = session.get(Area, code)
+        if area is None:
+            raise NotFound("area", code)
+        if area.tier != grid:
+            raise InvalidInput("area_code", f"{code!r} is a {area.tier}, aliases name {grid}s",
+                               "只能为网格添加别名。")
+        taken = session.execute(
+            select(AreaAlias.area_code, Area.name)
+            .join(Area, Area.code == AreaAlias.area_code)
+            .where(AreaAlias.alias_key == key)
+        ).first()
+        if taken is not None:
+            where = "该区域" if taken.area_code == code else f"“{taken.name}”"
+            raise Conflict(f"alias {text!r} already names {taken.area_code}",
+                           f"别名“{text}”已用于{where}。")
+        for other in session.scalars(select(Area).where(Area.tier == grid)):
+            if location_key(other.name) == key:
+                raise Conflict(f"alias {text!r} is the name of {other.code}",
+                               f"“{text}”是“{other.name}”的名称，无需添加为别名。")
+        session.add(AreaAlias(area_code=code, alias=text, alias_key=key))
+        try:
+            session.flush()
+        except IntegrityError as exc:  # the same alias added at the same moment
+            raise Conflict(f"alias {text!r} was just added", f"别名“{text}”已存在。") from exc
+        uow.commit()
+        store.forget_place_index(session)
+    return get_area_details(uow, code)
+
+
+def set_fallback_area(uow: UnitOfWork, code: str) -> AreaView:
+    """Make grid ``code`` the one that receives reports whose place matches no grid.
+
+    At most one area is the fallback: the previous one stops being it, in the
+    same transaction. ``NotFound`` for an unknown area, ``InvalidInput`` for
+    one that is not a grid (orders are placed in grids).
+    """
+    grid = uow.config.taxonomy.tiers[0]
+    with uow:
+        session = uow.session
+        area = session.get(Area, code)
+        if area is None:
+            raise NotFound("area", code)
+        if area.tier != grid:
+            raise InvalidInput("area_code", f"{code!r} is a {area.tier}, not a {grid}",
+                               "兜底区域必须是网格。")
+        if store.has_row_locks(session):
+            # two changes take turns: the second then sees (and clears) the first's choice
+            session.execute(
+                select(Area.code).where(Area.tier == grid).order_by(Area.code).with_for_update()
+            )
+        # two statements: a unique index is checked row by row, so clear before setting
+        session.execute(
+            update(Area).where(Area.fallback.is_(True), Area.code != code).values(fallback=False)
+        )
+        session.execute(update(Area).where(Area.code == code).values(fallback=True))
+        session.expire(area)
+        view = _view(area)
+        uow.commit()
+        store.forget_place_index(session)
+    return view
+
+
+def resolve_area(uow: UnitOfWork, text: str) -> AreaMatchView:
+    """The grid the place in ``text`` lies in (see the module docstring).
+
+    ``InvalidInput`` for empty text or text over 200 characters; ``NotFound``
+    when nothing matches and no fallback grid is set.
+    """
+    place = (text or "").strip()
+    if not place or len(place) > MAX_PLACE_TEXT:
+        raise InvalidInput("text", f"must be 1 to {MAX_PLACE_TEXT} characters",
+                           f"地点描述不能为空且不超过{MAX_PLACE_TEXT}字。")
+    with uow.read_only():
+        index = store.place_index_cached(uow.session, uow.config.taxonomy.tiers[0])
+    match = best_match(place, index.names)
+    if match is not None:
+        return AreaMatchView(code=match.area_code, name=match.area_name, matched=True,
+                             alias=match.text)
+    if index.fallback is not None:
+        code, name = index.fallback
+        return AreaMatchView(code=code, name=name, matched=False, alias=None)
+    raise NotFound("area", None, "未能确定所在社区。",
+                   reason="no grid matches the place and no fallback grid is set")
+
+
+def _aliases_by_area(rows) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for code, alias in rows:
+        found[code].append(alias)
+    return {code: tuple(sorted(names)) for code, names in found.items()}
+
+
 def _view(area: Area) -> AreaView:
-    return AreaView(code=area.code, name=area.name, tier=area.tier, parent_code=area.parent_code)
+    return AreaView(code=area.code, name=area.name, tier=area.tier,
+                    parent_code=area.parent_code, fallback=bool(area.fallback))
+
+
+def _detail(area: Area, aliases: tuple[str, ...]) -> AreaDetailView:
+    return AreaDetailView(code=area.code, name=area.name, tier=area.tier,
+                          parent_code=area.parent_code, fallback=bool(area.fallback),
+                          aliases=aliases)

@@ -19,10 +19,15 @@ class ServiceError(DomainError):
 class NotFound(ServiceError):
     """No such order, handler, area or account (or not one the caller may see)."""
 
-    def __init__(self, what: str, key: object) -> None:
+    def __init__(
+        self, what: str, key: object, reason_zh: str | None = None, *, reason: str | None = None
+    ) -> None:
         self.what = what
         self.key = key
-        super().__init__(f"{what} {key!r} not found", f"未找到{_WHAT_ZH.get(what, what)}：{key}")
+        super().__init__(
+            reason or f"{what} {key!r} not found",
+            reason_zh or f"未找到{_WHAT_ZH.get(what, what)}：{key}",
+        )
 
 
 class Forbidden(ServiceError):
@@ -52,4 +57,5 @@ _WHAT_ZH = {
     "handler": "处理人员",
     "area": "区域",
     "staff user": "工作人员账号",
+    "callback request": "回拨请求",
 }

@@ -9,9 +9,28 @@ from .views import SATISFACTION_LABELS
 
 TIER_NAMES = {"grid": "网格", "township": "乡镇（街道）", "county": "县级"}
 
+#: Residents' channels as staff read them.
+CHANNEL_NAMES = {"tg": "Telegram", "voice": "电话", "web": "网页", "open311": "Open311"}
+
+#: Who handles an order, as its reporter is told: by role at the first tier,
+#: by office above it (never a name).
+ROLE_NAMES = {"mediator": "人民调解员", "grid_worker": "网格员"}
+HANDLER_OFFICES = {"township": "乡镇（街道）工作人员", "county": "县级部门"}
+
 
 def tier_name(tier: str) -> str:
     return TIER_NAMES.get(tier, tier)
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel)
+
+
+def handler_role_name(role: str, tier: str, first_tier: str) -> str:
+    """"人民调解员" / "网格员" at ``first_tier`` (the grid); the office at the tiers above."""
+    if tier == first_tier:
+        return ROLE_NAMES.get(role, role)
+    return HANDLER_OFFICES.get(tier, f"{tier_name(tier)}工作人员")
 
 
 def clock(at: datetime, now: datetime, tz: tzinfo) -> str:
@@ -71,6 +90,22 @@ def escalated_supervisor(number: str, category_name: str, location: str, tier: s
         f"工单 {number}（{category_name}，{location}）已超过办结时限，"
         f"升级至{tier_name(tier)}处理，请督办。"
     )
+
+
+_CALLBACK_HEADS = {
+    "asked": "居民请求人工服务",
+    "not_understood": "智能助手未能听懂居民的诉求",
+    "service_error": "系统故障，居民的诉求未能办理",
+}
+
+
+def callback_requested(request_id: int, reason: str, channel: str,
+                       order_number: str | None = None) -> str:
+    """For dispatchers: a resident waits for a call. No phone number, no transcript."""
+    head = _CALLBACK_HEADS.get(reason, _CALLBACK_HEADS["asked"])
+    about = f"，涉及工单 {order_number}" if order_number else ""
+    return (f"{head}（渠道：{channel_name(channel)}{about}），请尽快联系。"
+            f"回拨请求 #{request_id}。")
 
 
 def overdue_supervisor(number: str, category_name: str, location: str) -> str:

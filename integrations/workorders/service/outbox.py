@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..adapters import store
-from ..adapters.orm import Handler, OutboxMessage, StaffUser, WorkOrder
+from ..adapters.orm import CallbackRequest, Handler, OutboxMessage, StaffUser, WorkOrder
 from ..adapters.outbox_table import PENDING
 from . import messages
 from .common import category_label
@@ -35,6 +35,7 @@ TOPIC_STATUS = "order.status"
 TOPIC_QUEUED = "order.queued"
 TOPIC_ESCALATED = "order.escalated"
 TOPIC_OVERDUE = "order.overdue"
+TOPIC_CALLBACK = "callback.requested"
 
 
 def dedupe_key(number: str, seq: int, recipient_kind: str, recipient_ref: str) -> str:
@@ -53,16 +54,35 @@ def add(
     payload: dict[str, Any],
     now: datetime,
 ) -> OutboxMessage:
-    """Queue one message for the notifier."""
+    """Queue one message about ``order`` for the notifier."""
+    return _queue(
+        session, dedupe=dedupe_key(order.number, seq, recipient_kind, recipient_ref),
+        order_number=order.number, recipient_kind=recipient_kind, recipient_ref=recipient_ref,
+        channel=channel, topic=topic, payload=payload, now=now,
+    )
+
+
+def _queue(
+    session: Session,
+    *,
+    dedupe: str,
+    order_number: str | None,
+    recipient_kind: str,
+    recipient_ref: str,
+    channel: str,
+    topic: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> OutboxMessage:
     message = OutboxMessage(
         created_at=now,
         topic=topic,
         recipient_kind=recipient_kind,
         recipient_ref=recipient_ref,
         channel=channel,
-        order_number=order.number,
+        order_number=order_number,
         payload=payload,
-        dedupe_key=dedupe_key(order.number, seq, recipient_kind, recipient_ref),
+        dedupe_key=dedupe,
         status=PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -180,14 +200,7 @@ def to_dispatchers(
     ``log`` row with the order's area code as ref.
     """
     places = set(area_by_tier.values()) | {order.area_code}
-    stmt = (
-        select(StaffUser)
-        .where(StaffUser.role == "dispatcher", StaffUser.active.is_(True))
-        .order_by(StaffUser.id)
-    )
-    chats = [
-        u for u in session.scalars(stmt) if u.telegram_chat_id and places & set(u.areas or [])
-    ]
+    chats = dispatcher_chats(session, places)
     fields = _order_fields(cfg, order)
     text = messages.queued(order.number, fields["category_name"], order.location_text,
                            order.priority)
@@ -205,6 +218,55 @@ def to_dispatchers(
             payload={**payload, "chat_id": u.telegram_chat_id}, now=now,
         )
         for u in chats
+    ]
+
+
+def dispatcher_chats(session: Session, places: set[str] | None) -> list[StaffUser]:
+    """Active dispatchers with a Telegram chat who cover any of ``places`` (all if None)."""
+    stmt = (
+        select(StaffUser)
+        .where(StaffUser.role == "dispatcher", StaffUser.active.is_(True))
+        .order_by(StaffUser.id)
+    )
+    return [
+        u for u in session.scalars(stmt)
+        if u.telegram_chat_id and (places is None or places & set(u.areas or []))
+    ]
+
+
+def callback_to_dispatchers(
+    session: Session, request: CallbackRequest, *, now: datetime
+) -> list[OutboxMessage]:
+    """Ask dispatchers to call a resident back (转人工), routed like ``to_dispatchers``.
+
+    The dispatchers who cover the request's area (that of its order) at any
+    tier, or every dispatcher when it has no area; without one with a chat, a
+    ``log`` row addressed to the area code (or ``all``). The message names the
+    channel and the request's id, never the phone number, the resident's id or
+    the transcript: staff read those in the API.
+    """
+    places: set[str] | None = None
+    if request.area_code is not None:
+        places = set(store.area_chain_cached(session, request.area_code).values())
+        places.add(request.area_code)
+    text = messages.callback_requested(request.id, request.reason, request.reporter_channel,
+                                       request.order_number)
+    payload: dict[str, Any] = {
+        "text": text, "callback_id": request.id, "reason": request.reason,
+        "channel": request.reporter_channel, "order_number": request.order_number,
+        "area_code": request.area_code,
+    }
+    targets = [
+        (f"staff:{u.username}", "telegram", {"chat_id": u.telegram_chat_id})
+        for u in dispatcher_chats(session, places)
+    ] or [(request.area_code or "all", "log", {})]
+    return [
+        _queue(
+            session, dedupe=f"callback:{request.id}:dispatcher:{ref}",
+            order_number=request.order_number, recipient_kind="dispatcher", recipient_ref=ref,
+            channel=channel, topic=TOPIC_CALLBACK, payload={**payload, **extra}, now=now,
+        )
+        for ref, channel, extra in targets
     ]
 
 

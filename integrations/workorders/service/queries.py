@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -11,11 +10,13 @@ from ..adapters import store
 from ..adapters.orm import WorkOrder
 from ..domain.lifecycle import Status
 from ..domain.numbers import normalize
+from ..domain.places import location_key
 from ..privacy import mask_phone
+from . import messages
 from .common import event_view, load_order, order_view
 from .orders import CONTACT_CONTEXT
 from .uow import UnitOfWork
-from .views import EventView, OrderFilters, OrderView, Page
+from .views import EventView, OrderFilters, OrderView, Page, ResidentOrderView
 
 #: Statuses in which a resident's report is still "open" for them (resolved
 #: awaits their satisfaction answer).
@@ -64,10 +65,26 @@ def latest_open_order_for_reporter(uow: UnitOfWork, reporter_ref: str) -> OrderV
         return None if order is None else order_view(order, uow.config.taxonomy)
 
 
-def location_key(text: str) -> str:
-    """``text`` compared loosely: NFKC, case-folded, without spaces and punctuation."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+def resident_view(uow: UnitOfWork, order: OrderView, *, new: bool = False) -> ResidentOrderView:
+    """What the reporter may see of ``order``, with who handles it and the newest handler note.
+
+    ``handler_role`` is the role (grid tier) or the office (above it) of the
+    assignee, never a name, and None while nobody is assigned. ``latest_note``
+    is the text of the newest progress or resolve note (the handler writes
+    those knowing the reporter reads them), None if there is none. ``new``:
+    the order was just created, so it has no notes (nothing is read).
+    """
+    taxonomy = uow.config.taxonomy
+    role = None
+    if order.assignee_id is not None:
+        role = messages.handler_role_name(
+            taxonomy.handler_role(order.kind), order.tier, taxonomy.tiers[0]
+        )
+    note = None
+    if not new:
+        with uow.read_only():
+            note = store.latest_handler_note(uow.session, order.number)
+    return order.for_resident(handler_role=role, latest_note=note)
 
 
 def find_open_duplicate(

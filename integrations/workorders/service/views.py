@@ -82,15 +82,28 @@ class OrderView:
     resolved_at: datetime | None
     closed_at: datetime | None
 
-    def for_resident(self) -> ResidentOrderView:
-        """What the reporter may see of their own order."""
+    def for_resident(
+        self, *, handler_role: str | None = None, latest_note: str | None = None
+    ) -> ResidentOrderView:
+        """What the reporter may see of their own order.
+
+        ``handler_role`` and ``latest_note`` need the taxonomy and the history:
+        ``queries.resident_view`` fills them in.
+        """
         return ResidentOrderView(
             number=self.number,
+            kind=self.kind,
             category_name=self.category_name,
+            priority=self.priority,
             description=self.description,
             location_text=self.location_text,
             status=self.status,
             label=self.resident_label,
+            tier=self.tier,
+            handler_role=handler_role,
+            accept_by=self.accept_by,
+            resolve_by=self.resolve_by,
+            latest_note=latest_note,
             created_at=self.created_at,
             resolved_at=self.resolved_at,
             awaiting_satisfaction=self.status == "resolved",
@@ -99,14 +112,27 @@ class OrderView:
 
 @dataclass(frozen=True)
 class ResidentOrderView:
-    """A work order as its reporter sees it (no staff, no internal states)."""
+    """A work order as its reporter sees it (no staff, no internal states).
+
+    ``handler_role``: who handles it, as a role in Chinese ("人民调解员",
+    "网格员", "乡镇（街道）工作人员", "县级部门"), None while nobody is assigned;
+    never a name. ``latest_note``: the newest progress or resolve note of the
+    handler, None if there is none.
+    """
 
     number: str
+    kind: str
     category_name: str
+    priority: str
     description: str
     location_text: str
     status: str
     label: str
+    tier: str
+    handler_role: str | None
+    accept_by: datetime | None
+    resolve_by: datetime
+    latest_note: str | None
     created_at: datetime
     resolved_at: datetime | None
     awaiting_satisfaction: bool
@@ -227,7 +253,83 @@ class StaffView:
 
 @dataclass(frozen=True)
 class AreaView:
+    """An area; ``fallback``: the grid that receives reports whose place matches no grid."""
+
     code: str
     name: str
     tier: str
     parent_code: str | None
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class AreaDetailView(AreaView):
+    """An area with the other names residents use for it (sorted)."""
+
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AreaMatchView:
+    """The grid a place lies in (``resolve_area``).
+
+    ``matched``: the place named this grid (its own name or an alias, given as
+    ``alias``); False: nothing matched and this is the fallback grid (``alias`` None).
+    """
+
+    code: str
+    name: str
+    matched: bool
+    alias: str | None
+
+
+# ------------------------------------------------------------------- callbacks
+
+#: Why a resident is to be called back by a person (转人工).
+CALLBACK_REASONS = ("asked", "not_understood", "service_error")
+#: Who said a line of a callback request's transcript.
+TRANSCRIPT_SPEAKERS = ("resident", "bot")
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CallbackCreate:
+    """A resident's request to be called back (转人工), as the channel collected it.
+
+    ``reason``: asked (they asked for a person), not_understood (the bot
+    failed twice), service_error (the service failed). ``transcript``: the
+    conversation so far (the newest 50 lines are kept, each cut to 500
+    characters). ``order_number``: the order it concerns, linked only if
+    ``reporter_ref`` reported it. ``client_ref``: an idempotency key.
+    """
+
+    reporter_ref: str
+    reason: str
+    transcript: Sequence[TranscriptLine] = ()
+    contact: str | None = None
+    order_number: str | None = None
+    client_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackView:
+    """A callback request as staff see it: transcript and phone number decrypted."""
+
+    id: int
+    created_at: datetime
+    status: str
+    reason: str
+    reporter_ref: str
+    reporter_channel: str
+    contact: str | None
+    transcript: list[TranscriptLine]
+    order_number: str | None
+    area_code: str | None
+    done_at: datetime | None
+    done_by: str | None
+    note: str | None

@@ -46,6 +46,13 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/handlers/{handler_id}", {"capacity": 6}, DISPATCH),
     ("POST", "/api/v1/handlers/{handler_id}/duty", {"on_duty": True}, DISPATCH),
     ("POST", "/api/v1/handlers/{handler_id}/capacity", {"capacity": 6}, DISPATCH),
+    ("GET", "/api/v1/areas/resolve?text=幸福里3号楼", None, ALL),
+    ("GET", "/api/v1/areas", None, STAFF),
+    ("POST", "/api/v1/areas/{code}/aliases", {"alias": "和平街"}, DISPATCH),
+    ("POST", "/api/v1/callbacks", {**RESIDENT, "reason": "asked"}, REPORTERS),
+    ("GET", "/api/v1/callbacks", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/callbacks/{request_id}", None, frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/callbacks/{request_id}/done", {}, DISPATCH),
     ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
     ("GET", "/metrics", None, frozenset({SVC, SUP, ADM})),
@@ -63,6 +70,7 @@ OPEN311_FORM = {"service_code": "incident.water", "description": "井盖丢失",
 def _fill(value, number, handler_id):
     if isinstance(value, str):
         value = value.replace("{number}", number).replace("{handler_id}", str(handler_id))
+        value = value.replace("{code}", "grid:qy-dz-01").replace("{request_id}", "1")
         return int(value) if value.isdigit() and value == str(handler_id) else value
     if isinstance(value, dict):
         return {k: _fill(v, number, handler_id) for k, v in value.items()}

@@ -23,6 +23,8 @@ def test_openapi_lists_the_routes(api):
     paths = document["paths"]
     for path in ("/api/v1/orders", "/api/v1/orders/{number}/accept", "/api/v1/handlers/{handler_id}",
                  "/api/v1/metrics", "/api/v1/audit/verify", "/open311/v2/requests.{fmt}",
+                 "/api/v1/areas/resolve", "/api/v1/areas/{code}/aliases", "/api/v1/callbacks",
+                 "/api/v1/callbacks/{request_id}/done",
                  "/metrics", "/health"):
         assert path in paths, path
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
@@ -30,7 +32,9 @@ def test_openapi_lists_the_routes(api):
     assert {"201", "200", "401", "403", "409", "422"} <= set(create["responses"])
     schemas = document["components"]["schemas"]
     assert {"OrderCreate", "OrderPublic", "ResidentOrderPublic", "HandlerCreate",
-            "HandlerUpdate", "HandlerPublic"} <= set(schemas)
+            "HandlerUpdate", "HandlerPublic", "AreaPublic", "AreaMatchPublic", "CallbackCreate",
+            "CallbackReceipt", "CallbackPublic"} <= set(schemas)
+    assert "contact" not in schemas["CallbackReceipt"]["properties"]
     assert "reporter_contact" not in schemas["OrderPublic"]["properties"]
     open311_body = paths["/open311/v2/requests.{fmt}"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in open311_body

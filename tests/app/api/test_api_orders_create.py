@@ -23,8 +23,12 @@ def test_service_opens_an_order_that_is_dispatched_at_once(any_api):
     assert response.headers["Location"] == f"/api/v1/orders/{number}"
     # the resident's view: no staff, no contact
     assert body["label"] == "已派单" and body["status"] == "assigned"
-    assert set(body) == {"number", "category_name", "description", "location_text", "status",
-                         "label", "created_at", "resolved_at", "awaiting_satisfaction"}
+    assert set(body) == {"number", "kind", "category_name", "priority", "description",
+                         "location_text", "status", "label", "tier", "handler_role",
+                         "accept_by", "resolve_by", "latest_note", "created_at", "resolved_at",
+                         "awaiting_satisfaction"}
+    assert (body["kind"], body["priority"], body["tier"], body["handler_role"],
+            body["latest_note"]) == ("dispute", "normal", "grid", "人民调解员", None)
 
     row = api.row(number)
     assert (row.status, row.assignee_id, row.reporter_ref) == ("assigned", api.handlers["h1"], "tg:42")

@@ -164,3 +164,44 @@ def test_history_for_staff_and_for_the_resident(any_api):
     assert "handler:" not in str(resident)
     assert api.get("service", f"/api/v1/orders/{number}/history",
                    params={"reporter_ref": "tg:2"}).status_code == 404
+
+
+def test_the_residents_view_names_the_role_deadlines_and_the_newest_note(any_api):
+    api = any_api
+    created = api.report(reporter_ref="tg:1")
+    number = created["number"]
+    assert (created["kind"], created["priority"], created["tier"], created["handler_role"]) == (
+        "dispute", "normal", "grid", "人民调解员")
+    assert created["accept_by"] == api.row(number).accept_by.isoformat().replace("+00:00", "Z")
+    who = api.who_handles(api.row(number).assignee_id)
+    api.post(who, f"/api/v1/orders/{number}/accept")
+    api.post(who, f"/api/v1/orders/{number}/progress", json={"note": "已约双方周六面谈"})
+
+    def seen(path, **params):
+        response = api.get("service", path, params={"reporter_ref": "tg:1", **params})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    own = seen(f"/api/v1/orders/{number}")
+    assert (own["label"], own["latest_note"], own["handler_role"]) == (
+        "处理中", "已约双方周六面谈", "人民调解员")
+    assert seen("/api/v1/orders/latest") == own
+    api.post(who, f"/api/v1/orders/{number}/resolve", json={"note": "双方已签调解协议"})
+    answered = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+                        json={"reporter_ref": "tg:1", "answer": "unsatisfied"}).json()
+    # reopened and dispatched again; the newest note is still the resolve note
+    assert (answered["status"], answered["latest_note"]) == ("assigned", "双方已签调解协议")
+    for body in (own, answered):
+        text = str(body)
+        assert "王调解" not in text and "李调解" not in text and "handler:" not in text
+        assert "assignee_id" not in body and "reporter_ref" not in body
+
+    incident = api.report(reporter_ref="tg:2", category="incident.water",
+                          priority="urgent")["number"]
+    cancelled = api.post("service", f"/api/v1/orders/{incident}/cancel",
+                         json={"reporter_ref": "tg:2"}).json()
+    assert (cancelled["kind"], cancelled["priority"], cancelled["handler_role"],
+            cancelled["label"]) == ("incident", "urgent", "网格员", "已撤销")
+    queued = api.report(reporter_ref="tg:3", category="dispute.labor")  # nobody takes labour
+    assert (queued["status"], queued["handler_role"], queued["accept_by"]) == (
+        "pending", None, None)

@@ -45,8 +45,8 @@ PG_ADMIN_URL = os.environ.get(
 #: Monday 2025-03-03 09:00 in China (01:00 UTC).
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
 
-TABLES = ("outbox", "order_events", "order_declines", "staff_users", "work_orders",
-          "handlers", "areas")
+TABLES = ("outbox", "callback_requests", "order_events", "order_declines", "staff_users",
+          "work_orders", "handlers", "area_aliases", "areas")
 
 AREAS = [
     ("county:qy", "青阳县", "county", None),

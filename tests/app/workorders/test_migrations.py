@@ -18,8 +18,8 @@ from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.db import downgrade, migrate, normalize_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-ALL_TABLES = {"areas", "handlers", "work_orders", "order_events", "order_declines",
-              "staff_users", "outbox"}
+ALL_TABLES = {"areas", "area_aliases", "handlers", "work_orders", "order_events",
+              "order_declines", "staff_users", "outbox", "callback_requests"}
 
 
 def schema_diff(url: str) -> list:

@@ -45,7 +45,7 @@ from ..deps import (
     Principal,
     UowDep,
 )
-from ..present import order_for
+from ..present import order_for, resident_order
 from ..schemas.actions import (
     AttachRequest,
     DeclineRequest,
@@ -95,7 +95,7 @@ def accept_order(
     number: str, uow: UowDep, now: NowDep, principal: Assignee, body: HandlerAction | None = None
 ) -> OrderPublic:
     handler_id = acting_handler(uow, principal, number, body.handler_id if body else None)
-    return order_for(accept(uow, number, handler_id, now), principal)
+    return order_for(uow, accept(uow, number, handler_id, now), principal)
 
 
 @router.post("/{number}/decline", response_model=OrderPublic,
@@ -105,7 +105,7 @@ def decline_order(
 ) -> OrderPublic:
     body = body or DeclineRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(decline(uow, number, handler_id, body.reason, now), principal)
+    return order_for(uow, decline(uow, number, handler_id, body.reason, now), principal)
 
 
 @router.post("/{number}/progress", response_model=OrderPublic, summary="处置 (progress note)")
@@ -114,7 +114,7 @@ def progress_order(
 ) -> OrderPublic:
     body = body or NoteRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(progress(uow, number, handler_id, body.note, now), principal)
+    return order_for(uow, progress(uow, number, handler_id, body.note, now), principal)
 
 
 @router.post("/{number}/resolve", response_model=OrderPublic, summary="办结 (resolve)")
@@ -123,7 +123,7 @@ def resolve_order(
 ) -> OrderPublic:
     body = body or NoteRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(resolve(uow, number, handler_id, body.note, now), principal)
+    return order_for(uow, resolve(uow, number, handler_id, body.note, now), principal)
 
 
 @router.post("/{number}/reopen", response_model=OrderPublic,
@@ -133,7 +133,7 @@ def reopen_order(
 ) -> OrderPublic:
     body = body or ReopenRequest()
     order = staff_order(uow, principal, number)
-    return order_for(reopen(uow, order.number, principal.actor, body.reason, now), principal)
+    return order_for(uow, reopen(uow, order.number, principal.actor, body.reason, now), principal)
 
 
 @router.post("/{number}/reassign", response_model=OrderPublic,
@@ -145,7 +145,7 @@ def reassign_order(
     body = body or ReassignRequest()
     order = staff_order(uow, principal, number)
     view = reassign(uow, order.number, body.handler_id, principal.actor, now, reason=body.reason)
-    return order_for(view, principal)
+    return order_for(uow, view, principal)
 
 
 @router.post("/{number}/cancel", response_model=ResidentOrderPublic,
@@ -153,7 +153,7 @@ def reassign_order(
 def cancel_order(
     number: str, body: ResidentRequest, uow: UowDep, now: NowDep, principal: Resident
 ) -> ResidentOrderPublic:
-    return ResidentOrderPublic.from_view(cancel(uow, number, body.reporter_ref, now))
+    return resident_order(uow, cancel(uow, number, body.reporter_ref, now))
 
 
 @router.post("/{number}/satisfaction", response_model=ResidentOrderPublic,
@@ -162,7 +162,7 @@ def answer_order(
     number: str, body: SatisfactionRequest, uow: UowDep, now: NowDep, principal: Resident
 ) -> ResidentOrderPublic:
     view = answer_satisfaction(uow, number, body.reporter_ref, body.answer, body.reason, now)
-    return ResidentOrderPublic.from_view(view)
+    return resident_order(uow, view)
 
 
 def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:

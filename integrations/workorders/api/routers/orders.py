@@ -38,7 +38,7 @@ from ..deps import (
     StateDep,
     UowDep,
 )
-from ..present import order_for, resident_history
+from ..present import order_for, resident_history, resident_order
 from ..schemas.common import AUTH_ERRORS, ErrorBody, PagePublic
 from ..schemas.orders import (
     ContactPublic,
@@ -98,7 +98,7 @@ def post_order(
         response.headers["Location"] = f"{router.prefix}/{view.number}"
     else:
         response.status_code = 200
-    return order_for(view, principal)
+    return order_for(uow, view, principal, new=created)
 
 
 @router.get("", response_model=PagePublic[OrderPublic], summary="List orders (staff)")
@@ -145,7 +145,7 @@ def latest_order(
     reporter_ref: Annotated[str, Query(min_length=3, max_length=128)],
 ) -> ResidentOrderPublic | None:
     view = latest_open_order_for_reporter(uow, reporter_ref)
-    return None if view is None else ResidentOrderPublic.from_view(view)
+    return None if view is None else resident_order(uow, view)
 
 
 @router.get(
@@ -175,7 +175,7 @@ def read_order(
     principal: Annotated[Principal, Depends(READERS)],
     reporter_ref: Annotated[str | None, Query(max_length=128)] = None,
 ) -> OrderPublic | ResidentOrderPublic:
-    return order_for(visible_order(uow, principal, number, reporter_ref), principal)
+    return order_for(uow, visible_order(uow, principal, number, reporter_ref), principal)
 
 
 @router.get("/{number}/history", response_model=list[EventPublic] | list[ResidentEventPublic],

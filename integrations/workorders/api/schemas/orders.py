@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ...service import EventView, OrderView
+from ...service import EventView, OrderView, ResidentOrderView
 from ...service.views import REPORTER_CHANNELS
 from .common import MAX_LOCATION, Description, Input
 
@@ -94,21 +94,33 @@ class OrderPublic(BaseModel):
 
 
 class ResidentOrderPublic(BaseModel):
-    """A work order as its reporter sees it (no staff, no internal states)."""
+    """A work order as its reporter sees it (no staff names, no internal states)."""
 
     number: str
+    kind: str = Field(description="dispute (矛盾纠纷) or incident (事件隐患)")
     category_name: str
+    priority: Priority
     description: str
     location_text: str
     status: str
     label: str = Field(description="已受理, 已派单, 已签收, 处理中, 已办结, 已回访, 已撤销")
+    tier: str = Field(description="grid, township or county: where it is being handled")
+    handler_role: str | None = Field(
+        description="Who handles it, as a role: 人民调解员 or 网格员 at grid tier, "
+        "乡镇（街道）工作人员 or 县级部门 above; null while nobody is assigned",
+    )
+    accept_by: datetime | None = Field(description="签收 deadline of the current assignment")
+    resolve_by: datetime = Field(description="办结 deadline")
+    latest_note: str | None = Field(
+        description="The handler's newest progress or resolve note; null if none"
+    )
     created_at: datetime
     resolved_at: datetime | None
     awaiting_satisfaction: bool
 
     @classmethod
-    def from_view(cls, view: OrderView) -> ResidentOrderPublic:
-        return cls(**asdict(view.for_resident()))
+    def from_view(cls, view: ResidentOrderView) -> ResidentOrderPublic:
+        return cls(**asdict(view))
 
 
 class OrderSummaryPublic(BaseModel):
