@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api clean
+.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -68,7 +68,7 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch bench-api
+bench: bench-nlu bench-dispatch bench-api bench-dialogue
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
@@ -79,6 +79,10 @@ bench-dispatch: $(VENV)/.installed
 # needs PostgreSQL for the PostgreSQL half (127.0.0.1:5432, or TEST_POSTGRES_URL)
 bench-api: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks.api
+
+# the whole embedded stack (tools/stack.py) replaying tests/app/e2e/conversations.yml
+bench-dialogue: $(VENV)/.installed $(RVENV)/.installed model
+	$(VENV)/bin/python -m benchmarks.dialogue
 
 clean:
 	rm -rf var models .pytest_cache

@@ -102,8 +102,9 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
-def services(settings: Settings) -> list[Service]:
-    model = model_path()
+def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
+    """The processes to start; `model` defaults to the one of the current inputs."""
+    model = model or model_path()
     if not model.exists():
         sys.exit(f"error: model {model.name} is missing: run `make model` (make run does it)")
     endpoints = write_endpoints(settings)
@@ -169,6 +170,16 @@ class Launcher:
         self.settings = settings
         self.plan = plan
         self.stopping = False
+        # where progress and error messages go (None: stdout and stderr at the time);
+        # tools/stack.py sends them to its own log file
+        self.out = None
+        self.err = None
+        # run in each child before exec (tools/stack.py: die with the test process)
+        self.preexec_fn = None
+
+    def say(self, message: str, error: bool = False) -> None:
+        stream = (self.err or sys.stderr) if error else (self.out or sys.stdout)
+        print(message, file=stream, flush=True)
 
     def prepare(self) -> bool:
         """Migrate the work-order database; load the demo data into an empty one."""
@@ -179,10 +190,10 @@ class Launcher:
         for argv in steps:
             result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
             if result.stdout.strip():
-                print(result.stdout.strip(), flush=True)
+                self.say(result.stdout.strip())
             if result.returncode != 0:
-                print(f"error: `{' '.join(argv[1:])}` failed:\n{result.stderr[-2000:]}",
-                      file=sys.stderr)
+                self.say(f"error: `{' '.join(argv[1:])}` failed:\n{result.stderr[-2000:]}",
+                         error=True)
                 return False
         return True
 
@@ -191,26 +202,30 @@ class Launcher:
                 "PYTHONPATH": str(ROOT), **extra}
 
     def start(self) -> None:
-        log_dir = self.settings.var / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
         run_dir = self.settings.var / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
         for name, secret in (("rasa-token", self.settings.rasa_token),
                              ("service-token", self.settings.service_token)):
             (run_dir / name).write_text(secret)
             (run_dir / name).chmod(0o600)
-        env = self._env({})
         for service in self.plan:
-            service.log_path = log_dir / f"{service.name}.log"
-            log = open(service.log_path, "ab")
-            service.process = subprocess.Popen(
-                service.argv, cwd=ROOT, env={**env, **service.env},
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: we stop the whole tree
-            )
-            log.close()
-            service.started_at = time.monotonic()
-            print(f"starting {service.name} (pid {service.process.pid}), log {service.log_path}",
-                  flush=True)
+            self.launch(service)
+
+    def launch(self, service: Service) -> None:
+        """Start one service (again), appending to var/log/<name>.log."""
+        log_dir = self.settings.var / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        service.log_path = log_dir / f"{service.name}.log"
+        log = open(service.log_path, "ab")
+        service.process = subprocess.Popen(
+            service.argv, cwd=ROOT, env={**self._env({}), **service.env},
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: we stop the whole tree
+            preexec_fn=self.preexec_fn,
+        )
+        log.close()
+        service.started_at = time.monotonic()
+        self.say(f"starting {service.name} (pid {service.process.pid}), log {service.log_path}")
 
     def wait_ready(self) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -220,11 +235,11 @@ class Launcher:
                 if self.dead(service):
                     return False
                 if service.ready():
-                    print(f"ready    {service.describe}", flush=True)
+                    self.say(f"ready    {service.describe}")
                     pending.remove(service)
             if time.monotonic() > deadline:
-                print(f"error: not ready after {READY_TIMEOUT_S:.0f} s: "
-                      f"{', '.join(s.name for s in pending)}", file=sys.stderr)
+                self.say(f"error: not ready after {READY_TIMEOUT_S:.0f} s: "
+                         f"{', '.join(s.name for s in pending)}", error=True)
                 return False
             time.sleep(0.5)
         return not self.stopping
@@ -233,10 +248,9 @@ class Launcher:
         code = service.process.poll()
         if code is None:
             return False
-        print(f"error: {service.name} exited with code {code}; last lines of {service.log_path}:",
-              file=sys.stderr)
         lines = service.log_path.read_text(errors="replace").splitlines()[-15:]
-        print("\n".join("    " + line for line in lines), file=sys.stderr)
+        self.say(f"error: {service.name} exited with code {code}; last lines of {service.log_path}:\n"
+                 + "\n".join("    " + line for line in lines), error=True)
         return True
 
     def watch(self) -> int:
@@ -247,28 +261,32 @@ class Launcher:
         return 0
 
     def stop(self) -> None:
-        for service in reversed(self.plan):
+        self.halt(self.plan)
+        self.say("all processes stopped")
+
+    def halt(self, chosen: list[Service]) -> None:
+        """SIGTERM each one's process group, wait, then SIGKILL what is left of the groups."""
+        for service in reversed(chosen):
             if service.process and service.process.poll() is None:
                 try:
                     os.killpg(service.process.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for service in self.plan:
+        for service in chosen:
             if not service.process:
                 continue
             try:
                 service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                print(f"{service.name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it",
-                      file=sys.stderr)
+                self.say(f"{service.name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it",
+                         error=True)
             # whatever is left in the group (workers, children) goes too
             try:
                 os.killpg(service.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             service.process.wait()
-        print("all processes stopped", flush=True)
 
 
 def main() -> int:

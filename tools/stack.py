@@ -1,0 +1,408 @@
+"""The real embedded stack, started for a test or a benchmark.
+
+Starts what `make run` starts (work-order API, notifier, sweeper, action
+server, Rasa with the REST channel), through tools/run.py's Settings,
+services and Launcher, on free ports and in a var dir of the caller's
+choosing: migrate and load the demo data, start every process, wait until
+each is ready.
+
+    from tools.stack import Stack
+
+    with Stack(tmp_path) as stack:                 # or: stack = Stack(tmp_path).start()
+        stack.say("web:alice", "你好")             # -> ["您好！我是社区服务助手。…"]
+        stack.stop_service("workorders-api")       # stop one process (its process group)
+        stack.start_service("workorders-api")      # start it again, wait until ready
+        stack.peak_rss_mib("rasa")                 # VmHWM of the process and its children
+    # stack.stop() on leaving: every process group, as run.py stops them
+
+Logs: <var_dir>/log/<service>.log for each process and <var_dir>/log/stack.log
+for the harness itself (migration, start, stop); `log_tail(name)` gives the
+last lines for a failure message.
+
+Processes started here are in their own process groups (stopped as a whole)
+and, on Linux, get SIGTERM if the thread that started them dies
+(PR_SET_PDEATHSIG), so a killed test run leaves no Rasa behind. Start the
+stack from a thread that lives as long as the stack (the main thread).
+
+Only the application venv (.venv, Python 3.11, httpx) imports this module.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import secrets
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.model_store import model_path  # noqa: E402
+from tools.run import RASA_BIN, Launcher, Service, Settings, services  # noqa: E402
+
+SERVICE_NAMES = ("workorders-api", "notifier", "sweeper", "actions", "rasa")
+READY_TIMEOUT_S = 300.0   # Rasa alone needs ~40 s to load a model
+RESTART_TIMEOUT_S = 120.0
+SAY_TIMEOUT_S = 60.0
+WARM_UP_SENDER = "web:stack-warm-up"
+
+PR_SET_PDEATHSIG = 1
+try:
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not glibc Linux: no parent-death signal
+    _LIBC = None
+
+
+class StackError(RuntimeError):
+    """The stack could not start, a service died, or Rasa answered with an error."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the starting thread goes away."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def newest_model() -> Optional[Path]:
+    """The model of the current inputs if trained, else the newest models/zh-*.tar.gz."""
+    current = model_path()
+    if current.exists():
+        return current
+    found = sorted((ROOT / "models").glob("zh-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def unavailable_reason() -> Optional[str]:
+    """Why a stack cannot be started here (None: it can); for pytest.skip."""
+    if not (RASA_BIN / "rasa").exists():
+        return "the Rasa environment .venv-rasa is missing: run `make venvs`"
+    if newest_model() is None:
+        return "no trained model in models/: run `make model`"
+    return None
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free TCP ports on 127.0.0.1 (all held open while choosing)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _vm_hwm_kib(pid: int) -> Optional[int]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class _StampedLog:
+    """A text file that starts every line with the time (the launcher's messages go here)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "a", encoding="utf-8")
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self._at_line_start:
+                self._file.write(time.strftime("%H:%M:%S "))
+            self._file.write(piece)
+            self._at_line_start = piece.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Stack:
+    """The five processes of the embedded default on free ports in `var_dir`.
+
+    `model`: a models/zh-*.tar.gz (default: the model of the current inputs,
+    or the newest one there). `warm_up`: after start, send one message so the
+    first real turn does not pay for TensorFlow's first prediction.
+    """
+
+    def __init__(self, var_dir: Path | str, model: Optional[Path | str] = None, *,
+                 warm_up: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        chosen = Path(model) if model else newest_model()
+        if chosen is not None and not chosen.is_absolute() and not chosen.exists():
+            chosen = ROOT / chosen  # models/zh-….tar.gz from anywhere
+        if chosen is None or not chosen.exists():
+            raise StackError(f"no model to serve ({chosen or 'models/ is empty'}): run `make model`")
+        self.model = chosen.resolve()
+        self.var = Path(var_dir).resolve()
+        self.warm_up = warm_up
+        self.ready_timeout_s = ready_timeout_s
+        rasa_port, actions_port, api_port = free_ports(3)
+        self.settings = Settings(
+            host="127.0.0.1", rasa_port=rasa_port, actions_port=actions_port, api_port=api_port,
+            rasa_token=secrets.token_urlsafe(24), service_token=secrets.token_urlsafe(32),
+            database_url=f"sqlite:///{self.var / 'workorders.db'}", var=self.var,
+        )
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.plan: list[Service] = services(self.settings, self.model)
+        for service in self.plan:
+            service.env = {**service.env, "PYTHONUNBUFFERED": "1"}  # log tails up to date
+        self.launcher = Launcher(self.settings, self.plan)
+        self.launcher.preexec_fn = _die_with_parent
+        self.log_dir = self.var / "log"
+        self._log = None
+        self._client: Optional[httpx.Client] = None
+        self._stopped_on_purpose: set[str] = set()
+        self.started = False
+        #: seconds spent in each start phase: prepare, ready, warm_up
+        self.timings: dict[str, float] = {}
+
+    # -- addresses -------------------------------------------------------------
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}/webhooks/rest/webhook"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.actions_port}"
+
+    @property
+    def service_token(self) -> str:
+        return self.settings.service_token
+
+    @property
+    def rasa_token(self) -> str:
+        return self.settings.rasa_token
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url
+
+    # -- life cycle ------------------------------------------------------------
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "Stack":
+        """Migrate, load the demo data, start every process, wait until all are ready."""
+        if self.started:
+            return self
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log = _StampedLog(self.log_dir / "stack.log")
+        self.launcher.out = self.launcher.err = self._log
+        self._note(f"stack in {self.var}, model {self.model.name}, ports rasa "
+                   f"{self.settings.rasa_port}, actions {self.settings.actions_port}, "
+                   f"api {self.settings.api_port}")
+        began = time.monotonic()
+        if not self.launcher.prepare():
+            self._log.close()
+            self._log = None
+            raise StackError("preparing the work-order database failed:\n" + self.log_tail("stack"))
+        self.timings["prepare"] = time.monotonic() - began
+        atexit.register(self.stop)
+        self.started = True
+        began = time.monotonic()
+        try:
+            self.launcher.start()
+            self._wait_ready(self.plan, self.ready_timeout_s)
+            self.timings["ready"] = time.monotonic() - began
+            self._client = httpx.Client(timeout=SAY_TIMEOUT_S)
+            if self.warm_up:
+                began = time.monotonic()
+                self.say(WARM_UP_SENDER, "你好")
+                self.timings["warm_up"] = time.monotonic() - began
+        except BaseException:
+            self.stop()
+            raise
+        self._note("all services ready " + ", ".join(f"{k} {v:.1f} s"
+                                                     for k, v in self.timings.items()))
+        return self
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM to each process group, then SIGKILL). Idempotent."""
+        if not self.started:
+            return
+        self.started = False
+        atexit.unregister(self.stop)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.launcher.stop()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _note(self, message: str) -> None:
+        if self._log is not None:
+            self._log.write(message + "\n")
+            self._log.flush()
+
+    def _wait_ready(self, chosen: list[Service], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(chosen)
+        while pending:
+            for service in list(pending):
+                code = service.process.poll()
+                if code is not None:
+                    raise StackError(f"{service.name} exited with code {code} while starting:\n"
+                                     + self.log_tail(service.name))
+                if service.ready():
+                    self._note(f"ready {service.name} (pid {service.process.pid})")
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                raise StackError(f"not ready after {timeout_s:.0f} s: {names}\n"
+                                 + "\n".join(self.log_tail(s.name) for s in pending))
+            if pending:
+                time.sleep(0.25)
+
+    # -- one service -----------------------------------------------------------
+    def service(self, name: str) -> Service:
+        for service in self.plan:
+            if service.name == name:
+                return service
+        raise KeyError(f"no service {name!r}; there are {', '.join(SERVICE_NAMES)}")
+
+    def running(self, name: str) -> bool:
+        process = self.service(name).process
+        return process is not None and process.poll() is None
+
+    def pid(self, name: str) -> Optional[int]:
+        return self.service(name).process.pid if self.running(name) else None
+
+    def stop_service(self, name: str) -> None:
+        """Stop one process (its whole process group) and wait until it is gone."""
+        service = self.service(name)
+        self._note(f"stopping {name} (pid {service.process.pid if service.process else '-'})")
+        self._stopped_on_purpose.add(name)
+        self.launcher.halt([service])
+        # forget it: its process group is gone, and a later stop() must not
+        # signal that group id again (it may belong to someone else by then)
+        service.process = None
+        self._note(f"stopped {name}")
+
+    def start_service(self, name: str, timeout_s: float = RESTART_TIMEOUT_S) -> None:
+        """Start one stopped process again (same port, same log file) and wait until ready."""
+        if not self.started:
+            raise StackError("the stack is not running")
+        service = self.service(name)
+        if self.running(name):
+            raise StackError(f"{name} is running already (pid {service.process.pid})")
+        self.launcher.launch(service)
+        self._stopped_on_purpose.discard(name)
+        began = time.monotonic()
+        self._wait_ready([service], timeout_s)
+        self._note(f"restarted {name} in {time.monotonic() - began:.1f} s")
+
+    def dead_services(self) -> list[str]:
+        """Services that exited although nobody stopped them."""
+        return [s.name for s in self.plan
+                if s.name not in self._stopped_on_purpose
+                and s.process is not None and s.process.poll() is not None]
+
+    def pids(self, name: str) -> list[int]:
+        """The service's process and all its descendants (empty if not running)."""
+        pid = self.pid(name)
+        return _descendants(pid) if pid else []
+
+    def peak_rss_mib(self, name: str) -> Optional[float]:
+        """Peak resident set size (VmHWM) of the service in MiB, its children added.
+
+        The children's peaks are added as if they coincided, so with children
+        this is an upper bound. None if the service is not running.
+        """
+        peaks = [k for k in (_vm_hwm_kib(p) for p in self.pids(name)) if k is not None]
+        return round(sum(peaks) / 1024, 1) if peaks else None
+
+    # -- logs ------------------------------------------------------------------
+    def log_path(self, name: str) -> Path:
+        """var_dir/log/<name>.log; name "stack" is the harness's own log."""
+        return self.log_dir / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_path(name)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        except OSError:
+            return f"--- {path}: (no log) ---"
+        return f"--- last {len(text)} lines of {path} ---\n" + "\n".join(text)
+
+    # -- talking to the bot ----------------------------------------------------
+    def say(self, sender: str, text: str) -> list[str]:
+        """Send `text` as `sender` to the REST channel; the bot's text replies in order."""
+        if self._client is None:
+            raise StackError("the stack is not running")
+        try:
+            response = self._client.post(self.rest_url, json={"sender": sender, "message": text})
+        except httpx.HTTPError as exc:
+            raise StackError(f"the REST channel did not answer {text!r} from {sender}: "
+                             f"{type(exc).__name__}: {exc}\n{self.log_tail('rasa', 15)}") from exc
+        if response.status_code != 200:
+            raise StackError(f"the REST channel answered {response.status_code} to {text!r} from "
+                             f"{sender}: {response.text[:500]}\n{self.log_tail('rasa', 15)}")
+        return [m["text"] for m in response.json() if m.get("text")]
+
+
+def main() -> int:
+    """`python tools/stack.py [var_dir]`: start a stack, print where it listens, stop on Enter."""
+    import tempfile
+
+    var = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="stack-"))
+    with Stack(var) as stack:
+        print(f"REST {stack.rest_url}\nAPI  {stack.api_url} (token {stack.service_token})\n"
+              f"logs {stack.log_dir}\nstarted in "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in stack.timings.items()))
+        try:
+            input("press Enter to stop ")
+        except (EOFError, KeyboardInterrupt):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
