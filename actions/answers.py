@@ -40,6 +40,16 @@ def yes_no(text: str, intent: Optional[str]) -> Optional[bool]:
     return None
 
 
+DROP_WORDS = ("不报了", "不反映了", "不投诉了", "不举报了", "不提交了", "不想报", "不想反映",
+              "不想投诉", "不登记了", "别报了", "撤回", "撤销")
+
+
+def drops_report(text: str) -> bool:
+    """"算了，不报了": the resident gives up the report (not a "no" to a question)."""
+    clean = _clean(text)
+    return any(word in clean for word in DROP_WORDS)
+
+
 ANONYMOUS = ("匿名", "不留名", "不想留名", "不要留名", "不愿留名", "别留名", "不透露",
              "不想让人知道", "别让人知道", "保密")
 NO_CONTACT = ("不用", "不需要", "不留", "不必", "不方便", "没有电话", "没电话", "算了",
@@ -56,6 +66,8 @@ def contact_answer(text: str, intent: Optional[str], phone_entity: Optional[str]
     phone = normalize_phone(phone_entity) or normalize_phone(text)
     if phone:
         return "phone", phone
+    if drops_report(text):
+        return None
     clean = _clean(text)
     if any(word in clean for word in ANONYMOUS):
         return "anonymous", None

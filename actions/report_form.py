@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .answers import contact_answer, correction_target, correction_value, yes_no
+from .answers import contact_answer, correction_target, correction_value, drops_report, yes_no
 from .conversation import caller_number, said
 from .forms import FormWithSideSlots
 from .normalize import normalize_place
@@ -146,6 +146,8 @@ class ValidateReportForm(FormWithSideSlots):
         message = said(tracker)
         if self.requested(tracker) != "confirmed" or message.intent in NOT_AN_ANSWER:
             return {}
+        if drops_report(message.text):
+            return {}  # the rule for cancel_report drops the report
         correction = await self._correction(tracker)
         if correction:
             return {**correction, "confirmed": None, "correcting": False}

@@ -40,7 +40,10 @@ class ActionStartReport(Action):
         if place:
             events.append(SlotSet("location", place))
             events += [SlotSet(k, v) for k, v in (await place_facts(place)).items()]
+        # "我要反映个问题" says nothing yet; an answer-like message ("在3号楼")
+        # counts only if the NLU still saw a report category in it
         said_what = (message.intent != "start_report"
+                     and (message.intent != "inform" or category is not None)
                      and not is_vague(message.text, message.longest("location")))
         if message.emergency or said_what:
             events.append(SlotSet("description", message.text[:500]))

@@ -146,7 +146,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
         ),
         Service(
             name="rasa",
-            argv=[str(RASA_BIN / "rasa"), "run", "--model", str(model),
+            argv=[str(RASA_BIN / "python"), "-m", "bot.serve", "run", "--model", str(model),
                   "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
                   "--interface", host, "--port", str(settings.rasa_port),
                   "--enable-api", "--auth-token", settings.rasa_token],

@@ -26,6 +26,7 @@ def test_yes_no(text, intent, expected):
     ("不用了", ("none", None)),
     ("不方便", ("none", None)),
     ("幸福里小区3号楼", None),
+    ("算了，不报了", None),  # gives up the report: not an answer about contact
 ])
 def test_contact_answer(text, expected):
     assert contact_answer(text, None) == expected

@@ -31,6 +31,23 @@ def test_there_are_enough_stories_and_every_flow_is_covered():
         assert needed in actions, needed
 
 
+def test_every_user_message_gets_the_intent_its_story_says(agent):
+    """`rasa test core` takes the stories' intents as given; the NLU half of
+    end-to-end is checked here, message by message, with the served model."""
+    from bot.nlu_runtime import classify
+
+    stories = yaml.safe_load(STORIES.read_text(encoding="utf-8"))["stories"]
+    wrong = []
+    for story in stories:
+        for step in story["steps"]:
+            if "user" in step:
+                text = step["user"].strip()
+                predicted = classify(agent, text)["intent"]
+                if predicted != step["intent"]:
+                    wrong.append(f"{story['story']}: {text!r} is {predicted}, story says {step['intent']}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_end_to_end_stories_pass_with_fail_on_prediction_errors(tmp_path):
     model = model_path()
     if not model.exists():
