@@ -20,6 +20,25 @@ def location_key(text: str) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
+# words that say where around a place, not which place: "3号楼门口" is "3号楼"
+_AROUND = ("门口", "旁边", "附近", "边上", "对面", "周围", "前面", "后面", "那边", "这边",
+           "一带", "跟前", "里面", "外面", "楼下", "底下")
+
+
+def place_key(text: str) -> str:
+    """``location_key`` without the trailing "门口/旁边/附近…": two reports of
+    one place rarely word its surroundings the same way."""
+    key = location_key(text)
+    trimmed = True
+    while trimmed:
+        trimmed = False
+        for word in _AROUND:
+            if key.endswith(word) and len(key) > len(word) + 1:
+                key = key[: -len(word)]
+                trimmed = True
+    return key
+
+
 @dataclass(frozen=True)
 class PlaceName:
     """One way to name a grid: its own name or an alias (``key`` is ``location_key(text)``)."""

@@ -10,7 +10,7 @@ from ..adapters import store
 from ..adapters.orm import WorkOrder
 from ..domain.lifecycle import Status
 from ..domain.numbers import normalize
-from ..domain.places import location_key
+from ..domain.places import place_key
 from ..privacy import mask_phone
 from . import messages
 from .common import event_view, load_order, order_view
@@ -97,10 +97,10 @@ def find_open_duplicate(
 ) -> OrderView | None:
     """The oldest order being handled with the same category, grid and place, if any.
 
-    Places match after ``location_key`` (so "3号楼 " and "3号楼" are one).
+    Places match after ``place_key`` (so "3号楼 ", "3号楼" and "3号楼门口" are one).
     ``since`` limits the search to orders created from then on.
     """
-    key = location_key(location_text)
+    key = place_key(location_text)
     if not key:
         return None
     stmt = (
@@ -116,7 +116,7 @@ def find_open_duplicate(
         stmt = stmt.where(WorkOrder.created_at >= since)
     with uow.read_only():
         for order in uow.session.scalars(stmt):
-            if location_key(order.location_text) == key:
+            if place_key(order.location_text) == key:
                 return order_view(order, uow.config.taxonomy)
     return None
 

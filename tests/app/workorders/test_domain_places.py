@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from integrations.workorders.domain import PlaceName, best_match, location_key, rank
+from integrations.workorders.domain.places import place_key
 
 
 def name(text: str, code: str, area: str = "社区") -> PlaceName:
@@ -31,3 +32,10 @@ def test_ties_go_to_the_smaller_area_code_and_nothing_matches_nothing():
     assert best_match("不知道在哪里", names) is None
     assert best_match("！！", names) is None
     assert best_match("东头", ()) is None
+
+
+def test_place_keys_ignore_the_surroundings_but_not_the_place():
+    assert place_key("幸福里小区3号楼门口") == place_key("幸福里小区3号楼") == "幸福里小区3号楼"
+    assert place_key("红星村村口旁边") == place_key("红星村村口")
+    assert place_key("3号楼") != place_key("4号楼门口")
+    assert place_key("门口") == "门口"  # nothing left to compare is not a match for everything
