@@ -27,7 +27,8 @@ async def order_to_rate(tracker: Tracker) -> Optional[str]:
     """The sender's order waiting for a rating: the one named, else the latest."""
     number = order_number_in(tracker)
     sender = reporter_ref(tracker)
-    order = await (client().get_order(number, sender) if number else client().latest_order(sender))
+    order = await (client().get_order(number, sender) if number
+                   else client().latest_order(sender, awaiting_satisfaction=True))
     if order and order.get("awaiting_satisfaction"):
         return order["number"]
     return None

@@ -76,9 +76,12 @@ class WorkOrderClient:
         return await self._call("POST", "/api/v1/orders", json=dict(report),
                                 headers={"Idempotency-Key": idempotency_key})
 
-    async def latest_order(self, reporter_ref: str) -> Optional[dict]:
-        return await self._call("GET", "/api/v1/orders/latest",
-                                params={"reporter_ref": reporter_ref})
+    async def latest_order(self, reporter_ref: str,
+                           awaiting_satisfaction: bool = False) -> Optional[dict]:
+        params = {"reporter_ref": reporter_ref}
+        if awaiting_satisfaction:
+            params["awaiting_satisfaction"] = "true"
+        return await self._call("GET", "/api/v1/orders/latest", params=params)
 
     async def get_order(self, number: str, reporter_ref: str) -> dict:
         return await self._call("GET", f"/api/v1/orders/{number}",

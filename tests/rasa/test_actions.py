@@ -360,6 +360,16 @@ def test_the_follow_up_answer_closes_or_reopens(service, text, answer, status):
     assert staff_view(service, number)["status"] == status
 
 
+def test_the_rating_goes_to_the_resolved_order_even_with_a_newer_one_open(service):
+    who = sender("rate-two")
+    resolved = _resolved_order(service, who)
+    newer = _open_order(service, who, location="阳光花园5号楼", area_code="grid:cg-yangguang")
+    assert latest_order(service, who)["number"] == newer
+    state = tracker(who, message("基本满意", "rate_satisfaction"), form="satisfaction_form")
+    _, slots = run(service, ValidateSatisfactionForm(), state)
+    assert slots["rating_number"] == resolved
+
+
 def test_not_satisfied_without_a_reason_asks_why(service):
     who = sender("rate-why")
     number = _resolved_order(service, who)

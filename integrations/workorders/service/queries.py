@@ -52,11 +52,18 @@ def get_order_for_reporter(uow: UnitOfWork, number: str, reporter_ref: str) -> O
         return order_view(order, uow.config.taxonomy)
 
 
-def latest_open_order_for_reporter(uow: UnitOfWork, reporter_ref: str) -> OrderView | None:
-    """The reporter's newest order not yet closed, archived or cancelled, if any."""
+def latest_open_order_for_reporter(
+    uow: UnitOfWork, reporter_ref: str, *, awaiting_satisfaction: bool = False
+) -> OrderView | None:
+    """The reporter's newest order not yet closed, archived or cancelled, if any.
+
+    ``awaiting_satisfaction``: only a resolved order waiting for the follow-up
+    answer (回访), whatever newer orders the reporter has open.
+    """
+    statuses = (Status.RESOLVED.value,) if awaiting_satisfaction else REPORTER_OPEN
     stmt = (
         select(WorkOrder)
-        .where(WorkOrder.reporter_ref == reporter_ref, WorkOrder.status.in_(REPORTER_OPEN))
+        .where(WorkOrder.reporter_ref == reporter_ref, WorkOrder.status.in_(statuses))
         .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
         .limit(1)
     )

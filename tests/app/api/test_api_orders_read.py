@@ -127,6 +127,21 @@ def test_latest_open_order_of_a_resident(api):
     assert latest["number"] == newer and latest["label"] == "已派单"
 
 
+def test_the_order_awaiting_the_follow_up_answer_whatever_is_newer(api):
+    params = {"reporter_ref": "tg:1", "awaiting_satisfaction": "true"}
+    resolved = api.report(reporter_ref="tg:1")["number"]
+    assert api.get("service", "/api/v1/orders/latest", params=params).json() is None
+    assert api.post("handler", f"/api/v1/orders/{resolved}/accept").status_code == 200
+    assert api.post("handler", f"/api/v1/orders/{resolved}/resolve",
+                    json={"note": "已调解"}).status_code == 200
+    api.tick(minutes=5)
+    newer = api.report(reporter_ref="tg:1", category="incident.water")["number"]
+    latest = api.get("service", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json()
+    assert latest["number"] == newer
+    waiting = api.get("service", "/api/v1/orders/latest", params=params).json()
+    assert waiting["number"] == resolved and waiting["awaiting_satisfaction"] is True
+
+
 def test_duplicates_are_found_for_incidents_but_never_for_disputes(api):
     incident = api.report(reporter_ref="tg:1", category="incident.water",
                           location_text="幸福里 3号楼")["number"]

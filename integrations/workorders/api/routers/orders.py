@@ -143,8 +143,11 @@ def latest_order(
     uow: UowDep,
     principal: Annotated[Principal, Depends(RESIDENT_AGENT)],
     reporter_ref: Annotated[str, Query(min_length=3, max_length=128)],
+    awaiting_satisfaction: Annotated[bool, Query(
+        description="only a resolved order waiting for the follow-up answer")] = False,
 ) -> ResidentOrderPublic | None:
-    view = latest_open_order_for_reporter(uow, reporter_ref)
+    view = latest_open_order_for_reporter(uow, reporter_ref,
+                                          awaiting_satisfaction=awaiting_satisfaction)
     return None if view is None else resident_order(uow, view)
 
 
