@@ -117,12 +117,7 @@ def add_alias(uow: UnitOfWork, code: str, alias: str) -> AreaDetailView:
     grid = uow.config.taxonomy.tiers[0]
     with uow:
         session = uow.session
-        area = session.get(Area, code)
-        if area is None:
-            raise NotFound("area", code)
-        if area.tier != grid:
-            raise InvalidInput("area_code", f"{code!r} is a {area.tier}, aliases name {grid}s",
-                               "只能为网格添加别名。")
+        _grid_area(session, code, grid, "只能为网格添加别名。")
         taken = session.execute(
             select(AreaAlias.area_code, Area.name)
             .join(Area, Area.code == AreaAlias.area_code)
@@ -156,12 +151,7 @@ def set_fallback_area(uow: UnitOfWork, code: str) -> AreaView:
     grid = uow.config.taxonomy.tiers[0]
     with uow:
         session = uow.session
-        area = session.get(Area, code)
-        if area is None:
-            raise NotFound("area", code)
-        if area.tier != grid:
-            raise InvalidInput("area_code", f"{code!r} is a {area.tier}, not a {grid}",
-                               "兜底区域必须是网格。")
+        area = _grid_area(session, code, grid, "兜底区域必须是网格。")
         if store.has_row_locks(session):
             # two changes take turns: the second then sees (and clears) the first's choice
             session.execute(
@@ -218,3 +208,13 @@ def _detail(area: Area, aliases: tuple[str, ...]) -> AreaDetailView:
     return AreaDetailView(code=area.code, name=area.name, tier=area.tier,
                           parent_code=area.parent_code, fallback=bool(area.fallback),
                           aliases=aliases)
+
+
+def _grid_area(session, code: str, grid: str, not_a_grid_zh: str) -> Area:
+    """The area ``code``; NotFound if unknown, InvalidInput if it is not a grid."""
+    area = session.get(Area, code)
+    if area is None:
+        raise NotFound("area", code)
+    if area.tier != grid:
+        raise InvalidInput("area_code", f"{code!r} is a {area.tier}, not a {grid}", not_a_grid_zh)
+    return area

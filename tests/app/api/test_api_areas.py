@@ -80,7 +80,7 @@ def test_adding_an_alias_is_checked(api):
     township = api.post("admin", "/api/v1/areas/township:qy-dz/aliases", json={"alias": "镇上"})
     assert township.status_code == 422
     assert township.json()["detail"] == {
-        "reason": "area_code: 'township:qy-dz' is a township, aliases name grids",
+        "reason": "area_code: 'township:qy-dz' is a township, not a grid",
         "reason_zh": "只能为网格添加别名。", "field": "area_code"}
     empty = api.post("admin", "/api/v1/areas/grid:qy-dz-01/aliases", json={"alias": ""})
     assert empty.json()["detail"]["reason_zh"] == "别名不能为空"
