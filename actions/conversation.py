@@ -7,15 +7,12 @@ from typing import Any, Optional
 
 from rasa_sdk import Tracker
 
+from bot.components.report_labels import REPORT_INTENTS
+
 from .normalize import normalize_phone
 
 CHANNELS = ("tg", "voice", "web")
 TRANSCRIPT_LIMIT = 50
-REPORT_INTENTS = frozenset({"report_dispute", "report_incident"})
-# intents that are never an answer to one of the bot's questions
-OTHER_BUSINESS = frozenset({"check_status", "cancel_report", "request_human", "greet", "goodbye",
-                            "thank", "bot_challenge", "out_of_scope", "rate_satisfaction",
-                            "retry", "start_report"})
 
 
 def reporter_ref(tracker: Tracker) -> str:
@@ -53,10 +50,6 @@ class Said:
     @property
     def is_report(self) -> bool:
         return self.intent in REPORT_INTENTS
-
-    @property
-    def other_business(self) -> bool:
-        return self.intent in OTHER_BUSINESS
 
 
 def said(tracker: Tracker) -> Said:

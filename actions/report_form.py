@@ -32,12 +32,11 @@ NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "gr
 NOT_CONTENT = NOT_AN_ANSWER | {"affirm", "deny"}
 
 
-async def place_facts(location: str, community: Optional[str] = None) -> Dict[str, Any]:
+async def place_facts(location: str) -> Dict[str, Any]:
     """The grid area of a place; area_code None when the service cannot tell now
     (the submission resolves it again)."""
-    text = f"{community}{location}" if community else location
     try:
-        match = await client().resolve_area(text)
+        match = await client().resolve_area(location)
     except WorkOrderServiceError as error:
         logger.warning("area lookup failed: %s", error)
         return {"area_code": None, "area_matched": None}

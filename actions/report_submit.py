@@ -41,7 +41,6 @@ def frozen_report(tracker: Tracker) -> Dict[str, Any]:
     return {
         "key": tracker.get_slot("report_key"),
         "attach_to": number,
-        "community": tracker.get_slot("community"),
         "order": {
             "category": tracker.get_slot("category"),
             "description": tracker.get_slot("description"),

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.staff_accounts import create_staff
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 
@@ -44,16 +46,9 @@ class Service:
 
     def staff_token(self, username: str, role: str, handler_id: int | None = None,
                     areas: str | None = None) -> str:
-        """A staff account on this service's database (the CLI prints its token once)."""
-        argv = [str(APP_PYTHON), "-m", "integrations.workorders", "create-staff",
-                "--username", username, "--role", role]
-        if handler_id is not None:
-            argv += ["--handler-id", str(handler_id)]
-        if areas:
-            argv += ["--areas", areas]
-        result = subprocess.run(argv, cwd=ROOT, env=self.env, check=True, capture_output=True,
-                                text=True)
-        return result.stdout.splitlines()[0].strip()
+        """A staff account on this service's database."""
+        return create_staff(self.env["WORKORDERS_DATABASE_URL"], username, role, handler_id,
+                            areas, env=self.env)
 
     def call(self, method: str, path: str, token: str, body: dict | None = None):
         """One JSON call to the API; returns (status, parsed body)."""

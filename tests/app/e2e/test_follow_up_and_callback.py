@@ -5,29 +5,17 @@ conversation so far. Everything goes through the real stack: Rasa's REST
 channel, the action server, the work-order API and its database."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 
 from e2e_support import orders_for
+from tests.staff_accounts import create_staff
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def staff_token(stack, username: str, role: str, handler_id: int | None = None) -> str:
-    argv = [sys.executable, "-m", "integrations.workorders", "create-staff",
-            "--username", username, "--role", role]
-    if handler_id is not None:
-        argv += ["--handler-id", str(handler_id)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKORDERS_DATABASE_URL": stack.database_url}
-    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.splitlines()[0].strip()
+    return create_staff(stack.database_url, username, role, handler_id)
 
 
 def call(stack, token: str, method: str, path: str, **kwargs) -> httpx.Response:
