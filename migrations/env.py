@@ -16,6 +16,7 @@ from alembic import context
 from sqlalchemy import create_engine, event, pool
 
 from integrations.workorders.adapters import orm  # noqa: F401  (registers every table)
+from integrations.workorders.adapters import channel_tables  # noqa: F401  (the channel's)
 from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.db import normalize_url
 

@@ -46,6 +46,8 @@ class Settings:
     service_token: str
     database_url: str
     var: Path
+    #: TELEGRAM_* settings (tokens, API base, mode); the bots run when a token is set
+    telegram: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict) -> "Settings":
@@ -62,7 +64,12 @@ class Settings:
             service_token=env.get("WORKORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32),
             database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
             var=var,
+            telegram={k: v for k, v in env.items() if k.startswith("TELEGRAM_") and v},
         )
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram.get("TELEGRAM_BOT_TOKEN"))
 
     def app_env(self) -> dict:
         """Environment of the work-order processes (their settings read it)."""
@@ -125,8 +132,10 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             name="notifier",
             argv=[str(APP_PYTHON), "-m", "integrations.workorders.notifier"],
             health_url=None,
-            describe="notifier           delivers the outbox (log and webhook senders)",
-            env=app_env,
+            describe=("notifier           delivers the outbox ("
+                      + ("Telegram, " if settings.telegram_enabled else "")
+                      + "log and webhook senders)"),
+            env={**app_env, **settings.telegram},
         ),
         Service(
             name="sweeper",
@@ -154,7 +163,27 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
                       f"  (API token in var/run/rasa-token)"),
         ),
-    ]
+    ] + ([telegram_service(settings)] if settings.telegram_enabled else [])
+
+
+TELEGRAM_OFF = ("Telegram channel off: set TELEGRAM_BOT_TOKEN (and TELEGRAM_HANDLER_BOT_TOKEN for "
+                "a separate handlers' bot) to start the bots")
+
+
+def telegram_service(settings: Settings) -> Service:
+    """The residents' and handlers' bots (integrations/telegram), relaying to Rasa's REST channel."""
+    mode = settings.telegram.get("TELEGRAM_MODE", "polling")
+    base = settings.telegram.get("TELEGRAM_API_BASE", "https://api.telegram.org")
+    bots = "two bots" if settings.telegram.get("TELEGRAM_HANDLER_BOT_TOKEN") else "one bot"
+    return Service(
+        name="telegram",
+        argv=[str(APP_PYTHON), "-m", "integrations.telegram"],
+        health_url=None,
+        describe=f"Telegram channel   {bots}, {mode}, Bot API {base}",
+        env={**settings.app_env(), **settings.telegram,
+             "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+             "WORKORDERS_API_URL": f"http://127.0.0.1:{settings.api_port}"},
+    )
 
 
 def is_up(url: str) -> bool:
@@ -292,6 +321,8 @@ class Launcher:
 def main() -> int:
     settings = Settings.from_env(dict(os.environ))
     launcher = Launcher(settings, services(settings))
+    if not settings.telegram_enabled:
+        launcher.say(TELEGRAM_OFF)
 
     def on_signal(signum, frame):
         launcher.stopping = True

@@ -159,10 +159,13 @@ class Stack:
     `model`: a models/zh-*.tar.gz (default: the model of the current inputs,
     or the newest one there). `warm_up`: after start, send one message so the
     first real turn does not pay for TensorFlow's first prediction.
+    `telegram`: TELEGRAM_* settings (a bot token, the Bot API base of an
+    emulator): the notifier gets them and the Telegram channel runs too.
     """
 
     def __init__(self, var_dir: Path | str, model: Optional[Path | str] = None, *,
-                 warm_up: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 warm_up: bool = True, ready_timeout_s: float = READY_TIMEOUT_S,
+                 telegram: Optional[dict] = None) -> None:
         chosen = Path(model) if model else newest_model()
         if chosen is not None and not chosen.is_absolute() and not chosen.exists():
             chosen = ROOT / chosen  # models/zh-….tar.gz from anywhere
@@ -177,6 +180,7 @@ class Stack:
             host="127.0.0.1", rasa_port=rasa_port, actions_port=actions_port, api_port=api_port,
             rasa_token=secrets.token_urlsafe(24), service_token=secrets.token_urlsafe(32),
             database_url=f"sqlite:///{self.var / 'workorders.db'}", var=self.var,
+            telegram=dict(telegram or {}),
         )
         self.var.mkdir(parents=True, exist_ok=True)
         self.plan: list[Service] = services(self.settings, self.model)

@@ -4,6 +4,8 @@
     downgrade --to REV            downgrade the schema (outside development: also --yes)
     create-staff --username U --role R [--handler-id N] [--areas a,b] [--telegram-chat-id X]
                                   an API account; its token is printed once, only its hash kept
+    link-code --handler-id N | --username U
+                                  a one-time code (24 h) that links a Telegram chat to a person
     load-demo [--force | --if-empty]
                                   the demo data set (``demo.py``) into a database without orders
     add-alias CODE ALIAS          another name of a grid (a street, a landmark)
@@ -50,6 +52,7 @@ from .service import (
     SweepReport,
     add_alias,
     create_staff_user,
+    issue_link_code,
     get_area,
     get_handler,
     get_order,
@@ -112,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--telegram-chat-id", default=None,
                    help="where a dispatcher hears about queued orders")
     p.set_defaults(run=cmd_create_staff)
+
+    p = commands.add_parser("link-code",
+                            help="print a one-time code that links a Telegram chat to a person")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--handler-id", type=int, help="a mediator or grid worker")
+    who.add_argument("--username", help="a staff account (dispatcher, supervisor, admin)")
+    p.set_defaults(run=cmd_link_code)
 
     p = commands.add_parser("load-demo", help="load the demo data set into an empty database")
     mode = p.add_mutually_exclusive_group()
@@ -293,6 +303,21 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+LINK_CODE_NOTE = ("Send this code to the bot within 24 hours (valid until {until}, Beijing "
+                  "time); it works once. 请在24小时内（{until}前）把绑定码发给机器人，仅能使用一次。")
+
+
+def cmd_link_code(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        view = issue_link_code(app.uow(), utc_now(), handler_id=args.handler_id,
+                               username=args.username, created_by="cli")
+    who = f"handler {view.handler_id}" if view.kind == "handler" else f"staff {view.username!r}"
+    log.info("issued a Telegram link code for %s", who)
+    print(view.code)
+    print(LINK_CODE_NOTE.format(until=_time(view.expires_at)))
+    return OK
+
+
 # --------------------------------------------------------------------------- demo
 
 
@@ -429,7 +454,7 @@ def describe_report(report: SweepReport) -> str | None:
     """One line of what a sweep did, or None if it did nothing."""
     parts = []
     for name in ("accept_timeouts", "escalated", "overdue", "closed_no_answer", "archived",
-                 "dispatched", "failed"):
+                 "reminders", "dispatched", "failed"):
         numbers: list[str] = getattr(report, name)
         if numbers:
             more = f", +{len(numbers) - 10}" if len(numbers) > 10 else ""

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)
     api_port: int = Field(default=8000, gt=0, lt=65536)
+    #: Largest photo a channel may upload (``POST /api/v1/attachments``; 413 above).
+    max_attachment_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    #: Photos one work order may carry.
+    max_attachments_per_order: int = Field(default=10, gt=0)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -29,6 +29,7 @@ from integrations.workorders.adapters.orm import (
     Handler,
     OrderEvent,
     StaffUser,
+    TelegramLinkCode,
     WorkOrder,
 )
 from integrations.workorders.adapters.taxonomy_file import load_taxonomy
@@ -46,6 +47,7 @@ from integrations.workorders.service import (
     create_order,
     handler_load,
     list_handlers,
+    redeem_link_code,
     resolve_area,
     staff_by_token,
 )
@@ -176,7 +178,7 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
-HEAD = "0002_area_aliases_callbacks"
+HEAD = "0004_telegram"
 
 
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):
@@ -313,6 +315,35 @@ def test_outside_development_the_example_key_is_refused(sqlite_url, capsys, make
     out, err = capsys.readouterr()
     assert out == "" and "example key" in err
     assert count(make_app(sqlite_url), StaffUser) == 0
+
+
+def test_link_code_prints_a_code_that_links_a_chat_once(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    li = handler_ids(app)["李秀英"]
+    assert cli(sqlite_url, "link-code", "--handler-id", str(li)) == 0
+    out, err = capsys.readouterr()
+    code, note = out.splitlines()
+    assert len(code) == 8 and code.isdigit() and "24" in note and code not in err
+    with app.session_factory() as s:
+        (row,) = s.scalars(select(TelegramLinkCode))
+    assert (row.code_hash, row.handler_id, row.created_by) == (
+        hashlib.sha256(code.encode()).hexdigest(), li, "cli")
+
+    linked = redeem_link_code(app.uow(), code, "4242", now())
+    assert (linked.kind, linked.handler_id) == ("handler", li)
+    with app.session_factory() as s:
+        assert s.get(Handler, li).telegram_chat_id == "4242"
+
+    assert cli(sqlite_url, "link-code", "--username", "demo-dispatcher") == 0
+    staff_code = capsys.readouterr().out.splitlines()[0]
+    assert redeem_link_code(app.uow(), staff_code, "-77", now()).username == "demo-dispatcher"
+
+    assert cli(sqlite_url, "link-code", "--username", "nobody") == 1
+    assert "nobody" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of the two is required
+        cli(sqlite_url, "link-code")
+    assert count(app, TelegramLinkCode) == 2
 
 
 # ------------------------------------------------------------------------- demo

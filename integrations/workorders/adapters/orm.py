@@ -20,10 +20,12 @@ from typing import Optional
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -38,6 +40,7 @@ from .outbox_table import OutboxMessage
 __all__ = [
     "Area",
     "AreaAlias",
+    "Attachment",
     "Base",
     "CallbackRequest",
     "Handler",
@@ -45,6 +48,8 @@ __all__ = [
     "OrderEvent",
     "OutboxMessage",
     "StaffUser",
+    "TelegramLinkAttempt",
+    "TelegramLinkCode",
     "WorkOrder",
 ]
 
@@ -154,6 +159,10 @@ class WorkOrder(Base):
     breached: Mapped[bool] = mapped_column(Boolean, nullable=False)
     #: set when the top tier's resolve limit passed and supervisors were told
     overdue_notified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    #: the assignee was reminded (催办) to accept; cleared by every new assignment
+    accept_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    #: the assignee was reminded to resolve; cleared whenever ``resolve_by`` is set anew
+    resolve_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     first_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -285,4 +294,82 @@ class CallbackRequest(Base):
         # the queue (open ones, oldest first) and a dispatcher's areas
         Index("ix_callback_requests_status_created_at", "status", "created_at"),
         Index("ix_callback_requests_area_status", "area_code", "status"),
+    )
+
+
+class Attachment(Base):
+    """A resident's photo: staged when a channel uploads it, then attached to one
+    of their orders.
+
+    Personal data: the bytes are never logged, and ``public_id`` (a random
+    urlsafe token, not guessable) is the only name the API and the audit trail
+    use. The same bytes from the same resident are stored once (unique
+    ``reporter_ref, sha256``). ``data`` is deferred: listing photos never loads them.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    #: the channel's sender id of the resident who sent it, e.g. "tg:123"
+    reporter_ref: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    #: None while staged (uploaded, not attached to an order yet)
+    order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    #: image/jpeg | image/png | image/webp (checked against the bytes)
+    content_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: hex sha256 of ``data``
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    attached_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("reporter_ref", "sha256", name="uq_attachments_reporter_ref_sha256"),
+    )
+
+
+class TelegramLinkCode(Base):
+    """A one-time code (绑定码) that links a Telegram chat to a handler or a staff user.
+
+    Exactly one of ``handler_id`` and ``staff_user_id`` is set. Only the
+    sha256 of the code is stored; a code is valid until ``expires_at`` and
+    until it is used (``used_at``). Issuing a new code for the same person
+    makes their older unused ones expire.
+    """
+
+    __tablename__ = "telegram_link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: sha256 hex of the code
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    staff_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    #: who issued it, as the audit names people ("staff:alice", "cli")
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(
+            "(handler_id IS NULL AND staff_user_id IS NOT NULL)"
+            " OR (handler_id IS NOT NULL AND staff_user_id IS NULL)",
+            name="one_owner",
+        ),
+    )
+
+
+class TelegramLinkAttempt(Base):
+    """A failed attempt to redeem a link code from a chat (the brute-force counter)."""
+
+    __tablename__ = "telegram_link_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_telegram_link_attempts_chat_id_at", "chat_id", "at"),
+        Index("ix_telegram_link_attempts_at", "at"),
     )

@@ -25,6 +25,7 @@ from .errors import install_error_handlers
 from .open311.catalog import Catalog, read_covers
 from .routers import (
     areas,
+    attachments,
     audit,
     callbacks,
     handlers,
@@ -34,6 +35,7 @@ from .routers import (
     order_actions,
     orders,
     prometheus,
+    telegram,
 )
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
@@ -88,15 +90,18 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     app.state.api = state
     install_error_handlers(app)
     # A callback request carries up to 50 transcript lines of 500 characters
-    # (about 75 KB of Chinese): it may be larger than the other bodies.
+    # (about 75 KB of Chinese): it may be larger than the other bodies. A photo
+    # may be as large as the service takes photos.
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes,
         larger={callbacks.router.prefix: max(api_settings.max_body_bytes,
-                                             callbacks.MAX_BODY_BYTES)},
+                                             callbacks.MAX_BODY_BYTES),
+                attachments.UPLOAD_PATH: max(api_settings.max_body_bytes,
+                                             wiring.config.max_attachment_bytes)},
     )
     app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)  # outermost: counts all
 
-    for module in (orders, order_actions, callbacks, areas, handlers, metrics, audit, open311,
-                   prometheus, health):
+    for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
+                   metrics, audit, open311, prometheus, health):
         app.include_router(module.router)
     return app

@@ -11,6 +11,12 @@ token (``settings.service_token``; role ``service``: the action server and
 channels acting for residents) or a staff user's token (roles handler,
 dispatcher, supervisor, admin). No token or an unknown one: 401; a role that
 may not call the endpoint: 403.
+
+The Telegram bot acts for the person linked to a chat: the service token plus
+``X-Telegram-Chat: <chat id>`` makes the caller that chat's handler (role
+handler) or staff user (their role and areas), exactly as if they had sent
+their own token; a chat linked to nobody: 403. Staff tokens ignore the header.
+The bot's own calls (linking chats) use ``BOT``, which ignores it too.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..service import Forbidden, UnitOfWork, staff_by_token
+from ..service import Forbidden, UnitOfWork, linked_account, staff_by_token
+from ..service.telegram_links import NOT_LINKED_ZH
 from .errors import Unauthenticated
 from .state import ApiState
 
@@ -43,6 +50,8 @@ class Principal:
     username: str | None = None
     handler_id: int | None = None
     areas: tuple[str, ...] = ()
+    #: the Telegram chat the service token acts for (``X-Telegram-Chat``), if any
+    telegram_chat: str | None = None
 
     @property
     def is_service(self) -> bool:
@@ -92,27 +101,71 @@ def _staff_principal(state: ApiState, token: str) -> Principal | None:
     )
 
 
-async def authenticate(state: ApiState, token: str | None) -> Principal:
-    """The principal of ``token``; ``Unauthenticated`` if there is none or it is unknown."""
+def _chat_principal(state: ApiState, chat: str) -> Principal | None:
+    account = linked_account(state.app.uow(), chat)
+    if account is None:
+        return None
+    return Principal(
+        role=account.role, username=account.username, handler_id=account.handler_id,
+        areas=account.areas, telegram_chat=chat,
+    )
+
+
+async def authenticate(
+    state: ApiState, token: str | None, telegram_chat: str | None = None
+) -> Principal:
+    """The principal of ``token``; ``Unauthenticated`` if there is none or it is unknown.
+
+    With the service token and ``telegram_chat``: the person linked to that
+    chat (``Forbidden`` if nobody is); staff tokens ignore ``telegram_chat``.
+    """
     if not token:
         raise Unauthenticated.missing()
     service_token = state.settings.service_token
     if service_token and hmac.compare_digest(token.encode(), service_token.encode()):
-        return Principal(role=SERVICE)
+        chat = (telegram_chat or "").strip()
+        if not chat:
+            return Principal(role=SERVICE)
+        principal = await run_in_threadpool(_chat_principal, state, chat)
+        if principal is None:
+            raise Forbidden("the Telegram chat is not linked to anybody", NOT_LINKED_ZH)
+        return principal
     principal = await run_in_threadpool(_staff_principal, state, token)
     if principal is None:
         raise Unauthenticated.unknown()
     return principal
 
 
+TelegramChatHeader = Annotated[str | None, Header(
+    alias="X-Telegram-Chat", max_length=64,
+    description="With the service token: act as the person linked to this Telegram chat",
+)]
+
+
 async def get_principal(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    telegram_chat: TelegramChatHeader = None,
 ) -> Principal:
-    return await authenticate(state, credentials.credentials if credentials else None)
+    return await authenticate(
+        state, credentials.credentials if credentials else None, telegram_chat
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_bot(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The service account itself, whatever ``X-Telegram-Chat`` says (403 for staff)."""
+    principal = await authenticate(state, credentials.credentials if credentials else None)
+    if not principal.is_service:
+        raise Forbidden(
+            f"role {principal.role!r} may not call this endpoint", "您的角色无权执行此操作。"
+        )
+    return principal
 
 
 def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
@@ -142,3 +195,5 @@ DISPATCH = require(DISPATCHER, ADMIN)
 OVERSIGHT = require(DISPATCHER, SUPERVISOR, ADMIN)
 AUDITORS = require(SUPERVISOR, ADMIN)
 SCRAPERS = require(SERVICE, SUPERVISOR, ADMIN)
+#: The Telegram bot linking chats (the service token; ``X-Telegram-Chat`` ignored).
+BOT = get_bot

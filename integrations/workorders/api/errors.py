@@ -6,7 +6,9 @@ one entry per problem). Open311 paths answer in GeoReport v2's own shape
 instead (``open311.render``).
 
     NotFound 404 · Forbidden 403 · Conflict, IllegalTransition 409
+    ImageTooLarge 413 · UnsupportedImage 415
     InvalidInput, UnknownCategory/Priority/Kind/Tier, request validation 422
+    TooManyAttempts 429 (+ Retry-After)
     Unauthenticated 401 (+ WWW-Authenticate: Bearer) · body too large 413
     database unreachable 503 · anything else 500
 """
@@ -32,7 +34,15 @@ from ..domain.errors import (
     UnknownPriority,
     UnknownTier,
 )
-from ..service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..service.errors import (
+    Conflict,
+    Forbidden,
+    ImageTooLarge,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    UnsupportedImage,
+)
 from .open311.render import is_open311_path, open311_error
 from .validation_zh import translate
 
@@ -45,6 +55,9 @@ STATUS_BY_TYPE: dict[type[DomainError], int] = {
     Conflict: 409,
     IllegalTransition: 409,
     InvalidInput: 422,
+    ImageTooLarge: 413,
+    UnsupportedImage: 415,
+    TooManyAttempts: 429,
     UnknownCategory: 422,
     UnknownPriority: 422,
     UnknownKind: 422,
@@ -120,7 +133,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if status >= 500:
         log.error("configuration error: %s", exc.reason)
-    return error_response(request, status, detail_of(exc))
+    headers = None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    return error_response(request, status, detail_of(exc), headers)
 
 
 async def _unauthenticated(request: Request, exc: Exception) -> Response:

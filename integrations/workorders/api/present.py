@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..domain.lifecycle import RESIDENT_LABELS, Status
-from ..service import EventView, OrderView, UnitOfWork, resident_view
+from ..service import EventView, OrderView, UnitOfWork, attachment_counts, resident_view
 from .deps import HANDLER, Principal
 from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPublic
 
@@ -14,18 +14,28 @@ INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", 
 
 
 def order_for(
-    uow: UnitOfWork, view: OrderView, principal: Principal, *, new: bool = False
+    uow: UnitOfWork, view: OrderView, principal: Principal, *, new: bool = False,
+    attachments: int | None = None,
 ) -> OrderPublic | ResidentOrderPublic:
     """The resident's view for the service account, the staff view (minus what a
-    handler must not know of the reporter) for staff. ``new``: just created."""
+    handler must not know of the reporter) for staff. ``new``: just created.
+    ``attachments``: the number of photos, if known (else counted)."""
     if principal.is_service:
-        return resident_order(uow, view, new=new)
-    return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER)
+        return resident_order(uow, view, new=new, attachments=attachments)
+    return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER,
+                                 attachments=_photos(uow, view, attachments))
 
 
-def resident_order(uow: UnitOfWork, view: OrderView, *, new: bool = False) -> ResidentOrderPublic:
+def resident_order(
+    uow: UnitOfWork, view: OrderView, *, new: bool = False, attachments: int | None = None
+) -> ResidentOrderPublic:
     """The reporter's view: who handles it (a role), deadlines, the newest handler note."""
-    return ResidentOrderPublic.from_view(resident_view(uow, view, new=new))
+    return ResidentOrderPublic.from_view(resident_view(uow, view, new=new),
+                                         attachments=_photos(uow, view, attachments))
+
+
+def _photos(uow: UnitOfWork, view: OrderView, known: int | None) -> int:
+    return known if known is not None else attachment_counts(uow, [view.number])[view.number]
 
 
 def actor_role(actor: str) -> str:

@@ -4,7 +4,9 @@ Delivers the outbox until SIGTERM or SIGINT (or, with ``--once``, until
 nothing is due) and prints a JSON summary line on stdout when it ends.
 Configuration comes from ``WORKORDERS_*`` (see ``settings.py``):
 ``WORKORDERS_DATABASE_URL``, and ``WORKORDERS_WEBHOOK_URL`` with
-``WORKORDERS_WEBHOOK_SECRET`` for the webhook channel. Run as many processes
+``WORKORDERS_WEBHOOK_SECRET`` for the webhook channel; ``TELEGRAM_BOT_TOKEN``
+(and ``TELEGRAM_HANDLER_BOT_TOKEN``, ``TELEGRAM_API_BASE``: see
+``integrations/telegram/settings.py``) for the telegram channel. Run as many processes
 as you like against one database; give each a distinct ``--worker-id`` (the
 default, host:pid:random, is).
 
@@ -25,10 +27,13 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 
+from ...telegram.settings import TelegramSettings
+from ...telegram.settings import load_settings as load_telegram_settings
 from ..adapters.db import make_engine, make_session_factory
 from ..privacy import install_log_redaction, redact
 from ..settings import Settings, load_settings
@@ -44,7 +49,7 @@ from .delivery import (
     run_forever,
     utc_now,
 )
-from .senders import CHANNELS, LogSender, SenderRegistry, WebhookSender
+from .senders import CHANNELS, LogSender, Sender, SenderRegistry, WebhookSender
 
 log = logging.getLogger("integrations.workorders.notifier")
 
@@ -92,11 +97,15 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def build_registry(settings: Settings, client: httpx.AsyncClient, send_timeout_s: float) -> SenderRegistry:
-    """The log sender always (also the fallback); the webhook sender when configured.
+def build_registry(
+    settings: Settings, client: httpx.AsyncClient, send_timeout_s: float,
+    telegram: Sender | None = None,
+) -> SenderRegistry:
+    """The log sender always (also the fallback); the webhook sender when configured;
+    ``telegram`` (see ``telegram_sender``) when a bot token is configured.
 
-    Telegram and voice senders register here when they exist; until then their
-    channels are served by the log fallback.
+    The voice sender registers here when it exists; until then its channel is
+    served by the log fallback.
     """
     log_sender = LogSender()
     registry = SenderRegistry({"log": log_sender}, fallback=log_sender)
@@ -106,6 +115,8 @@ def build_registry(settings: Settings, client: httpx.AsyncClient, send_timeout_s
             settings.webhook_url, settings.webhook_secret, client, timeout=0.8 * send_timeout_s
         )
         registry.register("webhook", webhook)
+    if telegram is not None:
+        registry.register("telegram", telegram)
     for channel in registry.unserved(CHANNELS):
         log.warning(
             "channel %r has no sender configured: its messages are written to the log "
@@ -133,7 +144,25 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             pass
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> Counts:
+@asynccontextmanager
+async def telegram_sender(
+    settings: TelegramSettings | None, session_factory: Callable, send_timeout_s: float
+) -> AsyncIterator[Sender | None]:
+    """The Telegram sender (its bots closed on exit) when a bot token is set, else None."""
+    if settings is None or not settings.enabled:
+        yield None
+        return
+    from ...telegram.sender import build_telegram_sender
+
+    async with build_telegram_sender(
+        settings, session_factory, timeout_s=0.8 * send_timeout_s
+    ) as sender:
+        yield sender
+
+
+async def run(
+    args: argparse.Namespace, settings: Settings, telegram: TelegramSettings | None = None
+) -> Counts:
     engine = make_engine(args.database_url or settings.database_url)
     session_factory = make_session_factory(engine)
     stop = asyncio.Event()
@@ -144,8 +173,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Counts:
             limits=limits,
             follow_redirects=False,
             headers={"User-Agent": "workorders-notifier/1"},
-        ) as client:
-            registry = build_registry(settings, client, args.send_timeout)
+        ) as client, telegram_sender(telegram, session_factory, args.send_timeout) as tg:
+            registry = build_registry(settings, client, args.send_timeout, telegram=tg)
             options = dict(
                 batch=args.batch,
                 lease_s=args.lease_seconds,
@@ -172,6 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # pydantic's ValidationError: say what is wrong and stop
         print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
         return 2
+    try:
+        telegram = load_telegram_settings()
+    except Exception as exc:  # name the fields only: the values may be bot tokens
+        errors = exc.errors() if hasattr(exc, "errors") else []
+        fields = sorted({str(e["loc"][0]).upper() for e in errors if e["loc"]})
+        print(f"invalid Telegram settings: {', '.join(fields) or type(exc).__name__}",
+              file=sys.stderr)
+        return 2
     if settings.webhook_url and not settings.webhook_secret:
         print(
             "invalid settings: WORKORDERS_WEBHOOK_URL is set but WORKORDERS_WEBHOOK_SECRET is not "
@@ -180,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        counts = asyncio.run(run(args, settings))
+        counts = asyncio.run(run(args, settings, telegram))
     except asyncio.CancelledError:
         log.warning("notifier %s abandoned its sends in flight", args.worker_id)
         return 1

@@ -16,6 +16,14 @@ from .areas import (
     resolve_area,
     set_fallback_area,
 )
+from .attachments import (
+    add_attachment,
+    attachment_counts,
+    get_attachment_file,
+    list_attachments,
+    set_order_location,
+    upload_attachment,
+)
 from .audit_trail import verify_audit
 from .callbacks import (
     get_callback,
@@ -26,7 +34,15 @@ from .callbacks import (
 )
 from .config import CHINA_TZ, ServiceConfig
 from .dispatching import dispatch_queued
-from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from .errors import (
+    Conflict,
+    Forbidden,
+    ImageTooLarge,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    UnsupportedImage,
+)
 from .handlers import (
     create_handler,
     find_handler_by_phone,
@@ -54,11 +70,23 @@ from .resident_actions import answer_satisfaction, attach_report_to, cancel
 from .staff import create_staff_user, set_staff_active, staff_by_token
 from .staff_actions import reassign, reopen
 from .sweeper import SweepReport, run_time_limits
+from .errors import TooManyAttempts
+from .telegram_links import (
+    LinkCodeView,
+    LinkedAccount,
+    LinkView,
+    issue_link_code,
+    linked_account,
+    redeem_link_code,
+    unlink_chat,
+)
 from .uow import UnitOfWork
 from .views import (
     AreaDetailView,
     AreaMatchView,
     AreaView,
+    AttachmentFile,
+    AttachmentView,
     CallbackCreate,
     CallbackView,
     EventView,
@@ -79,6 +107,8 @@ __all__ = [
     "AreaDetailView",
     "AreaMatchView",
     "AreaView",
+    "AttachmentFile",
+    "AttachmentView",
     "CallbackCreate",
     "CallbackView",
     "Conflict",
@@ -87,6 +117,7 @@ __all__ = [
     "HandlerCreate",
     "HandlerUpdate",
     "HandlerView",
+    "ImageTooLarge",
     "InvalidInput",
     "Metrics",
     "NotFound",
@@ -101,10 +132,13 @@ __all__ = [
     "SweepReport",
     "TranscriptLine",
     "UnitOfWork",
+    "UnsupportedImage",
     "accept",
     "add_alias",
+    "add_attachment",
     "add_area",
     "answer_satisfaction",
+    "attachment_counts",
     "attach_report_to",
     "cancel",
     "create_handler",
@@ -116,6 +150,7 @@ __all__ = [
     "find_open_duplicate",
     "get_area",
     "get_area_details",
+    "get_attachment_file",
     "get_callback",
     "get_handler",
     "get_order",
@@ -125,6 +160,7 @@ __all__ = [
     "latest_open_order_for_reporter",
     "list_area_details",
     "list_areas",
+    "list_attachments",
     "list_callbacks",
     "list_handlers",
     "list_orders",
@@ -143,8 +179,20 @@ __all__ = [
     "set_capacity",
     "set_duty",
     "set_fallback_area",
+    "set_order_location",
     "set_staff_active",
     "staff_by_token",
     "update_handler",
+    "upload_attachment",
     "verify_audit",
+]
+__all__ += [
+    "LinkCodeView",
+    "LinkView",
+    "LinkedAccount",
+    "TooManyAttempts",
+    "issue_link_code",
+    "linked_account",
+    "redeem_link_code",
+    "unlink_chat",
 ]

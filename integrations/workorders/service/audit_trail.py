@@ -24,6 +24,9 @@ from .uow import UnitOfWork
 CREATE = "create"
 REPORT = "report"
 OVERDUE = "overdue"
+#: a photo added to the order (the note names its public id), coordinates added ("lat,lon")
+ATTACHMENT = "attachment"
+LOCATION = "location"
 
 #: ``Session.info`` key: events recorded for orders not inserted yet, as (order, event).
 _AWAITING_ID = "workorders.events_awaiting_order_id"

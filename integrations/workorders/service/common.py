@@ -112,7 +112,8 @@ def order_view(order: WorkOrder, taxonomy: Taxonomy) -> OrderView:
     )
 
 
-_EXTRA_ACTION_LABELS = {"create": "受理", "report": "补充反映", "overdue": "超期督办"}
+_EXTRA_ACTION_LABELS = {"create": "受理", "report": "补充反映", "overdue": "超期督办",
+                        "attachment": "补充照片", "location": "补充位置"}
 
 
 def event_view(event: OrderEvent) -> EventView:

@@ -39,6 +39,9 @@ class ServiceConfig:
     follow_up: timedelta = FOLLOW_UP_WINDOW
     archive_after: timedelta | None = timedelta(days=30)
     display_tz: tzinfo = CHINA_TZ
+    #: Largest photo a resident may send, in bytes; photos one order may carry.
+    max_attachment_bytes: int = 5 * 1024 * 1024
+    max_attachments_per_order: int = 10
 
     @classmethod
     def from_settings(cls, settings: Settings, taxonomy: Taxonomy | None = None) -> ServiceConfig:
@@ -48,4 +51,6 @@ class ServiceConfig:
             vault=Vault(settings.secret_key),
             webhook_enabled=bool(settings.webhook_url),
             follow_up=timedelta(hours=settings.follow_up_hours),
+            max_attachment_bytes=settings.max_attachment_bytes,
+            max_attachments_per_order=settings.max_attachments_per_order,
         )

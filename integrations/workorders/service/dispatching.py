@@ -115,12 +115,14 @@ def assign(
     order.tier = tier
     deadlines = cfg.taxonomy.deadlines(order.category, order.priority, now)
     order.accept_by = deadlines.accept_by
+    order.accept_reminded_at = None  # the new assignee is reminded in their turn
     if order.resolve_by <= now:
         # it waited past its time limit: counted as breached, and the new
         # handler gets a fresh limit instead of an order escalated at once
         order.breached = True
         order.resolve_by = deadlines.resolve_by
         order.overdue_notified_at = None
+        order.resolve_reminded_at = None
     order.accepted_at = None  # accepted_at/accept_by describe the current assignment
     if order.first_assigned_at is None:
         order.first_assigned_at = now

@@ -3,7 +3,7 @@
 Like ``domain.errors``, each carries an English ``reason`` (logs, API
 ``detail``) and a Chinese ``reason_zh`` (what a person is shown). The HTTP
 layer maps them by type: NotFound 404, Forbidden 403, Conflict 409,
-InvalidInput 422; domain errors (``IllegalTransition`` 409,
+InvalidInput 422, TooManyAttempts 429; domain errors (``IllegalTransition`` 409,
 ``UnknownCategory`` etc. 422).
 """
 
@@ -44,6 +44,14 @@ class Conflict(ServiceError):
         super().__init__(reason, reason_zh)
 
 
+class TooManyAttempts(ServiceError):
+    """Too many failed tries in a while (e.g. guessing link codes); try again later."""
+
+    def __init__(self, reason: str, reason_zh: str, *, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(reason, reason_zh)
+
+
 class InvalidInput(ServiceError):
     """A field is missing, too long or malformed."""
 
@@ -52,10 +60,29 @@ class InvalidInput(ServiceError):
         super().__init__(f"{field}: {reason}", reason_zh)
 
 
+class UnsupportedImage(InvalidInput):
+    """An upload that is not a JPEG, PNG or WebP image (by its declared type or its bytes)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("content_type", reason, "只能上传 JPG、PNG 或 WebP 图片。")
+
+
+class ImageTooLarge(InvalidInput):
+    """An upload over the size limit (``limit`` bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        mib = limit / (1024 * 1024)
+        size = f"{mib:g}MB" if mib >= 1 else f"{max(limit // 1024, 1)}KB"
+        super().__init__("body", f"larger than {limit} bytes",
+                         f"图片太大了，请发送不超过{size}的图片。")
+
+
 _WHAT_ZH = {
     "order": "工单",
     "handler": "处理人员",
     "area": "区域",
     "staff user": "工作人员账号",
     "callback request": "回拨请求",
+    "attachment": "照片",
 }

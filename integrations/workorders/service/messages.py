@@ -75,6 +75,20 @@ def report_added(number: str) -> str:
     return f"工单 {number} 收到一条补充反映，请在系统中查看。"
 
 
+def remind_accept(number: str, category_name: str, location: str, accept_by: str) -> str:
+    """催办: the accept limit is near (``accept_by`` as ``clock`` writes it)."""
+    return f"【催办】工单 {number}（{category_name}，{location}）请在{accept_by}前签收。"
+
+
+def remind_resolve(number: str, category_name: str, location: str, resolve_by: str) -> str:
+    """催办: the resolve limit is near (``resolve_by`` as ``clock`` writes it)."""
+    return f"【催办】工单 {number}（{category_name}，{location}）将于{resolve_by}到期，请抓紧办结。"
+
+
+def attachment_added(number: str) -> str:
+    return f"工单 {number} 收到居民补充的照片，请在系统中查看。"
+
+
 # ---------------------------------------------------------- dispatchers, supervisors
 
 

@@ -20,7 +20,14 @@ from ..domain.lifecycle import Status
 from ..domain.numbers import new_number
 from ..domain.taxonomy import Priority, Taxonomy
 from ..privacy import Vault, normalize_phone
-from .audit_trail import CREATE, give_order_id, record
+from .attachments import (
+    attach_staged,
+    attachment_note,
+    clean_attachment_ids,
+    stale_photos,
+    staged_ready,
+)
+from .audit_trail import ATTACHMENT, CREATE, give_order_id, record
 from .common import MAX_DESCRIPTION, clean_text, order_view, require_aware
 from .config import ServiceConfig
 from .dispatching import dispatch
@@ -60,6 +67,10 @@ def create_order(
     is not a phone number, a kind that contradicts the category...) and
     ``Conflict`` (``client_ref`` already used by another reporter). With a
     ``client_ref`` seen before, returns that order and writes nothing.
+    ``data.attachment_ids``: staged photos of the same reporter, attached in
+    the same transaction (an ``attachment`` event each, after ``create``);
+    one that is not (gone, someone else's, attached elsewhere) is
+    ``InvalidInput`` on ``attachment_ids``.
     ``numbers`` draws candidate numbers (tests inject collisions).
 
     The order is dispatched before its row is written, and the row is
@@ -72,6 +83,7 @@ def create_order(
     require_aware(now)
     cfg = uow.config
     clean = _validate(cfg.taxonomy, data)
+    photos = clean_attachment_ids(cfg, data.attachment_ids)
     grid = cfg.taxonomy.tiers[0]
     for _ in range(NUMBER_ATTEMPTS):
         with uow:
@@ -86,12 +98,22 @@ def create_order(
                     "area_code", f"{data.area_code!r} is not a known {grid} area",
                     "所选区域不存在，请重新选择所在网格。",
                 )
+            if photos and not staged_ready(session, clean.reporter_ref, photos):
+                if clean.client_ref is not None:  # a replay: the first call attached them
+                    existing = _by_client_ref(uow, clean.client_ref)
+                    if existing is not None:
+                        return _idempotent(uow, existing, clean)
+                raise stale_photos()
             order = _new_order(cfg, data, clean, grid, numbers(), now)
             # Nothing is flushed before the insert (the events wait for the
             # order's id); dispatch's queries do not depend on this order.
             with session.no_autoflush:
                 record(session, order, action=CREATE, actor="resident", at=now,
                        from_status=None, to_status=Status.NEW.value)
+                for photo in photos:
+                    record(session, order, action=ATTACHMENT, actor="resident", at=now,
+                           from_status=Status.NEW.value, to_status=Status.NEW.value,
+                           note=attachment_note(photo))
                 dispatch(uow, order, now, area_by_tier=area_by_tier, new_order=True)
                 order_id = _insert_ignoring_conflicts(session, order)
                 if order_id is None:
@@ -101,6 +123,10 @@ def create_order(
                             return _idempotent(uow, existing, clean)
                     continue  # the number is taken: roll back, draw another
                 _as_inserted(session, order, order_id)
+                if photos and attach_staged(
+                    session, order_id, clean.reporter_ref, photos, now
+                ) != len(photos):
+                    raise stale_photos()  # attached elsewhere meanwhile: nothing is kept
                 view = order_view(order, cfg.taxonomy)
             uow.commit()
             return view

@@ -31,10 +31,12 @@ from .views import SATISFACTION_LABELS
 TOPIC_ASSIGNED = "order.assigned"
 TOPIC_WITHDRAWN = "order.withdrawn"
 TOPIC_REPORT_ADDED = "order.report_added"
+TOPIC_ATTACHMENT_ADDED = "order.attachment_added"
 TOPIC_STATUS = "order.status"
 TOPIC_QUEUED = "order.queued"
 TOPIC_ESCALATED = "order.escalated"
 TOPIC_OVERDUE = "order.overdue"
+TOPIC_REMINDER = "order.reminder"
 TOPIC_CALLBACK = "callback.requested"
 
 
@@ -157,6 +159,37 @@ def assigned(
     )
 
 
+def reminder(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, handler: Handler, *,
+    deadline: str, due: datetime, now: datetime,
+) -> OutboxMessage:
+    """催办: remind the assignee that ``deadline`` ("accept" or "resolve") is due at ``due``.
+
+    The payload is that of ``order.assigned`` plus ``deadline`` and ``due``;
+    the key names the deadline itself (``reminder:<number>:<deadline>:<due>``),
+    so one deadline is reminded once, whichever sweeper gets there.
+    """
+    fields = _order_fields(cfg, order)
+    when = messages.clock(due, now, cfg.display_tz)
+    remind = messages.remind_accept if deadline == "accept" else messages.remind_resolve
+    channel, extra = _chat_channel(handler.telegram_chat_id)
+    payload = {
+        "text": remind(order.number, fields["category_name"], order.location_text, when),
+        **fields,
+        "accept_by": order.accept_by.isoformat() if order.accept_by else None,
+        "resolve_by": order.resolve_by.isoformat(),
+        "tier": order.tier,
+        "deadline": deadline,
+        "due": due.isoformat(),
+        **extra,
+    }
+    return _queue(
+        session, dedupe=f"reminder:{order.number}:{deadline}:{due.isoformat()}",
+        order_number=order.number, recipient_kind="handler", recipient_ref=str(handler.id),
+        channel=channel, topic=TOPIC_REMINDER, payload=payload, now=now,
+    )
+
+
 # ------------------------------------------------------------------- residents
 
 
@@ -218,6 +251,32 @@ def to_dispatchers(
             payload={**payload, "chat_id": u.telegram_chat_id}, now=now,
         )
         for u in chats
+    ]
+
+
+def escalation_to_dispatchers(
+    session: Session, cfg: ServiceConfig, order: WorkOrder, area_by_tier: Mapping[str, str], *,
+    tier: str, seq: int, now: datetime, topic: str, text: str,
+) -> list[OutboxMessage]:
+    """Tell the area's dispatchers what the supervisors of ``tier`` are told (escalated, overdue).
+
+    Routed like ``to_dispatchers``, but only to dispatchers with a Telegram
+    chat (without one, the supervisors' message or its log row is the
+    record). The key adds the topic: the same event may also queue the order
+    for them (``order.queued``).
+    """
+    places = set(area_by_tier.values()) | {order.area_code}
+    payload = {"text": text, **_order_fields(cfg, order), "tier": tier,
+               "area_code": order.area_code, "breached": order.breached}
+    return [
+        _queue(
+            session, dedupe=f"{dedupe_key(order.number, seq, 'dispatcher', ref)}:{topic}",
+            order_number=order.number, recipient_kind="dispatcher", recipient_ref=ref,
+            channel="telegram", topic=topic, payload={**payload, "chat_id": u.telegram_chat_id},
+            now=now,
+        )
+        for u in dispatcher_chats(session, places)
+        for ref in (f"staff:{u.username}",)
     ]
 
 

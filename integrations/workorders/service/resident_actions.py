@@ -78,6 +78,7 @@ def reopen_order(uow: UnitOfWork, order: WorkOrder, *, actor: str, note: str | N
     order.resolved_at = None
     order.resolve_by = cfg.taxonomy.deadlines(order.category, order.priority, now).resolve_by
     order.overdue_notified_at = None
+    order.resolve_reminded_at = None
     outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="reopened")
     session.flush()
     dispatch(uow, order, now)

@@ -43,6 +43,8 @@ class OrderCreate:
     client_ref: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    #: public ids of photos the reporter uploaded (staged, unattached): attached on creation
+    attachment_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -333,3 +335,29 @@ class CallbackView:
     done_at: datetime | None
     done_by: str | None
     note: str | None
+
+
+# ----------------------------------------------------------------- attachments
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """A resident's photo without its bytes; ``order_number`` None while staged."""
+
+    id: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    order_number: str | None
+    attached_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """A photo's bytes, for staff allowed to see it (``get_attachment_file``)."""
+
+    id: str
+    content_type: str
+    data: bytes
+    order_number: str | None

@@ -26,7 +26,7 @@ def test_service_opens_an_order_that_is_dispatched_at_once(any_api):
     assert set(body) == {"number", "kind", "category_name", "priority", "description",
                          "location_text", "status", "label", "tier", "handler_role",
                          "accept_by", "resolve_by", "latest_note", "created_at", "resolved_at",
-                         "awaiting_satisfaction"}
+                         "awaiting_satisfaction", "attachments"}
     assert (body["kind"], body["priority"], body["tier"], body["handler_role"],
             body["latest_note"]) == ("dispute", "normal", "grid", "人民调解员", None)
 

@@ -14,12 +14,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
+from integrations.workorders.adapters import channel_tables  # noqa: F401  (on Base too)
 from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.db import downgrade, migrate, normalize_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALL_TABLES = {"areas", "area_aliases", "handlers", "work_orders", "order_events",
               "order_declines", "staff_users", "outbox", "callback_requests"}
+ALL_TABLES |= {"telegram_link_codes", "telegram_link_attempts", "telegram_updates",
+               "telegram_pending_inputs", "telegram_unreachable"}
+ALL_TABLES |= {"attachments"}
 
 
 def schema_diff(url: str) -> list:

@@ -5,8 +5,8 @@
   handler by naming ``handler_id``; the event still names the handler, and a
   log line names who acted;
 - reopen, reassign: dispatchers (their areas) and admins;
-- cancel, satisfaction, attach: the service account, for the resident given
-  by ``reporter_ref``. Anyone may add to an incident being handled (a
+- cancel, satisfaction, attach, location: the service account, for the
+  resident given by ``reporter_ref``. Anyone may add to an incident being handled (a
   co-reporter); a dispute only takes additions from its own reporter.
 """
 
@@ -34,6 +34,7 @@ from ...service import (
     reassign,
     reopen,
     resolve,
+    set_order_location,
 )
 from ..access import DISPUTE, staff_order
 from ..deps import (
@@ -50,6 +51,7 @@ from ..schemas.actions import (
     AttachRequest,
     DeclineRequest,
     HandlerAction,
+    LocationUpdate,
     NoteRequest,
     ReassignRequest,
     ReopenRequest,
@@ -185,3 +187,10 @@ def attach_to_order(
     return OrderSummaryPublic.from_view(view)
 
 
+@router.post("/{number}/location", response_model=ResidentOrderPublic,
+             summary="The reporter adds where it is (coordinates) to their open order")
+def locate_order(
+    number: str, body: LocationUpdate, uow: UowDep, now: NowDep, principal: Resident
+) -> ResidentOrderPublic:
+    view = set_order_location(uow, number, body.reporter_ref, body.latitude, body.longitude, now)
+    return resident_order(uow, view)

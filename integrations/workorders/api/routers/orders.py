@@ -16,6 +16,7 @@ from ...service import (
     Forbidden,
     InvalidInput,
     OrderFilters,
+    attachment_counts,
     find_open_duplicate,
     history,
     latest_open_order_for_reporter,
@@ -91,6 +92,7 @@ def post_order(
         priority=body.priority, kind=body.kind, reporter_contact=body.reporter_contact,
         anonymous=body.anonymous, client_ref=idempotency_key or body.client_ref,
         latitude=body.latitude, longitude=body.longitude,
+        attachment_ids=tuple(body.attachment_ids),
     )
     view, created = open_order(uow, data, now)
     if created:
@@ -98,7 +100,8 @@ def post_order(
         response.headers["Location"] = f"{router.prefix}/{view.number}"
     else:
         response.status_code = 200
-    return order_for(uow, view, principal, new=created)
+    photos = 0 if created and not body.attachment_ids else None  # None: count them
+    return order_for(uow, view, principal, new=created, attachments=photos)
 
 
 @router.get("", response_model=PagePublic[OrderPublic], summary="List orders (staff)")
@@ -131,8 +134,10 @@ def search_orders(
     )
     page = list_orders(uow, filters, limit=limit, offset=offset)
     hide = principal.role == HANDLER
+    photos = attachment_counts(uow, [v.number for v in page.items])
     return PagePublic[OrderPublic](
-        items=[OrderPublic.from_view(v, hide_reporter=hide) for v in page.items],
+        items=[OrderPublic.from_view(v, hide_reporter=hide, attachments=photos[v.number])
+               for v in page.items],
         total=page.total, limit=page.limit, offset=page.offset,
     )
 

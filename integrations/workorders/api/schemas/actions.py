@@ -47,3 +47,10 @@ class SatisfactionRequest(ResidentRequest):
 
 class AttachRequest(ResidentRequest):
     description: Description
+
+
+class LocationUpdate(ResidentRequest):
+    """Where the reported matter is, shared after the report (e.g. a Telegram location)."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)

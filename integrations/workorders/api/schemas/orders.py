@@ -49,6 +49,11 @@ class OrderCreate(Input):
     )
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    attachment_ids: list[str] = Field(
+        default_factory=list,
+        description="Photos the reporter uploaded (POST /api/v1/attachments), attached to the "
+        "new order; each must be a staged photo of the same reporter_ref",
+    )
 
 
 class OrderPublic(BaseModel):
@@ -84,13 +89,16 @@ class OrderPublic(BaseModel):
     accepted_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    attachments: int = Field(default=0, description="Photos attached to the order")
 
     @classmethod
-    def from_view(cls, view: OrderView, *, hide_reporter: bool) -> OrderPublic:
+    def from_view(
+        cls, view: OrderView, *, hide_reporter: bool, attachments: int = 0
+    ) -> OrderPublic:
         data = asdict(view)
         if hide_reporter:
             data["reporter_ref"] = None
-        return cls(**data)
+        return cls(**data, attachments=attachments)
 
 
 class ResidentOrderPublic(BaseModel):
@@ -117,10 +125,11 @@ class ResidentOrderPublic(BaseModel):
     created_at: datetime
     resolved_at: datetime | None
     awaiting_satisfaction: bool
+    attachments: int = Field(default=0, description="Photos attached to the order")
 
     @classmethod
-    def from_view(cls, view: ResidentOrderView) -> ResidentOrderPublic:
-        return cls(**asdict(view))
+    def from_view(cls, view: ResidentOrderView, *, attachments: int = 0) -> ResidentOrderPublic:
+        return cls(**asdict(view), attachments=attachments)
 
 
 class OrderSummaryPublic(BaseModel):

@@ -1,0 +1,103 @@
+"""The one client of Rasa's REST channel: a resident's message in, the bot's replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/rest/webhook"
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer (down, restarting, overloaded): the message was not taken."""
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+
+
+def intent_payload(intent: str, entities: dict[str, Any]) -> str:
+    """``/intent{"entity": value}``: how a channel hands Rasa an event it already understood."""
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False, separators=(',', ':'))}"
+
+
+def as_typed_text(text: str) -> str:
+    """What a resident typed, never read by Rasa as an intent payload (``/intent{...}``)."""
+    return text.strip().lstrip("/").strip()
+
+
+def parse_replies(body: Any) -> list[Reply]:
+    """Rasa's REST answer (a list of ``{"text", "buttons", ...}``) as replies; texts merged with their buttons."""
+    if not isinstance(body, list):
+        raise RasaUnavailable("Rasa answered something that is not a list of messages")
+    replies: list[Reply] = []
+    for item in body:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("text")
+        buttons = tuple(
+            Button(str(b.get("title", "")), str(b.get("payload") or b.get("title", "")))
+            for b in item.get("buttons") or []
+            if isinstance(b, dict) and b.get("title")
+        )
+        if isinstance(text, str) and text.strip():
+            replies.append(Reply(text.strip(), buttons))
+        elif buttons and replies:  # buttons without their own text belong to the text before
+            last = replies.pop()
+            replies.append(Reply(last.text, last.buttons + buttons))
+    return replies
+
+
+class RasaRelay:
+    """POSTs to the REST channel with a few quick retries (Rasa restarting, a dropped connection)."""
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient, *, timeout: float = 20.0,
+                 attempts: int = 3, backoff: float = 0.5) -> None:
+        self._url = base_url.rstrip("/") + WEBHOOK_PATH
+        self._http = http
+        self._timeout = timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[Reply]:
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        last_error = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            try:
+                response = await self._http.post(self._url, json=body, timeout=self._timeout)
+            except httpx.TimeoutException:
+                # Rasa may have taken the message: sending it again could repeat a
+                # turn, so a timeout is not retried here.
+                raise RasaUnavailable("Rasa timed out") from None
+            except httpx.TransportError as exc:
+                last_error = f"{type(exc).__name__}"
+                continue
+            if response.is_server_error:
+                last_error = f"HTTP {response.status_code}"
+                continue
+            if not response.is_success:
+                raise RasaUnavailable(f"Rasa refused the message: HTTP {response.status_code}")
+            try:
+                return parse_replies(response.json())
+            except ValueError as exc:
+                raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        raise RasaUnavailable(f"Rasa unreachable ({last_error})")
