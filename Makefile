@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue clean
+.PHONY: help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -24,7 +24,21 @@ help:
 
 # --- environments ------------------------------------------------------------
 # Set-up output goes to stderr so that `make classify` keeps stdout clean.
-venvs: $(VENV)/.installed $(RVENV)/.installed
+venvs: voice-deps $(VENV)/.installed $(RVENV)/.installed
+
+# espeak-ng speaks the phone line's replies (voice/tts.py). Installed with
+# apt-get as root, through sudo otherwise; without either, says what to install.
+voice-deps:
+	@command -v espeak-ng >/dev/null 2>&1 && exit 0; \
+	  if [ "$$(id -u)" = 0 ]; then su=; elif command -v sudo >/dev/null 2>&1; then su=sudo; else su=none; fi; \
+	  if [ "$$su" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: the phone line needs espeak-ng: install the package espeak-ng (Debian/Ubuntu: apt-get install espeak-ng), then run make again" >&2; \
+	    exit 1; fi; \
+	  echo "installing espeak-ng (speech for the phone line)" >&2; \
+	  apt="$$su env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  $$apt install -y --no-install-recommends espeak-ng >&2 \
+	    || { $$apt update >&2 && $$apt install -y --no-install-recommends espeak-ng >&2; } \
+	    || { echo "error: could not install espeak-ng; install it by hand: apt-get install espeak-ng" >&2; exit 1; }
 
 $(VENV)/.installed: requirements.txt
 	@$(APP_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: the application side needs Python 3.11 or newer (set APP_PYTHON)")' >&2
@@ -57,7 +71,7 @@ test: test-rasa test-app
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
-test-app: $(VENV)/.installed $(RVENV)/.installed model
+test-app: voice-deps $(VENV)/.installed $(RVENV)/.installed model
 	$(VENV)/bin/python -m pytest -q tests/app
 
 validate: $(RVENV)/.installed
@@ -68,7 +82,7 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch bench-api bench-dialogue
+bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
@@ -83,6 +97,10 @@ bench-api: $(VENV)/.installed
 # the whole embedded stack (tools/stack.py) replaying tests/app/e2e/conversations.yml
 bench-dialogue: $(VENV)/.installed $(RVENV)/.installed model
 	$(VENV)/bin/python -m benchmarks.dialogue
+
+# the Telegram channel through a Bot API emulator: relay rate, update-to-reply p95, tickets/s
+bench-telegram: $(VENV)/.installed $(RVENV)/.installed model
+	$(VENV)/bin/python -m benchmarks.telegram
 
 clean:
 	rm -rf var models .pytest_cache

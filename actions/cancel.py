@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
 from .answers import yes_no
-from .conversation import reporter_ref, said
+from .conversation import MEDIA_INTENTS, reporter_ref, said
 from .forms import FormWithSideSlots
 from .service import client
 from .status import order_number_in
@@ -60,7 +60,8 @@ class ValidateCancelForm(FormWithSideSlots):
             return {}
         message = said(tracker)
         if message.intent in ("check_status", "request_human", "bot_challenge", "greet",
-                              "thank", "out_of_scope", "report_dispute", "report_incident"):
+                              "thank", "out_of_scope", "report_dispute", "report_incident",
+                              *MEDIA_INTENTS):
             return {}
         answer = yes_no(message.text, message.intent)
         if answer is None and message.intent == "cancel_report":
@@ -74,11 +75,12 @@ class AskCancelConfirmed(Action):
 
     async def run(self, dispatcher, tracker, domain):
         number = tracker.get_slot("cancel_number")
+        buttons = replies.buttons(replies.CANCEL_BUTTONS)
         try:
             order = await client().get_order(number, reporter_ref(tracker))
-            dispatcher.utter_message(text=replies.ask_cancel(order))
+            dispatcher.utter_message(text=replies.ask_cancel(order), buttons=buttons)
         except WorkOrderServiceError:
-            dispatcher.utter_message(text=f"确定要撤销工单 {number} 吗？")
+            dispatcher.utter_message(text=f"确定要撤销工单 {number} 吗？", buttons=buttons)
         return []
 
 

@@ -13,6 +13,9 @@ from .normalize import normalize_phone
 
 CHANNELS = ("tg", "voice", "web")
 TRANSCRIPT_LIMIT = 50
+# what the chat adapter sends for a shared photo or location (never typed,
+# never an answer to a question): how a transcript shows them
+MEDIA_INTENTS = {"share_photo": "（发来一张照片）", "share_location": "（发来一个定位）"}
 
 
 def reporter_ref(tracker: Tracker) -> str:
@@ -72,6 +75,17 @@ def said(tracker: Tracker) -> Said:
     )
 
 
+def opened_by_latest_message(tracker: Tracker, form: str) -> bool:
+    """Whether ``form`` was activated after the resident's latest message
+    (so its first question is being asked in answer to that message)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            return True
+    return False
+
+
 def transcript(tracker: Tracker, limit: int = TRANSCRIPT_LIMIT) -> list[dict]:
     """The conversation so far, oldest first: [{speaker, text}], the last ``limit`` lines."""
     lines = []
@@ -80,7 +94,8 @@ def transcript(tracker: Tracker, limit: int = TRANSCRIPT_LIMIT) -> list[dict]:
         if not text:
             continue
         if event.get("event") == "user":
-            lines.append({"speaker": "resident", "text": text[:500]})
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            lines.append({"speaker": "resident", "text": MEDIA_INTENTS.get(intent, text[:500])})
         elif event.get("event") == "bot":
             lines.append({"speaker": "bot", "text": text[:500]})
     return lines[-limit:]

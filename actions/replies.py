@@ -15,6 +15,22 @@ try:
 except Exception:  # no tz database on the machine: China has no DST
     CHINA = timezone(timedelta(hours=8))
 
+# ------------------------------------------------------------------ buttons
+# Quick answers under the bot's closed questions. The payload is the title
+# itself, so pressing a button is the same as typing it: each title is one
+# the NLU and the answer readers (actions/answers.py) already take as meant.
+
+CONFIRM_BUTTONS = ("对", "不对")
+SAME_MATTER_BUTTONS = ("是的", "不是")
+CANCEL_BUTTONS = ("确定撤销", "不撤了")
+CONTACT_BUTTONS = ("不用留电话", "匿名反映")
+SATISFACTION_BUTTONS = ("满意", "基本满意", "不满意")
+
+
+def buttons(titles: tuple[str, ...]) -> list[dict]:
+    return [{"title": title, "payload": title} for title in titles]
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -43,10 +59,13 @@ def contact_text(contact: Optional[str], phone: Optional[str]) -> str:
 
 
 def readback(category_name: Optional[str], description: str, location: str,
-             contact: Optional[str], phone: Optional[str]) -> str:
+             contact: Optional[str], phone: Optional[str], photos: int = 0,
+             located: bool = False) -> str:
     what = f"{category_name}：{description}" if category_name else description
-    return (f"我核对一下：您反映的是{what}；地点：{location}；{contact_text(contact, phone)}。"
-            "对吗？")
+    extras = "".join(part for part, present in (("；附定位", located),
+                                                (f"；附照片{photos}张", photos > 0)) if present)
+    return (f"我核对一下：您反映的是{what}；地点：{location}{extras}；"
+            f"{contact_text(contact, phone)}。对吗？")
 
 
 def ask_same_matter(number: str, label: str) -> str:
@@ -85,6 +104,53 @@ def order_opened(order: dict, now: Optional[datetime] = None) -> str:
     who = f"已安排{role}处理" if role else "工作人员会尽快安排处理"
     by = f"，预计{deadline}前办结" if deadline else ""
     return f"已为您登记，工单号 {number}。{who}{by}，有进展会在这里通知您。"
+
+
+# ------------------------------------------------------------------ photos and locations
+# (the chat adapter turns a shared photo or location into a payload message)
+
+PHOTO_KEPT = "收到照片，会随工单一起提交。"
+LOCATION_KEPT = "收到您的定位，会随工单一起提交。"
+# when a photo or location starts a report: the first question of the form
+PHOTO_STARTS_REPORT = "收到照片。请问发生了什么事？在哪里？"
+LOCATION_STARTS_REPORT = "收到您的定位。请问发生了什么事？"
+# the place is still needed to find the community's staff
+LOCATION_ASK_PLACE = "收到您的定位。请再说一下是哪个小区、哪栋楼，方便派给当地工作人员。"
+ASK_PLACE_BESIDES_LOCATION = "请再说一下是哪个小区、哪栋楼，方便派给当地工作人员。"
+PHOTO_UNREADABLE = "抱歉，这张照片没有收到，请重新发送一次。"
+LOCATION_UNREADABLE = "抱歉，这个定位没有收到，请重新发送一次。"
+
+
+def too_many_photos(most: int) -> str:
+    return f"一次反映最多附{most}张照片，这张就不附上了。"
+
+
+def photo_added(number: str) -> str:
+    return f"照片已补充到工单 {number}。如果是新的问题，请直接告诉我。"
+
+
+def location_added(number: str) -> str:
+    return f"定位已补充到工单 {number}。"
+
+
+def media_not_added(what: str, number: str, reason_zh: Optional[str]) -> str:
+    """``what``: 照片 or 定位."""
+    reason = reason_zh or "这个工单已经不能补充了。"
+    return f"抱歉，{what}没能补充到工单 {number}：{reason}如果是新的问题，请直接告诉我。"
+
+
+def media_kept_while_down(what: str) -> str:
+    """``what``: 照片 or 定位; it stays with the report being taken."""
+    return f"抱歉，系统暂时连不上，{what}先替您记下了，不会丢失。"
+
+
+PHOTOS_ONLY_BY_REPORTER = "别人反映的工单只能由反映人补充照片。"
+PHOTOS_NOT_ADDED = "系统暂时没能保存照片。"
+
+
+def photos_not_sent(reason_zh: Optional[str]) -> str:
+    reason = reason_zh or "照片已失效。"
+    return f"另外，照片没能一起提交：{reason}"
 
 
 def report_attached(number: str) -> str:

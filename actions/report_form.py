@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
 from .answers import contact_answer, correction_target, correction_value, drops_report, yes_no
-from .conversation import caller_number, said
+from .conversation import MEDIA_INTENTS, caller_number, opened_by_latest_message, said
 from .forms import FormWithSideSlots
 from .normalize import normalize_place
 from .service import client
@@ -24,10 +24,11 @@ logger = logging.getLogger(__name__)
 
 DomainDict = Dict[Text, Any]
 MAX_DESCRIPTION = 500
-# answers that never count as a place or a description
+# answers that never count as a place or a description (nor do a shared
+# photo or location: actions/media.py keeps those)
 NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "greet", "goodbye",
                            "thank", "out_of_scope", "rate_satisfaction", "retry",
-                           "cancel_report", "start_report"})
+                           "cancel_report", "start_report", *MEDIA_INTENTS})
 # nor is a bare yes or no a place, a community or a description
 NOT_CONTENT = NOT_AN_ANSWER | {"affirm", "deny"}
 
@@ -130,7 +131,7 @@ class ValidateReportForm(FormWithSideSlots):
         message = said(tracker)
         if self.requested(tracker) != "contact":
             return {}
-        if message.intent in ("check_status", "request_human", "bot_challenge"):
+        if message.intent in ("check_status", "request_human", "bot_challenge", *MEDIA_INTENTS):
             return {}
         answer = contact_answer(message.text, message.intent, message.first("phone"),
                                 caller_number(tracker))
@@ -225,7 +226,11 @@ class AskDescription(Action):
         return "action_ask_description"
 
     async def run(self, dispatcher, tracker, domain):
-        dispatcher.utter_message(text=replies.ASK_DESCRIPTION)
+        text = replies.ASK_DESCRIPTION
+        if opened_by_latest_message(tracker, "report_form"):  # a report started by a photo or location
+            text = {"share_photo": replies.PHOTO_STARTS_REPORT,
+                    "share_location": replies.LOCATION_STARTS_REPORT}.get(said(tracker).intent, text)
+        dispatcher.utter_message(text=text)
         return []
 
 
@@ -234,6 +239,11 @@ class AskLocation(Action):
         return "action_ask_location"
 
     async def run(self, dispatcher, tracker, domain):
+        if tracker.get_slot("latitude") is not None:  # a shared location: the place's name is still needed
+            located_now = said(tracker).intent == "share_location"
+            dispatcher.utter_message(
+                text=replies.LOCATION_ASK_PLACE if located_now else replies.ASK_PLACE_BESIDES_LOCATION)
+            return []
         urgent = bool(tracker.get_slot("emergency"))
         dispatcher.utter_message(text=replies.ASK_LOCATION_URGENT if urgent else replies.ASK_LOCATION)
         return []
@@ -253,8 +263,11 @@ class AskContact(Action):
         return "action_ask_contact"
 
     async def run(self, dispatcher, tracker, domain):
-        text = replies.ASK_CONTACT_CALLER if caller_number(tracker) else replies.ASK_CONTACT
-        dispatcher.utter_message(text=text)
+        if caller_number(tracker):  # the phone line: answered by voice or key
+            dispatcher.utter_message(text=replies.ASK_CONTACT_CALLER)
+        else:
+            dispatcher.utter_message(text=replies.ASK_CONTACT,
+                                     buttons=replies.buttons(replies.CONTACT_BUTTONS))
         return []
 
 
@@ -272,7 +285,9 @@ class AskConfirmed(Action):
             tracker.get_slot("location") or "",
             tracker.get_slot("contact"),
             tracker.get_slot("phone"),
-        ))
+            photos=len(tracker.get_slot("attachment_ids") or []),
+            located=tracker.get_slot("latitude") is not None,
+        ), buttons=replies.buttons(replies.CONFIRM_BUTTONS))
         return []
 
 
@@ -291,5 +306,6 @@ class AskSameMatter(Action):
                 label = existing.get("label") or label
         except WorkOrderServiceError as error:
             logger.warning("duplicate lookup failed: %s", error)
-        dispatcher.utter_message(text=replies.ask_same_matter(number, label))
+        dispatcher.utter_message(text=replies.ask_same_matter(number, label),
+                                 buttons=replies.buttons(replies.SAME_MATTER_BUTTONS))
         return []

@@ -15,13 +15,14 @@ from .conversation import reporter_ref
 from .report_form import place_facts
 from .service import client
 from .taxonomy import is_category
-from .workorders_client import Rejected, ServiceUnavailable
+from .workorders_client import NotFound, Rejected, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 REPORT_SLOTS = ("description", "location", "community", "contact", "confirmed", "same_matter",
                 "category", "emergency", "emergency_cues", "area_code", "area_matched", "phone",
-                "correcting", "duplicate_number", "report_key")
+                "correcting", "duplicate_number", "report_key",
+                "latitude", "longitude", "attachment_ids")
 
 
 def cleared() -> List[Dict[Text, Any]]:
@@ -50,8 +51,22 @@ def frozen_report(tracker: Tracker) -> Dict[str, Any]:
             "priority": "urgent" if tracker.get_slot("emergency") else "normal",
             "reporter_contact": tracker.get_slot("phone") if contact == "phone" else None,
             "anonymous": contact == "anonymous",
+            **media_fields(tracker),
         },
     }
+
+
+def media_fields(tracker: Tracker) -> Dict[str, Any]:
+    """The photos and the shared location of the report (only what there is,
+    so a report without them reads as before)."""
+    fields: Dict[str, Any] = {}
+    photos = [p for p in tracker.get_slot("attachment_ids") or [] if isinstance(p, str) and p]
+    if photos:
+        fields["attachment_ids"] = photos
+    latitude, longitude = tracker.get_slot("latitude"), tracker.get_slot("longitude")
+    if latitude is not None and longitude is not None:
+        fields["latitude"], fields["longitude"] = float(latitude), float(longitude)
+    return fields
 
 
 async def send(report: Dict[str, Any]) -> str:
@@ -60,8 +75,11 @@ async def send(report: Dict[str, Any]) -> str:
     Raises ServiceUnavailable (keep the report) or Rejected (it cannot go in)."""
     order = dict(report["order"])
     if report.get("attach_to"):
-        await client().attach(report["attach_to"], order["reporter_ref"], order["description"])
-        return replies.report_attached(report["attach_to"])
+        number = report["attach_to"]
+        await client().attach(number, order["reporter_ref"], order["description"])
+        text = replies.report_attached(number)
+        failure = await _add_photos(number, order["reporter_ref"], order.get("attachment_ids") or [])
+        return text + replies.photos_not_sent(failure) if failure else text
     if not order.get("area_code"):
         facts = await place_facts(order["location_text"])
         if facts["area_matched"] is None:
@@ -71,8 +89,36 @@ async def send(report: Dict[str, Any]) -> str:
         order["area_code"] = facts["area_code"]
     if not is_category(order.get("category")):
         raise Rejected(422, "no category", "没能判断问题类别。")
-    opened = await client().create_order(order, idempotency_key=report["key"])
+    try:
+        opened = await client().create_order(order, idempotency_key=report["key"])
+    except Rejected as error:
+        if error.field != "attachment_ids" or not order.get("attachment_ids"):
+            raise
+        # photos that are gone must not stop the report: it goes in without them
+        logger.warning("report sent without its photos: %s", error)
+        del order["attachment_ids"]
+        opened = await client().create_order(order, idempotency_key=report["key"])
+        return replies.order_opened(opened) + replies.photos_not_sent(error.reason_zh)
     return replies.order_opened(opened)
+
+
+async def _add_photos(number: str, reporter: str, photos: List[str]) -> Optional[str]:
+    """Add the report's photos to the order it was added to; None if all went
+    in, else why not (for the resident)."""
+    failure = None
+    for photo in photos:
+        try:
+            await client().add_attachment(number, reporter, photo)
+        except NotFound as error:  # someone else's order: only its reporter adds photos
+            logger.warning("photo not added to %s: %s", number, error)
+            failure = failure or replies.PHOTOS_ONLY_BY_REPORTER
+        except Rejected as error:
+            logger.warning("photo not added to %s: %s", number, error)
+            failure = failure or error.reason_zh or replies.PHOTOS_NOT_ADDED
+        except ServiceUnavailable as error:
+            logger.warning("photo not added to %s: %s", number, error)
+            failure = failure or replies.PHOTOS_NOT_ADDED
+    return failure
 
 
 async def send_all(reports: List[Dict[str, Any]]) -> tuple[List[Dict[str, Any]], List[str]]:

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
 from .answers import satisfaction_answer, satisfaction_reason
-from .conversation import reporter_ref, said
+from .conversation import MEDIA_INTENTS, reporter_ref, said
 from .forms import FormWithSideSlots
 from .service import client
 from .status import order_number_in
@@ -62,7 +62,8 @@ class ValidateSatisfactionForm(FormWithSideSlots):
         if self.requested(tracker) not in (None, "satisfaction") or tracker.get_slot("satisfaction"):
             return {}
         message = said(tracker)
-        if message.intent in ("check_status", "request_human", "bot_challenge", "cancel_report"):
+        if message.intent in ("check_status", "request_human", "bot_challenge", "cancel_report",
+                              *MEDIA_INTENTS):
             return {}
         answer = satisfaction_answer(message.text, message.entities.get("satisfaction", []))
         if answer is None:
@@ -77,7 +78,8 @@ class ValidateSatisfactionForm(FormWithSideSlots):
         if self.requested(tracker) != "satisfaction_reason":
             return {}
         message = said(tracker)
-        if message.intent in ("check_status", "request_human", "bot_challenge") or not message.text:
+        if message.intent in ("check_status", "request_human", "bot_challenge", *MEDIA_INTENTS) \
+                or not message.text:
             return {}
         return {"satisfaction_reason": message.text[:500]}
 
@@ -87,7 +89,8 @@ class AskSatisfaction(Action):
         return "action_ask_satisfaction"
 
     async def run(self, dispatcher, tracker, domain):
-        dispatcher.utter_message(text=replies.ASK_SATISFACTION)
+        dispatcher.utter_message(text=replies.ASK_SATISFACTION,
+                                 buttons=replies.buttons(replies.SATISFACTION_BUTTONS))
         return []
 
 

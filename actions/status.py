@@ -45,8 +45,11 @@ class ActionStatus(Action):
             dispatcher.utter_message(text=replies.STATUS_DOWN)
             return []
         if order is None:
-            text = pending_note(tracker) or replies.NO_OPEN_ORDER
+            dispatcher.utter_message(text=pending_note(tracker) or replies.NO_OPEN_ORDER)
+        elif order.get("awaiting_satisfaction") and not tracker.active_loop_name:
+            # the text ends with the follow-up question (answered outside other questions)
+            dispatcher.utter_message(text=replies.status(order),
+                                     buttons=replies.buttons(replies.SATISFACTION_BUTTONS))
         else:
-            text = replies.status(order)
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(text=replies.status(order))
         return []

@@ -30,11 +30,13 @@ class ServiceUnavailable(WorkOrderServiceError):
 class Rejected(WorkOrderServiceError):
     """The service refused the request (4xx); `reason_zh` is safe to show."""
 
-    def __init__(self, status: int, reason: str, reason_zh: Optional[str] = None) -> None:
+    def __init__(self, status: int, reason: str, reason_zh: Optional[str] = None,
+                 field: Optional[str] = None) -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
         self.reason_zh = reason_zh
+        self.field = field  # the request field to blame, when the service names one
 
 
 class NotFound(Rejected):
@@ -99,6 +101,18 @@ class WorkOrderClient:
         return await self._call("POST", f"/api/v1/orders/{number}/attach",
                                 json={"reporter_ref": reporter_ref, "description": description})
 
+    async def add_attachment(self, number: str, reporter_ref: str, attachment_id: str) -> dict:
+        """Attach a photo the channel staged for this resident to their own order
+        (NotFound: not theirs; Rejected 409: closed, or it has all the photos it may carry)."""
+        return await self._call("POST", f"/api/v1/orders/{number}/attachments",
+                                json={"reporter_ref": reporter_ref, "attachment_id": attachment_id})
+
+    async def set_location(self, number: str, reporter_ref: str, latitude: float,
+                           longitude: float) -> dict:
+        """Set the coordinates of the resident's own open order."""
+        return await self._call("POST", f"/api/v1/orders/{number}/location", json={
+            "reporter_ref": reporter_ref, "latitude": latitude, "longitude": longitude})
+
     async def cancel(self, number: str, reporter_ref: str) -> dict:
         return await self._call("POST", f"/api/v1/orders/{number}/cancel",
                                 json={"reporter_ref": reporter_ref})
@@ -159,8 +173,9 @@ class WorkOrderClient:
                     detail = (body or {}).get("detail") if isinstance(body, dict) else None
                     reason = detail.get("reason") if isinstance(detail, dict) else str(detail)
                     reason_zh = detail.get("reason_zh") if isinstance(detail, dict) else None
+                    field = detail.get("field") if isinstance(detail, dict) else None
                     error = NotFound if response.status == 404 else Rejected
-                    raise error(response.status, reason or "rejected", reason_zh)
+                    raise error(response.status, reason or "rejected", reason_zh, field)
                 return body
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise ServiceUnavailable(f"{method} {url}: {type(error).__name__}") from error

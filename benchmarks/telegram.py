@@ -106,7 +106,11 @@ class Replies:
     def __init__(self, emu: BotApiEmulator, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._waiting: dict[int, tuple[float, asyncio.Future]] = {}
+        self._emu = emu
         emu.add_listener(self._on_call)
+
+    def close(self) -> None:
+        self._emu.remove_listener(self._on_call)
 
     def _on_call(self, call: SentCall) -> None:  # on the emulator's thread
         if call.token == RESIDENT_TOKEN and call.method == "sendMessage" and call.ok:
@@ -155,7 +159,10 @@ async def run_chats(emu: BotApiEmulator, phase: ChatPhase, turns_wanted: int, se
                 await asyncio.sleep(settle_s + phase.think_s)
 
     started = time.monotonic()
-    await asyncio.gather(*(resident(i) for i in range(phase.chats)))
+    try:
+        await asyncio.gather(*(resident(i) for i in range(phase.chats)))
+    finally:
+        replies.close()
     phase.seconds = round(time.monotonic() - started, 2)
     phase.messages_per_s = round(phase.turns / phase.seconds, 2) if phase.seconds else 0.0
     if latencies:

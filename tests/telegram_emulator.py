@@ -33,6 +33,7 @@ import concurrent.futures
 import copy
 import functools
 import json
+import logging
 import mimetypes
 import secrets
 import signal
@@ -406,6 +407,10 @@ class BotApiEmulator:
         with self._cond:
             self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[SentCall], None]) -> None:
+        with self._cond:
+            self._listeners.remove(listener)
+
     def sent(self, token: str | None = None, chat_id: ChatId | None = None,
              method: str | None = None) -> list[SentCall]:
         """The recorded calls, oldest first, filtered by bot token, chat and method."""
@@ -616,7 +621,10 @@ class BotApiEmulator:
                 self._cond.notify_all()
                 listeners = list(self._listeners)
             for listener in listeners:
-                listener(call)
+                try:
+                    listener(call)
+                except Exception:  # a broken listener must not break the API it watches
+                    logging.getLogger(__name__).exception("emulator listener failed")
         return status, body
 
     def _take_fault(self, token: str, method: str, chat_id: ChatId | None) -> None:

@@ -27,7 +27,7 @@ from .middlewares import ResidentGate
 from .outgoing import Keyboards
 from .polling import poll
 from .ratelimit import RateLimiter
-from .rasa_relay import RasaRelay
+from ..rasa_rest import RasaRelay
 from .settings import TelegramSettings
 from .store import ChannelStore
 from .workorders import ChannelServiceClient

@@ -11,7 +11,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
-from .rasa_relay import Reply
+from ..rasa_rest import Reply
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ async def send_replies(bot: Bot, chat_id: int, replies: Sequence[Reply], keyboar
     Returns how many messages were sent.
     """
     sent = 0
+    replies = [r for r in replies if r.text]  # custom payloads are for other channels
     for index, reply in enumerate(replies):
         markup = None
         last = index == len(replies) - 1

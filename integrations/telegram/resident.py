@@ -23,7 +23,7 @@ from aiogram.types import Document, Message, PhotoSize
 
 from . import texts
 from .outgoing import Keyboards, send_replies, send_text
-from .rasa_relay import RasaRelay, as_typed_text, intent_payload
+from ..rasa_rest import RasaRelay, as_typed_text, intent_payload
 from .settings import TelegramSettings
 from .workorders import ChannelServiceClient, Rejected
 

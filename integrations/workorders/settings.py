@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     #: Where ``web:`` and ``open311:`` residents' status changes are posted; None logs them.
     webhook_url: str | None = None
     webhook_secret: str | None = Field(default=None, repr=False)
+    #: Where phone callers' status changes go (an SMS or outbound-call gateway); None logs them.
+    voice_webhook_url: str | None = None
+    voice_webhook_secret: str | None = Field(default=None, repr=False)
     api_port: int = Field(default=8000, gt=0, lt=65536)
     #: Largest photo a channel may upload (``POST /api/v1/attachments``; 413 above).
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, gt=0)

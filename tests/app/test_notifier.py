@@ -864,3 +864,64 @@ def test_entrypoint_refuses_an_unsigned_webhook(tmp_path):
     )
     assert proc.returncode != 0
     assert "WORKORDERS_WEBHOOK_SECRET" in proc.stderr.decode()
+
+
+# ------------------------------------------------------- the phone line's gateway
+
+
+def add_voice_message(session_factory, recipient_ref: str, number: str = "40000099") -> str:
+    key = f"{number}:3:resident:{recipient_ref}"
+    with session_factory.begin() as session:
+        session.execute(insert(OUTBOX), [dict(
+            created_at=T0, topic="order.status", recipient_kind="resident",
+            recipient_ref=recipient_ref, channel="voice", order_number=number,
+            payload={"text": f"您反映的工单 {number} 已签收，处理人员会尽快联系您。"},
+            dedupe_key=key, status=PENDING, attempts=0, next_attempt_at=T0,
+        )])
+    return key
+
+
+async def _drain_voice(db, url: str, clock):
+    from integrations.workorders.notifier.voice import VoiceSender
+
+    async with httpx.AsyncClient() as client:
+        registry = SenderRegistry({"voice": VoiceSender(url, SECRET, client, timeout=5.0)},
+                                  fallback=LogSender())
+        return await drain(db.session_factory, registry, clock, "w-voice", rng=FixedRandom(0.0))
+
+
+def test_a_callers_status_change_goes_to_the_sms_gateway_with_their_number(sqlite_db, receiver):
+    key = add_voice_message(sqlite_db.session_factory, "voice:13800138000")
+    counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
+    assert counts.delivered == 1
+    (req,) = receiver.requests
+    assert req.signature_ok and req.headers["idempotency-key"] == key
+    body = req.json
+    assert body["phone"] == "13800138000" and body["order_number"] == "40000099"
+    assert body["text"] == "您反映的工单 40000099 已签收，处理人员会尽快联系您。"
+    assert "四 零 零 零 零 零 九 九" in body["spoken"]  # read digit by digit on a call
+    assert one_row(sqlite_db.session_factory)["status"] == DELIVERED
+
+
+def test_a_caller_without_a_number_is_dead_at_once_and_5xx_is_retried(sqlite_db, receiver):
+    add_voice_message(sqlite_db.session_factory, "voice:unknown-0b9d1c1e")
+    counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
+    assert (counts.dead, receiver.count()) == (1, 0)
+    row = one_row(sqlite_db.session_factory)
+    assert row["status"] == DEAD and "no phone number" in row["last_error"]
+
+    with sqlite_db.session_factory.begin() as session:
+        session.execute(OUTBOX.delete())
+    add_voice_message(sqlite_db.session_factory, "voice:13800138000")
+    receiver.respond((503, {}))
+    counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
+    assert counts.retried == 1 and one_row(sqlite_db.session_factory)["status"] == PENDING
+
+
+def test_entrypoint_refuses_an_unsigned_voice_gateway(tmp_path):
+    env = {**os.environ, "WORKORDERS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "WORKORDERS_VOICE_WEBHOOK_URL": "http://127.0.0.1:9/sms"}
+    env.pop("WORKORDERS_VOICE_WEBHOOK_SECRET", None)
+    result = subprocess.run([sys.executable, "-m", "integrations.workorders.notifier", "--once"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "WORKORDERS_VOICE_WEBHOOK_SECRET" in result.stderr

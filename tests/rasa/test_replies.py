@@ -50,3 +50,32 @@ def test_status_shows_label_role_deadline_and_latest_note():
 def test_emergency_advice_names_every_number():
     assert "119火警" in replies.emergency_advice(["119"])
     assert "110报警、120急救" in replies.emergency_advice(["110", "120"])
+
+
+def test_readback_mentions_the_shared_location_and_photos():
+    text = replies.readback("公共设施损坏", "路灯坏了", "幸福里小区3号楼", "none", None,
+                            photos=2, located=True)
+    assert text == ("我核对一下：您反映的是公共设施损坏：路灯坏了；地点：幸福里小区3号楼；附定位；"
+                    "附照片2张；不留联系方式。对吗？")
+    assert "照片" not in replies.readback(None, "吵", "2号楼", "none", None)
+
+
+def test_photo_and_location_texts():
+    assert replies.PHOTO_KEPT == "收到照片，会随工单一起提交。"
+    assert replies.LOCATION_KEPT == "收到您的定位，会随工单一起提交。"
+    assert replies.LOCATION_ASK_PLACE == "收到您的定位。请再说一下是哪个小区、哪栋楼，方便派给当地工作人员。"
+    assert replies.PHOTO_STARTS_REPORT == "收到照片。请问发生了什么事？在哪里？"
+    assert replies.photo_added("38291047") == "照片已补充到工单 38291047。如果是新的问题，请直接告诉我。"
+    assert replies.location_added("38291047") == "定位已补充到工单 38291047。"
+    assert replies.too_many_photos(5) == "一次反映最多附5张照片，这张就不附上了。"
+    assert replies.media_not_added("照片", "38291047", "每个工单最多添加10张照片。") == (
+        "抱歉，照片没能补充到工单 38291047：每个工单最多添加10张照片。如果是新的问题，请直接告诉我。")
+    assert "不会丢失" in replies.media_kept_while_down("照片")
+    assert replies.photos_not_sent("照片已失效，请重新发送。") == "另外，照片没能一起提交：照片已失效，请重新发送。"
+
+
+def test_buttons_send_their_title_as_the_payload():
+    assert replies.buttons(replies.CONFIRM_BUTTONS) == [{"title": "对", "payload": "对"},
+                                                        {"title": "不对", "payload": "不对"}]
+    assert [b["payload"] for b in replies.buttons(replies.SATISFACTION_BUTTONS)] == [
+        "满意", "基本满意", "不满意"]

@@ -50,6 +50,7 @@ from .delivery import (
     utc_now,
 )
 from .senders import CHANNELS, LogSender, Sender, SenderRegistry, WebhookSender
+from .voice import VoiceSender
 
 log = logging.getLogger("integrations.workorders.notifier")
 
@@ -104,7 +105,8 @@ def build_registry(
     """The log sender always (also the fallback); the webhook sender when configured;
     ``telegram`` (see ``telegram_sender``) when a bot token is configured.
 
-    The voice sender registers here when it exists; until then its channel is
+    The voice sender (``VoiceSender``: an SMS/callback gateway) when
+    ``WORKORDERS_VOICE_WEBHOOK_URL`` is set; otherwise the voice channel is
     served by the log fallback.
     """
     log_sender = LogSender()
@@ -117,6 +119,11 @@ def build_registry(
         registry.register("webhook", webhook)
     if telegram is not None:
         registry.register("telegram", telegram)
+    if settings.voice_webhook_url:
+        registry.register("voice", VoiceSender(
+            settings.voice_webhook_url, settings.voice_webhook_secret, client,
+            timeout=0.8 * send_timeout_s,
+        ))
     for channel in registry.unserved(CHANNELS):
         log.warning(
             "channel %r has no sender configured: its messages are written to the log "
@@ -213,6 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "invalid settings: WORKORDERS_WEBHOOK_URL is set but WORKORDERS_WEBHOOK_SECRET is not "
             "(webhooks are always signed)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.voice_webhook_url and not settings.voice_webhook_secret:
+        print(
+            "invalid settings: WORKORDERS_VOICE_WEBHOOK_URL is set but "
+            "WORKORDERS_VOICE_WEBHOOK_SECRET is not (the SMS/callback gateway's posts are signed)",
             file=sys.stderr,
         )
         return 2

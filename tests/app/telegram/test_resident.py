@@ -23,7 +23,7 @@ from integrations.telegram.app import make_bot
 from integrations.telegram.inbox import UpdateProcessor
 from integrations.telegram.middlewares import ResidentGate
 from integrations.telegram.outgoing import Keyboards
-from integrations.telegram.rasa_relay import RasaRelay
+from integrations.rasa_rest import RasaRelay
 from integrations.telegram.ratelimit import RateLimiter
 from integrations.telegram.resident import build_router
 from integrations.telegram.settings import TelegramSettings

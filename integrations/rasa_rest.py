@@ -1,4 +1,4 @@
-"""The one client of Rasa's REST channel: a resident's message in, the bot's replies out."""
+"""The one client of Rasa's REST channel, shared by the channels (Telegram, the voice line): a resident's message in, the bot's replies out."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class Button:
 class Reply:
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    #: a custom payload (``json_message``) for the channel, e.g. ``{"voice": "transfer"}``
+    custom: dict[str, Any] | None = None
 
 
 def intent_payload(intent: str, entities: dict[str, Any]) -> str:
@@ -42,7 +44,11 @@ def as_typed_text(text: str) -> str:
 
 
 def parse_replies(body: Any) -> list[Reply]:
-    """Rasa's REST answer (a list of ``{"text", "buttons", ...}``) as replies; texts merged with their buttons."""
+    """Rasa's REST answer (a list of ``{"text", "buttons", "custom", ...}``) as replies.
+
+    Buttons without a text of their own join the text before; a custom
+    payload without text is a reply of its own with an empty text.
+    """
     if not isinstance(body, list):
         raise RasaUnavailable("Rasa answered something that is not a list of messages")
     replies: list[Reply] = []
@@ -55,8 +61,11 @@ def parse_replies(body: Any) -> list[Reply]:
             for b in item.get("buttons") or []
             if isinstance(b, dict) and b.get("title")
         )
+        custom = item.get("custom") if isinstance(item.get("custom"), dict) else None
         if isinstance(text, str) and text.strip():
-            replies.append(Reply(text.strip(), buttons))
+            replies.append(Reply(text.strip(), buttons, custom))
+        elif custom is not None:
+            replies.append(Reply("", buttons, custom))
         elif buttons and replies:  # buttons without their own text belong to the text before
             last = replies.pop()
             replies.append(Reply(last.text, last.buttons + buttons))

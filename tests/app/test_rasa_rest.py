@@ -1,11 +1,11 @@
-"""The REST-channel client: replies parsed with their buttons, typed text never a payload, outages typed."""
+"""The REST-channel client shared by the channels: replies parsed with their buttons, typed text never a payload, outages typed."""
 
 import json
 
 import httpx
 import pytest
 
-from integrations.telegram.rasa_relay import (
+from integrations.rasa_rest import (
     Button,
     RasaRelay,
     RasaUnavailable,
@@ -26,6 +26,13 @@ def test_parse_replies_keeps_buttons_with_their_text() -> None:
     assert parse_replies(body) == [
         Reply("我核对一下：……对吗？", (Button("对", "对"), Button("不对", "不对")))
     ]
+
+
+def test_parse_replies_keeps_custom_payloads_for_the_channel() -> None:
+    body = [{"text": "正在为您转接工作人员。", "custom": {"voice": "transfer"}},
+            {"custom": {"voice": "hangup"}}]
+    assert parse_replies(body) == [Reply("正在为您转接工作人员。", (), {"voice": "transfer"}),
+                                   Reply("", (), {"voice": "hangup"})]
 
 
 def test_parse_replies_rejects_non_lists() -> None:
