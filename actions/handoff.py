@@ -43,6 +43,12 @@ async def request_callback(tracker: Tracker, reason: str) -> bool:
         return False
 
 
+def transfer_call(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """On the phone line a person can take over at once: tell the gateway to transfer."""
+    if caller_number(tracker):
+        dispatcher.utter_message(json_message={"voice": "transfer"})
+
+
 class ActionHandoff(Action):
     def name(self) -> Text:
         return "action_handoff"
@@ -51,6 +57,7 @@ class ActionHandoff(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         ok = await request_callback(tracker, "asked")
         dispatcher.utter_message(text=replies.HANDOFF if ok else replies.HANDOFF_DOWN)
+        transfer_call(dispatcher, tracker)
         return [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
@@ -72,4 +79,5 @@ class ActionFallback(Action):
             return []
         ok = await request_callback(tracker, "not_understood")
         dispatcher.utter_message(text=replies.HANDOFF_AFTER_FAILURES if ok else replies.HANDOFF_DOWN)
+        transfer_call(dispatcher, tracker)
         return []

@@ -45,7 +45,9 @@ ASK_LOCATION = "请问具体在什么地方？比如小区、楼号，或者路�
 ASK_LOCATION_URGENT = "请马上告诉我具体地点，比如小区、楼号或路口。"
 ASK_COMMUNITY = "请问这是在哪个社区或村？"
 ASK_CONTACT = "处理人员可能需要联系您，方便留个手机号吗？不方便可以说“不用”，想匿名反映请说“匿名”。"
-ASK_CONTACT_CALLER = "处理人员可以打您现在这个号码联系您吗？可以请说“可以”或按1，想匿名反映请说“匿名”。"
+ASK_CONTACT_CALLER = "处理人员可以打您现在这个号码联系您吗？"
+#: the phone line speaks the options and takes keys 1, 2, 3 for them
+CALLER_CONTACT_BUTTONS = ("可以", "不用留电话", "匿名反映")
 ASK_CORRECTION = "请问哪里需要改？直接说正确的内容就行，比如“地点是幸福里3号楼”。"
 NOT_UNDERSTOOD_CORRECTION = "没听明白要改哪一项。请说“地点是……”、“电话是……”或者重新说一下事情。"
 
@@ -196,6 +198,21 @@ def status(order: dict, now: Optional[datetime] = None) -> str:
 
 
 NO_OPEN_ORDER = "您目前没有正在办理的反映。有新情况请直接告诉我。"
+
+# ------------------------------------------------------------ the phone line
+
+GREETING = ("您好！我是社区服务助手。您可以直接告诉我遇到的纠纷或问题，比如“楼上漏水”“路灯坏了”，"
+            "也可以查询已反映事项的进度。")
+PHONE_GREETING = "您好，这里是社区服务热线。请直接说出您要反映的问题，比如“楼上漏水”“路灯坏了”。"
+
+
+def phone_greeting_with(order: dict) -> str:
+    """A caller with an open order hears its status first (and the follow-up
+    question, if the order waits for one)."""
+    text = f"您好，这里是社区服务热线。您反映的{status(order)}"
+    if not order.get("awaiting_satisfaction"):
+        text += "还有别的事，请直接说。"
+    return text
 NOT_YOUR_ORDER = "没有查到您名下的这个工单，请核对一下号码。"
 STATUS_DOWN = "抱歉，系统暂时连不上，查不到进度，请稍后再问我。"
 

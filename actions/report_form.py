@@ -264,7 +264,8 @@ class AskContact(Action):
 
     async def run(self, dispatcher, tracker, domain):
         if caller_number(tracker):  # the phone line: answered by voice or key
-            dispatcher.utter_message(text=replies.ASK_CONTACT_CALLER)
+            dispatcher.utter_message(text=replies.ASK_CONTACT_CALLER,
+                                     buttons=replies.buttons(replies.CALLER_CONTACT_BUTTONS))
         else:
             dispatcher.utter_message(text=replies.ASK_CONTACT,
                                      buttons=replies.buttons(replies.CONTACT_BUTTONS))

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import service as service_module
 from actions import replies
 from actions.cancel import ActionCancelOrder, ValidateCancelForm
+from actions.greet import ActionGreet
 from actions.handoff import ActionFallback, ActionHandoff
 from actions.report_form import ValidateReportForm
 from actions.report_start import ActionStartReport
@@ -70,6 +71,23 @@ def run(service, action, state, url=None):
     texts, events = asyncio.run(main())
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     return texts, slots
+
+
+def run_messages(service, action, state):
+    """Run one action; the dispatcher's messages as they are (text, response, buttons, custom)."""
+    async def main():
+        client = WorkOrderClient(ClientSettings(service.url, service.token, timeout_s=3,
+                                                retries=1, backoff_s=0.1))
+        service_module.use(client)
+        dispatcher = CollectingDispatcher()
+        try:
+            await action.run(dispatcher, state, DOMAIN)
+        finally:
+            await client.close()
+            service_module.use(None)
+        return dispatcher.messages
+
+    return asyncio.run(main())
 
 
 def sender(name):
@@ -410,3 +428,35 @@ def test_two_failed_turns_in_a_row_bring_in_a_person(service):
     texts, _ = run(service, ActionFallback(), tracker(who, message("呃呃", "nlu_fallback"), history=history))
     assert texts == [replies.HANDOFF_AFTER_FAILURES]
     assert [c["reason"] for c in _callbacks(service) if c["reporter_ref"] == who] == ["not_understood"]
+
+
+# ------------------------------------------------------------- the phone line
+
+
+def caller():
+    return f"voice:139{uuid.uuid4().int % 10**8:08d}"
+
+
+def test_a_call_starts_with_a_phone_greeting_and_a_chat_with_the_usual_one(service):
+    [chat] = run_messages(service, ActionGreet(), tracker(sender("hi"), message("你好", "greet")))
+    assert chat["text"] == replies.GREETING
+    [call] = run_messages(service, ActionGreet(), tracker(caller(), message("/greet", "greet")))
+    assert call["text"] == replies.PHONE_GREETING
+
+
+def test_a_second_call_hears_the_status_of_the_open_order_first(service):
+    who = caller()
+    run(service, ActionSubmitReport(), tracker(who, message("对", "affirm"), slots=filled_report()))
+    number = latest_order(service, who)["number"]
+    [call] = run_messages(service, ActionGreet(), tracker(who, message("/greet", "greet")))
+    assert call["text"].startswith("您好，这里是社区服务热线。您反映的工单 " + number)
+    assert "还有别的事" in call["text"]
+
+
+def test_on_the_phone_a_person_takes_over_at_once(service):
+    who = caller()
+    said = run_messages(service, ActionHandoff(), tracker(who, message("转人工", "request_human")))
+    assert [m.get("text") for m in said] == [replies.HANDOFF, None]
+    assert said[1]["custom"] == {"voice": "transfer"}
+    web = run_messages(service, ActionHandoff(), tracker(sender("h"), message("转人工", "request_human")))
+    assert [m.get("custom") or None for m in web] == [None]

@@ -27,7 +27,7 @@ def test_there_are_enough_stories_and_every_flow_is_covered():
     actions = {step.get("action") for story in stories for step in story["steps"]}
     for needed in ("action_start_report", "action_submit_report", "action_status", "action_cancel_order",
                    "action_handoff", "action_fallback", "action_submit_satisfaction",
-                   "action_abort_report", "utter_iamabot", "utter_out_of_scope", "utter_greet"):
+                   "action_abort_report", "utter_iamabot", "utter_out_of_scope", "action_greet"):
         assert needed in actions, needed
 
 

@@ -352,7 +352,9 @@ def test_closed_questions_carry_buttons_whose_payload_is_their_title(service):
     for action, state, titles in cases:
         messages, _, _ = run(service, action, state)
         assert messages[0]["buttons"] == [{"title": t, "payload": t} for t in titles], action.name()
-    # the phone line has no buttons: the caller answers by voice or key
+    # the phone line's question offers the caller's own number; the gateway
+    # speaks the options and takes keys 1-3 for them
     messages, _, _ = run(service, AskContact(), tracker("voice:13812345678", message("路灯坏了"),
                                                         requested="contact", form="report_form"))
-    assert texts(messages) == [replies.ASK_CONTACT_CALLER] and not messages[0]["buttons"]
+    assert texts(messages) == [replies.ASK_CONTACT_CALLER]
+    assert [b["title"] for b in messages[0]["buttons"]] == ["可以", "不用留电话", "匿名反映"]
