@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram clean
+.PHONY: help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -60,6 +60,12 @@ $(RVENV)/.installed: requirements-rasa.txt
 model: $(RVENV)/.installed
 	@$(RVENV)/bin/python -m bot.model_store ensure >&2
 
+# The phone line's Chinese speech model (vosk-model-small-cn-0.22, SHA-256
+# pinned) into models/vosk/; prints VOSK_MODEL_PATH=... Without access to
+# alphacephei.com: .venv/bin/python -m voice.model_fetch --from-zip PATH
+vosk-model: $(VENV)/.installed
+	@$(VENV)/bin/python -m voice.model_fetch
+
 # --- run ---------------------------------------------------------------------
 run: venvs model
 	@$(VENV)/bin/python tools/run.py
@@ -82,7 +88,7 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram
+bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
@@ -102,5 +108,15 @@ bench-dialogue: $(VENV)/.installed $(RVENV)/.installed model
 bench-telegram: $(VENV)/.installed $(RVENV)/.installed model
 	$(VENV)/bin/python -m benchmarks.telegram
 
+# Chinese speech recognition on ../shared/audio/zh: CER at 16 and 8 kHz, and
+# intent/category of the tts_* transcripts; needs a Chinese Vosk model
+# (VOSK_MODEL_PATH or make vosk-model), exits non-zero without one
+eval-voice: $(VENV)/.installed $(RVENV)/.installed model
+	$(VENV)/bin/python -m benchmarks.eval_voice
+
 clean:
 	rm -rf var models .pytest_cache
+
+# the phone line: decoding real-time factor, calls kept in real time, end of speech -> first reply audio
+bench-voice: voice-deps $(VENV)/.installed $(RVENV)/.installed model
+	$(VENV)/bin/python -m benchmarks.voice

@@ -16,8 +16,9 @@ Phases:
 - 1 chat: one resident after another, each a four-turn report
   (report, 不用了, 对, status), sending the next message --settle seconds
   after the first reply (a closed loop: messages per second relayed);
-- --chats concurrent chats, each waiting --think seconds after a reply, as
-  a resident reading and typing does (target: p95 ≤ 400 ms);
+- --chats concurrent chats, each waiting --think seconds on average (0.5 to
+  1.5 times, seeded) after a reply, as a resident reading and typing does,
+  and starting at a random moment (target: p95 ≤ 400 ms);
 - the same chats with only --settle seconds between turns (stress; no target).
 
     .venv/bin/python -m benchmarks.telegram [--turns 120] [--chats 20] [--think 3]
@@ -31,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -134,7 +136,12 @@ async def run_chats(emu: BotApiEmulator, phase: ChatPhase, turns_wanted: int, se
     latencies: list[float] = []
     stop_at = turns_wanted
 
+    rng = random.Random(20261122 + phase.chats)
+
     async def resident(worker: int) -> None:
+        # Residents do not write in step: each starts at a random moment of the
+        # first think time, and reads and types for 0.5-1.5 times the mean.
+        await asyncio.sleep(rng.uniform(0, phase.think_s))
         while len(latencies) < stop_at:
             counter[0] += 1
             serial = counter[0]
@@ -156,7 +163,7 @@ async def run_chats(emu: BotApiEmulator, phase: ChatPhase, turns_wanted: int, se
                     phase.unexpected += 1
                     if len(phase.examples) < 5:
                         phase.examples.append(f"{text!r} -> {call.text!r}")
-                await asyncio.sleep(settle_s + phase.think_s)
+                await asyncio.sleep(settle_s + phase.think_s * rng.uniform(0.5, 1.5))
 
     started = time.monotonic()
     try:
@@ -190,10 +197,9 @@ def measure(stack: Stack, coroutine) -> tuple[dict[str, float], float]:
 # ------------------------------------------------------------------ handlers
 
 
-def link_handlers(stack: Stack, emu: BotApiEmulator) -> dict[int, int]:
+def link_handlers(stack: Stack, emu: BotApiEmulator, admin: str) -> dict[int, int]:
     """Link every handler to a chat through the handlers' bot: handler id -> chat id."""
     env = {**os.environ, "WORKORDERS_DATABASE_URL": stack.database_url, "PYTHONPATH": str(ROOT)}
-    admin = create_staff(stack.database_url, "bench-admin", "admin")
     listing = httpx.get(stack.api_url.rstrip("/") + "/api/v1/handlers", timeout=10,
                         headers={"Authorization": f"Bearer {admin}"})
     listing.raise_for_status()
@@ -215,12 +221,13 @@ def link_handlers(stack: Stack, emu: BotApiEmulator) -> dict[int, int]:
     return chats
 
 
-async def file_orders(stack: Stack, count: int) -> list[tuple[str, float, Optional[int]]]:
-    """File ``count`` orders at once; (number, monotonic creation time, assignee id)."""
+async def file_orders(stack: Stack, token: str, count: int) -> list[tuple[str, float, Optional[int]]]:
+    """File ``count`` orders at once as staff at a desk would (the staff view names the
+    assignee); (number, monotonic creation time, assignee id)."""
     places = [("grid:cg-xingfuli", "幸福里小区"), ("grid:cg-hongxing", "红星村"),
               ("grid:cg-yangguang", "阳光社区")]
     categories = ["incident.facility", "dispute.neighbor"]
-    headers = {"Authorization": f"Bearer {stack.service_token}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=30) as client:
         async def one(i: int) -> tuple[str, float, Optional[int]]:
             area, name = places[i % len(places)]
@@ -235,10 +242,11 @@ async def file_orders(stack: Stack, count: int) -> list[tuple[str, float, Option
         return await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def notify_phase(stack: Stack, emu: BotApiEmulator, count: int, chats: dict[int, int]) -> NotifyPhase:
+def notify_phase(stack: Stack, emu: BotApiEmulator, admin: str, count: int,
+                 chats: dict[int, int]) -> NotifyPhase:
     phase = NotifyPhase(orders=count)
     began = time.monotonic()
-    filed = asyncio.run(file_orders(stack, count))
+    filed = asyncio.run(file_orders(stack, admin, count))
     assigned = [(number, at) for number, at, assignee in filed if assignee in chats]
     phase.assigned = len(assigned)
     wanted = {number for number, _ in assigned}
@@ -293,8 +301,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     stack = Stack(var, args.model, telegram=telegram).start()
     try:
         emu.wait_sent_sync(lambda c: True, token=RESIDENT_TOKEN, method="deleteWebhook", timeout=120)
-        chats = link_handlers(stack, emu)
-        notify = notify_phase(stack, emu, args.orders, chats)
+        admin = create_staff(stack.database_url, "bench-admin", "admin")
+        chats = link_handlers(stack, emu, admin)
+        notify = notify_phase(stack, emu, admin, args.orders, chats)
         counter = [0]
         phases = []
         for name, chats_n, think in (("1 chat", 1, 0.0), (f"{args.chats} chats", args.chats, args.think),

@@ -48,6 +48,8 @@ class Settings:
     var: Path
     #: TELEGRAM_* settings (tokens, API base, mode); the bots run when a token is set
     telegram: dict = field(default_factory=dict)
+    #: VOSK_MODEL_PATH and VOICE_* settings; None: the phone line's gateway does not run
+    voice: Optional[dict] = None
 
     @classmethod
     def from_env(cls, env: dict) -> "Settings":
@@ -65,6 +67,8 @@ class Settings:
             database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
             var=var,
             telegram={k: v for k, v in env.items() if k.startswith("TELEGRAM_") and v},
+            voice={k: v for k, v in env.items()
+                   if (k.startswith("VOICE_") or k == "VOSK_MODEL_PATH") and v},
         )
 
     @property
@@ -163,7 +167,24 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
                       f"  (API token in var/run/rasa-token)"),
         ),
-    ] + ([telegram_service(settings)] if settings.telegram_enabled else [])
+    ] + ([telegram_service(settings)] if settings.telegram_enabled else []) \
+      + ([voice_service(settings)] if settings.voice is not None else [])
+
+
+def voice_service(settings: Settings) -> Service:
+    """The phone line's gateway (voice/): AudioSocket for the PBX, Vosk, espeak-ng."""
+    voice = dict(settings.voice or {})
+    port = voice.get("VOICE_AUDIOSOCKET_PORT", "9092")
+    control = voice.setdefault("VOICE_CONTROL_PORT", "9093")
+    model = voice.get("VOSK_MODEL_PATH")
+    hears = f"Vosk model {model}" if model else "no speech model: callers are offered 0 for a person"
+    return Service(
+        name="voice",
+        argv=[str(APP_PYTHON), "-m", "voice"],
+        health_url=f"http://127.0.0.1:{control}/health",
+        describe=f"phone line         AudioSocket 127.0.0.1:{port}, dialplan API :{control} ({hears})",
+        env={**voice, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+    )
 
 
 TELEGRAM_OFF = ("Telegram channel off: set TELEGRAM_BOT_TOKEN (and TELEGRAM_HANDLER_BOT_TOKEN for "

@@ -161,11 +161,13 @@ class Stack:
     first real turn does not pay for TensorFlow's first prediction.
     `telegram`: TELEGRAM_* settings (a bot token, the Bot API base of an
     emulator): the notifier gets them and the Telegram channel runs too.
+    `voice`: VOICE_* settings (ports, VOSK_MODEL_PATH): the phone line's
+    gateway runs too (an empty dict: with its defaults).
     """
 
     def __init__(self, var_dir: Path | str, model: Optional[Path | str] = None, *,
                  warm_up: bool = True, ready_timeout_s: float = READY_TIMEOUT_S,
-                 telegram: Optional[dict] = None) -> None:
+                 telegram: Optional[dict] = None, voice: Optional[dict] = None) -> None:
         chosen = Path(model) if model else newest_model()
         if chosen is not None and not chosen.is_absolute() and not chosen.exists():
             chosen = ROOT / chosen  # models/zh-….tar.gz from anywhere
@@ -175,12 +177,16 @@ class Stack:
         self.var = Path(var_dir).resolve()
         self.warm_up = warm_up
         self.ready_timeout_s = ready_timeout_s
-        rasa_port, actions_port, api_port = free_ports(3)
+        rasa_port, actions_port, api_port, audiosocket_port, control_port = free_ports(5)
+        if voice is not None:
+            voice = {"VOICE_AUDIOSOCKET_PORT": str(audiosocket_port),
+                     "VOICE_CONTROL_PORT": str(control_port), **voice}
         self.settings = Settings(
             host="127.0.0.1", rasa_port=rasa_port, actions_port=actions_port, api_port=api_port,
             rasa_token=secrets.token_urlsafe(24), service_token=secrets.token_urlsafe(32),
             database_url=f"sqlite:///{self.var / 'workorders.db'}", var=self.var,
             telegram=dict(telegram or {}),
+            voice=dict(voice) if voice is not None else None,
         )
         self.var.mkdir(parents=True, exist_ok=True)
         self.plan: list[Service] = services(self.settings, self.model)

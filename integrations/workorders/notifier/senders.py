@@ -286,21 +286,23 @@ class WebhookSender:
     def __repr__(self) -> str:  # never the secret
         return f"<WebhookSender url={self._url!r}>"
 
+    def body(self, message: Delivery, now_s: float) -> dict[str, Any]:
+        """What the receiver gets for ``message`` (subclasses send other shapes)."""
+        return {
+            "dedupe_key": message.dedupe_key,
+            "topic": message.topic,
+            "recipient": {"kind": message.recipient_kind, "ref": message.recipient_ref},
+            "order_number": message.order_number,
+            "payload": dict(message.payload),
+            "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
+        }
+
     def build_request(self, message: Delivery) -> tuple[bytes, dict[str, str]]:
         """The body and headers for ``message``, signed now."""
         now_s = self._clock()
         timestamp = str(int(now_s))
         body = json.dumps(
-            {
-                "dedupe_key": message.dedupe_key,
-                "topic": message.topic,
-                "recipient": {"kind": message.recipient_kind, "ref": message.recipient_ref},
-                "order_number": message.order_number,
-                "payload": dict(message.payload),
-                "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            self.body(message, now_s), ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
         headers = {
             "Content-Type": "application/json; charset=utf-8",

@@ -15,19 +15,11 @@ a sender id without a usable phone number is a permanent failure.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
+from typing import Any
 
-from .senders import (
-    IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    Delivery,
-    PermanentError,
-    WebhookSender,
-    sign,
-)
+from .senders import Delivery, PermanentError, WebhookSender
 
 _PHONE = re.compile(r"^\+?\d{5,15}$")
 _DIGITS = "零幺二三四五六七八九"
@@ -50,32 +42,19 @@ def digit_by_digit(text: str, number: str | None) -> str:
 class VoiceSender(WebhookSender):
     """POSTs a caller's notification with their phone number to the SMS/callback gateway."""
 
-    def build_request(self, message: Delivery) -> tuple[bytes, dict[str, str]]:
+    def body(self, message: Delivery, now_s: float) -> dict[str, Any]:
         phone = phone_of(message.recipient_ref)
         if phone is None:
             raise PermanentError("no phone number to reach this caller")
-        now_s = self._clock()
-        timestamp = str(int(now_s))
-        body = json.dumps(
-            {
-                "dedupe_key": message.dedupe_key,
-                "topic": message.topic,
-                "phone": phone,
-                "order_number": message.order_number,
-                "text": message.text,
-                "spoken": digit_by_digit(message.text, message.order_number),
-                "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode("utf-8")
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
-            IDEMPOTENCY_HEADER: message.dedupe_key,
+        return {
+            "dedupe_key": message.dedupe_key,
+            "topic": message.topic,
+            "phone": phone,
+            "order_number": message.order_number,
+            "text": message.text,
+            "spoken": digit_by_digit(message.text, message.order_number),
+            "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
         }
-        return body, headers
 
     def __repr__(self) -> str:  # never the secret
         return f"<VoiceSender url={self._url!r}>"

@@ -1,0 +1,71 @@
+"""End to end on the phone line: an Asterisk-like AudioSocket client calls the voice
+gateway, which talks to the real stack (Rasa's REST channel, the action server,
+the work-order API and its database).
+
+Speech recognition is the one thing replaced: the recognizer's interface is fed
+the caller's words as text (tests/app/voice/doubles.py: each utterance the
+client "says" is recognised as the next scripted text), because no Chinese
+Vosk model can be downloaded here; the real Vosk path has its own tests
+(tests/app/voice/test_asr.py). Speech synthesis is a tone per character that
+records what was said.
+
+The caller reports a broken streetlight by voice, answers the two closed
+questions with keys (1 = 可以 use this number, 1 = 对), and gets the order
+number; the order is in the database under voice:<number> with that number as
+contact. Calling again, they first hear the status of that order.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from e2e_support import orders_for
+from tests.app.voice.gateway_support import Gateway
+from tests.audiosocket_client import AudioSocketClient
+
+pytestmark = pytest.mark.slow
+
+CALLER = "13600001111"
+SENDER = f"voice:{CALLER}"
+
+
+async def spoken_after(gw: Gateway, client: AudioSocketClient, action) -> list[str]:
+    """Do ``action``; the texts the gateway spoke in answer (after the reply audio ended)."""
+    before = len(gw.speaker.spoken)
+    mark = asyncio.get_running_loop().time()
+    await action
+    await client.wait_audio(timeout=30, since=mark)
+    await client.wait_quiet()
+    return gw.speaker.spoken[before:]
+
+
+@pytest.mark.asyncio
+async def test_a_report_by_phone_with_keys_then_a_second_call_hears_its_status(stack):
+    async with Gateway(rasa_url=f"http://127.0.0.1:{stack.settings.rasa_port}") as gw:
+        gw.model.say("幸福里小区9号楼门口的路灯坏了，晚上黑乎乎的")
+        async with gw.client(caller=CALLER) as client:
+            greeting = await spoken_after(gw, client, asyncio.sleep(0))
+            assert "社区服务热线" in greeting[0]
+
+            said = await spoken_after(gw, client, client.say(1.0, 0.6))
+            assert "现在这个号码" in said[0]
+            assert said[-1] == "请说“可以”“不用留电话”或“匿名反映”，也可以按1、2或3。"
+
+            said = await spoken_after(gw, client, client.press("1"))
+            assert "联系电话：13600001111" in said[0] and "对吗" in said[0]
+
+            said = await spoken_after(gw, client, client.press("1"))
+            assert "工单号" in said[0]
+            await client.hangup()
+
+        [order] = orders_for(stack.database_url, SENDER)
+        assert order["category"] == "incident.facility"
+        assert order["location_text"].startswith("幸福里小区9号楼")
+        assert order["number"] in said[0]
+
+        async with gw.client(caller=CALLER) as again:
+            greeting = await spoken_after(gw, again, asyncio.sleep(0))
+            assert greeting[0].startswith(f"您好，这里是社区服务热线。您反映的工单 {order['number']}")
+            assert "还有别的事" in greeting[0]
+            await again.hangup()

@@ -1,0 +1,83 @@
+"""``python -m voice`` as the PBX sees it: a separate process with real espeak-ng speech and
+no speech model, driven over TCP and HTTP by the Asterisk-like client, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.app.voice.doubles import RasaDouble
+from tests.audiosocket_client import AudioSocketClient
+
+REPO = Path(__file__).resolve().parents[3]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_ready(process: asyncio.subprocess.Process, timeout: float = 90) -> None:
+    assert process.stdout is not None
+    async def ready() -> None:
+        while line := await process.stdout.readline():
+            if b"voice gateway ready" in line:
+                return
+        raise AssertionError("python -m voice exited before it was ready")
+    await asyncio.wait_for(ready(), timeout)
+
+
+@pytest.mark.asyncio
+async def test_the_gateway_process_answers_without_a_model_and_stops_on_sigterm() -> None:
+    rasa = RasaDouble()
+    rasa_url = await rasa.start()
+    audiosocket, control = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "VOSK_MODEL_PATH"}
+    env.update(VOICE_AUDIOSOCKET_PORT=str(audiosocket), VOICE_CONTROL_PORT=str(control),
+               RASA_URL=rasa_url, VOICE_NO_SPEECH_S="30", PYTHONPATH=str(REPO))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice", cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_ready(process)
+        url = f"http://127.0.0.1:{control}"
+        async with AudioSocketClient("127.0.0.1", audiosocket, caller="13800000000",
+                                     control_url=url) as client:
+            await client.wait_audio(timeout=10)  # the no-model greeting, spoken by espeak-ng
+            await client.press("0")
+            await client.wait_closed(timeout=20)
+            assert client.hung_up_by_gateway
+            assert len(client.audio) > 100  # seconds of speech
+            assert await client.next_action() == "transfer"
+
+        staying = AudioSocketClient("127.0.0.1", audiosocket, caller="13800000001", control_url=url)
+        await staying.connect()
+        await staying.wait_audio(timeout=10)
+        process.send_signal(signal.SIGTERM)
+        await staying.wait_closed(timeout=20)  # handed to a person, then hung up
+        assert staying.hung_up_by_gateway
+        await staying.close()
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await rasa.stop()
+    stderr = (await process.stderr.read()).decode()
+    assert stderr.count("speech recognition is off") == 1
+    assert "VOSK_MODEL_PATH" in stderr
+    assert "13800000000" not in stderr and "13800000001" not in stderr
+    assert rasa.messages == []

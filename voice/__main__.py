@@ -1,0 +1,135 @@
+"""``python -m voice``: the phone line's gateway (AudioSocket server and the dialplan's API).
+
+Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
+``VOICE_AUDIOSOCKET_PORT``, ``VOICE_CONTROL_PORT``, ``VOICE_BIND_HOST``,
+``RASA_URL``, ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without
+a speech model the line still answers: it says speech is unavailable and
+offers an operator on 0. Prints "voice gateway ready" once listening; on
+SIGTERM/SIGINT stops accepting calls, hands the calls in progress to a
+person, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import httpx
+from pydantic import ValidationError
+
+from integrations.rasa_rest import RasaRelay
+from integrations.workorders.privacy import install_log_redaction, redact
+
+from . import prompts
+from .answers import AnswerGrammar
+from .asr import ModelMissing, NoSpeechModel, SpeechModel
+from .call import CallDeps
+from .control import CallRegistry, control_app, start_control
+from .server import VoiceServer
+from .settings import VoiceSettings, load_settings
+from .tts import CachedSpeaker, EspeakSpeaker, SpeechSynthesisError
+
+log = logging.getLogger("voice")
+
+
+class StartupError(Exception):
+    """The gateway cannot serve calls (it could not speak, or not listen)."""
+
+
+async def load_model(settings: VoiceSettings) -> SpeechModel | NoSpeechModel:
+    """The speech model, loaded once (off the event loop); ``NoSpeechModel`` if there is none."""
+    try:
+        return await asyncio.to_thread(SpeechModel.load, settings.vosk_model_path)
+    except ModelMissing as exc:
+        log.warning("speech recognition is off, callers are offered an operator on 0: %s", exc)
+        return NoSpeechModel()
+
+
+async def load_speaker(settings: VoiceSettings) -> CachedSpeaker:
+    """espeak-ng behind a cache, the fixed prompts rendered now."""
+    speaker = CachedSpeaker(EspeakSpeaker(settings.voice_tts_rate),
+                            max_items=settings.voice_tts_cache_items)
+    try:
+        await speaker.warm(prompts.ALL)
+    except SpeechSynthesisError as exc:
+        raise StartupError(f"the line cannot speak: {exc}") from exc
+    return speaker
+
+
+async def serve(settings: VoiceSettings, stop: asyncio.Event) -> None:
+    """Serve calls until ``stop`` is set."""
+    model = await load_model(settings)
+    try:
+        await _serve(settings, stop, model)
+    finally:
+        model.close()
+
+
+async def _serve(settings: VoiceSettings, stop: asyncio.Event,
+                 model: SpeechModel | NoSpeechModel) -> None:
+    speaker = await load_speaker(settings)
+    registry = CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
+    hears = isinstance(model, SpeechModel)
+    async with httpx.AsyncClient() as http:
+        deps = CallDeps(settings, RasaRelay(settings.rasa_url, http), speaker, registry, model,
+                        AnswerGrammar(model) if hears else None)
+        server = VoiceServer(deps)
+        health = lambda: {"calls": server.active_calls, "speech": hears}  # noqa: E731
+        try:
+            control = await start_control(control_app(registry, health), settings.voice_bind_host,
+                                          settings.voice_control_port)
+        except OSError as exc:
+            raise StartupError(f"control API port {settings.voice_control_port}: {exc}") from exc
+        try:
+            try:
+                await server.start()
+            except OSError as exc:
+                raise StartupError(
+                    f"AudioSocket port {settings.voice_audiosocket_port}: {exc}") from exc
+            log.info("AudioSocket on %s:%d, control API on port %d, Rasa at %s",
+                     settings.voice_bind_host, server.port, settings.voice_control_port,
+                     settings.rasa_url)
+            print("voice gateway ready", flush=True)
+            await stop.wait()
+            log.info("stopping: no new calls, calls in progress handed to a person")
+            await server.stop()
+        finally:
+            await control.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m voice",
+                                     description="Phone line gateway: Asterisk AudioSocket ↔ Rasa.")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(run())
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
