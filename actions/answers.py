@@ -110,6 +110,17 @@ def satisfaction_answer(text: str, entity_values: Iterable[str] = ()) -> Optiona
     return None
 
 
+_LEADING_RATING = re.compile(
+    r"^(?:我|俺|说实话|说实在的)?(?:非常|很|太|挺|十分|相当|一点都|一点也|不太|不怎么|不是很|基本上?|还算|比较)?"
+    r"(?:不满意|满意)")
+
+
+def leads_with_rating(text: str) -> bool:
+    """"不满意，灯还是一闪一闪的": the message opens with a rating, so it answers the
+    follow-up question even when the NLU reads the rest as a new report."""
+    return bool(_LEADING_RATING.match(_clean(text)))
+
+
 def satisfaction_reason(text: str) -> Optional[str]:
     """What follows the rating in "不满意，水还在漏" (None if nothing useful)."""
     clean = unicodedata.normalize("NFKC", text or "").strip()

@@ -1,20 +1,41 @@
 """The first message of a report: take everything it already says."""
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
+from .answers import leads_with_rating, satisfaction_answer
 from .conversation import reporter_ref, said
 from .normalize import normalize_place
 from .report_form import place_facts
 from .report_submit import cleared
 from .report_text import emergency_numbers, is_vague
+from .service import client
 from .taxonomy import is_category
+from .workorders_client import WorkOrderServiceError
+
+logger = logging.getLogger(__name__)
+
+
+async def answers_follow_up(tracker: Tracker) -> bool:
+    """A report-looking message that opens with a rating ("不满意，水还在漏") while one of
+    the sender's orders waits for the follow-up answer: it is that answer."""
+    message = said(tracker)
+    if message.emergency or not leads_with_rating(message.text):
+        return False
+    if satisfaction_answer(message.text, message.entities.get("satisfaction", [])) is None:
+        return False
+    try:
+        return await client().latest_order(reporter_ref(tracker), awaiting_satisfaction=True) is not None
+    except WorkOrderServiceError as error:  # then it is taken as a report, nothing lost
+        logger.warning("follow-up lookup failed: %s", error)
+        return False
 
 
 class ActionStartReport(Action):
@@ -23,6 +44,8 @@ class ActionStartReport(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if await answers_follow_up(tracker):
+            return [FollowupAction("satisfaction_form")]
         events: List[Dict[Text, Any]] = []
         message = said(tracker)
         place = normalize_place(message.longest("location"))

@@ -27,8 +27,11 @@ def free_port() -> int:
 def start(tmp_path, **ports):
     if not (ROOT / ".venv-rasa" / "bin" / "rasa").exists():
         pytest.fail("the Rasa environment is missing: run `make venvs`")
+    # the phone line's gateway on free ports too (its defaults are 9092 and 9093)
+    ports = {"VOICE_AUDIOSOCKET_PORT": free_port(), "VOICE_CONTROL_PORT": free_port(), **ports}
     env = {**os.environ, "VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
            **{k: str(v) for k, v in ports.items()}}
+    env.pop("TELEGRAM_BOT_TOKEN", None)  # the Telegram channel only runs with a token
     return subprocess.Popen([sys.executable, str(ROOT / "tools" / "run.py")], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -53,7 +56,7 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
-SERVICES = 5  # work-order API, notifier, sweeper, action server, Rasa
+SERVICES = 6  # work-order API, notifier, sweeper, action server, Rasa, the phone line's gateway
 
 
 def post(url: str, body: dict, token: str | None = None) -> dict:
@@ -66,14 +69,19 @@ def post(url: str, body: dict, token: str | None = None) -> dict:
 
 
 def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
-    rasa_port, actions_port, api_port = free_port(), free_port(), free_port()
-    process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port, API_PORT=api_port)
+    rasa_port, actions_port, api_port, control_port = free_port(), free_port(), free_port(), free_port()
+    process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port, API_PORT=api_port,
+                    VOICE_CONTROL_PORT=control_port)
     try:
         lines = read_until(process, "all services ready", timeout=400)
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "\n".join(lines))]
         assert len(pids) == SERVICES
         assert any(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in l for l in lines)
         assert any(f"http://127.0.0.1:{api_port}/api/v1" in l for l in lines)
+        assert any("Telegram channel off" in l for l in lines)
+        # the phone line answers its dialplan API (no speech model here: it still takes calls)
+        with urllib.request.urlopen(f"http://127.0.0.1:{control_port}/health", timeout=10) as r:
+            assert json.loads(r.read())["status"] == "ok"
 
         # the demo data set was loaded into the new database: a report is dispatched at once
         token = (tmp_path / "run" / "service-token").read_text()

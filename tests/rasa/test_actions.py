@@ -398,6 +398,31 @@ def test_not_satisfied_without_a_reason_asks_why(service):
     assert "satisfaction_reason" not in slots
 
 
+def test_a_rating_with_a_reason_read_as_a_report_answers_the_follow_up(service):
+    """"不满意，灯还是一闪一闪的" can look like a new report to the NLU; while an order waits
+    for its follow-up answer, it goes to the follow-up form instead of a new report."""
+    who = sender("rate-in-one")
+    _resolved_order(service, who)
+    said = message("不满意，灯还是一闪一闪的", "report_incident",
+                   entities=[("satisfaction", "unsatisfied")], category="incident.facility")
+    events = asyncio.run(_events(service, ActionStartReport(), tracker(who, said)))
+    assert events == [{"event": "followup", "timestamp": None, "name": "satisfaction_form"}]
+    # without an order waiting for a rating it is a report, as the NLU says
+    events = asyncio.run(_events(service, ActionStartReport(), tracker(sender("new"), said)))
+    assert any(e.get("name") == "description" for e in events)
+
+
+async def _events(service, action, state):
+    client = WorkOrderClient(ClientSettings(service.url, service.token, timeout_s=3, retries=1,
+                                            backoff_s=0.1))
+    service_module.use(client)
+    try:
+        return await action.run(CollectingDispatcher(), state, DOMAIN)
+    finally:
+        await client.close()
+        service_module.use(None)
+
+
 # ----------------------------------------------------------------- people
 
 
