@@ -68,6 +68,18 @@ def post(url: str, body: dict, token: str | None = None) -> dict:
         return json.loads(response.read())
 
 
+def stop_launcher(process) -> None:
+    """After a failure: Ctrl-C first, so the launcher stops its children (a plain kill
+    would leave them running, holding their ports for the next test)."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
     rasa_port, actions_port, api_port, control_port = free_port(), free_port(), free_port(), free_port()
     process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port, API_PORT=api_port,
@@ -102,8 +114,7 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
         for pid in pids:
             assert not group_alive(pid), f"process group {pid} still running"
     finally:
-        if process.poll() is None:
-            process.kill()
+        stop_launcher(process)
 
 
 def test_a_service_that_cannot_start_stops_the_others_and_fails(tmp_path):
