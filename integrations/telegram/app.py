@@ -52,15 +52,22 @@ class Served:
     role: str  # "residents", "handlers" or "residents+handlers"
 
 
+def reachable(dp: Dispatcher) -> Dispatcher:
+    """Any message or button press clears the chat's unreachable mark (once per update)."""
+    dp.message.outer_middleware(handler_bot.MarkReachable())
+    dp.callback_query.outer_middleware(handler_bot.MarkReachable())
+    return dp
+
+
 def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: RasaRelay,
                       service: ChannelServiceClient, resident_bot: Bot,
                       handlers_bot: Bot) -> list[Served]:
     deps = dict(relay=relay, service=service, store=store, settings=settings, keyboards=Keyboards())
     limiter = RateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_second)
     residents = resident.build_router()
-    residents.message.outer_middleware(ResidentGate(limiter, store))
+    residents.message.outer_middleware(ResidentGate(limiter))
 
-    resident_dp = Dispatcher(**deps)
+    resident_dp = reachable(Dispatcher(**deps))
     if settings.one_bot:
         resident_dp.include_router(handler_bot.build_router(one_bot=True))
     resident_dp.include_router(residents)
@@ -69,7 +76,7 @@ def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: Ra
                                      concurrency=settings.telegram_concurrency),
                      "residents+handlers" if settings.one_bot else "residents")]
     if not settings.one_bot:
-        handler_dp = Dispatcher(**deps)
+        handler_dp = reachable(Dispatcher(**deps))
         handler_dp.include_router(handler_bot.build_router(one_bot=False))
         served.append(Served(handlers_bot, handler_dp,
                              UpdateProcessor(handler_dp, handlers_bot, store,

@@ -187,8 +187,6 @@ def build_router(
     ``/start``, ``/help`` and ordinary text are left to the residents' router."""
     router = Router(name="handlers")
     router.message.filter(F.chat.type == "private")
-    router.message.outer_middleware(MarkReachable())
-    router.callback_query.outer_middleware(MarkReachable())
     not_linked_text = Texts.NOT_LINKED_ONE_BOT if one_bot else Texts.NOT_LINKED
 
     async def clear_pending(bot: Bot, store: ChannelStore, chat_id: int) -> None:

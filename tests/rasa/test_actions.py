@@ -54,8 +54,8 @@ def tracker(sender, latest, slots=None, requested=None, form=None, history=()):
     return Tracker(sender, slots, latest, events, False, None, loop, "action_listen")
 
 
-def run(service, action, state, url=None):
-    """Run one action; returns (texts told, {slot: value} from its events)."""
+def act(service, action, state, url=None):
+    """Run one action against the service; (the dispatcher's messages, its events)."""
     async def main():
         client = WorkOrderClient(ClientSettings(url or service.url, service.token,
                                                 timeout_s=3, retries=1, backoff_s=0.1))
@@ -66,28 +66,16 @@ def run(service, action, state, url=None):
         finally:
             await client.close()
             service_module.use(None)
-        return [m.get("text") for m in dispatcher.messages], events
-
-    texts, events = asyncio.run(main())
-    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    return texts, slots
-
-
-def run_messages(service, action, state):
-    """Run one action; the dispatcher's messages as they are (text, response, buttons, custom)."""
-    async def main():
-        client = WorkOrderClient(ClientSettings(service.url, service.token, timeout_s=3,
-                                                retries=1, backoff_s=0.1))
-        service_module.use(client)
-        dispatcher = CollectingDispatcher()
-        try:
-            await action.run(dispatcher, state, DOMAIN)
-        finally:
-            await client.close()
-            service_module.use(None)
-        return dispatcher.messages
+        return dispatcher.messages, events
 
     return asyncio.run(main())
+
+
+def run(service, action, state, url=None):
+    """Run one action; returns (texts told, {slot: value} from its events)."""
+    messages, events = act(service, action, state, url)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    return [m.get("text") for m in messages], slots
 
 
 def sender(name):
@@ -405,22 +393,11 @@ def test_a_rating_with_a_reason_read_as_a_report_answers_the_follow_up(service):
     _resolved_order(service, who)
     said = message("不满意，灯还是一闪一闪的", "report_incident",
                    entities=[("satisfaction", "unsatisfied")], category="incident.facility")
-    events = asyncio.run(_events(service, ActionStartReport(), tracker(who, said)))
+    _, events = act(service, ActionStartReport(), tracker(who, said))
     assert events == [{"event": "followup", "timestamp": None, "name": "satisfaction_form"}]
     # without an order waiting for a rating it is a report, as the NLU says
-    events = asyncio.run(_events(service, ActionStartReport(), tracker(sender("new"), said)))
+    _, events = act(service, ActionStartReport(), tracker(sender("new"), said))
     assert any(e.get("name") == "description" for e in events)
-
-
-async def _events(service, action, state):
-    client = WorkOrderClient(ClientSettings(service.url, service.token, timeout_s=3, retries=1,
-                                            backoff_s=0.1))
-    service_module.use(client)
-    try:
-        return await action.run(CollectingDispatcher(), state, DOMAIN)
-    finally:
-        await client.close()
-        service_module.use(None)
 
 
 # ----------------------------------------------------------------- people
@@ -463,9 +440,9 @@ def caller():
 
 
 def test_a_call_starts_with_a_phone_greeting_and_a_chat_with_the_usual_one(service):
-    [chat] = run_messages(service, ActionGreet(), tracker(sender("hi"), message("你好", "greet")))
+    [chat], _ = act(service, ActionGreet(), tracker(sender("hi"), message("你好", "greet")))
     assert chat["text"] == replies.GREETING
-    [call] = run_messages(service, ActionGreet(), tracker(caller(), message("/greet", "greet")))
+    [call], _ = act(service, ActionGreet(), tracker(caller(), message("/greet", "greet")))
     assert call["text"] == replies.PHONE_GREETING
 
 
@@ -473,15 +450,15 @@ def test_a_second_call_hears_the_status_of_the_open_order_first(service):
     who = caller()
     run(service, ActionSubmitReport(), tracker(who, message("对", "affirm"), slots=filled_report()))
     number = latest_order(service, who)["number"]
-    [call] = run_messages(service, ActionGreet(), tracker(who, message("/greet", "greet")))
+    [call], _ = act(service, ActionGreet(), tracker(who, message("/greet", "greet")))
     assert call["text"].startswith("您好，这里是社区服务热线。您反映的工单 " + number)
     assert "还有别的事" in call["text"]
 
 
 def test_on_the_phone_a_person_takes_over_at_once(service):
     who = caller()
-    said = run_messages(service, ActionHandoff(), tracker(who, message("转人工", "request_human")))
+    said, _ = act(service, ActionHandoff(), tracker(who, message("转人工", "request_human")))
     assert [m.get("text") for m in said] == [replies.HANDOFF, None]
     assert said[1]["custom"] == {"voice": "transfer"}
-    web = run_messages(service, ActionHandoff(), tracker(sender("h"), message("转人工", "request_human")))
+    web, _ = act(service, ActionHandoff(), tracker(sender("h"), message("转人工", "request_human")))
     assert [m.get("custom") or None for m in web] == [None]

@@ -5,26 +5,22 @@ SQLite file). Assertions are on what the resident is told, the slots the
 actions set and the orders (coordinates, photos) the service holds afterwards."""
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
-from actions import service as service_module
 from actions.cancel import AskCancelConfirmed, ValidateCancelForm
 from actions.conversation import transcript
 from actions.media import MAX_PHOTOS, RECENT, ActionReceiveLocation, ActionReceivePhoto
 from actions.report_form import AskConfirmed, AskContact, AskDescription, AskLocation, ValidateReportForm
 from actions.report_submit import ActionSubmitReport
 from actions.satisfaction import AskSatisfaction, ValidateSatisfactionForm
-from actions.workorders_client import ClientSettings, WorkOrderClient
 from tests.app.image_samples import png
-from tests.rasa.test_actions import DOMAIN, filled_report, latest_order, message, sender, tracker
+from tests.rasa.test_actions import act, filled_report, latest_order, message, sender, tracker
 from tests.rasa.workorder_service import free_port, running_service
 
 pytestmark = pytest.mark.slow
@@ -60,19 +56,7 @@ def opened_now():
 
 def run(service, action, state, url=None):
     """Run one action; returns (messages told, {slot: value}, the events)."""
-    async def main():
-        client = WorkOrderClient(ClientSettings(url or service.url, service.token,
-                                                timeout_s=3, retries=1, backoff_s=0.1))
-        service_module.use(client)
-        dispatcher = CollectingDispatcher()
-        try:
-            events = await action.run(dispatcher, state, DOMAIN)
-        finally:
-            await client.close()
-            service_module.use(None)
-        return dispatcher.messages, events
-
-    messages, events = asyncio.run(main())
+    messages, events = act(service, action, state, url)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     return messages, slots, events
 

@@ -35,6 +35,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
+from integrations.telegram.app import reachable
 from integrations.telegram.handler_bot import build_router
 from integrations.telegram.sender import TelegramSender
 from integrations.telegram.settings import TelegramSettings
@@ -203,7 +204,7 @@ async def channel(world: World, api_url: str, *, one_bot: bool = False,
             async with httpx.AsyncClient() as http:
                 service = ChannelServiceClient(api_url, SERVICE_TOKEN, http)
                 store = ChannelStore(world.db.session_factory)
-                dp = Dispatcher(service=service, store=store, settings=settings)
+                dp = reachable(Dispatcher(service=service, store=store, settings=settings))
                 dp.include_router(build_router(one_bot, clock=lambda: world.clock))
                 for router in routers:
                     dp.include_router(router)

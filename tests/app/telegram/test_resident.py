@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from integrations.telegram import texts
-from integrations.telegram.app import make_bot
+from integrations.telegram.app import make_bot, reachable
 from integrations.telegram.inbox import UpdateProcessor
 from integrations.telegram.middlewares import ResidentGate
 from integrations.telegram.outgoing import Keyboards
@@ -132,10 +132,10 @@ async def resident(world, rasa):
             )
             store = ChannelStore(world.db.session_factory)
             router = build_router()
-            router.message.outer_middleware(ResidentGate(RateLimiter(6, 0.2), store))
-            dp = Dispatcher(relay=RasaRelay(rasa.url, http, backoff=0.01), settings=settings,
+            router.message.outer_middleware(ResidentGate(RateLimiter(6, 0.2)))
+            dp = reachable(Dispatcher(relay=RasaRelay(rasa.url, http, backoff=0.01), settings=settings,
                             service=ChannelServiceClient(api_url, SERVICE_TOKEN, http),
-                            store=store, keyboards=Keyboards())
+                            store=store, keyboards=Keyboards()))
             dp.include_router(router)
             try:
                 yield Resident(emu, bot, UpdateProcessor(dp, bot, store))
