@@ -267,7 +267,7 @@ def test_six_calls_in_parallel_hear_what_one_at_a_time_hears(model, sequential):
     Vosk 0.3.45 is not bit-exact from one recognizer to the next in a process:
     the same audio can come out "아이 영파 네요" or "한 영파 네요" depending on
     which recognizers were freed before (single-threaded too). So words are
-    compared with a tolerance, and each call must hear its own sentence, not
+    compared with a tolerance (half the letters), and each call must hear its own sentence, not
     another call's.
     """
     async def run():
@@ -283,7 +283,9 @@ def test_six_calls_in_parallel_hear_what_one_at_a_time_hears(model, sequential):
                 == [t for t, e in sequential[text] if e.kind == "final"])
         heard = finals(parallel[text])[0]
         distance = {other: edits(jamo(heard), jamo(alone[other])) for other in SENTENCES}
-        assert distance[text] <= 0.3 * len(jamo(alone[text])), (heard, alone[text])
+        # Vosk's wobble reached 5 of 10 letters once in CI-like runs; a broken stream
+        # (wrong rate, mixed calls) is far worse and also fails the line below
+        assert distance[text] <= 0.5 * len(jamo(alone[text])), (heard, alone[text])
         assert all(distance[text] < d for other, d in distance.items() if other != text), distance
 
 
