@@ -40,6 +40,39 @@ def yes_no(text: str, intent: Optional[str]) -> Optional[bool]:
     return None
 
 
+_DANGER_NO = re.compile(r"^(?:没有|没|不是|不|否|无|都没|暂时没|目前没|还没|没事|还好|放心)")
+_DANGER_YES = re.compile(r"^(?:有|是|对|快|救命|危险|着火|起火|冒烟|受伤|流血|晕|出事|煤气|燃气)")
+
+
+def danger_answer(text: str, intent: Optional[str]) -> Optional[bool]:
+    """The answer to "is anyone hurt, is there fire or gas?": True for "有/是的/1",
+    False for "没有/不是/2", None when it answers neither (the caller of this
+    takes None as danger: safety first)."""
+    clean = _clean(text)
+    if clean in ("1", "一"):
+        return True
+    if clean in ("2", "二"):
+        return False
+    if any(word in clean for word in ("不知道", "不清楚", "不确定", "说不清", "不晓得", "好像", "可能")):
+        return None
+    if _DANGER_NO.match(clean) or (intent in NO_INTENTS and not _DANGER_YES.match(clean)):
+        return False
+    if _DANGER_YES.match(clean) or intent in YES_INTENTS:
+        return True
+    return None
+
+
+DONT_KNOW = ("不知道", "不清楚", "不晓得", "说不清", "说不上来", "不记得", "记不清", "不确定",
+             "搞不清", "弄不清", "不太懂", "就在这附近", "就在附近", "就这附近", "这附近", "附近",
+             "就在这", "就这里", "不知")
+
+
+def dont_know(text: str) -> bool:
+    """"不知道", "不清楚", "就在这附近": the resident cannot name the community."""
+    clean = _clean(text)
+    return len(clean) <= 12 and any(word in clean for word in DONT_KNOW)
+
+
 DROP_WORDS = ("不报了", "不反映了", "不投诉了", "不举报了", "不提交了", "不想报", "不想反映",
               "不想投诉", "不登记了", "别报了", "撤回", "撤销")
 

@@ -25,6 +25,13 @@ def reporter_ref(tracker: Tracker) -> str:
     return sender if channel in CHANNELS and ":" in sender else f"web:{sender}"
 
 
+def channel_carries_answers(tracker: Tracker) -> bool:
+    """Whether an answer can reach the resident without a contact: Telegram
+    messages them, the phone line texts or calls back the number they rang
+    from; the web channel cannot reach anyone later."""
+    return reporter_ref(tracker).partition(":")[0] in ("tg", "voice")
+
+
 def caller_number(tracker: Tracker) -> Optional[str]:
     """The number a phone caller rings from, if this is the voice line."""
     channel, _, ident = reporter_ref(tracker).partition(":")
@@ -41,6 +48,10 @@ class Said:
     category_confidence: float = 0.0
     emergency: bool = False
     emergency_cues: tuple = ()
+    # possible danger the message does not state: ask first
+    emergency_check: bool = False
+    # the incident category the message takes if there is danger
+    incident_category: Optional[str] = None
 
     def first(self, entity: str) -> Optional[str]:
         values = self.entities.get(entity) or []
@@ -72,6 +83,8 @@ def said(tracker: Tracker) -> Said:
         category_confidence=float(category.get("confidence") or 0.0),
         emergency=bool(emergency.get("flag")),
         emergency_cues=tuple(emergency.get("cues") or ()),
+        emergency_check=bool(emergency.get("check")),
+        incident_category=emergency.get("category"),
     )
 
 

@@ -24,6 +24,8 @@ CONFIRM_BUTTONS = ("对", "不对")
 SAME_MATTER_BUTTONS = ("是的", "不是")
 CANCEL_BUTTONS = ("确定撤销", "不撤了")
 CONTACT_BUTTONS = ("不用留电话", "匿名反映")
+#: the phone line takes keys 1 and 2 for these
+DANGER_BUTTONS = ("有", "没有")
 SATISFACTION_BUTTONS = ("满意", "基本满意", "不满意")
 
 
@@ -40,16 +42,36 @@ def emergency_advice(numbers: list[str]) -> str:
     return f"情况紧急！请先确保自身安全，立即拨打{calls}电话。我同时通知社区马上派人。"
 
 
+ASK_DANGER = "现在有人受伤，或者有着火、煤气泄漏这样的危险吗？"
+NO_DANGER = "好的，那我按一般情况为您登记。"
 ASK_DESCRIPTION = "请您简单说说发生了什么事？"
 ASK_LOCATION = "请问具体在什么地方？比如小区、楼号，或者路口、村组。"
 ASK_LOCATION_URGENT = "请马上告诉我具体地点，比如小区、楼号或路口。"
 ASK_COMMUNITY = "请问这是在哪个社区或村？"
+#: the community slot when the resident cannot name it (the fallback office takes it)
+COMMUNITY_UNKNOWN = "不清楚"
 ASK_CONTACT = "处理人员可能需要联系您，方便留个手机号吗？不方便可以说“不用”，想匿名反映请说“匿名”。"
 ASK_CONTACT_CALLER = "处理人员可以打您现在这个号码联系您吗？"
 #: the phone line speaks the options and takes keys 1, 2, 3 for them
 CALLER_CONTACT_BUTTONS = ("可以", "不用留电话", "匿名反映")
 ASK_CORRECTION = "请问哪里需要改？直接说正确的内容就行，比如“地点是幸福里3号楼”。"
 NOT_UNDERSTOOD_CORRECTION = "没听明白要改哪一项。请说“地点是……”、“电话是……”或者重新说一下事情。"
+
+
+def days(hours: Optional[int]) -> str:
+    """72 → "3天"; what a resident hears as the time to an answer."""
+    return f"{max(1, -(-int(hours or 72) // 24))}天"
+
+
+def request_acknowledged(hours: Optional[int]) -> str:
+    return f"好的，这个问题我帮您转给社区工作人员，{days(hours)}内给您答复。"
+
+
+ASK_CONTACT_FOR_ANSWER = ("答复需要联系到您，方便留个手机号吗？不方便可以说“不用”，"
+                          "之后用工单号来查答复。")
+#: what a request is called in the read-back
+REQUEST_WHAT = {"request.consult": "您要咨询的是", "request.suggest": "您的建议是",
+                "request.complaint": "您要投诉举报的是"}
 
 
 def contact_text(contact: Optional[str], phone: Optional[str]) -> str:
@@ -68,6 +90,22 @@ def readback(category_name: Optional[str], description: str, location: str,
                                                 (f"；附照片{photos}张", photos > 0)) if present)
     return (f"我核对一下：您反映的是{what}；地点：{location}{extras}；"
             f"{contact_text(contact, phone)}。对吗？")
+
+
+def readback_request(category: str, description: str, location: Optional[str],
+                     contact: Optional[str], phone: Optional[str], asked_contact: bool,
+                     photos: int = 0) -> str:
+    """The read-back of a question, suggestion or complaint: the place and a
+    contact only when there are any."""
+    what = REQUEST_WHAT.get(category, "您反映的是")
+    parts = [f"我核对一下：{what}：{description}"]
+    if location:
+        parts.append(f"地点：{location}")
+    if photos:
+        parts.append(f"附照片{photos}张")
+    if asked_contact:
+        parts.append(contact_text(contact, phone))
+    return "；".join(parts) + "。对吗？"
 
 
 def ask_same_matter(number: str, label: str) -> str:
@@ -96,8 +134,23 @@ def when(value: Optional[str], now: Optional[datetime] = None) -> Optional[str]:
     return f"{local.month}月{local.day}日{clock}"
 
 
-def order_opened(order: dict, now: Optional[datetime] = None) -> str:
+#: how the answer to a request reaches the resident (order_opened's ``reach``)
+ANSWER_REACHES = {
+    "chat": "答复会在这里发给您",
+    "phone": "答复会用短信发到您这个号码",
+    "contact": "工作人员会按您留的电话答复您",
+    "lookup": "您可以随时发工单号来查答复",
+}
+
+
+def order_opened(order: dict, now: Optional[datetime] = None, reach: str = "chat") -> str:
+    """``reach``: for a request, how its answer reaches the resident (ANSWER_REACHES)."""
     number = order["number"]
+    if order.get("kind") == "request":
+        deadline = when(order.get("resolve_by"), now)
+        by = f"会在{deadline}前" if deadline else "会尽快"
+        return (f"已为您登记，工单号 {number}。社区工作人员{by}答复您，"
+                f"{ANSWER_REACHES.get(reach, ANSWER_REACHES['chat'])}。")
     role = order.get("handler_role")
     deadline = when(order.get("resolve_by"), now)
     if order.get("priority") == "urgent":

@@ -12,12 +12,27 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .answers import contact_answer, correction_target, correction_value, drops_report, yes_no
-from .conversation import MEDIA_INTENTS, caller_number, opened_by_latest_message, said
+from .answers import (
+    contact_answer,
+    correction_target,
+    correction_value,
+    danger_answer,
+    dont_know,
+    drops_report,
+    yes_no,
+)
+from .conversation import (
+    MEDIA_INTENTS,
+    caller_number,
+    channel_carries_answers,
+    opened_by_latest_message,
+    said,
+)
 from .forms import FormWithSideSlots
 from .normalize import normalize_place
+from .report_text import emergency_numbers, strip_preamble
 from .service import client
-from .taxonomy import category_name, is_category, kind_of
+from .taxonomy import category_name, is_category, is_request, kind_of
 from .workorders_client import WorkOrderServiceError
 
 logger = logging.getLogger(__name__)
@@ -73,12 +88,47 @@ class ValidateReportForm(FormWithSideSlots):
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         if tracker.get_slot("emergency"):
             return ["location"]
-        slots = ["description", "location"]
+        slots = []
+        if tracker.get_slot("emergency_check") and tracker.get_slot("danger") is None:
+            slots.append("danger")  # asked first: is anyone in danger now?
+        slots.append("description")
+        if is_request(tracker.get_slot("category")):
+            # a question or suggestion needs no place, and a contact only
+            # where the channel cannot carry the answer
+            if not channel_carries_answers(tracker):
+                slots.append("contact")
+            return slots + ["confirmed"]
+        slots.append("location")
         if tracker.get_slot("area_matched") is False:
             slots.append("community")
         slots += ["contact", "confirmed"]
         if tracker.get_slot("duplicate_number"):
             slots.append("same_matter")
+        return slots
+
+    # -- is anyone in danger now? -------------------------------------------------
+    async def extract_danger(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        if self.requested(tracker) != "danger":
+            return {}
+        message = said(tracker)
+        answer = True if message.emergency else danger_answer(message.text, message.intent)
+        if answer is False:
+            dispatcher.utter_message(text=replies.NO_DANGER)
+            return {"danger": False}
+        # yes, or an answer that says neither: safety first
+        category = tracker.get_slot("category")
+        if not category or kind_of(category) != "incident":
+            category = tracker.get_slot("incident_category") or "incident.safety"
+        description = tracker.get_slot("description") or ""
+        numbers = emergency_numbers(f"{description} {message.text}", category,
+                                    message.emergency_cues)
+        dispatcher.utter_message(text=replies.emergency_advice(numbers))
+        slots: Dict[Text, Any] = {"danger": True, "emergency": True, "category": category}
+        place = _place_from(tracker)
+        if place and not tracker.get_slot("location"):
+            slots["location"] = place
+            slots.update(await place_facts(place))
         return slots
 
     # -- what happened ---------------------------------------------------------
@@ -89,9 +139,18 @@ class ValidateReportForm(FormWithSideSlots):
             return {}
         if message.intent in NOT_CONTENT:
             return {}
-        slots: Dict[Text, Any] = {"description": message.text[:MAX_DESCRIPTION]}
+        slots: Dict[Text, Any] = {"description": strip_preamble(message.text)[:MAX_DESCRIPTION]}
         if is_category(message.category):
             slots["category"] = message.category
+        if message.emergency and not tracker.get_slot("emergency"):
+            slots["emergency"] = True
+            if kind_of(slots.get("category") or "") != "incident":
+                slots["category"] = message.incident_category or "incident.safety"
+            numbers = emergency_numbers(message.text, slots["category"], message.emergency_cues)
+            dispatcher.utter_message(text=replies.emergency_advice(numbers))
+        elif message.emergency_check and tracker.get_slot("danger") is None:
+            slots["emergency_check"] = True
+            slots["incident_category"] = message.incident_category
         place = _place_from(tracker)
         if place and not tracker.get_slot("location"):
             slots["location"] = place
@@ -114,7 +173,12 @@ class ValidateReportForm(FormWithSideSlots):
     async def extract_community(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> Dict[Text, Any]:
         message = said(tracker)
-        if self.requested(tracker) != "community" or message.intent in NOT_CONTENT:
+        if self.requested(tracker) != "community":
+            return {}
+        if dont_know(message.text):
+            # the office that takes unplaced reports sorts it out: no second asking
+            return {"community": replies.COMMUNITY_UNKNOWN}
+        if message.intent in NOT_CONTENT:
             return {}
         community = normalize_place(message.longest("location") or message.text[:100])
         if not community:
@@ -190,7 +254,7 @@ class ValidateReportForm(FormWithSideSlots):
             return {"contact": answer[0], "phone": answer[1]}
         if yes_no(value, None) is not None and len(value) <= 2:
             return {}
-        changes: Dict[Text, Any] = {"description": value[:MAX_DESCRIPTION]}
+        changes: Dict[Text, Any] = {"description": strip_preamble(value)[:MAX_DESCRIPTION]}
         if is_category(message.category):
             changes["category"] = message.category
         return changes
@@ -219,6 +283,16 @@ class ValidateReportForm(FormWithSideSlots):
 
 
 # ---------------------------------------------------------------- questions
+
+
+class AskDanger(Action):
+    def name(self) -> Text:
+        return "action_ask_danger"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=replies.ASK_DANGER,
+                                 buttons=replies.buttons(replies.DANGER_BUTTONS))
+        return []
 
 
 class AskDescription(Action):
@@ -266,6 +340,9 @@ class AskContact(Action):
         if caller_number(tracker):  # the phone line: answered by voice or key
             dispatcher.utter_message(text=replies.ASK_CONTACT_CALLER,
                                      buttons=replies.buttons(replies.CALLER_CONTACT_BUTTONS))
+        elif is_request(tracker.get_slot("category")):
+            dispatcher.utter_message(text=replies.ASK_CONTACT_FOR_ANSWER,
+                                     buttons=replies.buttons(replies.CONTACT_BUTTONS[:1]))
         else:
             dispatcher.utter_message(text=replies.ASK_CONTACT,
                                      buttons=replies.buttons(replies.CONTACT_BUTTONS))
@@ -280,8 +357,17 @@ class AskConfirmed(Action):
         if tracker.get_slot("correcting"):
             dispatcher.utter_message(text=replies.ASK_CORRECTION)
             return []
+        category = tracker.get_slot("category")
+        if is_request(category):
+            dispatcher.utter_message(text=replies.readback_request(
+                category, tracker.get_slot("description") or "", tracker.get_slot("location"),
+                tracker.get_slot("contact"), tracker.get_slot("phone"),
+                asked_contact=not channel_carries_answers(tracker),
+                photos=len(tracker.get_slot("attachment_ids") or []),
+            ), buttons=replies.buttons(replies.CONFIRM_BUTTONS))
+            return []
         dispatcher.utter_message(text=replies.readback(
-            category_name(tracker.get_slot("category")),
+            category_name(category),
             tracker.get_slot("description") or "",
             tracker.get_slot("location") or "",
             tracker.get_slot("contact"),

@@ -15,9 +15,9 @@ from .conversation import reporter_ref, said
 from .normalize import normalize_place
 from .report_form import place_facts
 from .report_submit import cleared
-from .report_text import emergency_numbers, is_vague
+from .report_text import emergency_numbers, is_vague, strip_preamble
 from .service import client
-from .taxonomy import is_category
+from .taxonomy import is_category, is_request, resolve_hours
 from .workorders_client import WorkOrderServiceError
 
 logger = logging.getLogger(__name__)
@@ -51,26 +51,38 @@ class ActionStartReport(Action):
         place = normalize_place(message.longest("location"))
         category = message.category if is_category(message.category) else None
         events += cleared()
+        incident = message.incident_category if is_category(message.incident_category) else None
         events += [
             SlotSet("report_key", f"{reporter_ref(tracker)}:{uuid.uuid4().hex}"),
             SlotSet("category", category),
             SlotSet("emergency", message.emergency),
             SlotSet("emergency_cues", list(message.emergency_cues)),
+            SlotSet("emergency_check", message.emergency_check and not message.emergency),
+            SlotSet("incident_category", incident),
         ]
-        if message.emergency and category is None:
-            category = "incident.safety"  # the service dispatches it; staff may re-file it
+        if message.emergency and (category is None or is_request(category)):
+            # the service dispatches it to a grid worker; staff may re-file it
+            category = incident or "incident.safety"
             events.append(SlotSet("category", category))
-        if place:
-            events.append(SlotSet("location", place))
-            events += [SlotSet(k, v) for k, v in (await place_facts(place)).items()]
         # "我要反映个问题" says nothing yet; an answer-like message ("在3号楼")
         # counts only if the NLU still saw a report category in it
         said_what = (message.intent != "start_report"
                      and (message.intent != "inform" or category is not None)
                      and not is_vague(message.text, message.longest("location")))
+        description = strip_preamble(message.text)[:500]
+        if place:
+            events.append(SlotSet("location", place))
+            events += [SlotSet(k, v) for k, v in (await place_facts(place)).items()]
+        elif is_request(category) and said_what:
+            # a question needs no place: the office of a place it names, else
+            # the office that takes unplaced reports, answers it
+            facts = await place_facts(description)
+            events.append(SlotSet("area_code", facts["area_code"]))
         if message.emergency or said_what:
-            events.append(SlotSet("description", message.text[:500]))
+            events.append(SlotSet("description", description))
         if message.emergency:
             numbers = emergency_numbers(message.text, category, message.emergency_cues)
             dispatcher.utter_message(text=replies.emergency_advice(numbers))
+        elif is_request(category) and said_what:
+            dispatcher.utter_message(text=replies.request_acknowledged(resolve_hours(category)))
         return events

@@ -14,15 +14,18 @@ from . import replies
 from .conversation import reporter_ref
 from .report_form import place_facts
 from .service import client
-from .taxonomy import is_category
+from .taxonomy import is_category, is_request
 from .workorders_client import NotFound, Rejected, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 REPORT_SLOTS = ("description", "location", "community", "contact", "confirmed", "same_matter",
-                "category", "emergency", "emergency_cues", "area_code", "area_matched", "phone",
+                "category", "emergency", "emergency_cues", "emergency_check", "danger",
+                "incident_category", "area_code", "area_matched", "phone",
                 "correcting", "duplicate_number", "report_key",
                 "latitude", "longitude", "attachment_ids")
+#: the place of a question or suggestion that names none
+NO_PLACE = "未说明地点"
 
 
 def cleared() -> List[Dict[Text, Any]]:
@@ -31,8 +34,18 @@ def cleared() -> List[Dict[Text, Any]]:
 
 
 def has_report(tracker: Tracker) -> bool:
-    return bool(tracker.get_slot("report_key") and tracker.get_slot("location")
-                and tracker.get_slot("description"))
+    placed = tracker.get_slot("location") or is_request(tracker.get_slot("category"))
+    return bool(tracker.get_slot("report_key") and placed and tracker.get_slot("description"))
+
+
+def answer_reach(reporter: str, contact: Optional[str]) -> str:
+    """How the answer to a request reaches this resident (replies.ANSWER_REACHES)."""
+    channel = reporter.partition(":")[0]
+    if channel == "tg":
+        return "chat"
+    if channel == "voice":
+        return "phone"
+    return "contact" if contact == "phone" else "lookup"
 
 
 def frozen_report(tracker: Tracker) -> Dict[str, Any]:
@@ -45,7 +58,7 @@ def frozen_report(tracker: Tracker) -> Dict[str, Any]:
         "order": {
             "category": tracker.get_slot("category"),
             "description": tracker.get_slot("description"),
-            "location_text": tracker.get_slot("location"),
+            "location_text": tracker.get_slot("location") or NO_PLACE,
             "area_code": tracker.get_slot("area_code"),
             "reporter_ref": reporter_ref(tracker),
             "priority": "urgent" if tracker.get_slot("emergency") else "normal",
@@ -81,7 +94,8 @@ async def send(report: Dict[str, Any]) -> str:
         failure = await _add_photos(number, order["reporter_ref"], order.get("attachment_ids") or [])
         return text + replies.photos_not_sent(failure) if failure else text
     if not order.get("area_code"):
-        facts = await place_facts(order["location_text"])
+        place = order["location_text"]
+        facts = await place_facts(order["description"] if place == NO_PLACE else place)
         if facts["area_matched"] is None:
             raise ServiceUnavailable("area lookup failed")
         if not facts["area_code"]:
@@ -98,8 +112,13 @@ async def send(report: Dict[str, Any]) -> str:
         logger.warning("report sent without its photos: %s", error)
         del order["attachment_ids"]
         opened = await client().create_order(order, idempotency_key=report["key"])
-        return replies.order_opened(opened) + replies.photos_not_sent(error.reason_zh)
-    return replies.order_opened(opened)
+        return (replies.order_opened(opened, reach=_reach(order))
+                + replies.photos_not_sent(error.reason_zh))
+    return replies.order_opened(opened, reach=_reach(order))
+
+
+def _reach(order: Dict[str, Any]) -> str:
+    return answer_reach(order["reporter_ref"], "phone" if order.get("reporter_contact") else None)
 
 
 async def _add_photos(number: str, reporter: str, photos: List[str]) -> Optional[str]:

@@ -9,9 +9,29 @@ from typing import Iterable, Optional
 # words that carry no content in "我想反映个事" / "喂，我要投诉"
 _GENERIC = re.compile(
     r"喂|你好|您好|请问|麻烦|帮我|帮忙|我们|我要|我想|想要|要|想|我|俺|这边|那个|这个|"
-    r"反映|反应|投诉|举报|报告|报修|报|说|讲|问|一下|一个|个|件|点|有|事情|事儿|事|问题|情况|"
+    r"反映|反应|投诉|举报|报告|报修|咨询|建议|意见|提|报|说|讲|问|一下|一个|个|件|点|有|事情|事儿|事|问题|情况|"
     r"了|的|呢|吧|啊|呀|嗯|哦|一|下"
 )
+
+
+# what residents say before the problem: greetings, fillers, "is this the
+# community office?"; dropped from the start of the stored description
+_PREAMBLE = re.compile(
+    r"^(?:[\s，。、,.!！?？~…：:]+|喂+|哈喽|你好|您好|你们好|大家好|嗯+|啊+|哎+|唉+|呃+|那个|这个|就是说?|"
+    r"我跟你说[啊呀哈吧]?|跟你说[啊呀哈吧]?|我跟您说[啊呀]?|是这样的?|这样的|同志|领导|工作人员|"
+    r"(?:请问)?(?:是|这里是|这是)?(?:社区|居委会|村委会|街道|热线)(?:吗|是吧|吧)|打扰一下|麻烦问一下)"
+)
+
+
+def strip_preamble(text: str) -> str:
+    """"喂，你好，我跟你说啊，楼上又漏水了" → "楼上又漏水了": the problem, every word of it."""
+    clean = (text or "").strip()
+    while True:
+        shorter = _PREAMBLE.sub("", clean, count=1)
+        if shorter == clean:
+            break
+        clean = shorter
+    return clean if len(clean) >= 2 else (text or "").strip()
 
 
 def is_vague(text: str, location: Optional[str] = None) -> bool:

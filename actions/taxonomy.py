@@ -21,6 +21,17 @@ def category_name(code: Optional[str]) -> Optional[str]:
     return entry["name"] if entry else None
 
 
+def resolve_hours(code: Optional[str]) -> Optional[int]:
+    """The category's time limit for a normal order (taxonomy.yml)."""
+    entry = _categories().get(code or "")
+    return int(entry["resolve_hours"]) if entry else None
+
+
+def is_request(code: Optional[str]) -> bool:
+    """A question, suggestion or complaint (kind `request`), not a dispute or incident."""
+    return is_category(code) and kind_of(code) == "request"
+
+
 def is_category(code: Optional[str]) -> bool:
     return bool(code) and code in _categories()
 

@@ -60,6 +60,7 @@ def flatten(parse: Dict[str, Any]) -> Dict[str, Any]:
         "category": category.get("name"),
         "kind": category.get("kind"),
         "emergency": bool(emergency.get("flag")),
+        "emergency_check": bool(emergency.get("check")),
         "entities": [
             {"entity": e.get("entity"), "value": e.get("value")}
             for e in parse.get("entities") or []
@@ -78,4 +79,5 @@ def classify(agent, text: str) -> Dict[str, Any]:
 
 # The record for a line with no text, or one that could not be classified.
 EMPTY: Dict[str, Any] = {"intent": None, "confidence": 0.0, "category": None,
-                         "kind": None, "emergency": False, "entities": []}
+                         "kind": None, "emergency": False, "emergency_check": False,
+                         "entities": []}

@@ -1,20 +1,31 @@
 """ReportClassifier: a Rasa graph component that gives every report a
-category code of taxonomy.yml and an emergency flag.
+category code of taxonomy.yml and an emergency level.
 
 It is trained by `rasa train` on the same NLU data as the intent model: each
-report block carries its category and emergency flag as intent metadata
-(`metadata: {category: incident.water, emergency: false}`), and the
-`emergency_cue` lookup table lists danger phrases. At parse time it adds two
-output properties to the message, which reach `/model/parse`, the tracker and
-the actions:
+report block carries its category and emergency level as intent metadata
+(`metadata: {category: incident.water, emergency: false}`; `emergency` is
+true = present danger, check = possible danger, false), and the
+`emergency_cue` lookup table lists explicit danger phrases. At parse time it
+adds two output properties to the message, which reach `/model/parse`, the
+tracker and the actions:
 
     "category":  {"name": "incident.water" | null, "kind": "incident" | null,
                   "confidence": 0.93, "ranking": [{"name", "confidence"}, ...]}
-    "emergency": {"flag": true, "confidence": 0.88, "cues": ["爆管"]}
+    "emergency": {"flag": true, "level": "emergency" | "check" | "none",
+                  "check": false, "confidence": 0.88, "danger": 0.95,
+                  "cues": ["爆管"], "category": "incident.water"}
+
+`flag` (act at once) and `check` (ask one question first) come from the
+emergency model; `category` there is the incident category the report takes
+if the danger is confirmed. It also corrects the intent: a message the intent
+model read as an answer, a greeting or a cancellation but whose text is a
+whole report (a headline, a complaint that contains 取消) gets the report's
+intent, and a present emergency is always an incident.
 """
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 import joblib
@@ -35,12 +46,21 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.report_labels import (
+    ACT,
+    CHECK,
     EMERGENCY_MODEL_INTENTS,
+    INTENT_OF_KIND,
+    LEVELS,
     NO_CATEGORY,
-    choose_threshold,
+    NONE,
+    EmergencyThresholds,
+    best_incident,
+    choose_thresholds,
     decide_category,
+    emergency_label,
+    emergency_level,
     find_cues,
-    is_emergency,
+    kind_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,24 +96,28 @@ class ReportClassifier(GraphComponent):
         return {
             # inverse regularisation strength of the category model
             "C": 20.0,
-            # ... and of the emergency model (both chosen by cross-validated
-            # average precision on the training data)
-            "emergency_C": 20.0,
-            # the emergency threshold is chosen at training time by
-            # cross-validation (best F-beta); a number here fixes it instead.
-            # beta 3 weighs recall nine times as much as precision: a missed
-            # emergency costs far more than an urgent order that was not
-            # needed (the dialogue can still confirm before telling the
-            # resident to call 110/119/120)
-            "emergency_threshold": None,
-            "emergency_beta": 3.0,
+            # ... and of the emergency model
+            "emergency_C": 10.0,
+            # thresholds chosen at training time by cross-validation: acting
+            # at once on at most this share of ordinary reports ...
+            "max_false_act": 0.02,
+            # ... and acting on or asking about at least this share of real
+            # emergencies; numbers here fix the thresholds instead
+            "min_flagged": 0.99,
+            "act_threshold": None,
+            "check_threshold": None,
             "cross_validation_folds": 5,
             # category for `inform` messages only above this probability
             "describing_threshold": 0.6,
+            # a message of another intent is a report when the category model
+            # gives "not a report" at most this probability ...
+            "reread_max_none": 0.3,
+            # ... and it has at least this many characters of content
+            "reread_min_chars": 5,
             # name of the lookup table with danger phrases
             "emergency_lookup": "emergency_cue",
             # put the category's report intent on the message when the two
-            # models disagree on the kind (dispute vs incident)
+            # models disagree on the kind
             "align_intent": True,
             "random_seed": 42,
         }
@@ -134,7 +158,7 @@ class ReportClassifier(GraphComponent):
         categories = [
             str(_intent_metadata(m).get(CATEGORY) or NO_CATEGORY) for m in examples
         ]
-        emergencies = [bool(_intent_metadata(m).get(EMERGENCY)) for m in examples]
+        levels = [emergency_label(_intent_metadata(m).get(EMERGENCY)) for m in examples]
 
         word_vectorizer = TfidfVectorizer(
             tokenizer=_tokens, preprocessor=_tokens, token_pattern=None,
@@ -162,21 +186,28 @@ class ReportClassifier(GraphComponent):
         model["category_model"] = category_model
 
         # The emergency model judges reports and descriptions only (other
-        # intents are flagged by cues alone), so it learns from those alone.
+        # intents are asked about on a cue at most), so it learns from those.
         judged = [i for i, m in enumerate(examples) if m.get(INTENT) in EMERGENCY_MODEL_INTENTS]
-        labels = np.array([emergencies[i] for i in judged], dtype=int)
+        judged_levels = [levels[i] for i in judged]
         model["emergency_model"] = None
-        model["emergency_threshold"] = self._config["emergency_threshold"] or 0.5
-        if len(set(labels.tolist())) == 2:
-            judged_features = features[judged]
+        model["emergency_thresholds"] = EmergencyThresholds(
+            act=self._config["act_threshold"] or 0.5,
+            check=self._config["check_threshold"] or 0.3)
+        if ACT in judged_levels and NONE in judged_levels:
+            judged_examples = [examples[i] for i in judged]
+            judged_features = self._emergency_features(model, judged_examples, features[judged])
             emergency_model = LogisticRegression(
                 C=self._config["emergency_C"], max_iter=5000, class_weight="balanced",
                 random_state=seed,
             )
-            if self._config["emergency_threshold"] is None:
-                model["emergency_threshold"] = self._cross_validated_threshold(
-                    emergency_model, judged_features, labels,
-                    [examples[i] for i in judged], model["cues"])
+            labels = np.array([LEVELS.index(level) for level in judged_levels])
+            if self._config["act_threshold"] is None or self._config["check_threshold"] is None:
+                chosen = self._cross_validated_thresholds(
+                    emergency_model, judged_features, labels, judged_levels, judged_examples,
+                    model["cues"])
+                model["emergency_thresholds"] = EmergencyThresholds(
+                    act=self._config["act_threshold"] or chosen.act,
+                    check=self._config["check_threshold"] or chosen.check)
             emergency_model.fit(judged_features, labels)
             model["emergency_model"] = emergency_model
 
@@ -184,27 +215,40 @@ class ReportClassifier(GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / MODEL_FILE)
         logger.info(
-            "ReportClassifier trained on %d examples, %d categories, %d emergencies.",
-            len(examples), len(set(categories)) - 1, sum(emergencies),
+            "ReportClassifier trained on %d examples, %d categories, %d emergencies, "
+            "%d possible ones; thresholds %s.",
+            len(examples), len(set(categories)) - 1, levels.count(ACT), levels.count(CHECK),
+            model["emergency_thresholds"],
         )
         return self._resource
 
-    def _cross_validated_threshold(self, estimator, features, labels, examples, cues) -> float:
-        folds = min(self._config["cross_validation_folds"], int(labels.sum()), int((1 - labels).sum()))
+    def _cross_validated_thresholds(self, estimator, features, labels, levels, examples,
+                                    cues) -> EmergencyThresholds:
+        counts = np.bincount(labels, minlength=len(LEVELS))
+        folds = min(self._config["cross_validation_folds"], *[int(c) for c in counts if c])
         if folds < 2:
-            return 0.5
+            return EmergencyThresholds(act=0.5, check=0.3)
         splitter = StratifiedKFold(folds, shuffle=True, random_state=self._config["random_seed"])
         probabilities = cross_val_predict(
-            clone(estimator), features, labels, cv=splitter, method="predict_proba")[:, 1]
-        threshold = choose_threshold(
-            probabilities,
-            labels.astype(bool),
-            [True] * len(examples),
+            clone(estimator), features, labels, cv=splitter, method="predict_proba")
+        p_act, p_danger = self._act_and_danger(probabilities, np.unique(labels))
+        thresholds = choose_thresholds(
+            p_act, p_danger, levels,
             [bool(find_cues(m.get(TEXT), cues)) for m in examples],
-            beta=self._config["emergency_beta"],
+            max_false_act=self._config["max_false_act"],
+            min_flagged=self._config["min_flagged"],
         )
-        logger.info("ReportClassifier: emergency threshold %.3f (cross-validated)", threshold)
-        return threshold
+        logger.info("ReportClassifier: emergency thresholds %s (cross-validated)", thresholds)
+        return thresholds
+
+    @staticmethod
+    def _act_and_danger(probabilities, classes):
+        """P(present danger) and P(present or possible danger) per row."""
+        columns = {int(c): i for i, c in enumerate(classes)}
+        act = probabilities[:, columns[LEVELS.index(ACT)]]
+        check = (probabilities[:, columns[LEVELS.index(CHECK)]]
+                 if LEVELS.index(CHECK) in columns else np.zeros(len(act)))
+        return act, act + check
 
     def _lookup(self, training_data: TrainingData) -> List[Text]:
         name = self._config["emergency_lookup"]
@@ -218,6 +262,19 @@ class ReportClassifier(GraphComponent):
         words = model["word_vectorizer"].transform([_words(m) for m in messages])
         chars = model["char_vectorizer"].transform([m.get(TEXT) or "" for m in messages])
         return scipy.sparse.hstack([words, chars]).tocsr()
+
+    @staticmethod
+    def _emergency_features(model: Dict[Text, Any], messages: List[Message], features):
+        """The text features plus the danger lexicon as features: a present
+        cue, and a cue that only voices a worry or something past."""
+        rows = []
+        for message in messages:
+            text = message.get(TEXT) or ""
+            present = find_cues(text, model["cues"])
+            anywhere = [c for c in model["cues"] if c in text]
+            rows.append([1.0 if present else 0.0,
+                         1.0 if anywhere and not present else 0.0])
+        return scipy.sparse.hstack([features, scipy.sparse.csr_matrix(np.array(rows))]).tocsr()
 
     # ------------------------------------------------------------------- load
     @classmethod
@@ -248,63 +305,96 @@ class ReportClassifier(GraphComponent):
         category_model = self._model["category_model"]
         category_probs = category_model.predict_proba(features)
         emergency_model = self._model["emergency_model"]
-        emergency_probs = (
-            emergency_model.predict_proba(features)[:, 1]
-            if emergency_model is not None
-            else np.zeros(len(texts))
-        )
-        for message, probs, p_emergency in zip(texts, category_probs, emergency_probs):
-            self._annotate(message, dict(zip(category_model.classes_, probs)), float(p_emergency))
+        if emergency_model is not None:
+            probabilities = emergency_model.predict_proba(
+                self._emergency_features(self._model, texts, features))
+            p_act, p_danger = self._act_and_danger(probabilities, emergency_model.classes_)
+        else:
+            p_act = p_danger = np.zeros(len(texts))
+        for message, probs, act, danger in zip(texts, category_probs, p_act, p_danger):
+            self._annotate(message, dict(zip(category_model.classes_, probs)),
+                           float(act), float(danger))
         return messages
 
-    def _annotate(self, message: Message, probs: Dict[Text, float], p_emergency: float) -> None:
+    def _annotate(self, message: Message, probs: Dict[Text, float], p_act: float,
+                  p_danger: float) -> None:
         intent = message.get(INTENT) or {}
+        text = message.get(TEXT) or ""
         decision = decide_category(
             probs,
             intent.get("name"),
             message.get("intent_ranking") or [],
             describing_threshold=self._config["describing_threshold"],
+            reread_max_none=self._config["reread_max_none"],
+            content_chars=_content_chars(text),
+            reread_min_chars=self._config["reread_min_chars"],
         )
-        if (
-            self._config["align_intent"]
-            and decision.intent
-            and decision.intent != intent.get("name")
-        ):
-            self._align_intent(message, decision.intent)
+        category, kind = decision.category, decision.kind
+        new_intent = decision.intent if self._config["align_intent"] else None
+        intent_name = new_intent or intent.get("name")
+
+        cues = find_cues(text, self._model["cues"])
+        level = emergency_level(p_act, p_danger, cues, self._model["emergency_thresholds"],
+                                intent_name)
+        incident = best_incident(probs)
+        if level == ACT and incident and kind != "incident":
+            # present danger goes to a grid worker at once, whatever started it
+            category, kind = incident, "incident"
+            if self._config["align_intent"]:
+                new_intent = INTENT_OF_KIND["incident"]
+        if new_intent and new_intent != intent.get("name"):
+            self._align_intent(message, new_intent, 1.0 - float(probs.get(NO_CATEGORY, 0.0)))
 
         message.set(
             CATEGORY,
             {
-                "name": decision.category,
-                "kind": decision.kind,
-                "confidence": round(decision.confidence, 4),
+                "name": category,
+                "kind": kind,
+                "confidence": round(decision.confidence if category == decision.category
+                                    else float(probs.get(category, 0.0)), 4),
                 "ranking": [
                     {"name": c, "confidence": round(float(p), 4)} for c, p in decision.ranking
                 ],
             },
             add_to_output=True,
         )
-        cues = find_cues(message.get(TEXT), self._model["cues"])
         message.set(
             EMERGENCY,
             {
-                "flag": is_emergency(p_emergency, cues, self._model["emergency_threshold"],
-                                     (message.get(INTENT) or {}).get("name")),
-                "confidence": round(p_emergency, 4),
+                "flag": level == ACT,
+                "level": level,
+                "check": level == CHECK,
+                "confidence": round(p_act, 4),
+                "danger": round(p_danger, 4),
                 "cues": cues,
+                "category": incident,
             },
             add_to_output=True,
         )
 
     @staticmethod
-    def _align_intent(message: Message, report_intent: Text) -> None:
-        """Swap the top intent for the report intent of the chosen category."""
+    def _align_intent(message: Message, report_intent: Text, text_confidence: float) -> None:
+        """Make the report intent of the chosen category the top intent, with
+        the intent ranking reshaped so the fallback does not undo it."""
         ranking = message.get("intent_ranking") or []
-        confidence = next(
-            (float(e["confidence"]) for e in ranking if e.get("name") == report_intent),
-            0.0,
-        )
+        own = next((float(e["confidence"]) for e in ranking if e.get("name") == report_intent), 0.0)
         old = message.get(INTENT) or {}
         # the report is certain; which kind it is was decided jointly
-        confidence = max(confidence, float(old.get("confidence") or 0.0))
+        confidence = min(1.0, max(own, float(old.get("confidence") or 0.0), text_confidence))
+        others = [e for e in ranking if e.get("name") != report_intent]
+        total = sum(float(e.get("confidence") or 0.0) for e in others) or 1.0
+        rest = 1.0 - confidence
         message.set(INTENT, {"name": report_intent, "confidence": confidence}, add_to_output=True)
+        message.set("intent_ranking",
+                    [{"name": report_intent, "confidence": confidence}]
+                    + [{**e, "confidence": float(e.get("confidence") or 0.0) * rest / total}
+                       for e in others],
+                    add_to_output=True)
+
+
+_NOT_CONTENT = re.compile(r"[\W\d_]+|是的|好的|对的|没错|嗯|喂|你好|您好|谢谢")
+
+
+def _content_chars(text: str) -> int:
+    """Characters of a message beyond yes/no words, greetings and punctuation."""
+    return len(_NOT_CONTENT.sub("", text or ""))

@@ -1,22 +1,39 @@
 """Pure helpers for the report classifier: no Rasa, no scikit-learn.
 
-They decide a report's category and emergency flag from the probabilities the
-trained models give, so the decision rule is testable on its own.
+They decide a message's report intent, category and emergency level from the
+probabilities the trained models give, so the decision rules are testable on
+their own.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
-# Intents that carry a report, and the kind of report each one is.
+# Intents that carry a report (or another request), and the kind of each.
 REPORT_INTENTS: Mapping[str, str] = {
     "report_dispute": "dispute",
     "report_incident": "incident",
+    "other_request": "request",
 }
+INTENT_OF_KIND: Mapping[str, str] = {kind: intent for intent, kind in REPORT_INTENTS.items()}
 NO_CATEGORY = "none"
 # Intents whose text may describe a problem although they are not a report
 # (an answer to "what happened?"): they get a category only on strong evidence.
 DESCRIBING_INTENTS = frozenset({"inform"})
+# Intents the intent model gives to messages that may well be a whole report
+# in disguise: a headline naming an estate (inform), a complaint that begins
+# with 好的 (affirm) or contains 取消 (cancel_report). When the category model
+# is sure the text describes a problem or asks for something, it is one.
+REREAD_INTENTS = frozenset({
+    "inform", "affirm", "deny", "rate_satisfaction", "cancel_report", "out_of_scope",
+    "greet", "thank", "goodbye", "start_report", "bot_challenge",
+})
+
+# emergency levels
+ACT = "emergency"       # present danger stated: act at once
+CHECK = "check"         # possible danger: ask one question first
+NONE = "none"
+LEVELS = (NONE, CHECK, ACT)
 
 
 def kind_of(category: str) -> str:
@@ -38,14 +55,20 @@ def decide_category(
     intent: Optional[str],
     intent_ranking: Iterable[Mapping[str, object]] = (),
     describing_threshold: float = 0.6,
+    reread_max_none: float = 0.3,
+    content_chars: int = 0,
+    reread_min_chars: int = 5,
 ) -> CategoryDecision:
     """Combine the category model with the intent model.
 
     For a report intent, every category is scored by its own probability times
     the intent model's confidence in the category's kind (a product of the two
     experts), so a clear "漏水" wins `incident.water` even when the intent model
-    hesitated between dispute and incident. For `inform` a category is given
-    only when the category model alone is confident. Other intents get none.
+    hesitated between kinds. A message of a REREAD intent whose text the
+    category model finds to be a report (its "none" class below
+    ``reread_max_none``, at least ``reread_min_chars`` characters of content)
+    becomes that report. For `inform` a category is otherwise given only when
+    the category model alone is confident. Other intents get none.
     """
     cats = {c: p for c, p in probabilities.items() if c != NO_CATEGORY}
     ranking = tuple(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
@@ -53,46 +76,61 @@ def decide_category(
         return CategoryDecision(None, None, 0.0, ranking, None)
 
     if intent in REPORT_INTENTS:
-        kind_confidence = {kind: 0.0 for kind in REPORT_INTENTS.values()}
+        kinds = sorted(set(REPORT_INTENTS.values()))
+        kind_confidence = {kind: 0.0 for kind in kinds}
         for entry in intent_ranking:
             name = entry.get("name")
             if name in REPORT_INTENTS:
                 kind_confidence[REPORT_INTENTS[name]] = float(entry.get("confidence") or 0.0)
         if not any(kind_confidence.values()):
             kind_confidence[REPORT_INTENTS[intent]] = 1.0
-        scores = {c: p * (kind_confidence[kind_of(c)] + 0.05) for c, p in cats.items()}
+        scores = {c: p * (kind_confidence.get(kind_of(c), 0.0) + 0.05) for c, p in cats.items()}
         total = sum(scores.values()) or 1.0
         best = max(sorted(scores), key=lambda c: scores[c])
         kind = kind_of(best)
-        report_intent = next(i for i, k in REPORT_INTENTS.items() if k == kind)
-        return CategoryDecision(best, kind, scores[best] / total, ranking, report_intent)
+        return CategoryDecision(best, kind, scores[best] / total, ranking, INTENT_OF_KIND[kind])
 
-    if intent in DESCRIBING_INTENTS:
-        best, p = ranking[0]
-        if p >= describing_threshold:
-            kind = kind_of(best)
-            return CategoryDecision(best, kind, p, ranking, None)
+    p_none = float(probabilities.get(NO_CATEGORY, 0.0))
+    best, p = ranking[0]
+    if (intent in REREAD_INTENTS and p_none <= reread_max_none
+            and content_chars >= reread_min_chars):
+        kind = kind_of(best)
+        return CategoryDecision(best, kind, p / max(1e-9, 1.0 - p_none), ranking,
+                                INTENT_OF_KIND[kind])
+    if intent in DESCRIBING_INTENTS and p >= describing_threshold:
+        return CategoryDecision(best, kind_of(best), p, ranking, None)
     return CategoryDecision(None, None, 0.0, ranking, None)
+
+
+def best_incident(probabilities: Mapping[str, float]) -> Optional[str]:
+    """The most likely incident category: what an emergency is filed as (an
+    emergency goes to a grid worker, never to a mediator or an office)."""
+    incidents = {c: p for c, p in probabilities.items() if c != NO_CATEGORY and kind_of(c) == "incident"}
+    if not incidents:
+        return None
+    return max(sorted(incidents), key=lambda c: incidents[c])
 
 
 # Words that make what follows a worry or a hypothetical ("万一着火了怎么办"),
 # not something happening now; a cue right after one of them does not count.
 HYPOTHETICAL = ("怕", "万一", "要是", "如果", "假如", "担心", "以防", "防止", "预防", "免得",
-                "真要", "会不会", "容易")
-HYPOTHETICAL_WINDOW = 6
+                "真要", "会不会", "容易", "可能会", "迟早", "早晚", "差点", "差一点", "险些",
+                "以前", "上次", "去年", "上个月", "上周", "上礼拜", "前几天", "之前")
+HYPOTHETICAL_WINDOW = 8
 
 
 def _hypothetical(text: str, start: int) -> bool:
     before = text[max(0, start - HYPOTHETICAL_WINDOW):start]
     # a clause boundary ends the worry's reach: "怕出事，现在已经着火了"
-    before = before.split("，")[-1].split(",")[-1].split("。")[-1].split(" ")[-1]
+    for mark in ("，", ",", "。", "！", "!", "？", "?", "；", " "):
+        before = before.split(mark)[-1]
     return any(word in before for word in HYPOTHETICAL)
 
 
 def find_cues(text: str, cues: Sequence[str]) -> list[str]:
-    """Emergency cue phrases in the text, in reading order (longer cues win
-    overlaps), leaving
-    out those that only voice a worry or a hypothetical."""
+    """Danger cue phrases in the text, in reading order (longer cues win
+    overlaps), leaving out those that only voice a worry, a hypothetical or
+    something past."""
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
     for cue in sorted(set(cues), key=lambda c: (-len(c), c)):
@@ -112,45 +150,74 @@ def find_cues(text: str, cues: Sequence[str]) -> list[str]:
 
 
 # Intents whose text the emergency model judges; for the others (greetings,
-# status questions, cancellations ...) only an explicit danger cue counts.
+# status questions, cancellations ...) a danger cue asks the question at most.
 EMERGENCY_MODEL_INTENTS = frozenset(REPORT_INTENTS) | DESCRIBING_INTENTS
 
 
-def is_emergency(probability: float, cues: Sequence[str], threshold: float,
-                 intent: Optional[str] = None) -> bool:
-    """Urgent when the model says so (for reports and descriptions) or a danger
-    cue is present.
+@dataclass(frozen=True)
+class EmergencyThresholds:
+    act: float    # P(present danger) from which the bot acts at once
+    check: float  # P(any danger) from which it asks first
 
-    Missing an emergency is far worse than an extra urgent order, so a cue from
-    the curated lexicon (着火了, 燃气泄漏, 持刀 ...) is enough on its own.
+
+def emergency_level(p_act: float, p_danger: float, cues: Sequence[str],
+                    thresholds: EmergencyThresholds, intent: Optional[str] = None) -> str:
+    """ACT, CHECK or NONE for one message.
+
+    The model decides: ACT when it is sure of present danger, CHECK when it
+    sees possible danger. An explicit danger phrase from the curated lexicon
+    (着火了, 煤气味, 持刀 …) never passes unasked: it makes at least CHECK, so the
+    resident is asked one question instead of being missed. Messages of other
+    intents (a status question that mentions a fire) are asked at most.
     """
     judged = intent is None or intent in EMERGENCY_MODEL_INTENTS or intent == "nlu_fallback"
-    return (judged and probability >= threshold) or bool(cues)
+    if judged and p_act >= thresholds.act:
+        return ACT
+    if (judged and p_danger >= thresholds.check) or cues:
+        return CHECK
+    return NONE
 
 
-def choose_threshold(
-    probabilities: Sequence[float],
-    labels: Sequence[bool],
-    judged: Sequence[bool],
+def choose_thresholds(
+    p_act: Sequence[float],
+    p_danger: Sequence[float],
+    levels: Sequence[str],
     cue_hits: Sequence[bool],
-    beta: float = 2.0,
-    grid: Iterable[float] = tuple(i / 40 for i in range(2, 38)),
-) -> float:
-    """The emergency threshold with the best F-beta on cross-validated
-    probabilities of the training data (beta=2 weighs recall four times as
-    much as precision). Cues count as flags, as they do at parse time; ties go
-    to the lower threshold, the safer side."""
-    best_score, best = -1.0, 0.5
-    positives = sum(bool(l) for l in labels)
-    for threshold in sorted(grid):
-        flags = [(j and p >= threshold) or c
-                 for p, j, c in zip(probabilities, judged, cue_hits)]
-        hits = sum(f and l for f, l in zip(flags, labels))
-        flagged = sum(flags)
-        if not hits:
-            continue
-        recall, precision = hits / positives, hits / flagged
-        score = (1 + beta ** 2) * precision * recall / (beta ** 2 * precision + recall)
-        if score > best_score + 1e-12:
-            best_score, best = score, threshold
-    return best
+    max_false_act: float = 0.02,
+    min_flagged: float = 0.99,
+    grid: Iterable[float] = tuple(i / 100 for i in range(5, 100)),
+) -> EmergencyThresholds:
+    """Thresholds from cross-validated probabilities of the training data.
+
+    act: the lowest threshold at which at most ``max_false_act`` of the
+    non-emergencies would be acted on (so as many real emergencies as
+    possible are acted on at once); check: the highest threshold at which at
+    least ``min_flagged`` of the real emergencies are acted on or asked about
+    (cues count, as they do at parse time)."""
+    grid = sorted(grid)
+    ordinary = [i for i, level in enumerate(levels) if level == NONE]
+    urgent = [i for i, level in enumerate(levels) if level == ACT]
+    act = grid[-1]
+    for threshold in grid:
+        false_act = sum(p_act[i] >= threshold for i in ordinary) / max(1, len(ordinary))
+        if false_act <= max_false_act:
+            act = threshold
+            break
+    check = grid[0]
+    for threshold in grid:
+        if threshold > act:
+            break
+        flagged = sum(p_act[i] >= act or p_danger[i] >= threshold or cue_hits[i]
+                      for i in urgent) / max(1, len(urgent))
+        if flagged >= min_flagged:
+            check = threshold
+    return EmergencyThresholds(act=act, check=check)
+
+
+def emergency_label(value: object) -> str:
+    """The training data's `emergency:` metadata as a level: true, "check", false."""
+    if value is True or (isinstance(value, str) and value.lower() in ("true", "yes", "act")):
+        return ACT
+    if isinstance(value, str) and value.lower() == "check":
+        return CHECK
+    return NONE

@@ -1,5 +1,16 @@
 """The pure decision rules behind the ReportClassifier."""
-from bot.components.report_labels import decide_category, find_cues, is_emergency
+from bot.components.report_labels import (
+    ACT,
+    CHECK,
+    NONE,
+    EmergencyThresholds,
+    best_incident,
+    choose_thresholds,
+    decide_category,
+    emergency_label,
+    emergency_level,
+    find_cues,
+)
 
 
 def ranking(dispute: float, incident: float):
@@ -63,28 +74,86 @@ def test_a_worry_in_an_earlier_clause_does_not_hide_a_real_cue():
     assert find_cues("一直怕出事，现在真的着火了", CUES) == ["着火了"]
 
 
-def test_emergency_when_the_model_or_a_cue_says_so():
-    assert is_emergency(0.9, [], 0.5)
-    assert is_emergency(0.1, ["着火了"], 0.5)
-    assert not is_emergency(0.2, [], 0.5)
+T = EmergencyThresholds(act=0.7, check=0.3)
 
 
-def test_non_report_intents_are_flagged_only_by_cues():
-    assert not is_emergency(0.9, [], 0.5, intent="cancel_report")
-    assert is_emergency(0.1, ["着火了"], 0.5, intent="greet")
-    assert is_emergency(0.9, [], 0.5, intent="report_incident")
-    assert is_emergency(0.9, [], 0.5, intent="inform")
+def test_the_model_decides_act_now_and_ask_first():
+    assert emergency_level(0.9, 0.95, [], T) == ACT
+    assert emergency_level(0.4, 0.5, [], T) == CHECK
+    assert emergency_level(0.1, 0.2, [], T) == NONE
 
 
-def test_threshold_favours_recall_and_counts_cues():
-    from bot.components.report_labels import choose_threshold
+def test_a_cue_alone_asks_first_but_never_acts():
+    assert emergency_level(0.1, 0.1, ["着火了"], T) == CHECK
+    assert emergency_level(0.9, 0.9, ["着火了"], T) == ACT
 
-    probabilities = [0.9, 0.6, 0.35, 0.3, 0.2, 0.1, 0.05]
-    labels = [True, True, True, False, False, False, True]
-    judged = [True] * 7
-    no_cues = [False] * 7
-    # recall-weighted F2 prefers catching the 0.35 emergency at the cost of one false alarm
-    assert choose_threshold(probabilities, labels, judged, no_cues) <= 0.35
-    # the last emergency is caught by a cue, so the threshold need not drop to 0.05
-    cues = [False] * 6 + [True]
-    assert 0.05 < choose_threshold(probabilities, labels, judged, cues) <= 0.35
+
+def test_non_report_intents_are_asked_about_on_a_cue_at_most():
+    assert emergency_level(0.9, 0.95, [], T, intent="cancel_report") == NONE
+    assert emergency_level(0.1, 0.1, ["着火了"], T, intent="greet") == CHECK
+    assert emergency_level(0.9, 0.95, [], T, intent="report_incident") == ACT
+    assert emergency_level(0.9, 0.95, [], T, intent="other_request") == ACT
+    assert emergency_level(0.9, 0.95, [], T, intent="inform") == ACT
+
+
+def test_thresholds_keep_false_alarms_rare_and_catch_every_emergency():
+    p_act = [0.95, 0.8, 0.5, 0.2, 0.6, 0.3, 0.1, 0.05, 0.02, 0.01]
+    p_danger = [0.99, 0.9, 0.8, 0.6, 0.7, 0.5, 0.2, 0.1, 0.05, 0.02]
+    levels = [ACT, ACT, ACT, ACT] + [NONE] * 6
+    chosen = choose_thresholds(p_act, p_danger, levels, [False] * 10, max_false_act=0.0)
+    # no ordinary report acted on: act above the highest ordinary P(act)
+    assert chosen.act > 0.6
+    # every emergency at least asked about: check at or below the lowest P(danger)
+    assert chosen.check <= 0.6
+    assert all(a >= chosen.act or d >= chosen.check
+               for a, d, l in zip(p_act, p_danger, levels) if l == ACT)
+
+
+def test_a_cue_lets_the_check_threshold_stay_higher():
+    p_act = [0.95, 0.2, 0.5, 0.3]
+    p_danger = [0.99, 0.1, 0.6, 0.4]
+    levels = [ACT, ACT, NONE, NONE]
+    without = choose_thresholds(p_act, p_danger, levels, [False] * 4)
+    with_cue = choose_thresholds(p_act, p_danger, levels, [False, True, False, False])
+    assert without.check <= 0.1 < with_cue.check
+
+
+def test_training_labels_read_as_levels():
+    assert emergency_label(True) == ACT
+    assert emergency_label("check") == CHECK
+    assert emergency_label(False) == NONE
+    assert emergency_label(None) == NONE
+
+
+def test_a_whole_report_hidden_in_another_intent_becomes_that_report():
+    probs = {"request.complaint": 0.8, "dispute.property": 0.1, "none": 0.1}
+    decision = decide_category(probs, "cancel_report", [], content_chars=12)
+    assert (decision.category, decision.intent) == ("request.complaint", "other_request")
+    decision = decide_category(probs, "affirm", [], content_chars=12)
+    assert decision.intent == "other_request"
+
+
+def test_a_real_cancellation_or_a_short_answer_stays():
+    cancel = {"request.complaint": 0.2, "none": 0.8}
+    assert decide_category(cancel, "cancel_report", [], content_chars=10).intent is None
+    assert decide_category(PROBS, "affirm", [], content_chars=2).intent is None
+    assert decide_category(PROBS, "check_status", [], content_chars=20).intent is None
+
+
+def test_requests_are_a_kind_of_their_own():
+    probs = {"request.consult": 0.7, "incident.water": 0.2, "none": 0.1}
+    ranking3 = [{"name": "other_request", "confidence": 0.8},
+                {"name": "report_incident", "confidence": 0.2}]
+    decision = decide_category(probs, "other_request", ranking3)
+    assert (decision.category, decision.kind, decision.intent) == (
+        "request.consult", "request", "other_request")
+
+
+def test_an_emergency_is_filed_as_the_best_incident():
+    probs = {"dispute.family": 0.6, "incident.care": 0.3, "incident.order": 0.05, "none": 0.05}
+    assert best_incident(probs) == "incident.care"
+    assert best_incident({"dispute.family": 1.0}) is None
+
+
+def test_past_events_are_not_cues():
+    assert find_cues("上个月三楼着火了，现在楼道还是黑的", CUES) == []
