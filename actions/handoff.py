@@ -12,6 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
+from .answers import dont_know
 from .conversation import caller_number, failed_turns_in_a_row, reporter_ref, transcript
 from .service import client
 from .workorders_client import WorkOrderServiceError
@@ -61,6 +62,17 @@ class ActionHandoff(Action):
         return [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
+def form_takes_it(tracker: Tracker) -> bool:
+    """Whether the report form takes this unplaced message as its answer, so
+    "I did not understand" must not be said: any answer to "is anyone in
+    danger?" (one that says neither counts as yes), "不知道" to the community."""
+    if tracker.active_loop_name != "report_form":
+        return False
+    requested = tracker.get_slot("requested_slot")
+    return requested == "danger" or (
+        requested == "community" and dont_know((tracker.latest_message or {}).get("text") or ""))
+
+
 class ActionFallback(Action):
     """The NLU could not place the message: ask again; the second time in a
     row, a staff member is asked to call."""
@@ -70,6 +82,8 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if form_takes_it(tracker):
+            return []
         failed = failed_turns_in_a_row(tracker)
         if failed < FAILED_TURNS_FOR_HANDOFF:
             dispatcher.utter_message(text=replies.NOT_UNDERSTOOD)

@@ -1,10 +1,14 @@
-"""Evaluate the served model on the held-out set (tests/nlu/heldout.yml).
+"""Evaluate the served model on the held-out sets.
 
-The held-out set is written apart from the training data and never trained on.
-Each report block carries its category and emergency flag as intent metadata,
-exactly as in nlu_data/, so one loader serves both.
+Two sets, written apart from the training data and never trained on:
+tests/nlu/heldout.yml (the first one, chat messages) and
+tests/nlu/heldout_styles.yml (written separately, in every style residents
+use: chat, headline, formal letter, speech transcript, traditional
+characters; with other requests, emergencies and alarming non-emergencies).
+Each block carries its category, emergency flag and style as intent metadata,
+exactly as in nlu_data/, so one loader serves all.
 
-    python -m bot.nlu_eval [--json out.json]
+    python -m bot.nlu_eval [--set styles|first] [--json out.json] [--errors]
 """
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from typing import Dict, List, Optional
 from bot.model_store import ROOT
 
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+HELDOUT_STYLES = ROOT / "tests" / "nlu" / "heldout_styles.yml"
+SETS = {"first": HELDOUT, "styles": HELDOUT_STYLES}
+STYLES = ("chat", "headline", "letter", "transcript", "traditional")
 
 
 @dataclass
@@ -27,6 +34,9 @@ class Example:
     category: Optional[str]
     emergency: bool
     entities: List[Dict] = field(default_factory=list)
+    style: str = "chat"
+    # an ordinary report that sounds alarming (the emergency flag must stay off)
+    alarming: bool = False
 
 
 def load_training_data():
@@ -49,14 +59,26 @@ def load_examples(path: Path = HELDOUT) -> List[Example]:
             text=message.get("text"),
             intent=message.get("intent"),
             category=meta.get("category"),
-            emergency=bool(meta.get("emergency")),
+            emergency=meta.get("emergency") is True,
             entities=[{k: e[k] for k in ("entity", "value")} for e in message.get("entities") or []],
+            style=str(meta.get("style") or "chat"),
+            alarming=bool(meta.get("alarming")),
         ))
     return examples
 
 
+def _kind(category: Optional[str]) -> Optional[str]:
+    return category.split(".", 1)[0] if category else None
+
+
 def score(examples: List[Example], predictions: List[Dict]) -> Dict:
-    """Accuracy, macro-F1, confusion and emergency recall/precision."""
+    """Accuracy, macro-F1, confusion and the emergency figures.
+
+    Emergencies: ``act`` is the flag that acts at once, ``check`` the one
+    that asks first. Recall and precision are of ``act``; ``flagged`` is the
+    share of real emergencies acted on or asked about; ``false_act`` and
+    ``false_check`` are the shares of non-emergency reports acted on at once
+    or asked about."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     intents_true = [e.intent for e in examples]
@@ -64,42 +86,101 @@ def score(examples: List[Example], predictions: List[Dict]) -> Dict:
     reports = [i for i, e in enumerate(examples) if e.category]
     cats_true = [examples[i].category for i in reports]
     cats_pred = [str(predictions[i]["category"]) for i in reports]
+    kinds_true = [_kind(c) for c in cats_true]
+    kinds_pred = [_kind(predictions[i]["category"]) or "None" for i in reports]
     labels = sorted(set(cats_true))
-    emergency_true = [e.emergency for e in examples]
-    emergency_pred = [bool(p["emergency"]) for p in predictions]
-    tp = sum(t and p for t, p in zip(emergency_true, emergency_pred))
+    act = [bool(p["emergency"]) for p in predictions]
+    check = [bool(p.get("emergency_check")) for p in predictions]
+    urgent = [i for i, e in enumerate(examples) if e.emergency]
+    ordinary = [i for i in reports if not examples[i].emergency]
+    alarming = [i for i in ordinary if examples[i].alarming]
+    tp = sum(act[i] for i in urgent)
     errors = [
-        {"text": e.text, "expected": {"intent": e.intent, "category": e.category, "emergency": e.emergency},
-         "got": {k: p[k] for k in ("intent", "category", "emergency")}}
+        {"text": e.text, "style": e.style,
+         "expected": {"intent": e.intent, "category": e.category, "emergency": e.emergency},
+         "got": {k: p.get(k) for k in ("intent", "category", "emergency", "emergency_check")}}
         for e, p in zip(examples, predictions)
         if p["intent"] != e.intent or (e.category and p["category"] != e.category)
-        or p["emergency"] != e.emergency
+        or bool(p["emergency"]) != e.emergency
     ]
+
+    def share(indices, flags) -> Optional[float]:
+        return sum(flags[i] for i in indices) / len(indices) if indices else None
+
+    either = [a or c for a, c in zip(act, check)]
     return {
         "examples": len(examples),
         "intent_accuracy": accuracy_score(intents_true, intents_pred),
         "intent_macro_f1": f1_score(intents_true, intents_pred, average="macro",
                                     labels=sorted(set(intents_true)), zero_division=0),
         "reports": len(reports),
-        "category_accuracy": accuracy_score(cats_true, cats_pred),
+        "kind_accuracy": accuracy_score(kinds_true, kinds_pred) if reports else None,
+        "category_accuracy": accuracy_score(cats_true, cats_pred) if reports else None,
         "category_macro_f1": f1_score(cats_true, cats_pred, average="macro",
-                                      labels=labels, zero_division=0),
+                                      labels=labels, zero_division=0) if reports else None,
         "category_labels": labels,
         "category_confusion": confusion_matrix(
-            cats_true, cats_pred, labels=labels + ["None"]).tolist(),
-        "emergencies": sum(emergency_true),
-        "emergency_recall": tp / max(1, sum(emergency_true)),
-        "emergency_precision": tp / max(1, sum(emergency_pred)),
+            cats_true, cats_pred, labels=labels + ["None"]).tolist() if reports else [],
+        "emergencies": len(urgent),
+        "ordinary_reports": len(ordinary),
+        "alarming_reports": len(alarming),
+        "emergency_recall": tp / len(urgent) if urgent else None,
+        "emergency_precision": tp / max(1, sum(act)) if urgent else None,
+        "emergency_flagged": share(urgent, either),
+        "emergency_kind_accuracy": share(
+            urgent, [_kind(p["category"]) == "incident" for p in predictions]),
+        "false_act": share(ordinary, act),
+        "false_check": share(ordinary, check),
+        "alarming_false_act": share(alarming, act),
+        "alarming_false_check": share(alarming, check),
         "errors": errors,
     }
 
 
-def evaluate(agent, examples: Optional[List[Example]] = None) -> Dict:
+def by_style(examples: List[Example], predictions: List[Dict]) -> Dict[str, Dict]:
+    """``score`` per style, in STYLES order (styles with no example left out)."""
+    result = {}
+    for style in STYLES + tuple(sorted({e.style for e in examples} - set(STYLES))):
+        chosen = [i for i, e in enumerate(examples) if e.style == style]
+        if chosen:
+            result[style] = score([examples[i] for i in chosen], [predictions[i] for i in chosen])
+    return result
+
+
+def predict(agent, examples: List[Example]) -> List[Dict]:
     from bot.nlu_runtime import classify
 
+    return [classify(agent, e.text) for e in examples]
+
+
+def evaluate(agent, examples: Optional[List[Example]] = None) -> Dict:
     examples = examples or load_examples()
-    predictions = [classify(agent, e.text) for e in examples]
-    return score(examples, predictions)
+    predictions = predict(agent, examples)
+    return {**score(examples, predictions), "styles": by_style(examples, predictions)}
+
+
+STYLE_COLUMNS = (
+    ("n", "examples"), ("intent", "intent_accuracy"), ("kind", "kind_accuracy"),
+    ("category", "category_accuracy"), ("act P", "emergency_precision"),
+    ("act R", "emergency_recall"), ("flagged", "emergency_flagged"),
+    ("act/ord", "false_act"), ("check/ord", "false_check"),
+)
+
+
+def style_table(result: Dict) -> str:
+    """One row per style and one for all: intent, kind and category accuracy;
+    emergencies: act-now precision and recall, share acted on or asked about;
+    non-emergency reports: share acted on at once, share asked about."""
+    def cell(value) -> str:
+        if value is None:
+            return "-"
+        return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+    lines = ["style".ljust(12) + "".join(name.rjust(10) for name, _ in STYLE_COLUMNS)]
+    rows = list(result.get("styles", {}).items()) + [("all", result)]
+    for name, row in rows:
+        lines.append(name.ljust(12) + "".join(cell(row[key]).rjust(10) for _, key in STYLE_COLUMNS))
+    return "\n".join(lines)
 
 
 def confusion_table(result: Dict) -> str:
@@ -115,14 +196,12 @@ def main(argv: List[str]) -> int:
     from bot.nlu_runtime import load_agent
 
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", choices=sorted(SETS), default="styles")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--errors", action="store_true", help="list misclassified examples")
     args = parser.parse_args(argv)
-    result = evaluate(load_agent())
-    for key in ("examples", "intent_accuracy", "intent_macro_f1", "reports", "category_accuracy",
-                "category_macro_f1", "emergencies", "emergency_recall", "emergency_precision"):
-        value = result[key]
-        print(f"{key:22} {value:.4f}" if isinstance(value, float) else f"{key:22} {value}")
+    result = evaluate(load_agent(), load_examples(SETS[args.set]))
+    print(style_table(result))
     print(confusion_table(result))
     if args.errors:
         for error in result["errors"]:
