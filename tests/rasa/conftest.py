@@ -40,3 +40,10 @@ def heldout():
     from bot.nlu_eval import load_examples
 
     return load_examples()
+
+
+@pytest.fixture(scope="session")
+def heldout_styles():
+    from bot.nlu_eval import HELDOUT_STYLES, load_examples
+
+    return load_examples(HELDOUT_STYLES)
