@@ -45,6 +45,7 @@ from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.token_limiter import FULL_TOKENS
 from bot.components.report_labels import (
     ACT,
     CHECK,
@@ -76,7 +77,7 @@ def _tokens(words: List[Text]) -> List[Text]:
 
 
 def _words(message: Message) -> List[Text]:
-    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    tokens = message.get(FULL_TOKENS) or message.get(TOKENS_NAMES[TEXT]) or []
     return [t.text for t in tokens if t.text.strip()]
 
 

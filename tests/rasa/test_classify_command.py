@@ -12,7 +12,7 @@ import pytest
 from bot.nlu_runtime import MAX_CHARS
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"text", "intent", "confidence", "category", "kind", "emergency"}
+KEYS = {"text", "intent", "confidence", "category", "kind", "emergency", "emergency_check"}
 
 LINES = [
     "楼道里着火了，浓烟很大，快派人来".encode(),
@@ -25,6 +25,9 @@ LINES = [
     b"   \t  ",
     "工资拖欠三个月了老板不给".encode(),
     "\x00\x01控制字符".encode(),
+    "隔壁独居的王大爷两天没见出门了，敲门也没人应".encode(),
+    "咨询一下城乡居民养老保险一年交多少钱".encode(),
+    "樓上天天半夜裝修，吵得睡不著覺".encode(),
 ]
 
 
@@ -46,8 +49,10 @@ def test_every_line_gets_exactly_one_valid_object(records):
         assert KEYS <= set(record)
         assert record["intent"] is None or isinstance(record["intent"], str)
         assert isinstance(record["confidence"], float) and 0.0 <= record["confidence"] <= 1.0
-        assert record["kind"] in (None, "dispute", "incident")
+        assert record["kind"] in (None, "dispute", "incident", "request")
         assert isinstance(record["emergency"], bool)
+        assert isinstance(record["emergency_check"], bool)
+        assert not (record["emergency"] and record["emergency_check"])
         if record["category"] is None:
             assert record["kind"] is None
         else:
@@ -60,6 +65,13 @@ def test_reports_are_classified_with_category_kind_and_emergency(records):
         "report_incident", "incident", "incident.safety", True)
     assert (labor["intent"], labor["category"], labor["emergency"]) == (
         "report_dispute", "dispute.labor", False)
+
+
+def test_possible_danger_asks_first_and_requests_are_their_own_kind(records):
+    alone, question, traditional = records[10], records[11], records[12]
+    assert (alone["emergency"], alone["emergency_check"], alone["kind"]) == (False, True, "incident")
+    assert (question["intent"], question["category"]) == ("other_request", "request.consult")
+    assert (traditional["intent"], traditional["category"]) == ("report_dispute", "dispute.neighbor")
 
 
 def test_empty_and_blank_lines_get_an_empty_record(records):
