@@ -178,7 +178,7 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
-HEAD = "0004_telegram"
+HEAD = "0005_request_kind"
 
 
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):

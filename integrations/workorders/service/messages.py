@@ -14,7 +14,7 @@ CHANNEL_NAMES = {"tg": "Telegram", "voice": "电话", "web": "网页", "open311"
 
 #: Who handles an order, as its reporter is told: by role at the first tier,
 #: by office above it (never a name).
-ROLE_NAMES = {"mediator": "人民调解员", "grid_worker": "网格员"}
+ROLE_NAMES = {"mediator": "人民调解员", "grid_worker": "网格员", "staff": "社区工作人员"}
 HANDLER_OFFICES = {"township": "乡镇（街道）工作人员", "county": "县级部门"}
 
 
@@ -27,7 +27,7 @@ def channel_name(channel: str) -> str:
 
 
 def handler_role_name(role: str, tier: str, first_tier: str) -> str:
-    """"人民调解员" / "网格员" at ``first_tier`` (the grid); the office at the tiers above."""
+    """"人民调解员" / "网格员" / "社区工作人员" at ``first_tier`` (the grid); the office above."""
     if tier == first_tier:
         return ROLE_NAMES.get(role, role)
     return HANDLER_OFFICES.get(tier, f"{tier_name(tier)}工作人员")

@@ -7,7 +7,7 @@
 - reopen, reassign: dispatchers (their areas) and admins;
 - cancel, satisfaction, attach, location: the service account, for the
   resident given by ``reporter_ref``. Anyone may add to an incident being handled (a
-  co-reporter); a dispute only takes additions from its own reporter.
+  co-reporter); a dispute or a request only takes additions from its own reporter.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ...service import (
     resolve,
     set_order_location,
 )
-from ..access import DISPUTE, staff_order
+from ..access import PERSONAL_KINDS, staff_order
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
@@ -172,7 +172,7 @@ def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
     if own is not None:
         return own
     order = get_order(uow, number)
-    if order.kind == DISPUTE:  # only its reporter may add to a dispute
+    if order.kind in PERSONAL_KINDS:  # only its reporter may add to a dispute or request
         raise NotFound("order", number)
     return order
 
