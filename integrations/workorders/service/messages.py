@@ -144,6 +144,32 @@ RESIDENT_EVENTS: dict[str, Status] = {
 }
 
 
+#: A request (其他诉求) as its reporter is reminded of it when the answer comes.
+REQUEST_SUBJECTS = {
+    "request.consult": "您咨询的问题",
+    "request.suggest": "您提出的意见建议",
+    "request.complaint": "您的投诉举报",
+}
+_SENTENCE_ENDS = tuple("。！？!?…；;.")
+
+
+def _satisfaction_question(about: str) -> str:
+    a, b, c = (f"“{text}”" for text in SATISFACTION_LABELS.values())
+    return f"请问您对{about}是否满意？请回复{a}{b}或{c}。"
+
+
+def answered(number: str, category: str, answer: str) -> str:
+    """A request resolved: the staff member's resolve note is the answer, quoted in full.
+
+    ``您咨询的问题（工单 12345678）已有答复：……。请问您对答复是否满意？……``
+    """
+    subject = REQUEST_SUBJECTS.get(category, "您反映的问题")
+    text = answer.strip()
+    if not text.endswith(_SENTENCE_ENDS):
+        text += "。"
+    return f"{subject}（工单 {number}）已有答复：{text}{_satisfaction_question('答复')}"
+
+
 def resident(event: str, number: str) -> str:
     """What the reporter is told; the label is ``RESIDENT_LABELS`` of the new status."""
     label = RESIDENT_LABELS[RESIDENT_EVENTS[event]]
@@ -153,8 +179,7 @@ def resident(event: str, number: str) -> str:
     if event == "in_progress":
         return f"{head}{label}，有结果会及时告知您。"
     if event == "resolved":
-        a, b, c = (f"“{text}”" for text in SATISFACTION_LABELS.values())
-        return f"{head}{label}。请问您对处理结果是否满意？请回复{a}{b}或{c}。"
+        return f"{head}{label}。{_satisfaction_question('处理结果')}"
     if event == "closed":
         return f"{head}{label}，感谢您的评价！"
     if event == "closed_no_answer":
