@@ -71,6 +71,10 @@ def withdrawn_escalated(number: str, tier: str) -> str:
     return f"工单 {number} 已超过办结时限，已升级至{tier_name(tier)}处理。"
 
 
+def withdrawn_reclassified(number: str, category_name: str) -> str:
+    return f"工单 {number} 已重新分类为「{category_name}」，转由其他人员处理，您无需继续处理。"
+
+
 def report_added(number: str) -> str:
     return f"工单 {number} 收到一条补充反映，请在系统中查看。"
 
@@ -141,6 +145,7 @@ RESIDENT_EVENTS: dict[str, Status] = {
     "reopened": Status.REOPENED,
     "cancelled": Status.CANCELLED,
     "escalated": Status.PENDING,
+    "reclassified": Status.PENDING,
 }
 
 
@@ -168,6 +173,11 @@ def answered(number: str, category: str, answer: str) -> str:
     if not text.endswith(_SENTENCE_ENDS):
         text += "。"
     return f"{subject}（工单 {number}）已有答复：{text}{_satisfaction_question('答复')}"
+
+
+def reclassified(number: str, category_name: str, handled_by: str) -> str:
+    """The order became another kind or category (重新分类); ``handled_by`` a role or office."""
+    return f"您反映的问题已转为「{category_name}」，由{handled_by}处理，工单号不变：{number}。"
 
 
 def resident(event: str, number: str) -> str:

@@ -195,18 +195,23 @@ def reminder(
 
 def to_resident(
     session: Session, cfg: ServiceConfig, order: WorkOrder, *, seq: int, now: datetime,
-    event: str, answer: str | None = None,
+    event: str, answer: str | None = None, text: str | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> OutboxMessage:
     """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``).
 
     ``answer``: a request's answer (the resolve note), given with ``resolved``: the
     text quotes it (``messages.answered``) and the payload carries it as ``answer``.
+    ``text`` replaces the event's standard text (``messages.resident``); ``fields``
+    are added to the payload.
     """
     channel, extra = resident_channel(order.reporter_ref, cfg.webhook_enabled)
     status = messages.RESIDENT_EVENTS[event]
-    text = (messages.resident(event, order.number) if answer is None
-            else messages.answered(order.number, order.category, answer))
+    if text is None:
+        text = (messages.resident(event, order.number) if answer is None
+                else messages.answered(order.number, order.category, answer))
     payload: dict[str, Any] = {
+        **(fields or {}),
         "text": text,
         "number": order.number,
         "event": event,

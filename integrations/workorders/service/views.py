@@ -141,6 +141,19 @@ class ResidentOrderView:
 
 
 @dataclass(frozen=True)
+class Reclassified:
+    """What ``reclassify`` did: the order as it is now, the kind and category it had,
+    whom it was taken from (None: nobody had it) and who has it now (None: it waits
+    as pending, the area's dispatchers told)."""
+
+    order: OrderView
+    from_kind: str
+    from_category: str
+    released_handler_id: int | None
+    assigned_handler_id: int | None
+
+
+@dataclass(frozen=True)
 class EventView:
     """One audit event of an order."""
 
