@@ -200,14 +200,16 @@ def test_accept_then_resolve_with_a_note_and_the_resident_hears_it(seeded, api_u
         async with channel(world, api_url) as ch:
             ticket = await delivered_ticket(ch, H1_CHAT, order.number)
             assert ticket.token == HANDLER_TOKEN
-            assert [label for label, _ in buttons(ticket.params["reply_markup"])] == ["接单", "拒单", "转类"]
+            assert [label for label, _ in buttons(ticket.params["reply_markup"])] == (
+                ["接单", "拒单", "转类"])
 
             await ch.press(H1_CHAT, ticket.message_id, f"t:acc:{order.number}")
             assert order_row(world, order.number).status == "accepted"
             assert ch.answers(H1_CHAT) == [Texts.ACCEPTED]
             (edit,) = ch.sent(H1_CHAT, "editMessageText")
             assert edit.message_id == ticket.message_id and "状态：已签收" in edit.text
-            assert [label for label, _ in buttons(edit.params["reply_markup"])] == ["处理中", "已办结", "转类"]
+            assert [label for label, _ in buttons(edit.params["reply_markup"])] == (
+                ["处理中", "已办结", "转类"])
 
             # a second tap on 接单 (an old screen, a double tap) changes nothing, keeps the buttons
             await ch.press(H1_CHAT, ticket.message_id, f"t:acc:{order.number}")
@@ -286,7 +288,8 @@ def test_progress_is_one_tap_then_asks_for_a_note(seeded, api_url):
             assert ch.answers(H1_CHAT)[-1] == Texts.PROGRESSED
             edit = ch.sent(H1_CHAT, "editMessageText")[-1]
             assert "状态：处理中" in edit.text
-            assert [label for label, _ in buttons(edit.params["reply_markup"])] == ["处理中", "已办结", "转类"]
+            assert [label for label, _ in buttons(edit.params["reply_markup"])] == (
+                ["处理中", "已办结", "转类"])
 
             await ch.press(H1_CHAT, ticket.message_id, f"t:prg:{order.number}")
             assert Texts.ASK_PROGRESS_NOTE in ch.replies(H1_CHAT)[-1]
