@@ -224,9 +224,13 @@ def _cover_every_grid(rng: random.Random, drafts: list[dict]) -> None:
 def _cover_every_category_per_township(
     rng: random.Random, drafts: list[dict], taxonomy: Taxonomy
 ) -> None:
-    """Give township handlers any skill their township lacks, so escalation has somewhere to go."""
+    """Give township handlers any skill their township lacks, so escalation has somewhere to go.
+
+    Only the roles of ``ROSTER``: the simulated world has neither community
+    staff nor 其他诉求 (``CATEGORY_MIX`` holds disputes and incidents only).
+    """
     for township in TOWNSHIPS:
-        for role in sorted(set(taxonomy.kinds.values())):
+        for role in sorted({role for _, role, _ in ROSTER}):
             team = [d for d in drafts if d["tier"] == "township" and township in d["areas"]
                     and d["role"] == role]
             for code in _categories_of(taxonomy, role):

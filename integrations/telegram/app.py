@@ -21,6 +21,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 from ..workorders.adapters.db import make_engine, make_session_factory
+from ..workorders.adapters.taxonomy_file import load_taxonomy
+from ..workorders.domain.taxonomy import Taxonomy
 from . import handler_bot, resident, webhook
 from .inbox import UpdateProcessor, retry_forever
 from .middlewares import ResidentGate
@@ -61,8 +63,9 @@ def reachable(dp: Dispatcher) -> Dispatcher:
 
 def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: RasaRelay,
                       service: ChannelServiceClient, resident_bot: Bot,
-                      handlers_bot: Bot) -> list[Served]:
-    deps = dict(relay=relay, service=service, store=store, settings=settings, keyboards=Keyboards())
+                      handlers_bot: Bot, taxonomy: Taxonomy) -> list[Served]:
+    deps = dict(relay=relay, service=service, store=store, settings=settings,
+                keyboards=Keyboards(), taxonomy=taxonomy)
     limiter = RateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_second)
     residents = resident.build_router()
     residents.message.outer_middleware(ResidentGate(limiter))
@@ -104,6 +107,7 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
     if not settings.enabled:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     assert settings.telegram_bot_token is not None and settings.handler_token is not None
+    taxonomy = load_taxonomy(settings.workorders_taxonomy_path)  # the categories 转类 offers
     engine = make_engine(settings.workorders_database_url)
     store = ChannelStore(make_session_factory(engine))
     async with AsyncExitStack() as stack:
@@ -122,7 +126,8 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
         if not settings.one_bot:
             handlers_bot = make_bot(settings.handler_token, settings.telegram_api_base)
             stack.push_async_callback(handlers_bot.session.close)
-        served = build_dispatchers(settings, store, relay, service, resident_bot, handlers_bot)
+        served = build_dispatchers(settings, store, relay, service, resident_bot, handlers_bot,
+                                   taxonomy)
 
         for item in served:
             me = await item.bot.me()  # a wrong token fails here, loudly

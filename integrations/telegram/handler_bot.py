@@ -3,7 +3,8 @@
 ``build_router(one_bot)`` returns the router the runtime includes first (before
 the residents' router when one bot serves both). Dependencies arrive by name
 as workflow data: ``service`` (``ChannelServiceClient``), ``store``
-(``ChannelStore``), and aiogram's own ``bot``.
+(``ChannelStore``), ``taxonomy`` (the categories 转类 offers), and aiogram's
+own ``bot``.
 
 Commands: ``/link <code>``, ``/unlink``, ``/orders``, ``/queue`` (dispatchers);
 in a separate handlers' bot also ``/start``, ``/help`` and a bare 8-digit
@@ -13,7 +14,10 @@ code. Ticket buttons (``tickets.parse_callback``):
     拒单   asks for a reason (ForceReply); the chat's next text declines
     处理中 the first time: progress with a default note; on an order already
            being handled: asks for a note (the resident reads it)
-    已办结 asks what was done; the next text resolves the order
+    已办结 asks what was done (for a request, 其他诉求: the answer, sent to the
+           resident as written); the next text resolves the order
+    转类   the ticket shows the other categories; one of them reclassifies the
+           order (it leaves this chat and is dispatched again), 返回 goes back
 
 A reason or note is a *pending input* (``ChannelStore``), kept until it is used,
 until a command or another button cancels it, or for ``PENDING_TTL``; while the
@@ -42,9 +46,10 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ErrorEvent, ForceReply, Message, TelegramObject
 
+from ..workorders.domain.taxonomy import Taxonomy
 from . import tickets
 from .store import ChannelStore, PendingInput
-from .tickets import ACCEPT, DECLINE, PROGRESS, RESOLVE
+from .tickets import ACCEPT, BACK, DECLINE, PROGRESS, RECLASSIFY, RESOLVE, TO
 from .workorders import (
     ChannelServiceClient,
     ChannelServiceError,
@@ -66,6 +71,10 @@ PENDING_TTL = timedelta(minutes=30)
 KIND_DECLINE, KIND_PROGRESS, KIND_RESOLVE = "decline", "progress", "resolve"
 #: The note of a one-tap 处理中 (the resident reads it as the latest note).
 DEFAULT_PROGRESS_NOTE = "处理人员已开始处理。"
+#: The kind whose resolve note is the answer the resident receives (其他诉求).
+ANSWERED_KIND = "request"
+#: The statuses an assignee may reclassify in (the ticket shows 转类).
+RECLASSIFIABLE = ("assigned", "accepted", "in_progress")
 #: Longest reason or note taken (the service's limit for notes).
 MAX_NOTE_CHARS = 1000
 
@@ -89,18 +98,23 @@ class Texts:
     QUEUE_REFUSED = "抱歉，待派单列表仅供调度员查看。"
     HELP = (
         "您好，这里是工单助手。请发送管理员给您的8位绑定码完成绑定；"
-        "绑定后新工单会发到这里，点按钮即可签收、拒单或办结。"
+        "绑定后新工单会发到这里，点按钮即可签收、拒单或办结；"
+        "工单类别不对时，点“转类”选择实际类别。"
         "发送 /orders 查看待办工单，调度员发送 /queue 查看待派单工单。"
     )
     FALLBACK = "请发送8位绑定码完成绑定，或发送 /orders 查看待办工单。"
     ASK_DECLINE_REASON = "请简要说明拒单原因："
     ASK_PROGRESS_NOTE = "请简要填写处理进展（居民会看到）："
     ASK_RESOLVE_NOTE = "请简要填写办结情况（居民会看到）："
+    ASK_ANSWER = "请填写给居民的答复（将原文发送给居民）："
     ACCEPTED = "已签收。"
     PROGRESSED = "已更新为处理中。"
     PROGRESS_NOTED = "处理进展已记录。"
     DECLINED = "已拒单，工单将另行派发。"
     RESOLVED = "已办结，系统将向居民回访。"
+    ANSWERED = "已办结，答复已发送给居民，系统将向居民回访。"
+    PICK_CATEGORY = "请选择该工单实际所属的类别。"
+    RECLASSIFIED = "已转为「{}」，工单将另行派发，您无需继续处理。"
     EXPIRED = "操作已超时，请重新点按钮。"
     EMPTY_NOTE = "内容不能为空，请简要填写。"
     TOO_LONG = f"内容太长了，请控制在{MAX_NOTE_CHARS}字以内。"
@@ -299,7 +313,7 @@ def build_router(
 
     @router.callback_query(F.data.startswith("t:"))
     async def ticket_button(query: CallbackQuery, bot: Bot, service: ChannelServiceClient,
-                            store: ChannelStore) -> None:
+                            store: ChannelStore, taxonomy: Taxonomy) -> None:
         try:
             pressed = tickets.parse_callback(query.data)
         except ValueError:
@@ -326,7 +340,9 @@ def build_router(
         elif pressed.action == DECLINE:
             await ask(KIND_DECLINE, Texts.ASK_DECLINE_REASON)
         elif pressed.action == RESOLVE:
-            await ask(KIND_RESOLVE, Texts.ASK_RESOLVE_NOTE)
+            current = await service.order(chat_id, number)
+            await ask(KIND_RESOLVE, Texts.ASK_ANSWER if current.get("kind") == ANSWERED_KIND
+                      else Texts.ASK_RESOLVE_NOTE)
         elif pressed.action == PROGRESS:
             current = await service.order(chat_id, number)
             status = current.get("status")
@@ -338,6 +354,30 @@ def build_router(
                 await query.answer(Texts.PROGRESSED)
             else:
                 raise StaleOrder(f"progress on order {number} in status {status}")
+        elif pressed.action == RECLASSIFY:
+            current = await service.order(chat_id, number)
+            if current.get("status") not in RECLASSIFIABLE:
+                raise StaleOrder(f"reclassify order {number} in status {current.get('status')}")
+            if message_id is not None:
+                await bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message_id,
+                    reply_markup=tickets.category_keyboard(taxonomy, number,
+                                                           current.get("category")))
+            await query.answer(Texts.PICK_CATEGORY)
+        elif pressed.action == BACK:
+            await settle_ticket(bot, service, chat_id, message_id, number)
+            await query.answer()
+        elif pressed.action == TO and pressed.category is not None:
+            order = await service.reclassify(chat_id, number, pressed.category)
+            name = str(order.get("category_name") or pressed.category)
+            done = Texts.RECLASSIFIED.format(name)
+            if message_id is not None:
+                try:
+                    await bot.edit_message_text(text=f"工单 {number}：{done}", chat_id=chat_id,
+                                                message_id=message_id, reply_markup=None)
+                except TelegramBadRequest as exc:
+                    log.info("ticket %s of chat not updated: %s", message_id, exc.message)
+            await query.answer(done)
 
     # ---------------------------------------------------- reasons and notes
 
@@ -386,7 +426,8 @@ def build_router(
             await message.answer(Texts.DECLINED)
         elif pending.kind == KIND_RESOLVE:
             await show_ticket(bot, chat_id, ticket_id, order)
-            await message.answer(Texts.RESOLVED)
+            await message.answer(Texts.ANSWERED if order.get("kind") == ANSWERED_KIND
+                                 else Texts.RESOLVED)
         else:
             await show_ticket(bot, chat_id, ticket_id, order)
             await message.answer(Texts.PROGRESS_NOTED)

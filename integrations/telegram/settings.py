@@ -8,12 +8,13 @@ environment variable of the same name in capitals (``TELEGRAM_BOT_TOKEN``,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..workorders.settings import DEFAULT_DATABASE_URL
+from ..workorders.settings import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 
@@ -62,6 +63,8 @@ class TelegramSettings(BaseSettings):
     #: Where the channel keeps its state (handled updates, unreachable chats,
     #: pending inputs): the work-order database.
     workorders_database_url: str = DEFAULT_DATABASE_URL
+    #: The service's taxonomy: the categories a handler may reclassify an order as (转类).
+    workorders_taxonomy_path: Path = DEFAULT_TAXONOMY_PATH
 
     @field_validator("telegram_bot_token", "telegram_handler_bot_token")
     @classmethod

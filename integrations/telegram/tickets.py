@@ -6,7 +6,9 @@ essentials (number, category, place, priority, deadline, status) and never
 anything about the reporter.
 
 Ticket buttons carry ``t:<action>:<number>`` as callback data, ``action`` one
-of ``acc`` (接单), ``dec`` (拒单), ``prg`` (处理中), ``res`` (已办结); anything
+of ``acc`` (接单), ``dec`` (拒单), ``prg`` (处理中), ``res`` (已办结), ``rcl``
+(转类: show the categories) and ``bck`` (返回: the ticket's own buttons again);
+a category picked after 转类 carries ``t:to:<number>:<category code>``. Anything
 else is refused by ``parse_callback``.
 """
 
@@ -25,15 +27,20 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
+from ..workorders.domain.taxonomy import Taxonomy
 from ..workorders.notifier.senders import Delivery
 
 __all__ = [
     "ACCEPT",
     "ACTIONS",
+    "BACK",
     "DECLINE",
     "PROGRESS",
+    "RECLASSIFY",
     "RESOLVE",
+    "TO",
     "TicketAction",
+    "category_keyboard",
     "format_callback",
     "keyboard_for",
     "order_summary",
@@ -43,10 +50,15 @@ __all__ = [
 ]
 
 ACCEPT, DECLINE, PROGRESS, RESOLVE = "acc", "dec", "prg", "res"
-ACTIONS = (ACCEPT, DECLINE, PROGRESS, RESOLVE)
-BUTTON_LABELS = {ACCEPT: "接单", DECLINE: "拒单", PROGRESS: "处理中", RESOLVE: "已办结"}
+RECLASSIFY, BACK = "rcl", "bck"
+ACTIONS = (ACCEPT, DECLINE, PROGRESS, RESOLVE, RECLASSIFY, BACK)
+#: A category picked after 转类 (``t:to:<number>:<code>``).
+TO = "to"
+BUTTON_LABELS = {ACCEPT: "接单", DECLINE: "拒单", PROGRESS: "处理中", RESOLVE: "已办结",
+                 RECLASSIFY: "转类", BACK: "返回"}
 CALLBACK_PREFIX = "t"
-_CALLBACK = re.compile(r"t:(acc|dec|prg|res):([0-9]{8})")
+_CALLBACK = re.compile(r"t:(acc|dec|prg|res|rcl|bck):([0-9]{8})")
+_CHOICE = re.compile(r"t:to:([0-9]{8}):([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)")
 
 #: Times in messages are China time, like the service's own texts.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -81,10 +93,11 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
 @dataclass(frozen=True)
 class TicketAction:
-    """A pressed ticket button: what to do to which order."""
+    """A pressed ticket button: what to do to which order (``category``: for ``TO``)."""
 
     action: str
     number: str
+    category: str | None = None
 
 
 def format_callback(action: str, number: str) -> str:
@@ -95,26 +108,42 @@ def format_callback(action: str, number: str) -> str:
     return data
 
 
+def format_choice(number: str, category: str) -> str:
+    """``t:to:<number>:<category>``; ``ValueError`` for a malformed number or code."""
+    data = f"{CALLBACK_PREFIX}:{TO}:{number}:{category}"
+    if not _CHOICE.fullmatch(data) or len(data.encode()) > 64:  # Telegram's limit
+        raise ValueError(f"not a category choice: {category!r} on {number!r}")
+    return data
+
+
 def parse_callback(data: str | None) -> TicketAction:
     """The action of a ticket button's callback data; ``ValueError`` for anything else."""
     match = _CALLBACK.fullmatch(data or "")
-    if match is None:
-        raise ValueError("not a ticket button")
-    return TicketAction(action=match.group(1), number=match.group(2))
+    if match is not None:
+        return TicketAction(action=match.group(1), number=match.group(2))
+    choice = _CHOICE.fullmatch(data or "")
+    if choice is not None:
+        return TicketAction(action=TO, number=choice.group(1), category=choice.group(2))
+    raise ValueError("not a ticket button")
 
 
 def is_ticket_callback(data: str | None) -> bool:
-    return data is not None and _CALLBACK.fullmatch(data) is not None
+    return data is not None and (
+        _CALLBACK.fullmatch(data) is not None or _CHOICE.fullmatch(data) is not None)
 
 
 # ----------------------------------------------------------------- keyboards
 
 
-def _inline(number: str, actions: Sequence[str]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=BUTTON_LABELS[a], callback_data=format_callback(a, number))
-        for a in actions
-    ]])
+def _button(action: str, number: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=BUTTON_LABELS[action],
+                                callback_data=format_callback(action, number))
+
+
+def _inline(number: str, actions: Sequence[str], *rows: Sequence[str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(a, number) for a in row] for row in (actions, *rows)
+    ])
 
 
 #: The buttons of a ticket in each status. Progress notes may be repeated
@@ -127,9 +156,23 @@ _ACTIONS_BY_STATUS: Mapping[str, tuple[str, ...]] = {
 
 
 def keyboard_for(status: str, number: str) -> InlineKeyboardMarkup | None:
-    """The ticket's buttons for an order in ``status`` (None when there is nothing to do)."""
+    """The ticket's buttons for an order in ``status`` (None when there is nothing to do):
+    its actions, and below them 转类 (the order is really another kind or category)."""
     actions = _ACTIONS_BY_STATUS.get(status)
-    return _inline(number, actions) if actions else None
+    return _inline(number, actions, (RECLASSIFY,)) if actions else None
+
+
+def category_keyboard(taxonomy: Taxonomy, number: str, current: str | None
+                      ) -> InlineKeyboardMarkup:
+    """转类: every category but ``current``, two a row, kind by kind; then 返回."""
+    choices = [
+        InlineKeyboardButton(text=c.name, callback_data=format_choice(number, c.code))
+        for kind in taxonomy.kinds
+        for c in taxonomy.categories.values()
+        if c.kind == kind and c.code != current
+    ]
+    rows = [choices[i:i + 2] for i in range(0, len(choices), 2)]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [_button(BACK, number)]])
 
 
 def satisfaction_keyboard(labels: Sequence[str] = SATISFACTION_CHOICES) -> ReplyKeyboardMarkup:
@@ -229,7 +272,7 @@ def render_delivery(delivery: Delivery) -> tuple[str, Markup | None]:
     number = str(payload.get("number") or delivery.order_number or "")
     text = payload.get("text") if isinstance(payload.get("text"), str) else ""
     if delivery.topic == TOPIC_ASSIGNED and number:
-        return _assigned_ticket(payload, number), _inline(number, (ACCEPT, DECLINE))
+        return _assigned_ticket(payload, number), keyboard_for("assigned", number)
     if delivery.topic == TOPIC_REMINDER and number:
         return _reminder(payload, number)
     if delivery.topic == TOPIC_STATUS and payload.get("ask_satisfaction"):

@@ -209,6 +209,12 @@ class ChannelServiceClient:
         """办结 with a note (the resident reads it)."""
         return await self._order_action(chat_id, number, "resolve", {"note": note})
 
+    async def reclassify(self, chat_id: int | str, number: str, category: str,
+                         note: str | None = None) -> dict[str, Any]:
+        """重新分类 the chat's order as ``category``; it is dispatched again (to someone else)."""
+        return await self._order_action(chat_id, number, "reclassify",
+                                        {"category": category, "note": note})
+
     async def order(self, chat_id: int | str, number: str) -> dict[str, Any]:
         """One order, if this chat's account may see it (else ``StaleOrder``)."""
         try:

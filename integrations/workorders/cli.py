@@ -63,6 +63,7 @@ from .service import (
     set_fallback_area,
     verify_audit,
 )
+from .service import messages
 from .service.staff import STAFF_ROLES
 from .service.views import SATISFACTION_LABELS
 from .settings import Settings, load_settings
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("link-code",
                             help="print a one-time code that links a Telegram chat to a person")
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--handler-id", type=int, help="a mediator or grid worker")
+    who.add_argument("--handler-id", type=int,
+                     help="a handler (mediator, grid worker or community staff member)")
     who.add_argument("--username", help="a staff account (dispatcher, supervisor, admin)")
     p.set_defaults(run=cmd_link_code)
 
@@ -471,11 +473,7 @@ def _log_report(report: SweepReport) -> None:
 
 # --------------------------------------------------------------------- show-order
 
-KIND_LABELS = {"dispute": "矛盾纠纷", "incident": "事件隐患"}
 PRIORITY_LABELS = {"normal": "普通", "urgent": "紧急"}
-TIER_LABELS = {"grid": "网格", "township": "乡镇（街道）", "county": "县级"}
-ROLE_LABELS = {"mediator": "人民调解员", "grid_worker": "网格员"}
-CHANNEL_LABELS = {"tg": "Telegram", "voice": "电话", "web": "网页", "open311": "Open311"}
 
 
 def cmd_show_order(args: argparse.Namespace, settings: Settings) -> int:
@@ -488,23 +486,24 @@ def cmd_show_order(args: argparse.Namespace, settings: Settings) -> int:
             area = f"{get_area(app.uow(), order.area_code).name}（{order.area_code}）"
         except NotFound:
             area = order.area_code
+        kind = app.config.taxonomy.kind_name(order.kind)
         assignee = "（无）"
         if order.assignee_id is not None:
             handler = get_handler(app.uow(), order.assignee_id)
-            role = ROLE_LABELS.get(handler.role, handler.role)
+            role = messages.ROLE_NAMES.get(handler.role, handler.role)
             assignee = (f"{handler.name}（#{handler.id}，{role}，"
-                        f"层级：{TIER_LABELS.get(handler.tier, handler.tier)}，"
+                        f"层级：{messages.tier_name(handler.tier)}，"
                         f"负荷 {handler.load}/{handler.capacity}）")
     if order.anonymous:
-        reporter = f"匿名（{CHANNEL_LABELS.get(order.reporter_channel, order.reporter_channel)}）"
+        reporter = f"匿名（{messages.channel_name(order.reporter_channel)}）"
     else:
-        reporter = (f"{CHANNEL_LABELS.get(order.reporter_channel, order.reporter_channel)}，"
+        reporter = (f"{messages.channel_name(order.reporter_channel)}，"
                     f"联系电话：{contact or '未留'}")
     lines = [
-        f"工单 {order.number}  {order.category_name}（{KIND_LABELS.get(order.kind, order.kind)}，"
+        f"工单 {order.number}  {order.category_name}（{kind}，"
         f"{order.category}）  {PRIORITY_LABELS.get(order.priority, order.priority)}",
         f"状态：{order.status_label}（{order.status}）  层级："
-        f"{TIER_LABELS.get(order.tier, order.tier)}" + ("  曾超时" if order.breached else ""),
+        f"{messages.tier_name(order.tier)}" + ("  曾超时" if order.breached else ""),
         f"区域：{area}",
         f"地点：{redact(order.location_text)}",
         f"描述：{redact(order.description)}",

@@ -1,4 +1,4 @@
-"""The demo data set: one county, one town, three grids, a dozen handlers, three staff accounts.
+"""The demo data set: one county, one town, three grids, 21 handlers, three staff accounts.
 
     data = demo_data()                                    # plain specs; touches nothing
     result = load_demo(app.uow(), now, with_staff=True)   # adds what is missing
@@ -18,6 +18,9 @@ The people and places are fictional. Coverage is deliberate:
   grid mediator for property or labour disputes and no grid worker for safety
   or public order; 阳光花园社区's only grid worker for water and care is on
   leave; 幸福里社区's mediator takes no labour or land disputes;
+- every grid has two community staff members (社区工作人员) who answer
+  requests (其他诉求: 政策咨询, 意见建议, 投诉举报), and the town and the county one
+  each, so requests are dispatched like any order;
 - the county (县级兜底) handles everything, but is reached only by escalation
   or when the town is full;
 - one supervisor per tier (``is_supervisor``): the grid chief, the town's
@@ -70,6 +73,7 @@ DISPUTES = ("dispute.neighbor", "dispute.property", "dispute.family", "dispute.l
             "dispute.land")
 INCIDENTS = ("incident.facility", "incident.water", "incident.sanitation", "incident.safety",
              "incident.order", "incident.care")
+REQUESTS = ("request.consult", "request.suggest", "request.complaint")
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class DemoData:
 
 
 def demo_data() -> DemoData:
-    """青阳县城关镇 with three grids, 13 handlers and a dispatcher, a supervisor and an admin."""
+    """青阳县城关镇 with three grids, 21 handlers and a dispatcher, a supervisor and an admin."""
     areas = (
         AreaSpec(COUNTY, "青阳县", "county"),
         AreaSpec(TOWNSHIP, "城关镇", "township", COUNTY),
@@ -109,7 +113,7 @@ def demo_data() -> DemoData:
         AreaSpec(HONGXING, "红星村", "grid", TOWNSHIP),
         AreaSpec(YANGGUANG, "阳光花园社区", "grid", TOWNSHIP),
     )
-    m, g = "mediator", "grid_worker"
+    m, g, s = "mediator", "grid_worker", "staff"
     handlers = (
         # ---- grid tier (网格首调)
         HandlerCreate(name="李秀英", role=m, tier="grid", areas=[XINGFULI], capacity=6,
@@ -134,16 +138,33 @@ def demo_data() -> DemoData:
         # 网格长: supervises the three grids, helps with the commonest incidents
         HandlerCreate(name="马文斌", role=g, tier="grid", areas=list(GRIDS), capacity=3,
                       skills=["incident.facility", "incident.sanitation"], is_supervisor=True),
+        # 社区工作人员: two in every grid answer questions, suggestions and complaints
+        HandlerCreate(name="何静", role=s, tier="grid", areas=[XINGFULI], capacity=6,
+                      skills=list(REQUESTS)),
+        HandlerCreate(name="杨帆", role=s, tier="grid", areas=[XINGFULI], capacity=4,
+                      skills=list(REQUESTS)),
+        HandlerCreate(name="黄玉梅", role=s, tier="grid", areas=[HONGXING], capacity=4,
+                      skills=list(REQUESTS)),
+        HandlerCreate(name="徐卫东", role=s, tier="grid", areas=[HONGXING], capacity=3,
+                      skills=list(REQUESTS)),
+        HandlerCreate(name="罗佳", role=s, tier="grid", areas=[YANGGUANG], capacity=5,
+                      skills=list(REQUESTS)),
+        HandlerCreate(name="谢婷", role=s, tier="grid", areas=[YANGGUANG], capacity=4,
+                      skills=list(REQUESTS)),
         # ---- township tier (乡镇攻坚)
         HandlerCreate(name="吴国华", role=m, tier="township", areas=[TOWNSHIP], capacity=8,
                       skills=list(DISPUTES), is_supervisor=True),
         HandlerCreate(name="郑海涛", role=g, tier="township", areas=[TOWNSHIP], capacity=8,
                       skills=list(INCIDENTS)),
+        HandlerCreate(name="韩立新", role=s, tier="township", areas=[TOWNSHIP], capacity=8,
+                      skills=list(REQUESTS)),
         # ---- county tier (县级兜底)
         HandlerCreate(name="林淑芬", role=m, tier="county", areas=[COUNTY], capacity=6,
                       skills=list(DISPUTES), is_supervisor=True),
         HandlerCreate(name="高建军", role=g, tier="county", areas=[COUNTY], capacity=6,
                       skills=list(INCIDENTS)),
+        HandlerCreate(name="曹慧", role=s, tier="county", areas=[COUNTY], capacity=6,
+                      skills=list(REQUESTS)),
     )
     staff = (
         StaffSpec("demo-dispatcher", "dispatcher", (TOWNSHIP,)),

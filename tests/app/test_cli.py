@@ -178,7 +178,7 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
-HEAD = "0004_telegram"
+HEAD = "0005_request_kind"
 
 
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):
@@ -354,7 +354,7 @@ def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
     first = run_cli(sqlite_url, "load-demo", "--if-empty")
     assert first.returncode == 0, first.stderr
     app = make_app(sqlite_url)
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 3)
     assert count(app, AreaAlias) == DEMO_ALIASES
     assert "fallback area for unplaced reports: grid:cg-xingfuli" in first.stdout
     tokens = {line.split()[0]: line.split()[2] for line in first.stdout.splitlines()
@@ -367,7 +367,7 @@ def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
     assert second.returncode == 0, second.stderr
     assert "not loaded" in second.stdout
     assert not any(t in second.stdout for t in tokens.values())
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 13, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 3)
     assert count(app, AreaAlias) == DEMO_ALIASES
     with app.session_factory() as s:
         assert list(s.scalars(select(Area.code).where(Area.fallback.is_(True)))) == [
@@ -384,7 +384,7 @@ def test_load_demo_refuses_a_database_with_orders(sqlite_url, capsys, make_app):
     assert cli(sqlite_url, "load-demo", "--if-empty") == 0
     assert "not loaded" in capsys.readouterr().out
     assert (count(app, Area), count(app, Handler), count(app, StaffUser),
-            count(app, WorkOrder)) == (5, 13, 3, 1)
+            count(app, WorkOrder)) == (5, 21, 3, 1)
     assert order_row(app, order.number).status == "assigned"
 
 
@@ -403,12 +403,12 @@ def test_load_demo_refuses_existing_setup_unless_forced_and_never_changes_it(
     assert (count(app, Area), count(app, Handler)) == (1, 1)
 
     assert cli(sqlite_url, "load-demo", "--force") == 0
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 3)
     assert cli(sqlite_url, "load-demo", "--force") == 0  # again: everything is kept
-    assert (f"kept as they were: 5 areas, 13 handlers, 3 staff accounts, {DEMO_ALIASES} place "
+    assert (f"kept as they were: 5 areas, 21 handlers, 3 staff accounts, {DEMO_ALIASES} place "
             "aliases") in capsys.readouterr().out
     assert count(app, AreaAlias) == DEMO_ALIASES
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 14, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 3)
     (mine,) = [h for h in list_handlers(app.uow()) if h.id == own.id]
     assert (mine.name, mine.capacity, mine.areas) == ("钱调解", 2, ["county:other"])
 
@@ -451,6 +451,14 @@ def test_demo_data_has_the_promised_shape():
     gaps = {(g, c) for g in GRIDS for c in taxonomy.categories} - at_grid
     assert {g for g, _ in gaps} == set(GRIDS)  # each grid relies on the town for something
     assert {s.role for s in data.staff} == {"dispatcher", "supervisor", "admin"}
+    requests = {c for c, cat in taxonomy.categories.items() if cat.kind == "request"}
+    for grid in GRIDS:  # two community staff members per grid answer every kind of request
+        staff = [h for h in data.handlers if h.role == "staff" and h.tier == "grid"
+                 and grid in h.areas and h.on_duty]
+        assert len(staff) >= 2 and all(set(h.skills) == requests for h in staff), grid
+    for tier in ("township", "county"):
+        assert any(h.role == "staff" and set(h.skills) == requests
+                   for h in data.handlers if h.tier == tier), tier
 
 
 def test_demo_dispatches_every_category_in_every_grid(url, capsys, make_app):
@@ -473,6 +481,10 @@ def test_demo_dispatches_every_category_in_every_grid(url, capsys, make_app):
     assert ("grid:cg-hongxing", "dispute.property") in fallbacks  # a village, no property mediator
     assert ("grid:cg-yangguang", "incident.water") in fallbacks  # 周燕 is on leave
     assert "周燕" not in {names[o.assignee_id] for o in orders.values()}
+    requests = {k: o for k, o in orders.items() if k[1].startswith("request.")}
+    assert len(requests) == 9 and all(o.tier == "grid" for o in requests.values())
+    assert {names[o.assignee_id] for (g, _), o in requests.items() if g == "grid:cg-hongxing"} <= {
+        "黄玉梅", "徐卫东"}
     for h in list_handlers(app.uow()):
         assert handler_load(app.uow(), h.id) <= h.capacity, h.name
 

@@ -53,6 +53,17 @@ __all__ = [
     "WorkOrder",
 ]
 
+#: The taxonomy's kinds and handler roles as the schema allows them (check constraints
+#: ``ck_work_orders_kind`` and ``ck_handlers_role``, migration 0005). A kind or role
+#: added to ``taxonomy.yml`` needs a migration too; a test compares the two.
+KINDS = ("dispute", "incident", "request")
+HANDLER_ROLES = ("mediator", "grid_worker", "staff")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 
 class Area(Base):
     """A place in the hierarchy county > township > grid (县 > 乡镇/街道 > 网格)."""
@@ -97,7 +108,8 @@ class AreaAlias(Base):
 
 
 class Handler(Base):
-    """A mediator (人民调解员) or grid worker (网格员) who can be assigned orders."""
+    """A mediator (人民调解员), grid worker (网格员) or community staff member (社区工作人员)
+    who can be assigned orders."""
 
     __tablename__ = "handlers"
 
@@ -105,7 +117,7 @@ class Handler(Base):
     name_enc: Mapped[str] = mapped_column(Text, nullable=False)
     phone_enc: Mapped[Optional[str]] = mapped_column(Text)
     phone_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    #: mediator | grid_worker (the taxonomy's handler roles)
+    #: mediator | grid_worker | staff (the taxonomy's handler roles)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     #: category codes they handle
     skills: Mapped[list[str]] = mapped_column(JSON, nullable=False)
@@ -121,7 +133,10 @@ class Handler(Base):
     last_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __table_args__ = (Index("ix_handlers_role_duty", "role", "on_duty"),)
+    __table_args__ = (
+        Index("ix_handlers_role_duty", "role", "on_duty"),
+        CheckConstraint(_one_of("role", HANDLER_ROLES), name="role"),
+    )
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -192,6 +207,7 @@ class WorkOrder(Base):
         Index("ix_work_orders_reporter_ref", "reporter_ref", "created_at"),
         # duplicates: same category and place
         Index("ix_work_orders_category_area", "category", "area_code", "status"),
+        CheckConstraint(_one_of("kind", KINDS), name="kind"),
     )
     __mapper_args__ = {"version_id_col": version}
 

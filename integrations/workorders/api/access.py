@@ -24,8 +24,11 @@ from ..service import (
 )
 from .deps import DISPATCHER, HANDLER, Principal
 
-#: The kind whose reporter must stay unknown to the other party.
-DISPUTE = "dispute"
+#: Kinds whose orders are their reporter's alone: never offered as the duplicate of
+#: someone else's report, never added to by anyone else. A dispute's reporter must
+#: stay unknown to the other party; a request (其他诉求) is one resident's own
+#: question, suggestion or complaint, and its answer goes to them alone.
+PERSONAL_KINDS = frozenset({"dispute", "request"})
 
 
 def areas_below(uow: UnitOfWork, roots: Iterable[str]) -> set[str]:

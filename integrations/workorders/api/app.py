@@ -46,10 +46,12 @@ VERSION = "1.0.0"
 DESCRIPTION = """\
 Residents' reports to community and township offices as work orders (工单):
 opened by the Rasa action server and other channels (service token), handled
-by mediators and grid workers, dispatched and overseen by staff (staff tokens).
+by mediators (disputes), grid workers (incidents) and community staff (other
+requests: questions, suggestions, complaints), dispatched and overseen by
+staff (staff tokens).
 Every endpoint but `GET /health` needs `Authorization: Bearer <token>`.
 Errors: `{"detail": {"reason", "reason_zh", "field"}}`. Open311 GeoReport v2
-(incident categories only) under `/open311/v2`.
+(only the categories taxonomy.yml marks public) under `/open311/v2`.
 """
 
 

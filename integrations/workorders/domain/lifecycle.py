@@ -51,6 +51,7 @@ class Action(StrEnum):
     UNSATISFIED = "unsatisfied"
     CANCEL = "cancel"
     ARCHIVE = "archive"
+    RECLASSIFY = "reclassify"
 
     @property
     def label(self) -> str:
@@ -85,6 +86,12 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType({
     (_S.RESOLVED, _A.NO_ANSWER): _S.CLOSED,         # after FOLLOW_UP_WINDOW
     (_S.RESOLVED, _A.UNSATISFIED): _S.REOPENED,
     (_S.CLOSED, _A.ARCHIVE): _S.ARCHIVED,
+    # 重新分类: another kind or category; released from its assignee, dispatched again
+    (_S.PENDING, _A.RECLASSIFY): _S.PENDING,
+    (_S.ASSIGNED, _A.RECLASSIFY): _S.PENDING,
+    (_S.ACCEPTED, _A.RECLASSIFY): _S.PENDING,
+    (_S.IN_PROGRESS, _A.RECLASSIFY): _S.PENDING,
+    (_S.REOPENED, _A.RECLASSIFY): _S.PENDING,
 })
 
 #: Statuses that count toward a handler's load.
@@ -139,6 +146,7 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     _A.UNSATISFIED: "回访不满意",
     _A.CANCEL: "撤销",
     _A.ARCHIVE: "归档",
+    _A.RECLASSIFY: "重新分类",
 })
 
 

@@ -7,7 +7,7 @@ here); the result is immutable and shared.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from types import MappingProxyType
@@ -40,17 +40,28 @@ class Deadlines(NamedTuple):
 
 @dataclass(frozen=True)
 class Category:
-    """One report category, e.g. ``dispute.neighbor`` / 邻里纠纷."""
+    """One report category, e.g. ``dispute.neighbor`` / 邻里纠纷.
+
+    ``public``: listed on the public Open311 feed (``public: true`` in the file;
+    no other category ever is).
+    """
 
     code: str
     name: str
     kind: str
     resolve_hours: int
+    public: bool = False
 
 
 def _positive_int(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidTaxonomy(f"{where} must be a positive integer, got {value!r}")
+    return value
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidTaxonomy(f"{where} must be true or false, got {value!r}")
     return value
 
 
@@ -62,7 +73,11 @@ def _mapping(value: object, where: str) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Taxonomy:
-    """Kinds (kind -> handler role), categories, tiers (lowest first) and limits."""
+    """Kinds (kind -> handler role), categories, tiers (lowest first) and limits.
+
+    ``kind_names``: each kind's Chinese name (``request`` -> 其他诉求), where the
+    file gives one.
+    """
 
     kinds: Mapping[str, str]
     categories: Mapping[str, Category]
@@ -70,9 +85,11 @@ class Taxonomy:
     normal_accept_minutes: int
     urgent_accept_minutes: int
     urgent_resolve_hours: int
+    kind_names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", MappingProxyType(dict(self.kinds)))
+        object.__setattr__(self, "kind_names", MappingProxyType(dict(self.kind_names)))
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
         object.__setattr__(self, "tiers", tuple(self.tiers))
         if not self.tiers or len(set(self.tiers)) != len(self.tiers):
@@ -82,6 +99,9 @@ class Taxonomy:
                 raise InvalidTaxonomy(f"category {code!r} is stored under another code")
             if category.kind not in self.kinds:
                 raise InvalidTaxonomy(f"category {code!r} has unknown kind {category.kind!r}")
+        for kind in self.kind_names:
+            if kind not in self.kinds:
+                raise InvalidTaxonomy(f"a name is given for unknown kind {kind!r}")
             _positive_int(category.resolve_hours, f"categories.{code}.resolve_hours")
         _positive_int(self.normal_accept_minutes, "normal.accept_minutes")
         _positive_int(self.urgent_accept_minutes, "urgent.accept_minutes")
@@ -92,14 +112,18 @@ class Taxonomy:
         """Build from the loaded ``taxonomy.yml``; raise ``InvalidTaxonomy`` if malformed.
 
         A category's kind is its code's prefix (``dispute.neighbor`` -> ``dispute``)
-        unless it states ``kind:`` explicitly. Unknown top-level keys (``intents``)
-        are ignored.
+        unless it states ``kind:`` explicitly; ``public`` defaults to false.
+        Unknown top-level keys (``intents``) are ignored.
         """
         d = _mapping(d, "the document")
         try:
-            kinds = {
-                str(kind): str(_mapping(spec, f"kinds.{kind}")["handler"])
+            kind_specs = {
+                str(kind): _mapping(spec, f"kinds.{kind}")
                 for kind, spec in _mapping(d["kinds"], "kinds").items()
+            }
+            kinds = {kind: str(spec["handler"]) for kind, spec in kind_specs.items()}
+            kind_names = {
+                kind: str(spec["name"]) for kind, spec in kind_specs.items() if "name" in spec
             }
             categories = {}
             for code, spec in _mapping(d["categories"], "categories").items():
@@ -112,6 +136,7 @@ class Taxonomy:
                     resolve_hours=_positive_int(
                         spec["resolve_hours"], f"categories.{code}.resolve_hours"
                     ),
+                    public=_flag(spec.get("public", False), f"categories.{code}.public"),
                 )
             tiers = d["tiers"]
             if not isinstance(tiers, (list, tuple)):
@@ -125,6 +150,7 @@ class Taxonomy:
                 normal_accept_minutes=normal["accept_minutes"],
                 urgent_accept_minutes=urgent["accept_minutes"],
                 urgent_resolve_hours=urgent["resolve_hours"],
+                kind_names=kind_names,
             )
         except KeyError as exc:
             raise InvalidTaxonomy(f"missing key {exc.args[0]!r}") from None
@@ -142,6 +168,14 @@ class Taxonomy:
             return self.kinds[kind]
         except KeyError:
             raise UnknownKind(kind) from None
+
+    def kind_name(self, kind: str) -> str:
+        """The kind's Chinese name (``request`` -> 其他诉求); the kind itself if unnamed."""
+        return self.kind_names.get(kind, kind)
+
+    def public_categories(self) -> tuple[Category, ...]:
+        """The categories the public Open311 feed lists, in the file's order."""
+        return tuple(c for c in self.categories.values() if c.public)
 
     def next_tier(self, tier: str) -> str | None:
         """The tier above ``tier``, or None at the top; raise ``UnknownTier``."""

@@ -66,6 +66,7 @@ from .queries import (
     reporter_contact,
     resident_view,
 )
+from .reclassifying import reclassify
 from .resident_actions import answer_satisfaction, attach_report_to, cancel
 from .staff import create_staff_user, set_staff_active, staff_by_token
 from .staff_actions import reassign, reopen
@@ -97,6 +98,7 @@ from .views import (
     OrderFilters,
     OrderView,
     Page,
+    Reclassified,
     ResidentOrderView,
     StaffView,
     TranscriptLine,
@@ -125,6 +127,7 @@ __all__ = [
     "OrderFilters",
     "OrderView",
     "Page",
+    "Reclassified",
     "ResidentOrderView",
     "ServiceConfig",
     "ServiceError",
@@ -169,6 +172,7 @@ __all__ = [
     "open_callbacks",
     "progress",
     "reassign",
+    "reclassify",
     "reopen",
     "reporter_contact",
     "request_callback",

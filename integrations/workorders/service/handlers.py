@@ -1,4 +1,5 @@
-"""Managing handlers (mediators and grid workers): who they are, where, how many orders.
+"""Managing handlers (mediators, grid workers, community staff): who they are, where, how many
+orders.
 
 Names and phone numbers are stored encrypted (``handlers.name_enc`` /
 ``handlers.phone_enc``) and phones found by their keyed hash. Any change that

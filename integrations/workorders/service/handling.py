@@ -11,9 +11,13 @@ from . import outbox
 from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed, dispatch
-from .errors import Forbidden
+from .errors import Forbidden, InvalidInput
 from .uow import UnitOfWork
 from .views import OrderView
+
+#: Kinds whose resolve note is the answer the reporter receives (其他诉求: a question,
+#: a suggestion, a complaint is answered, or told where it was passed on).
+ANSWERED_KINDS = frozenset({"request"})
 
 
 def _require_assignee(order: WorkOrder, handler_id: int) -> None:
@@ -99,7 +103,9 @@ def resolve(
 ) -> OrderView:
     """The assignee resolves (办结) the order; the resident is told and asked for satisfaction.
 
-    The handler's capacity frees, so queued orders are dispatched afterwards.
+    For a request (``ANSWERED_KINDS``) the note is the answer: it is required
+    (``InvalidInput``) and the resident's message quotes it. The handler's
+    capacity frees, so queued orders are dispatched afterwards.
     """
     require_aware(now)
     text = clean_text(note, "note", limit=MAX_NOTE, required=False)
@@ -107,10 +113,15 @@ def resolve(
         session = uow.session
         order = lock_order(session, number)
         _require_assignee(order, handler_id)
+        answered = order.kind in ANSWERED_KINDS
+        if answered and text is None:
+            raise InvalidInput("note", "a request is resolved with its answer",
+                               "请填写给居民的答复内容。")
         event = transition(session, order, Action.RESOLVE, actor=f"handler:{handler_id}", at=now,
                            note=text, handler_id=handler_id)
         order.resolved_at = now
-        outbox.to_resident(session, uow.config, order, seq=event.seq, now=now, event="resolved")
+        outbox.to_resident(session, uow.config, order, seq=event.seq, now=now, event="resolved",
+                           answer=text if answered else None)
         view = order_view(order, uow.config.taxonomy)
         uow.commit()
     after_capacity_freed(uow, now)

@@ -14,7 +14,7 @@ CHANNEL_NAMES = {"tg": "Telegram", "voice": "电话", "web": "网页", "open311"
 
 #: Who handles an order, as its reporter is told: by role at the first tier,
 #: by office above it (never a name).
-ROLE_NAMES = {"mediator": "人民调解员", "grid_worker": "网格员"}
+ROLE_NAMES = {"mediator": "人民调解员", "grid_worker": "网格员", "staff": "社区工作人员"}
 HANDLER_OFFICES = {"township": "乡镇（街道）工作人员", "county": "县级部门"}
 
 
@@ -27,7 +27,7 @@ def channel_name(channel: str) -> str:
 
 
 def handler_role_name(role: str, tier: str, first_tier: str) -> str:
-    """"人民调解员" / "网格员" at ``first_tier`` (the grid); the office at the tiers above."""
+    """"人民调解员" / "网格员" / "社区工作人员" at ``first_tier`` (the grid); the office above."""
     if tier == first_tier:
         return ROLE_NAMES.get(role, role)
     return HANDLER_OFFICES.get(tier, f"{tier_name(tier)}工作人员")
@@ -69,6 +69,10 @@ def withdrawn_cancelled(number: str) -> str:
 
 def withdrawn_escalated(number: str, tier: str) -> str:
     return f"工单 {number} 已超过办结时限，已升级至{tier_name(tier)}处理。"
+
+
+def withdrawn_reclassified(number: str, category_name: str) -> str:
+    return f"工单 {number} 已重新分类为「{category_name}」，转由其他人员处理，您无需继续处理。"
 
 
 def report_added(number: str) -> str:
@@ -141,7 +145,39 @@ RESIDENT_EVENTS: dict[str, Status] = {
     "reopened": Status.REOPENED,
     "cancelled": Status.CANCELLED,
     "escalated": Status.PENDING,
+    "reclassified": Status.PENDING,
 }
+
+
+#: A request (其他诉求) as its reporter is reminded of it when the answer comes.
+REQUEST_SUBJECTS = {
+    "request.consult": "您咨询的问题",
+    "request.suggest": "您提出的意见建议",
+    "request.complaint": "您的投诉举报",
+}
+_SENTENCE_ENDS = tuple("。！？!?…；;.")
+
+
+def _satisfaction_question(about: str) -> str:
+    a, b, c = (f"“{text}”" for text in SATISFACTION_LABELS.values())
+    return f"请问您对{about}是否满意？请回复{a}{b}或{c}。"
+
+
+def answered(number: str, category: str, answer: str) -> str:
+    """A request resolved: the staff member's resolve note is the answer, quoted in full.
+
+    ``您咨询的问题（工单 12345678）已有答复：……。请问您对答复是否满意？……``
+    """
+    subject = REQUEST_SUBJECTS.get(category, "您反映的问题")
+    text = answer.strip()
+    if not text.endswith(_SENTENCE_ENDS):
+        text += "。"
+    return f"{subject}（工单 {number}）已有答复：{text}{_satisfaction_question('答复')}"
+
+
+def reclassified(number: str, category_name: str, handled_by: str) -> str:
+    """The order became another kind or category (重新分类); ``handled_by`` a role or office."""
+    return f"您反映的问题已转为「{category_name}」，由{handled_by}处理，工单号不变：{number}。"
 
 
 def resident(event: str, number: str) -> str:
@@ -153,8 +189,7 @@ def resident(event: str, number: str) -> str:
     if event == "in_progress":
         return f"{head}{label}，有结果会及时告知您。"
     if event == "resolved":
-        a, b, c = (f"“{text}”" for text in SATISFACTION_LABELS.values())
-        return f"{head}{label}。请问您对处理结果是否满意？请回复{a}{b}或{c}。"
+        return f"{head}{label}。{_satisfaction_question('处理结果')}"
     if event == "closed":
         return f"{head}{label}，感谢您的评价！"
     if event == "closed_no_answer":

@@ -28,7 +28,7 @@ from .common import require_aware
 from .errors import InvalidInput
 from .uow import UnitOfWork
 
-GroupBy = Literal["category", "area", "handler"] | None
+GroupBy = Literal["kind", "category", "area", "handler"] | None
 
 RESOLVED = {Status.RESOLVED.value, Status.CLOSED.value, Status.ARCHIVED.value}
 PLEASED = {"satisfied", "basically_satisfied"}
@@ -131,16 +131,18 @@ def metrics(
 ) -> list[Metrics]:
     """Scorecards of orders created in ``[period_start, period_end)``, one per group.
 
-    ``group_by``: ``"category"`` (category code), ``"area"`` (grid code),
-    ``"handler"`` (assignee id as text, ``"unassigned"`` for none) or None
+    ``group_by``: ``"kind"`` (dispute, incident, request), ``"category"``
+    (category code), ``"area"`` (grid code), ``"handler"`` (assignee id as
+    text, ``"unassigned"`` for none) or None
     (one scorecard, ``group`` None, even for an empty period). Sorted by group.
     """
     require_aware(period_start)
     require_aware(period_end)
-    columns = {"category": WorkOrder.category, "area": WorkOrder.area_code,
-               "handler": WorkOrder.assignee_id}
+    columns = {"kind": WorkOrder.kind, "category": WorkOrder.category,
+               "area": WorkOrder.area_code, "handler": WorkOrder.assignee_id}
     if group_by is not None and group_by not in columns:
-        raise InvalidInput("group_by", "must be category, area, handler or None", "分组方式不正确。")
+        raise InvalidInput("group_by", "must be kind, category, area, handler or None",
+                           "分组方式不正确。")
     stmt = select(
         WorkOrder.status, WorkOrder.created_at, WorkOrder.accept_by, WorkOrder.accepted_at,
         WorkOrder.resolve_by, WorkOrder.resolved_at, WorkOrder.breached, WorkOrder.satisfaction,

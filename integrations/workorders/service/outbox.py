@@ -194,19 +194,33 @@ def reminder(
 
 
 def to_resident(
-    session: Session, cfg: ServiceConfig, order: WorkOrder, *, seq: int, now: datetime, event: str
+    session: Session, cfg: ServiceConfig, order: WorkOrder, *, seq: int, now: datetime,
+    event: str, answer: str | None = None, text: str | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``)."""
+    """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``).
+
+    ``answer``: a request's answer (the resolve note), given with ``resolved``: the
+    text quotes it (``messages.answered``) and the payload carries it as ``answer``.
+    ``text`` replaces the event's standard text (``messages.resident``); ``fields``
+    are added to the payload.
+    """
     channel, extra = resident_channel(order.reporter_ref, cfg.webhook_enabled)
     status = messages.RESIDENT_EVENTS[event]
+    if text is None:
+        text = (messages.resident(event, order.number) if answer is None
+                else messages.answered(order.number, order.category, answer))
     payload: dict[str, Any] = {
-        "text": messages.resident(event, order.number),
+        **(fields or {}),
+        "text": text,
         "number": order.number,
         "event": event,
         "status": order.status,
         "label": messages.RESIDENT_LABELS[status],
         **extra,
     }
+    if answer is not None:
+        payload["answer"] = answer
     if event == "resolved":
         payload["ask_satisfaction"] = True
         payload["options"] = [

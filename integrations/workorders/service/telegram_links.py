@@ -64,8 +64,8 @@ class LinkCodeView:
 
 @dataclass(frozen=True)
 class LinkView:
-    """Whom a chat was linked to; ``role`` is the handler's (mediator, grid_worker) or the
-    staff account's; no names."""
+    """Whom a chat was linked to; ``role`` is the handler's (mediator, grid_worker, staff)
+    or the staff account's; no names."""
 
     kind: str
     role: str

@@ -117,7 +117,7 @@ class ResidentOrderView:
     """A work order as its reporter sees it (no staff, no internal states).
 
     ``handler_role``: who handles it, as a role in Chinese ("人民调解员",
-    "网格员", "乡镇（街道）工作人员", "县级部门"), None while nobody is assigned;
+    "网格员", "社区工作人员", "乡镇（街道）工作人员", "县级部门"), None while nobody is assigned;
     never a name. ``latest_note``: the newest progress or resolve note of the
     handler, None if there is none.
     """
@@ -138,6 +138,19 @@ class ResidentOrderView:
     created_at: datetime
     resolved_at: datetime | None
     awaiting_satisfaction: bool
+
+
+@dataclass(frozen=True)
+class Reclassified:
+    """What ``reclassify`` did: the order as it is now, the kind and category it had,
+    whom it was taken from (None: nobody had it) and who has it now (None: it waits
+    as pending, the area's dispatchers told)."""
+
+    order: OrderView
+    from_kind: str
+    from_category: str
+    released_handler_id: int | None
+    assigned_handler_id: int | None
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,8 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class HandlerCreate:
-    """A new mediator or grid worker; ``name`` and ``phone`` are stored encrypted."""
+    """A new handler (mediator, grid worker, community staff member); ``name`` and ``phone``
+    are stored encrypted."""
 
     name: str
     role: str

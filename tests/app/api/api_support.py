@@ -11,6 +11,7 @@ The world (see ``make_api``):
     handler        王调解 (mediator, qy-dz-01), gets the first dispute
     handler2       李调解 (mediator, qy-dz-01)
     worker         张网格 (grid worker, qy-dz-01), every incident category
+    clerk          陈干事 (community staff, qy-dz-01), every request category
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.app.workorders.conftest import T0, Db, World
 SERVICE_TOKEN = "service-token-0123456789abcdef"
 INCIDENTS = ["incident.facility", "incident.water", "incident.sanitation", "incident.safety",
              "incident.order", "incident.care"]
+REQUESTS = ["request.consult", "request.suggest", "request.complaint"]
 STAFF = {
     # name: (role, areas, handler key)
     "admin": ("admin", [], None),
@@ -43,6 +45,7 @@ STAFF = {
     "handler": ("handler", [], "h1"),
     "handler2": ("handler", [], "h2"),
     "worker": ("handler", [], "w1"),
+    "clerk": ("handler", [], "s1"),
 }
 ROLES = ("service", "handler", "dispatcher", "supervisor", "admin")
 
@@ -79,7 +82,7 @@ class Api:
         return self.call(who, "POST", path, **kw)
 
     def who_handles(self, handler_id: int) -> str:
-        return {"h1": "handler", "h2": "handler2", "w1": "worker"}[
+        return {"h1": "handler", "h2": "handler2", "w1": "worker", "s1": "clerk"}[
             next(k for k, v in self.handlers.items() if v == handler_id)
         ]
 
@@ -128,6 +131,7 @@ def make_api(db: Db, **settings: Any) -> Iterator[Api]:
         "h2": world.handler("李调解", telegram_chat_id="701"),
         "w1": world.handler("张网格", role="grid_worker", skills=INCIDENTS,
                             areas=["grid:qy-dz-01"]),
+        "s1": world.handler("陈干事", role="staff", skills=REQUESTS, areas=["grid:qy-dz-01"]),
     }
     for name, (role, areas, handler_key) in STAFF.items():
         create_staff_user(

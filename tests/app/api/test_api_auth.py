@@ -35,6 +35,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/orders/{number}/resolve", {"handler_id": "{handler_id}"}, ACTORS),
     ("POST", "/api/v1/orders/{number}/reopen", {}, DISPATCH),
     ("POST", "/api/v1/orders/{number}/reassign", {}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/reclassify", {"category": "dispute.family"}, ACTORS),
     ("POST", "/api/v1/orders/{number}/cancel", RESIDENT, frozenset({SVC})),
     ("POST", "/api/v1/orders/{number}/satisfaction", {**RESIDENT, "answer": "satisfied"},
      frozenset({SVC})),

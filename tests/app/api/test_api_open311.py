@@ -21,11 +21,11 @@ FORM = {
 }
 
 
-def test_services_offer_incidents_only(api):
+def test_services_offer_the_public_categories_only(api):
     services = api.get("service", "/open311/v2/services.json").json()
     codes = [s["service_code"] for s in services]
-    assert codes == ["incident.facility", "incident.water", "incident.sanitation",
-                     "incident.safety", "incident.order", "incident.care"]
+    # taxonomy.yml's public: true; never disputes, requests, hazards, public order or care
+    assert codes == ["incident.facility", "incident.water", "incident.sanitation"]
     water = services[1]
     assert water["service_name"] == "供排水问题" and water["type"] == "realtime"
     assert water["keywords"].split(",")[:2] == ["下水道堵塞", "污水外溢"]
@@ -46,7 +46,8 @@ def test_service_definition_lists_the_grids(api):
         api.get("service", "/open311/v2/services/incident.water.xml").content)
     assert xml.tag == "service_definition"
     assert xml.find("attributes/attribute/code").text == "area_code"
-    assert api.get("service", "/open311/v2/services/dispute.neighbor.json").status_code == 404
+    for hidden in ("dispute.neighbor", "request.consult", "incident.safety"):
+        assert api.get("service", f"/open311/v2/services/{hidden}.json").status_code == 404
 
 
 def test_form_round_trip_in_json(any_api):
@@ -154,6 +155,8 @@ def test_listing_filters(api):
 @pytest.mark.parametrize(("change", "field_text"), [
     ({"service_code": "dispute.neighbor"}, "不支持的服务类别"),
     ({"service_code": "incident.nothing"}, "不支持的服务类别"),
+    ({"service_code": "request.complaint"}, "不支持的服务类别"),
+    ({"service_code": "incident.order"}, "不支持的服务类别"),
     ({"description": ""}, "缺少描述"),
     ({"description": "漏" * 2001}, "描述不能超过2000字"),
     ({"attribute[area_code]": ""}, "请提供所在网格"),
@@ -201,3 +204,30 @@ def test_a_configured_default_area(api_with_default_area):
     assert api.row(filed.json()[0]["service_request_id"]).area_code == "grid:qy-dz-01"
     definition = api.get("service", "/open311/v2/services/incident.water.json").json()
     assert definition["attributes"][0]["required"] is False
+
+
+def test_orders_of_categories_that_are_not_public_never_show(api):
+    """Requests, disputes and non-public incidents, however filed, stay off the feed; an
+    order reclassified into a public category joins it, one reclassified out leaves it."""
+    listed_water = api.post("service", "/open311/v2/requests.json", data=FORM).json()[0]
+    water = listed_water["service_request_id"]
+    complaint = api.report(category="request.complaint", description="药店乱收费")["number"]
+    hazard = api.report(category="incident.safety", description="楼道里电动车充电")["number"]
+    dispute = api.report()["number"]
+
+    def listed():
+        return {r["service_request_id"]: r["service_code"]
+                for r in api.get("service", "/open311/v2/requests.json").json()}
+
+    assert listed() == {water: "incident.water"}
+    for number in (complaint, hazard, dispute):
+        assert api.get("service", f"/open311/v2/requests/{number}.json").status_code == 404
+
+    to_public = api.post("dispatcher", f"/api/v1/orders/{complaint}/reclassify",
+                         json={"category": "incident.sanitation"})
+    assert to_public.status_code == 200, to_public.text
+    to_private = api.post("dispatcher", f"/api/v1/orders/{water}/reclassify",
+                          json={"category": "incident.safety"})
+    assert to_private.status_code == 200, to_private.text
+    assert listed() == {complaint: "incident.sanitation"}
+    assert api.get("service", f"/open311/v2/requests/{water}.json").status_code == 404

@@ -189,3 +189,109 @@ def test_notes_over_the_limit_are_refused(api):
     assert response.status_code == 422
     assert response.json()["detail"]["reason_zh"] == "说明不能超过1000字"
     assert api.row(number).status == "accepted"
+
+
+# ------------------------------------------------------------------ 重新分类 (reclassify)
+
+COMPLAINT = {"category": "request.complaint",
+             "description": "楼上卫生间漏水渗到我家，物业不管，我要投诉。"}
+
+
+def test_a_dispatcher_turns_a_request_into_a_dispute(any_api):
+    api = any_api
+    number = api.report(reporter_ref="tg:77", **COMPLAINT)["number"]
+    clerk = api.handlers["s1"]
+    assert (api.row(number).kind, api.row(number).assignee_id) == ("request", clerk)
+    api.tick(hours=2)
+    response = api.post("dispatcher", f"/api/v1/orders/{number}/reclassify",
+                        json={"category": "dispute.neighbor", "note": "楼上漏水是邻里纠纷"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["number"], body["kind"], body["category"], body["category_name"]) == (
+        number, "dispute", "dispute.neighbor", "邻里纠纷")
+    assert body["status"] == "assigned" and body["assignee_id"] in (
+        api.handlers["h1"], api.handlers["h2"])
+    row = api.row(number)
+    assert (row.kind, row.category, row.assignee_id) == (
+        "dispute", "dispute.neighbor", body["assignee_id"])
+    event = api.events(number)[-2]
+    assert (event.action, event.actor, event.handler_id) == (
+        "reclassify", "staff:dispatcher", clerk)
+    assert event.note == f"from:request.complaint to:dispute.neighbor handler:{clerk} 楼上漏水是邻里纠纷"
+    told = api.outbox(number, recipient_kind="resident")[-1]
+    assert told.payload["text"] == (
+        f"您反映的问题已转为「邻里纠纷」，由人民调解员处理，工单号不变：{number}。")
+    withdrawn = api.outbox(number, recipient_kind="handler", topic="order.withdrawn")
+    assert [m.recipient_ref for m in withdrawn] == [str(clerk)]
+
+    # the resident sees the step (no staff note) and the new kind
+    steps = api.get("service", f"/api/v1/orders/{number}/history",
+                    params={"reporter_ref": "tg:77"}).json()
+    assert [(s["action"], s["action_label"], s["actor"], s["note"]) for s in steps][-2:] == [
+        ("reclassify", "重新分类", "staff", None), ("dispatch", "派单", "staff", None)]
+    mine = api.get("service", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:77"}).json()
+    assert (mine["kind"], mine["category_name"], mine["handler_role"]) == (
+        "dispute", "邻里纠纷", "人民调解员")
+
+
+def test_the_assigned_staff_member_passes_a_request_on_as_an_incident(api):
+    number = api.report(category="request.consult", description="小区路灯坏了归谁管？")["number"]
+    clerk = api.handlers["s1"]
+    response = api.post("clerk", f"/api/v1/orders/{number}/reclassify",
+                        json={"category": "incident.facility"})
+    assert response.status_code == 200, response.text
+    assert response.json()["reporter_ref"] is None  # a handler never sees the reporter
+    row = api.row(number)
+    assert (row.kind, row.assignee_id) == ("incident", api.handlers["w1"])
+    assert api.events(number)[-2].actor == f"handler:{clerk}"
+    # no longer theirs: a second try is as if the order did not exist
+    again = api.post("clerk", f"/api/v1/orders/{number}/reclassify",
+                     json={"category": "request.consult"})
+    assert again.status_code == 404
+
+
+def test_reclassify_refusals(api):
+    number = api.report(**COMPLAINT)["number"]
+    url = f"/api/v1/orders/{number}/reclassify"
+    to_dispute = {"category": "dispute.neighbor"}
+    for who, status in (("supervisor", 403), ("service", 403), ("far_dispatcher", 404),
+                        ("handler", 404), ("worker", 404), (None, 401)):
+        response = api.post(who, url, json=to_dispute)
+        assert response.status_code == status, (who, response.text)
+    unknown = api.post("admin", url, json={"category": "request.weather"})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"] == {"reason": "unknown category 'request.weather'",
+                                        "reason_zh": "未知的事项类别：request.weather",
+                                        "field": "category"}
+    assert api.post("admin", url, json={}).status_code == 422
+    same = api.post("admin", url, json={"category": "request.complaint"})
+    assert same.status_code == 409
+    assert same.json()["detail"]["reason_zh"] == "该工单已是「投诉举报」，无需重新分类。"
+    assert api.post("admin", "/api/v1/orders/12345678/reclassify",
+                    json=to_dispute).status_code == 404
+    assert "reclassify" not in api.actions(number)
+
+    clerk = "clerk"
+    api.post(clerk, f"/api/v1/orders/{number}/accept")
+    api.post(clerk, f"/api/v1/orders/{number}/resolve", json={"note": "已转交市场监管所。"})
+    late = api.post("admin", url, json=to_dispute)
+    assert late.status_code == 409
+    assert late.json()["detail"]["reason_zh"] == "工单当前状态为“已办结”，不能执行“重新分类”操作。"
+    assert api.row(number).category == "request.complaint"
+
+
+def test_a_request_is_resolved_over_http_only_with_its_answer(api):
+    number = api.report(reporter_ref="tg:78", category="request.consult",
+                        description="孩子转学需要什么材料？")["number"]
+    api.post("clerk", f"/api/v1/orders/{number}/accept")
+    bare = api.post("clerk", f"/api/v1/orders/{number}/resolve")
+    assert bare.status_code == 422
+    assert bare.json()["detail"]["reason_zh"] == "请填写给居民的答复内容。"
+    answer = "请带户口本、原学校学籍证明到街道教育办办理。"
+    done = api.post("clerk", f"/api/v1/orders/{number}/resolve", json={"note": answer})
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    told = api.outbox(number, recipient_kind="resident")[-1]
+    assert told.payload["text"].startswith(f"您咨询的问题（工单 {number}）已有答复：{answer}")
+    mine = api.get("service", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:78"}).json()
+    assert (mine["latest_note"], mine["handler_role"], mine["awaiting_satisfaction"]) == (
+        answer, "社区工作人员", True)

@@ -139,7 +139,7 @@ def test_report_ticket_accept_resolve_and_reopen_in_telegram(stack, emu, handler
         lambda c: c.ok and number in (c.text or "") and c.params.get("reply_markup"),
         token=HANDLERS, chat_id=handler_chat, method="sendMessage", timeout=WAIT_S)
     buttons = [b["text"] for row in ticket.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert buttons == ["接单", "拒单"]
+    assert buttons == ["接单", "拒单", "转类"]
     assert "幸福里小区31号楼" in ticket.text
 
     press(emu, handler_chat, ticket, "acc", number)

@@ -204,7 +204,8 @@ async def channel(world: World, api_url: str, *, one_bot: bool = False,
             async with httpx.AsyncClient() as http:
                 service = ChannelServiceClient(api_url, SERVICE_TOKEN, http)
                 store = ChannelStore(world.db.session_factory)
-                dp = reachable(Dispatcher(service=service, store=store, settings=settings))
+                dp = reachable(Dispatcher(service=service, store=store, settings=settings,
+                                          taxonomy=world.db.config.taxonomy))
                 dp.include_router(build_router(one_bot, clock=lambda: world.clock))
                 for router in routers:
                     dp.include_router(router)

@@ -200,14 +200,16 @@ def test_accept_then_resolve_with_a_note_and_the_resident_hears_it(seeded, api_u
         async with channel(world, api_url) as ch:
             ticket = await delivered_ticket(ch, H1_CHAT, order.number)
             assert ticket.token == HANDLER_TOKEN
-            assert [label for label, _ in buttons(ticket.params["reply_markup"])] == ["接单", "拒单"]
+            assert [label for label, _ in buttons(ticket.params["reply_markup"])] == (
+                ["接单", "拒单", "转类"])
 
             await ch.press(H1_CHAT, ticket.message_id, f"t:acc:{order.number}")
             assert order_row(world, order.number).status == "accepted"
             assert ch.answers(H1_CHAT) == [Texts.ACCEPTED]
             (edit,) = ch.sent(H1_CHAT, "editMessageText")
             assert edit.message_id == ticket.message_id and "状态：已签收" in edit.text
-            assert [label for label, _ in buttons(edit.params["reply_markup"])] == ["处理中", "已办结"]
+            assert [label for label, _ in buttons(edit.params["reply_markup"])] == (
+                ["处理中", "已办结", "转类"])
 
             # a second tap on 接单 (an old screen, a double tap) changes nothing, keeps the buttons
             await ch.press(H1_CHAT, ticket.message_id, f"t:acc:{order.number}")
@@ -264,7 +266,7 @@ def test_decline_with_a_reason_redispatches_the_order(seeded, api_url):
             # the new assignee gets the ticket
             new_ticket = await delivered_ticket(ch, H2_CHAT, order.number)
             assert [label for label, _ in buttons(new_ticket.params["reply_markup"])] == [
-                "接单", "拒单"]
+                "接单", "拒单", "转类"]
 
     run(scenario())
     row = order_row(world, order.number)
@@ -286,7 +288,8 @@ def test_progress_is_one_tap_then_asks_for_a_note(seeded, api_url):
             assert ch.answers(H1_CHAT)[-1] == Texts.PROGRESSED
             edit = ch.sent(H1_CHAT, "editMessageText")[-1]
             assert "状态：处理中" in edit.text
-            assert [label for label, _ in buttons(edit.params["reply_markup"])] == ["处理中", "已办结"]
+            assert [label for label, _ in buttons(edit.params["reply_markup"])] == (
+                ["处理中", "已办结", "转类"])
 
             await ch.press(H1_CHAT, ticket.message_id, f"t:prg:{order.number}")
             assert Texts.ASK_PROGRESS_NOTE in ch.replies(H1_CHAT)[-1]
@@ -445,8 +448,8 @@ def test_orders_lists_each_open_order_with_its_buttons(seeded, api_url):
     assert sorted(replies) == sorted(f"工单 {o.number}" for o in mine)
     assigned, accepted = (replies[f"工单 {o.number}"] for o in mine)
     assert "状态：待签收" in assigned.text and "状态：已签收" in accepted.text
-    assert [label for label, _ in buttons(assigned.params["reply_markup"])] == ["接单", "拒单"]
-    assert [label for label, _ in buttons(accepted.params["reply_markup"])] == ["处理中", "已办结"]
+    assert [label for label, _ in buttons(assigned.params["reply_markup"])] == ["接单", "拒单", "转类"]
+    assert [label for label, _ in buttons(accepted.params["reply_markup"])] == ["处理中", "已办结", "转类"]
 
 
 def test_orders_says_so_when_there_is_nothing_to_do(seeded, api_url):
@@ -491,3 +494,105 @@ def test_an_empty_queue_is_said_politely(seeded, api_url):
             return ch.replies(DISPATCHER_CHAT)
 
     assert run(scenario()) == [Texts.LINKED_DISPATCHER, Texts.NO_QUEUE]
+
+
+# ----------------------------------------------------- community staff and 转类
+
+REQUESTS = ["request.consult", "request.suggest", "request.complaint"]
+CLERK_CHAT = 702
+
+
+def clerk(world: World) -> int:
+    """陈干事, a community staff member (社区工作人员) of grid qy-dz-01, linked to chat 702."""
+    return world.handler("陈干事", role="staff", skills=REQUESTS,
+                         telegram_chat_id=str(CLERK_CHAT))
+
+
+def test_a_staff_member_answers_a_request_and_the_resident_reads_the_answer(seeded, api_url):
+    world = seeded.world
+    staff_id = clerk(world)
+    order = resident_order(seeded, category="request.consult",
+                           description="孩子转学需要准备什么材料？")
+    assert order_row(world, order.number).assignee_id == staff_id
+    answer = "请带户口本和原学校的学籍证明，到街道教育办办理转学手续。"
+
+    async def scenario():
+        async with channel(world, api_url) as ch:
+            ticket = await delivered_ticket(ch, CLERK_CHAT, order.number)
+            assert "类别：政策咨询" in ticket.text
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:acc:{order.number}")
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:prg:{order.number}")
+            assert order_row(world, order.number).status == "in_progress"
+
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:res:{order.number}")
+            assert ch.replies(CLERK_CHAT)[-1] == f"工单 {order.number}：{Texts.ASK_ANSWER}"
+            await ch.say(CLERK_CHAT, answer)
+            assert ch.replies(CLERK_CHAT)[-1] == Texts.ANSWERED
+
+            await ch.deliver()
+            (answered,) = [c for c in ch.sent(RESIDENT_CHAT, token=RESIDENT_TOKEN)
+                           if "已有答复" in (c.text or "")]
+            assert answered.text == (
+                f"您咨询的问题（工单 {order.number}）已有答复：{answer}"
+                "请问您对答复是否满意？请回复“满意”“基本满意”或“不满意”。")
+            keyboard = answered.params["reply_markup"]["keyboard"]
+            assert [b["text"] for row in keyboard for b in row] == ["满意", "基本满意", "不满意"]
+
+    run(scenario())
+    row = order_row(world, order.number)
+    assert row.status == "resolved"
+    resolved = world.events(order.number)[-1]
+    assert (resolved.action, resolved.note, resolved.actor) == (
+        "resolve", answer, f"handler:{staff_id}")
+
+
+def test_a_staff_member_passes_a_dispute_on_with_the_reclassify_buttons(seeded, api_url):
+    world = seeded.world
+    staff_id = clerk(world)
+    order = resident_order(seeded, category="request.complaint",
+                           description="楼上漏水渗到我家，找了好几次都不管，我要投诉。")
+    assert order_row(world, order.number).assignee_id == staff_id
+
+    async def scenario():
+        async with channel(world, api_url) as ch:
+            ticket = await delivered_ticket(ch, CLERK_CHAT, order.number)
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:rcl:{order.number}")
+            assert ch.answers(CLERK_CHAT) == [Texts.PICK_CATEGORY]
+            (choices,) = ch.sent(CLERK_CHAT, "editMessageReplyMarkup")
+            offered = buttons(choices.params["reply_markup"])
+            assert ("邻里纠纷", f"t:to:{order.number}:dispute.neighbor") in offered
+            assert offered[-1] == ("返回", f"t:bck:{order.number}")
+            assert "投诉举报" not in [label for label, _ in offered]  # what it is already
+
+            # 返回: the ticket's own buttons again, nothing changed
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:bck:{order.number}")
+            back = ch.sent(CLERK_CHAT, "editMessageText")[-1]
+            assert [label for label, _ in buttons(back.params["reply_markup"])] == [
+                "接单", "拒单", "转类"]
+            assert order_row(world, order.number).category == "request.complaint"
+
+            await ch.press(CLERK_CHAT, ticket.message_id,
+                           f"t:to:{order.number}:dispute.neighbor")
+            done = Texts.RECLASSIFIED.format("邻里纠纷")
+            assert ch.answers(CLERK_CHAT)[-1] == done
+            final = ch.sent(CLERK_CHAT, "editMessageText")[-1]
+            assert final.text == f"工单 {order.number}：{done}"
+            assert "reply_markup" not in final.params
+
+            # the mediator gets the ticket, the resident is told
+            mediator_ticket = await delivered_ticket(ch, H1_CHAT, order.number)
+            assert "类别：邻里纠纷" in mediator_ticket.text
+            told = [c.text for c in ch.sent(RESIDENT_CHAT, token=RESIDENT_TOKEN)]
+            assert told == [f"您反映的问题已转为「邻里纠纷」，由人民调解员处理，"
+                            f"工单号不变：{order.number}。"]
+
+            # an old choice pressed again: the order is no longer this chat's
+            await ch.press(CLERK_CHAT, ticket.message_id, f"t:to:{order.number}:incident.water")
+            assert ch.answers(CLERK_CHAT)[-1] == Texts.STALE
+
+    run(scenario())
+    row = order_row(world, order.number)
+    assert (row.kind, row.category, row.assignee_id) == ("dispute", "dispute.neighbor", seeded.h1)
+    event = next(e for e in world.events(order.number) if e.action == "reclassify")
+    assert (event.actor, event.handler_id) == (f"handler:{staff_id}", staff_id)
+    assert event.note == f"from:request.complaint to:dispute.neighbor handler:{staff_id}"

@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
+from pathlib import Path
+
 from integrations.telegram import tickets
+from integrations.workorders.adapters.taxonomy_file import load_taxonomy
 from integrations.workorders.notifier import Delivery
 
 NUMBER = "12345674"
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return load_taxonomy(Path(__file__).resolve().parents[3] / "taxonomy.yml")
 
 
 def delivery(topic: str, recipient_kind: str = "handler", **payload) -> Delivery:
@@ -44,6 +52,31 @@ def test_anything_else_is_refused(data):
     assert not tickets.is_ticket_callback(data)
 
 
+def test_a_category_choice_round_trips_and_nothing_like_it_passes():
+    data = tickets.format_choice(NUMBER, "request.consult")
+    assert data == f"t:to:{NUMBER}:request.consult" and tickets.is_ticket_callback(data)
+    assert tickets.parse_callback(data) == tickets.TicketAction("to", NUMBER, "request.consult")
+    for bad in (f"t:to:{NUMBER}", f"t:to:{NUMBER}:", f"t:to:{NUMBER}:Request.consult",
+                f"t:to:{NUMBER}:consult", f"t:to:1234567:request.consult",
+                f"t:to:{NUMBER}:request.consult:x", f"t:acc:{NUMBER}:request.consult"):
+        assert not tickets.is_ticket_callback(bad), bad
+        with pytest.raises(ValueError):
+            tickets.parse_callback(bad)
+    with pytest.raises(ValueError):
+        tickets.format_choice(NUMBER, "no code")
+
+
+def test_the_category_keyboard_offers_every_other_category_then_back(taxonomy):
+    markup = tickets.category_keyboard(taxonomy, NUMBER, "request.complaint")
+    *rows, back = markup.inline_keyboard
+    assert all(len(row) <= 2 for row in rows)
+    offered = [b.callback_data for row in rows for b in row]
+    assert offered == [f"t:to:{NUMBER}:{code}" for code in taxonomy.categories
+                       if code != "request.complaint"]
+    assert rows[0][0].text == "邻里纠纷" and all(len(d.encode()) <= 64 for d in offered)
+    assert [(b.text, b.callback_data) for b in back] == [("返回", f"t:bck:{NUMBER}")]
+
+
 def test_format_refuses_unknown_actions_and_numbers():
     with pytest.raises(ValueError):
         tickets.format_callback("close", NUMBER)
@@ -55,13 +88,16 @@ def test_format_refuses_unknown_actions_and_numbers():
 
 
 def test_keyboards_follow_the_status():
+    reclassify = ("转类", f"t:rcl:{NUMBER}")
     assert buttons(tickets.keyboard_for("assigned", NUMBER)) == [
-        ("接单", f"t:acc:{NUMBER}"), ("拒单", f"t:dec:{NUMBER}")]
+        ("接单", f"t:acc:{NUMBER}"), ("拒单", f"t:dec:{NUMBER}"), reclassify]
     assert buttons(tickets.keyboard_for("accepted", NUMBER)) == [
-        ("处理中", f"t:prg:{NUMBER}"), ("已办结", f"t:res:{NUMBER}")]
+        ("处理中", f"t:prg:{NUMBER}"), ("已办结", f"t:res:{NUMBER}"), reclassify]
     # progress notes may be repeated (in_progress -> in_progress), so 处理中 stays
     assert buttons(tickets.keyboard_for("in_progress", NUMBER)) == [
-        ("处理中", f"t:prg:{NUMBER}"), ("已办结", f"t:res:{NUMBER}")]
+        ("处理中", f"t:prg:{NUMBER}"), ("已办结", f"t:res:{NUMBER}"), reclassify]
+    rows = tickets.keyboard_for("assigned", NUMBER).inline_keyboard
+    assert [len(row) for row in rows] == [2, 1]  # 转类 on a row of its own
     for status in ("pending", "resolved", "closed", "cancelled", "archived"):
         assert tickets.keyboard_for(status, NUMBER) is None
 
@@ -70,7 +106,8 @@ def test_the_lifecycle_allows_what_the_keyboards_offer():
     from integrations.workorders.domain.lifecycle import Action, Status, allowed_actions
 
     offered = {tickets.ACCEPT: Action.ACCEPT, tickets.DECLINE: Action.DECLINE,
-               tickets.PROGRESS: Action.PROGRESS, tickets.RESOLVE: Action.RESOLVE}
+               tickets.PROGRESS: Action.PROGRESS, tickets.RESOLVE: Action.RESOLVE,
+               tickets.RECLASSIFY: Action.RECLASSIFY}
     for status in ("assigned", "accepted", "in_progress"):
         for _, data in buttons(tickets.keyboard_for(status, NUMBER)):
             assert offered[tickets.parse_callback(data).action] in allowed_actions(Status(status))
@@ -102,7 +139,7 @@ def test_a_ticket_shows_the_essentials_and_the_deadline_that_matters():
 def test_order_summary_pairs_the_ticket_with_its_buttons():
     text, markup = tickets.order_summary({**ORDER, "status": "in_progress"})
     assert "状态：处理中" in text
-    assert [label for label, _ in buttons(markup)] == ["处理中", "已办结"]
+    assert [label for label, _ in buttons(markup)] == ["处理中", "已办结", "转类"]
 
 
 def test_an_assigned_order_becomes_a_ticket_with_accept_and_decline():
@@ -113,7 +150,8 @@ def test_an_assigned_order_becomes_a_ticket_with_accept_and_decline():
     ))
     assert text.splitlines()[:4] == [
         f"【紧急】新工单 {NUMBER}", "类别：邻里纠纷", "地点：幸福里小区3号楼", "请在3月3日09:30前签收。"]
-    assert buttons(markup) == [("接单", f"t:acc:{NUMBER}"), ("拒单", f"t:dec:{NUMBER}")]
+    assert buttons(markup) == [("接单", f"t:acc:{NUMBER}"), ("拒单", f"t:dec:{NUMBER}"),
+                               ("转类", f"t:rcl:{NUMBER}")]
 
 
 @pytest.mark.parametrize("deadline, labels", [

@@ -45,6 +45,11 @@ EXPECTED = {
     ("resolved", "no_answer"): "closed",
     ("resolved", "unsatisfied"): "reopened",
     ("closed", "archive"): "archived",
+    ("pending", "reclassify"): "pending",
+    ("assigned", "reclassify"): "pending",
+    ("accepted", "reclassify"): "pending",
+    ("in_progress", "reclassify"): "pending",
+    ("reopened", "reclassify"): "pending",
 }
 
 ALL_PAIRS = list(itertools.product(Status, Action))
@@ -58,6 +63,7 @@ def test_enums_have_exactly_the_designed_values():
     assert {a.value for a in Action} == {
         "dispatch", "queue", "accept", "decline", "accept_timeout", "progress",
         "resolve", "escalate", "satisfied", "no_answer", "unsatisfied", "cancel", "archive",
+        "reclassify",
     }
 
 

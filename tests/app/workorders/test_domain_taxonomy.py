@@ -41,7 +41,10 @@ def taxonomy(raw):
 
 
 def test_parses_the_real_file(taxonomy, raw):
-    assert taxonomy.kinds == {"dispute": "mediator", "incident": "grid_worker"}
+    assert taxonomy.kinds == {"dispute": "mediator", "incident": "grid_worker",
+                              "request": "staff"}
+    assert taxonomy.kind_names == {"dispute": "矛盾纠纷", "incident": "事件隐患",
+                                   "request": "其他诉求"}
     assert taxonomy.tiers == ("grid", "township", "county")
     assert set(taxonomy.categories) == set(raw["categories"])
     assert taxonomy.normal_accept_minutes == 120
@@ -50,14 +53,28 @@ def test_parses_the_real_file(taxonomy, raw):
     assert taxonomy.category("dispute.neighbor") == Category(
         code="dispute.neighbor", name="邻里纠纷", kind="dispute", resolve_hours=168
     )
+    assert taxonomy.category("request.consult") == Category(
+        code="request.consult", name="政策咨询", kind="request", resolve_hours=72
+    )
     for code, category in taxonomy.categories.items():
         assert category.kind == code.split(".")[0]
         assert category.resolve_hours == raw["categories"][code]["resolve_hours"]
+        assert category.public is raw["categories"][code].get("public", False)
+
+
+def test_only_the_flagged_incident_categories_are_public(taxonomy):
+    assert [c.code for c in taxonomy.public_categories()] == [
+        "incident.facility", "incident.water", "incident.sanitation"]
+    assert not any(c.public for c in taxonomy.categories.values()
+                   if c.kind in ("dispute", "request"))
 
 
 def test_lookups(taxonomy):
     assert taxonomy.handler_role("dispute") == "mediator"
     assert taxonomy.handler_role("incident") == "grid_worker"
+    assert taxonomy.handler_role("request") == "staff"
+    assert taxonomy.kind_name("request") == "其他诉求"
+    assert taxonomy.kind_name("complaint") == "complaint"
     with pytest.raises(UnknownKind):
         taxonomy.handler_role("complaint")
     with pytest.raises(UnknownCategory) as info:
@@ -148,7 +165,15 @@ def edited(path, value):
 
 
 def test_minimal_document_parses():
-    assert Taxonomy.from_dict(MINIMAL).category("dispute.neighbor").kind == "dispute"
+    taxonomy = Taxonomy.from_dict(MINIMAL)
+    assert taxonomy.category("dispute.neighbor").kind == "dispute"
+    assert taxonomy.category("dispute.neighbor").public is False
+    assert taxonomy.public_categories() == ()
+
+
+def test_a_kind_without_a_name_is_named_by_its_code():
+    d = edited(("kinds", "dispute", "name"), KeyError)
+    assert Taxonomy.from_dict(d).kind_name("dispute") == "dispute"
 
 
 @pytest.mark.parametrize(
@@ -168,6 +193,8 @@ def test_minimal_document_parses():
         (("tiers",), []),
         (("tiers",), ["grid", "grid"]),
         (("tiers",), "grid"),
+        (("categories", "dispute.neighbor", "public"), "yes"),
+        (("categories", "dispute.neighbor", "public"), 1),
     ],
 )
 def test_malformed_documents_are_rejected(path, value):

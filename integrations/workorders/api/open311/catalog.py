@@ -1,9 +1,14 @@
-"""The Open311 service list: incident categories of the taxonomy, never disputes.
+"""The Open311 service list: the categories ``taxonomy.yml`` marks ``public: true``.
 
-A dispute is between neighbours, family members, an employer...: publishing
-it, or letting anyone file one anonymously through a civic-tech client, would
-tell the other party about the report. So only the ``incident`` kind is
-offered, and requests of other kinds are invisible through Open311.
+The feed is public: whatever it lists, anyone may read. A dispute is between
+neighbours, family members, an employer...: publishing it, or letting anyone
+file one anonymously through a civic-tech client, would tell the other party
+about the report; a request (其他诉求) is one resident's own question,
+suggestion or complaint. Even among incidents, safety hazards, public order
+and care for vulnerable people are not for a public list. So only the
+categories the taxonomy flags are offered (public facilities, water,
+sanitation), and orders of any other category are invisible through Open311:
+not listed, not found by number, not filed.
 
 Keywords come from each category's ``covers`` line in ``taxonomy.yml``
 (read once at start-up; the domain's ``Taxonomy`` does not keep it).
@@ -20,10 +25,6 @@ import yaml
 
 from ...domain.taxonomy import Taxonomy
 
-#: Kinds offered through Open311.
-OPEN311_KINDS = frozenset({"incident"})
-
-_KIND_NAMES = {"incident": "事件隐患", "dispute": "矛盾纠纷"}
 _SPLIT = re.compile(r"[、，,；;]\s*")
 
 
@@ -55,10 +56,9 @@ class Catalog:
                 name=c.name,
                 description=covers.get(c.code, c.name),
                 keywords=tuple(k for k in _SPLIT.split(covers.get(c.code, "")) if k),
-                group=_KIND_NAMES.get(c.kind, c.kind),
+                group=taxonomy.kind_name(c.kind),
             )
-            for c in taxonomy.categories.values()
-            if c.kind in OPEN311_KINDS
+            for c in taxonomy.public_categories()
         )
         return cls(services)
 

@@ -1,6 +1,6 @@
 """GeoReport v2 requests to work orders and back.
 
-In: ``service_code`` -> category (incidents only), ``description``, ``lat`` /
+In: ``service_code`` -> category (public ones only), ``description``, ``lat`` /
 ``long``, ``address_string`` -> location text, ``attribute[area_code]`` (or
 the configured default) -> grid, ``email`` / ``device_id`` -> reporter ref
 ``open311:<email or device id>`` (an anonymous report gets
@@ -118,7 +118,7 @@ def to_order(
     req: RequestCreate, catalog: Catalog, default_area: str | None, client_ref: str | None
 ) -> OrderCreate:
     """The work order a request asks for (``InvalidInput`` for what the spec calls a 400)."""
-    if catalog.get(req.service_code) is None:  # unknown, or a dispute: never offered
+    if catalog.get(req.service_code) is None:  # unknown, or not public: never offered
         raise InvalidInput("service_code", f"no service {req.service_code!r}", "不支持的服务类别。")
     area = (req.area_code or "").strip() or default_area
     if not area:

@@ -1,4 +1,7 @@
-"""``/api/v1/handlers``: mediators and grid workers. Admins and dispatchers write; supervisors read."""
+"""``/api/v1/handlers``: mediators, grid workers and community staff (社区工作人员).
+
+Admins and dispatchers write; supervisors read.
+"""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ DEFAULT_PERIOD = timedelta(days=30)
 
 
 def _labels(uow: UnitOfWork, group_by: GroupBy | None) -> dict[str, str]:
+    if group_by == "kind":
+        return dict(uow.config.taxonomy.kind_names)
     if group_by == "category":
         return {code: c.name for code, c in uow.config.taxonomy.categories.items()}
     if group_by == "area":

@@ -5,7 +5,7 @@ Formats ``json`` and ``xml`` (the path's extension). The token is the
 service token or a staff token. Any of them may read; filing needs a role
 that may open orders (not a supervisor). Errors use the specification's
 shape (``[{"code", "description"}]``), with 400 for bad parameters.
-Only incident categories exist here (``open311.catalog``).
+Only the categories ``taxonomy.yml`` marks public exist here (``open311.catalog``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _service_record(service: Open311Service) -> dict[str, Any]:
     }
 
 
-@router.get("/services.{fmt}", summary="Service list (incident categories)")
+@router.get("/services.{fmt}", summary="Service list (the public categories)")
 def services(fmt: Format, state: StateDep, principal: Reader) -> Response:
     return render(fmt, "services", [_service_record(s) for s in state.catalog.services])
 

@@ -5,9 +5,11 @@
   handler by naming ``handler_id``; the event still names the handler, and a
   log line names who acted;
 - reopen, reassign: dispatchers (their areas) and admins;
+- reclassify (重新分类): dispatchers (their areas), admins, and the order's assignee
+  (a handler on their own order, recorded as ``handler:<id>``);
 - cancel, satisfaction, attach, location: the service account, for the
   resident given by ``reporter_ref``. Anyone may add to an incident being handled (a
-  co-reporter); a dispute only takes additions from its own reporter.
+  co-reporter); a dispute or a request only takes additions from its own reporter.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from ...service import (
     get_order_for_reporter,
     progress,
     reassign,
+    reclassify,
     reopen,
     resolve,
     set_order_location,
 )
-from ..access import DISPUTE, staff_order
+from ..access import PERSONAL_KINDS, staff_order
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
@@ -54,6 +57,7 @@ from ..schemas.actions import (
     LocationUpdate,
     NoteRequest,
     ReassignRequest,
+    ReclassifyRequest,
     ReopenRequest,
     ResidentRequest,
     SatisfactionRequest,
@@ -150,6 +154,32 @@ def reassign_order(
     return order_for(uow, view, principal)
 
 
+@router.post(
+    "/{number}/reclassify", response_model=OrderPublic,
+    responses={422: {"model": ErrorBody, "description": "Unknown category (or a bad body)"}},
+    summary="重新分类: make the order another kind and category and dispatch it again",
+    description="The order keeps its number; it gets the category's kind and time limits "
+    "(from now), is taken from its assignee and dispatched by workload to a handler of the "
+    "new kind's role at the first tier (or waits as pending). The resident is told. "
+    "Dispatchers (their areas), admins, and the order's assignee. 409 once the order is "
+    "resolved, closed, archived or cancelled, or if it already has the category.",
+)
+def reclassify_order(
+    number: str, body: ReclassifyRequest, uow: UowDep, now: NowDep, principal: Assignee
+) -> OrderPublic:
+    if principal.role == HANDLER and principal.handler_id is None:
+        raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
+    order = staff_order(uow, principal, number)  # a handler reaches only their own orders
+    if principal.role == HANDLER:
+        done = reclassify(uow, order.number, body.category, f"handler:{principal.handler_id}",
+                          now, note=body.note, assignee_id=principal.handler_id)
+    else:
+        done = reclassify(uow, order.number, body.category, principal.actor, now, note=body.note)
+    log.info("%s reclassified order %s from %s to %s", principal.actor, order.number,
+             done.from_category, done.order.category)
+    return order_for(uow, done.order, principal)
+
+
 @router.post("/{number}/cancel", response_model=ResidentOrderPublic,
              summary="The reporter withdraws the report")
 def cancel_order(
@@ -172,7 +202,7 @@ def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
     if own is not None:
         return own
     order = get_order(uow, number)
-    if order.kind == DISPUTE:  # only its reporter may add to a dispute
+    if order.kind in PERSONAL_KINDS:  # only its reporter may add to a dispute or request
         raise NotFound("order", number)
     return order
 

@@ -24,7 +24,13 @@ from ...service import (
     reporter_contact,
 )
 from ...service import OrderCreate as ServiceOrderCreate
-from ..access import DISPUTE, areas_below, require_reporter_ref, staff_order, visible_order
+from ..access import (
+    PERSONAL_KINDS,
+    areas_below,
+    require_reporter_ref,
+    staff_order,
+    visible_order,
+)
 from ..creating import open_order
 from ..deps import (
     DISPATCH,
@@ -159,8 +165,9 @@ def latest_order(
 @router.get(
     "/duplicate", response_model=OrderSummaryPublic | None,
     summary="An open order of the same incident at the same place (null if none)",
-    description="Disputes never match: telling someone that a dispute about them or their "
-    "place was already reported would point at the reporter.",
+    description="Disputes and requests never match: telling someone that a dispute about "
+    "them or their place was already reported would point at the reporter, and a request "
+    "(a question, suggestion or complaint) is one resident's own, answered to them alone.",
 )
 def duplicate_order(
     uow: UowDep,
@@ -169,7 +176,7 @@ def duplicate_order(
     area_code: Annotated[str, Query(max_length=64)],
     location: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> OrderSummaryPublic | None:
-    if uow.config.taxonomy.category(category).kind == DISPUTE:
+    if uow.config.taxonomy.category(category).kind in PERSONAL_KINDS:
         return None
     view = find_open_duplicate(uow, category, area_code, location)
     return None if view is None else OrderSummaryPublic.from_view(view)

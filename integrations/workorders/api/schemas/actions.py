@@ -36,6 +36,14 @@ class ReassignRequest(Input):
     reason: Note = None
 
 
+class ReclassifyRequest(Input):
+    """重新分类: the category the order really is (its kind follows), and why."""
+
+    category: str = Field(min_length=1, max_length=64, examples=["dispute.neighbor"],
+                          description="A category code of taxonomy.yml, of any kind")
+    note: Note = None
+
+
 class ResidentRequest(Input):
     reporter_ref: ReporterRef
 

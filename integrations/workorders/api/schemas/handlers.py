@@ -1,4 +1,4 @@
-"""Handlers (mediators and grid workers) in and out."""
+"""Handlers (mediators, grid workers, community staff) in and out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from .common import Input
 
 class HandlerCreate(Input):
     name: str = Field(min_length=1, max_length=100)
-    role: str = Field(min_length=1, max_length=32, examples=["mediator", "grid_worker"])
+    role: str = Field(
+        min_length=1, max_length=32, examples=["mediator", "grid_worker", "staff"],
+        description="The taxonomy's handler role of the kind they handle: mediator (人民调解员, "
+        "disputes), grid_worker (网格员, incidents), staff (社区工作人员, other requests)",
+    )
     tier: str = Field(min_length=1, max_length=16, examples=["grid"])
     skills: list[str] = Field(max_length=64)
     areas: list[str] = Field(max_length=256)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ...service import Metrics
 
-GroupBy = Literal["category", "area", "handler"]
+GroupBy = Literal["kind", "category", "area", "handler"]
 
 LABELS_ZH: dict[str, str] = {
     "created": "受理量",
@@ -31,7 +31,9 @@ LABELS_ZH: dict[str, str] = {
 
 
 class ScorecardPublic(BaseModel):
-    group: str | None = Field(description="Category code, grid code or handler id; None: all")
+    group: str | None = Field(
+        description="Kind, category code, grid code or handler id; None: all"
+    )
     group_label: str | None = Field(description="The group's Chinese name")
     created: int
     cancelled: int

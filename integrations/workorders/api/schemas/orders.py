@@ -38,7 +38,11 @@ class OrderCreate(Input):
         default=None, description="Defaults to the prefix of reporter_ref"
     )
     priority: Priority = "normal"
-    kind: str | None = Field(default=None, max_length=16)
+    kind: str | None = Field(
+        default=None, max_length=16, examples=["incident"],
+        description="dispute (矛盾纠纷), incident (事件隐患) or request (其他诉求); follows "
+        "from the category if left out, and must match it if given",
+    )
     reporter_contact: str | None = Field(
         default=None, max_length=32, description="Optional phone number; stored encrypted"
     )
@@ -105,7 +109,7 @@ class ResidentOrderPublic(BaseModel):
     """A work order as its reporter sees it (no staff names, no internal states)."""
 
     number: str
-    kind: str = Field(description="dispute (矛盾纠纷) or incident (事件隐患)")
+    kind: str = Field(description="dispute (矛盾纠纷), incident (事件隐患) or request (其他诉求)")
     category_name: str
     priority: Priority
     description: str
@@ -114,13 +118,14 @@ class ResidentOrderPublic(BaseModel):
     label: str = Field(description="已受理, 已派单, 已签收, 处理中, 已办结, 已回访, 已撤销")
     tier: str = Field(description="grid, township or county: where it is being handled")
     handler_role: str | None = Field(
-        description="Who handles it, as a role: 人民调解员 or 网格员 at grid tier, "
+        description="Who handles it, as a role: 人民调解员, 网格员 or 社区工作人员 at grid tier, "
         "乡镇（街道）工作人员 or 县级部门 above; null while nobody is assigned",
     )
     accept_by: datetime | None = Field(description="签收 deadline of the current assignment")
     resolve_by: datetime = Field(description="办结 deadline")
     latest_note: str | None = Field(
-        description="The handler's newest progress or resolve note; null if none"
+        description="The handler's newest progress or resolve note (for a request, the "
+        "resolve note is the answer); null if none"
     )
     created_at: datetime
     resolved_at: datetime | None

@@ -17,7 +17,9 @@ class LinkCodeCreate(Input):
     """Whom the code is for: a handler or a staff account (not both), or (empty body) the
     caller."""
 
-    handler_id: int | None = Field(default=None, description="A mediator or grid worker")
+    handler_id: int | None = Field(
+        default=None, description="A handler: mediator, grid worker or community staff member"
+    )
     username: str | None = Field(default=None, min_length=1, max_length=64,
                                  description="A staff account (dispatcher, supervisor, admin)")
 
@@ -47,7 +49,10 @@ class LinkPublic(BaseModel):
     """Whom the chat now belongs to (no names: the bot greets by role)."""
 
     kind: Literal["handler", "staff"]
-    role: str = Field(description="mediator | grid_worker | dispatcher | supervisor | admin")
+    role: str = Field(
+        description="A handler's role (mediator | grid_worker | staff) or a staff account's "
+        "(dispatcher | supervisor | admin)"
+    )
     handler_id: int | None
     username: str | None
 
