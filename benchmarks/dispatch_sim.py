@@ -1,9 +1,10 @@
 """Dispatch simulation benchmark: workload dispatch vs round-robin vs random.
 
-One simulated county (3 townships x 4 grids), 40 handlers at three tiers, and
-``--days`` days of Poisson-arriving reports over the 11 categories of
-``taxonomy.yml``; the same world (arrivals, orders, handlers and how each of
-them answers each offer) is replayed under each policy. See ``sim_world`` for
+One simulated county (3 townships x 4 grids), 50 handlers at three tiers (40
+mediators and grid workers, 10 community staff for requests), and ``--days``
+days of Poisson-arriving reports over the 14 categories of ``taxonomy.yml``;
+the same world (arrivals, orders, handlers and how each of them answers each
+offer) is replayed under each policy. See ``sim_world`` for
 the world, ``sim_engine`` for the rules, ``sim_policies`` for the policies
 and ``sim_metrics`` for the exact definition of every number.
 

@@ -17,7 +17,7 @@ run continues after the last arrival until everything is resolved, or for
   ratio (samples whose mean is 0 are skipped); reported: the mean over the
   samples of the arrival window. 1.0 is perfect balance;
 - ``gini_assignments``: Gini coefficient of the number of assignments (offers,
-  including re-dispatches) per handler, all 40 handlers; 0 is equal counts;
+  including re-dispatches) per handler, all 50 handlers; 0 is equal counts;
 - ``gini_per_capacity``: the same of assignments / capacity, i.e. measured
   against what each handler can carry;
 - ``pending_share``: share of orders that were ever queued as pending;

@@ -127,17 +127,37 @@ def test_a_handler_answers_the_same_offer_with_the_same_dice():
 def test_world_matches_the_brief():
     world = build_world(seed=42, days=30)
     handlers = world.handlers
-    assert len(handlers) == 40
+    assert len(handlers) == 50
     assert {h.tier for h in handlers} == {"grid", "township", "county"}
     assert all(3 <= h.capacity <= 8 for h in handlers)
     assert 1 <= sum(bool(h.leave) for h in handlers) <= 8
-    for role in ("mediator", "grid_worker"):
+    for role in ("mediator", "grid_worker", "staff"):
         covered = set().union(*(h.areas for h in handlers if h.tier == "grid" and h.role == role))
         assert covered == set(GRIDS)
-    assert 40 <= len(world.orders) / world.days <= 60
-    assert len({o.category for o in world.orders}) == 11
+    staff = [h for h in handlers if h.role == "staff"]
+    assert [h.tier for h in staff].count("grid") == 6 and len(staff) == 10
+    assert all(h.skills == {"request.consult", "request.suggest", "request.complaint"}
+               for h in staff)
+    assert 50 <= len(world.orders) / world.days <= 70
+    assert len({o.category for o in world.orders}) == 14
+    assert [o.index for o in world.orders] == list(range(len(world.orders)))
+    assert all(a.arrival <= b.arrival for a, b in zip(world.orders, world.orders[1:]))
+    requests = sum(o.kind == "request" for o in world.orders) / len(world.orders)
+    assert 0.07 < requests < 0.15
     urgent = sum(o.priority is Priority.URGENT for o in world.orders) / len(world.orders)
     assert 0.02 < urgent < 0.09
+
+
+def test_requests_do_not_change_the_disputes_and_incidents():
+    """Requests have streams of their own: the other reports are what they were before
+    (the first of seed 42, as drawn when the world had no requests)."""
+    world = build_world(seed=42, days=30)
+    reports = [o for o in world.orders if o.kind != "request"]
+    assert [o.key for o in reports] == list(range(len(reports))) and len(reports) == 1672
+    assert all(str(o.key).startswith("request-") for o in world.orders if o.kind == "request")
+    first = reports[0]
+    assert (first.category, first.priority, first.grid) == ("incident.sanitation", "normal", "G-03")
+    assert sum(o.priority is Priority.URGENT for o in reports) == 83
 
 
 def test_weekday_evenings_are_busiest():
@@ -247,7 +267,7 @@ def test_cli_writes_table_json_and_png(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "resolve breach rate" in printed and "round_robin" in printed
     data = json.loads((tmp_path / "dispatch.json").read_text(encoding="utf-8"))
-    assert data["seed"] == 9 and data["days"] == 2 and data["handlers"] == 40
+    assert data["seed"] == 9 and data["days"] == 2 and data["handlers"] == 50
     assert data["machine"]["cpu_count"] == os.cpu_count()
     assert set(data["policies"]) == set(POLICY_NAMES)
     png = (tmp_path / "dispatch_load.png").read_bytes()
