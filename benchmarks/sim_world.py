@@ -354,7 +354,9 @@ def grid_weights(seed: int) -> tuple[float, ...]:
 
 def make_order(seed: int, n: int, arrival: float, taxonomy: Taxonomy,
                weights: tuple[float, ...], *, request: bool = False) -> OrderSpec:
-    """The ``n``-th dispute or incident (or request), from its own stream; ``index`` is set later."""
+    """The ``n``-th dispute or incident (or request), from its own stream.
+
+    ``index`` is set by ``build_world`` once both streams are merged."""
     key: int | str = f"request-{n}" if request else n
     rng = stream(seed, "order", key)
     mix = REQUEST_MIX if request else CATEGORY_MIX
