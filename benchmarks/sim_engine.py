@@ -84,6 +84,9 @@ class Simulation:
     def __init__(self, world: World, policy: Policy) -> None:
         self.world, self.policy, self.taxonomy = world, policy, world.taxonomy
         self.handlers = {h.id: HandlerRun(h) for h in world.handlers}
+        self._teams = {role: [self.handlers[i] for i in sorted(self.handlers)
+                              if self.handlers[i].spec.role == role]
+                       for role in set(world.taxonomy.kinds.values())}
         self.orders: dict[int, OrderRun] = {}
         self.pending: set[int] = set()
         self.now = 0.0
@@ -165,8 +168,16 @@ class Simulation:
             id=s.id, role=s.role, skills=s.skills, areas=s.areas, tier=s.tier,
             capacity=s.capacity, on_duty=h.on_duty, load=h.load,
             assigned_last_24h=len(h.recent),
-            last_assigned_at=None if h.last_assigned is None else at(h.last_assigned),
+            last_assigned_at=self._last_assigned_at(h),
         )
+
+    @staticmethod
+    def _last_assigned_at(h: HandlerRun):
+        if h.last_assigned is None:
+            return None
+        if h.last_assigned_dt is None or h.last_assigned_dt[0] != h.last_assigned:
+            h.last_assigned_dt = (h.last_assigned, at(h.last_assigned))
+        return h.last_assigned_dt[1]
 
     def _decide(self, order: OrderRun) -> DispatchDecision:
         spec = order.spec
@@ -174,7 +185,9 @@ class Simulation:
             kind=spec.kind, category=spec.category, priority=spec.priority,
             area_by_tier=spec.area_by_tier, tier=order.tier, declined_by=frozenset(order.declined),
         )
-        snapshots = [self._snapshot(self.handlers[i]) for i in sorted(self.handlers)]
+        # only the kind's role: no policy gives an order to another role
+        team = self._teams[self.taxonomy.handler_role(spec.kind)]
+        snapshots = [self._snapshot(h) for h in team]
         return self.policy.decide(request, snapshots, self.taxonomy)
 
     def _could_take(self, h: HandlerSpec, order: OrderRun, declined: set[int]) -> bool:
@@ -214,6 +227,13 @@ class Simulation:
         order.tier, order.handler = decision.tier, h.spec.id
         order.assignments += 1
         h.open[order.spec.index] = order.weight
+        over = h.load - h.spec.capacity
+        if over > 0:
+            h.max_over = max(h.max_over, over)
+            if order.spec.priority is Priority.URGENT:
+                h.urgent_over += 1
+            else:
+                h.normal_over += 1
         h.assignments += 1
         h.recent.append(self.now)
         h.last_assigned = self.now

@@ -9,6 +9,13 @@ run continues after the last arrival until everything is resolved, or for
 - ``breach_rate``: share of orders not resolved by their first resolve-by
   (creation + the category's resolve hours, 4 h if urgent);
 - ``urgent_breach_rate``: the same over urgent orders only (4 h limit);
+  ``urgent_orders``, ``urgent_breached``, ``breached``: the counts behind them
+  (``urgent_doable``: of the next one);
+- ``urgent_breach_rate_doable``: the same over the urgent orders whose
+  hands-on work fits in their limit (work <= 4 h): the breaches a dispatch
+  rule could have avoided (the others breach whoever gets them; urgent work
+  is lognormal with a 90 min median, so about 8 % of urgent orders need more
+  than 4 h);
 - ``accept_p50_min`` / ``accept_p95_min``: minutes from creation to the first
   acceptance, over the orders ever accepted (linear-interpolated percentiles);
 - ``load_max_mean``: load imbalance. Every 30 min, for the handlers on duty,
@@ -17,20 +24,28 @@ run continues after the last arrival until everything is resolved, or for
   ratio (samples whose mean is 0 are skipped); reported: the mean over the
   samples of the arrival window. 1.0 is perfect balance;
 - ``gini_assignments``: Gini coefficient of the number of assignments (offers,
-  including re-dispatches) per handler, all 40 handlers; 0 is equal counts;
+  including re-dispatches) per handler, all 50 handlers; 0 is equal counts;
 - ``gini_per_capacity``: the same of assignments / capacity, i.e. measured
   against what each handler can carry;
 - ``pending_share``: share of orders that were ever queued as pending;
 - ``pending_mean_min`` / ``pending_p95_min``: minutes each order spent pending
   (queued with no handler), over all orders, zeros included;
   ``pending_max_min``: the longest any order waited;
+- ``urgent_pending_share`` / ``urgent_pending_max_min``: the same over urgent
+  orders (the accept limit of an urgent order is 15 min);
 - ``utilisation``: hands-on work / working hours (08:00-20:00, on duty)
   during the arrival window, all handlers together (policies that send work
   up the tiers, or leave it undone, change it a little);
 - ``load_ratio_mean``: mean over the samples of the mean load ratio of the
   handlers on duty (can exceed 1 when a policy ignores capacity);
 - ``over_capacity``: share of (sample, handler on duty) pairs with load above
-  capacity.
+  capacity;
+- ``over_capacity_max``: the most any handler's load exceeded their capacity
+  right after an assignment (checked at every assignment, not sampled);
+  ``normal_over_capacity`` / ``urgent_over_capacity``: assignments of normal
+  / urgent orders that left their handler over capacity. The workload
+  rule's invariant: no normal order ever does (0), and nobody exceeds
+  capacity by more than one urgent order (max <= 3).
 """
 
 from __future__ import annotations
@@ -42,7 +57,7 @@ from dataclasses import asdict, dataclass
 from integrations.workorders.domain import Priority
 
 from .sim_state import OrderRun, RunResult
-from .sim_world import MINUTES_PER_DAY, HandlerSpec, working_minutes
+from .sim_world import MINUTES_PER_DAY, HandlerSpec, at, working_minutes
 
 DEFINITIONS = __doc__
 
@@ -78,6 +93,11 @@ class PolicyMetrics:
     accept_timeout_rate: float
     breach_rate: float
     urgent_breach_rate: float
+    urgent_breach_rate_doable: float
+    breached: int
+    urgent_orders: int
+    urgent_breached: int
+    urgent_doable: int
     accept_p50_min: float
     accept_p95_min: float
     load_max_mean: float
@@ -87,9 +107,14 @@ class PolicyMetrics:
     pending_mean_min: float
     pending_p95_min: float
     pending_max_min: float
+    urgent_pending_share: float
+    urgent_pending_max_min: float
     utilisation: float
     load_ratio_mean: float
     over_capacity: float
+    over_capacity_max: int
+    normal_over_capacity: int
+    urgent_over_capacity: int
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -124,9 +149,14 @@ def busy_share(result: RunResult) -> float:
     return sum(h.busy_minutes for h in result.handlers) / available
 
 
-def _urgent_breach_rate(orders: Sequence[OrderRun]) -> float:
-    urgent = [o for o in orders if o.spec.priority is Priority.URGENT]
-    return sum(o.breaches > 0 for o in urgent) / len(urgent) if urgent else math.nan
+def _rate(orders: Sequence[OrderRun], pred) -> float:
+    return sum(1 for o in orders if pred(o)) / len(orders) if orders else math.nan
+
+
+def _resolve_minutes(result: RunResult, order: OrderRun) -> float:
+    start = at(0.0)
+    deadlines = result.world.taxonomy.deadlines(order.spec.category, order.spec.priority, start)
+    return (deadlines.resolve_by - start).total_seconds() / 60
 
 
 def compute(result: RunResult) -> PolicyMetrics:
@@ -135,6 +165,9 @@ def compute(result: RunResult) -> PolicyMetrics:
     share = lambda pred: sum(1 for o in orders if pred(o)) / n if n else math.nan  # noqa: E731
     to_accept = [o.first_accepted - o.spec.arrival for o in orders if o.first_accepted is not None]
     pending = [o.pending_minutes for o in orders]
+    urgent = [o for o in orders if o.spec.priority is Priority.URGENT]
+    doable = [o for o in urgent if o.spec.work <= _resolve_minutes(result, o)]
+    breached = lambda o: o.breaches > 0  # noqa: E731
     imbalance, load_ratio, over = _load_stats(result)
     return PolicyMetrics(
         policy=result.policy,
@@ -143,8 +176,13 @@ def compute(result: RunResult) -> PolicyMetrics:
         assignments=sum(o.assignments for o in orders),
         declines=sum(o.declines for o in orders),
         accept_timeout_rate=share(lambda o: o.accept_timeouts > 0),
-        breach_rate=share(lambda o: o.breaches > 0),
-        urgent_breach_rate=_urgent_breach_rate(orders),
+        breach_rate=share(breached),
+        urgent_breach_rate=_rate(urgent, breached),
+        urgent_breach_rate_doable=_rate(doable, breached),
+        breached=sum(1 for o in orders if breached(o)),
+        urgent_orders=len(urgent),
+        urgent_breached=sum(1 for o in urgent if breached(o)),
+        urgent_doable=len(doable),
         accept_p50_min=percentile(to_accept, 50),
         accept_p95_min=percentile(to_accept, 95),
         load_max_mean=imbalance,
@@ -154,9 +192,14 @@ def compute(result: RunResult) -> PolicyMetrics:
         pending_mean_min=sum(pending) / n if n else math.nan,
         pending_p95_min=percentile(pending, 95),
         pending_max_min=max(pending, default=math.nan),
+        urgent_pending_share=_rate(urgent, lambda o: o.queued > 0),
+        urgent_pending_max_min=max((o.pending_minutes for o in urgent), default=math.nan),
         utilisation=busy_share(result),
         load_ratio_mean=load_ratio,
         over_capacity=over,
+        over_capacity_max=max((h.max_over for h in result.handlers), default=0),
+        normal_over_capacity=sum(h.normal_over for h in result.handlers),
+        urgent_over_capacity=sum(h.urgent_over for h in result.handlers),
     )
 
 
@@ -169,6 +212,7 @@ ROWS = (
     ("accept_timeout_rate", "accept-timeout rate", "{:.1%}"),
     ("breach_rate", "resolve breach rate", "{:.1%}"),
     ("urgent_breach_rate", "  of urgent orders", "{:.1%}"),
+    ("urgent_breach_rate_doable", "  of urgent orders doable in 4 h", "{:.1%}"),
     ("accept_p50_min", "time to accept p50 (min)", "{:.0f}"),
     ("accept_p95_min", "time to accept p95 (min)", "{:.0f}"),
     ("load_max_mean", "load max/mean ratio", "{:.2f}"),
@@ -178,18 +222,25 @@ ROWS = (
     ("pending_mean_min", "time pending mean (min)", "{:.1f}"),
     ("pending_p95_min", "time pending p95 (min)", "{:.1f}"),
     ("pending_max_min", "time pending max (min)", "{:.0f}"),
+    ("urgent_pending_share", "urgent orders ever pending", "{:.1%}"),
+    ("urgent_pending_max_min", "urgent time pending max (min)", "{:.0f}"),
     ("utilisation", "utilisation (busy/work hours)", "{:.1%}"),
     ("load_ratio_mean", "mean load/capacity", "{:.1%}"),
     ("over_capacity", "handler-time over capacity", "{:.1%}"),
+    ("over_capacity_max", "most units over capacity", "{:d}"),
+    ("normal_over_capacity", "normal orders taking one over", "{:d}"),
+    ("urgent_over_capacity", "urgent orders taking one over", "{:d}"),
 )
 
 
 def table(metrics: Sequence[PolicyMetrics]) -> str:
-    """A fixed-width table, one column per policy."""
-    label_width, col = max(len(label) for _, label, _ in ROWS), 12
-    lines = ["metric".ljust(label_width) + "".join(m.policy.rjust(col) for m in metrics)]
+    """A fixed-width table, one column per policy (at least 12 wide, wider for long names)."""
+    label_width = max(len(label) for _, label, _ in ROWS)
+    widths = [max(12, len(m.policy) + 2) for m in metrics]
+    lines = ["metric".ljust(label_width)
+             + "".join(m.policy.rjust(w) for m, w in zip(metrics, widths))]
     lines.append("-" * len(lines[0]))
     for name, label, fmt in ROWS:
-        cells = (fmt.format(getattr(m, name)).rjust(col) for m in metrics)
+        cells = (fmt.format(getattr(m, name)).rjust(w) for m, w in zip(metrics, widths))
         lines.append(label.ljust(label_width) + "".join(cells))
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from integrations.workorders.domain import Status, order_weight
 
@@ -27,8 +28,13 @@ class HandlerRun:
     work_token: int = 0
     recent: deque[float] = field(default_factory=deque)  # assignment times, last 24 h
     last_assigned: float | None = None
+    last_assigned_dt: tuple[float, datetime] | None = None  # cache of at(last_assigned)
     assignments: int = 0
     busy_minutes: float = 0.0  # hands-on work during the arrival window
+    # what assignments did to capacity (checked exactly, not only at the samples)
+    max_over: int = 0          # largest load - capacity right after an assignment
+    normal_over: int = 0       # normal orders that left them over capacity
+    urgent_over: int = 0       # urgent orders that left them over capacity
 
     @property
     def load(self) -> int:

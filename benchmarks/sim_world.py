@@ -1,7 +1,7 @@
 """The simulated world of the dispatch benchmark: what happens, whoever dispatches.
 
 Everything here is drawn from named random streams (``stream``): the areas,
-the 40 handlers, the arrival times, each order's attributes and each
+the 50 handlers, the arrival times, each order's attributes and each
 handler's answer to each offer. A stream's numbers depend only on the seed and
 the stream's key, never on what else was drawn before, so every dispatch
 policy faces exactly the same world.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +45,15 @@ CATEGORY_MIX = MappingProxyType({
     "incident.facility": 15, "incident.water": 9, "incident.sanitation": 13,
     "incident.safety": 9, "incident.order": 6, "incident.care": 7,
 })
+#: Requests (其他诉求: questions, suggestions, complaints about an office or a
+#: business) on the same scale: 12 for the 100 of disputes and incidents
+#: above, about 11 % of all reports. They arrive as a stream of their own
+#: (``REQUESTS_PER_DAY``) with attributes of their own, so the disputes and
+#: incidents of a seed are the same as before requests existed (no handler
+#: serves both, so neither changes what happens to the other).
+REQUEST_MIX = MappingProxyType({
+    "request.consult": 6, "request.suggest": 2, "request.complaint": 4,
+})
 #: Median hands-on work per order (minutes of working time, all visits and
 #: sessions together), lognormal. Tuned so handlers are busy ~60 % of their hours.
 WORK_MEDIAN_MINUTES = MappingProxyType({
@@ -52,13 +61,18 @@ WORK_MEDIAN_MINUTES = MappingProxyType({
     "dispute.labor": 460, "dispute.land": 600,
     "incident.facility": 220, "incident.water": 220, "incident.sanitation": 150,
     "incident.safety": 180, "incident.order": 130, "incident.care": 180,
+    "request.consult": 40, "request.suggest": 60, "request.complaint": 120,
 })
 #: Urgent orders are "resolved" when the danger is over: a quick response on
 #: site, whatever the category (follow-up mediation is a new, normal order).
 URGENT_WORK_MEDIAN_MINUTES = 90
 WORK_SIGMA = 0.7
 URGENT_SHARE = 0.05
-ORDERS_PER_DAY = 55.0
+#: A question or a complaint is rarely an emergency (a report of danger is a
+#: dispute or an incident), but the emergency flag does not look at the kind.
+URGENT_SHARE_REQUEST = 0.01
+ORDERS_PER_DAY = 55.0  # disputes and incidents
+REQUESTS_PER_DAY = ORDERS_PER_DAY * sum(REQUEST_MIX.values()) / sum(CATEGORY_MIX.values())
 #: Handlers work on site from 08:00 to 20:00, every day.
 WORK_OPEN_HOUR, WORK_CLOSE_HOUR = 8, 20
 
@@ -69,6 +83,13 @@ ROSTER = (
     ("county", "grid_worker", 2), ("county", "mediator", 2),
 )
 ON_LEAVE = 5  # handlers who take one leave of 2-5 days
+#: Community staff (社区工作人员, role ``staff``) for requests, ids 41-50, drawn
+#: from their own stream so the 40 above are the same as before they existed:
+#: one per community office (社区, two neighbouring grids), one per township,
+#: one at the county.
+STAFF_ROSTER = (("grid", 6), ("township", 3), ("county", 1))
+GRIDS_PER_COMMUNITY = 2
+STAFF_ON_LEAVE = 1
 
 
 def stream(seed: int, *key: object) -> random.Random:
@@ -157,6 +178,12 @@ def _grid_areas(rng: random.Random, index: int) -> frozenset[str]:
     return frozenset(areas)
 
 
+def _community(index: int) -> frozenset[str]:
+    """The ``index``-th community's grids (two neighbours in one township)."""
+    start = (index * GRIDS_PER_COMMUNITY) % len(GRIDS)
+    return frozenset(GRIDS[start:start + GRIDS_PER_COMMUNITY])
+
+
 def _areas(rng: random.Random, tier: str, index: int) -> frozenset[str]:
     if tier == "grid":
         return _grid_areas(rng, index)
@@ -184,11 +211,13 @@ def _leaves(rng: random.Random, count: int, days: int) -> tuple[tuple[float, flo
 
 
 def build_handlers(seed: int, taxonomy: Taxonomy, days: int) -> tuple[HandlerSpec, ...]:
-    """The 40 handlers of ``ROSTER``, with varied areas, skills, capacities and leaves.
+    """The 40 handlers of ``ROSTER`` and the 10 of ``STAFF_ROSTER``, with varied
+    areas, skills, capacities and leaves.
 
     Grid-tier handlers cover one or two grids (every grid has at least one of
-    each role), township handlers one township, county handlers the county.
-    Capacities are 3-8 (5-8 at county).
+    each role; staff cover their community's two grids), township handlers
+    one township, county handlers the county. Capacities are 3-8 (5-8 at
+    county).
     """
     rng = stream(seed, "handlers")
     drafts = []
@@ -205,7 +234,25 @@ def build_handlers(seed: int, taxonomy: Taxonomy, days: int) -> tuple[HandlerSpe
     candidates = [d for d in drafts if d["tier"] != "county"]
     for draft in rng.sample(candidates, ON_LEAVE):
         draft["leave"] = _leaves(rng, 1, days)
+    drafts += _staff(seed, taxonomy, days, first_id=len(drafts) + 1)
     return tuple(HandlerSpec(**d) for d in drafts)
+
+
+def _staff(seed: int, taxonomy: Taxonomy, days: int, first_id: int) -> list[dict]:
+    """``STAFF_ROSTER``: every request category at every tier (answered, or passed on)."""
+    rng = stream(seed, "staff")
+    codes = frozenset(_categories_of(taxonomy, "staff"))
+    drafts = []
+    for tier, count in STAFF_ROSTER:
+        for index in range(count):
+            areas = _community(index) if tier == "grid" else _areas(rng, tier, index)
+            drafts.append(dict(
+                id=first_id + len(drafts), role="staff", tier=tier, areas=areas, skills=codes,
+                capacity=rng.randint(5 if tier == "county" else 3, 8),
+            ))
+    for draft in rng.sample([d for d in drafts if d["tier"] != "county"], STAFF_ON_LEAVE):
+        draft["leave"] = _leaves(rng, 1, days)
+    return drafts
 
 
 def _cover_every_grid(rng: random.Random, drafts: list[dict]) -> None:
@@ -226,8 +273,7 @@ def _cover_every_category_per_township(
 ) -> None:
     """Give township handlers any skill their township lacks, so escalation has somewhere to go.
 
-    Only the roles of ``ROSTER``: the simulated world has neither community
-    staff nor 其他诉求 (``CATEGORY_MIX`` holds disputes and incidents only).
+    Only the roles of ``ROSTER`` (staff have every request category anyway).
     """
     for township in TOWNSHIPS:
         for role in sorted({role for _, role, _ in ROSTER}):
@@ -261,9 +307,10 @@ def _mean_relative_rate() -> float:
     return sum(relative_rate(m + 0.5) for m in range(week)) / week
 
 
-def arrival_times(seed: int, days: int, per_day: float = ORDERS_PER_DAY) -> tuple[float, ...]:
+def arrival_times(seed: int, days: int, per_day: float = ORDERS_PER_DAY,
+                  key: str = "arrivals") -> tuple[float, ...]:
     """A non-homogeneous Poisson process (thinning) with ``per_day`` arrivals a day on average."""
-    rng = stream(seed, "arrivals")
+    rng = stream(seed, key)
     base = per_day / MINUTES_PER_DAY / _mean_relative_rate()  # per minute at relative rate 1
     peak = base * max(relative_rate(h * 60.0 + 1) for h in range(24 * 7))
     times, t, end = [], 0.0, days * MINUTES_PER_DAY
@@ -277,7 +324,13 @@ def arrival_times(seed: int, days: int, per_day: float = ORDERS_PER_DAY) -> tupl
 
 @dataclass(frozen=True)
 class OrderSpec:
-    """One report as the resident makes it; ``work`` is hands-on minutes to resolve it."""
+    """One report as the resident makes it; ``work`` is hands-on minutes to resolve it.
+
+    ``index``: position in the world's orders (by arrival); ``key``: what its
+    random streams are keyed on (the n-th dispute or incident: ``n``; the
+    n-th request: ``"request-n"``), which does not move when the other
+    stream gets longer or shorter.
+    """
 
     index: int
     arrival: float
@@ -286,6 +339,7 @@ class OrderSpec:
     priority: Priority
     grid: str
     work: float
+    key: int | str
 
     @property
     def area_by_tier(self) -> Mapping[str, str]:
@@ -298,18 +352,22 @@ def grid_weights(seed: int) -> tuple[float, ...]:
     return tuple(rng.lognormvariate(0.0, 0.45) for _ in GRIDS)
 
 
-def make_order(seed: int, index: int, arrival: float, taxonomy: Taxonomy,
-               weights: tuple[float, ...]) -> OrderSpec:
-    """Order ``index``'s attributes, from its own stream."""
-    rng = stream(seed, "order", index)
-    category = rng.choices(tuple(CATEGORY_MIX), weights=tuple(CATEGORY_MIX.values()))[0]
-    urgent = rng.random() < URGENT_SHARE
+def make_order(seed: int, n: int, arrival: float, taxonomy: Taxonomy,
+               weights: tuple[float, ...], *, request: bool = False) -> OrderSpec:
+    """The ``n``-th dispute or incident (or request), from its own stream.
+
+    ``index`` is set by ``build_world`` once both streams are merged."""
+    key: int | str = f"request-{n}" if request else n
+    rng = stream(seed, "order", key)
+    mix = REQUEST_MIX if request else CATEGORY_MIX
+    category = rng.choices(tuple(mix), weights=tuple(mix.values()))[0]
+    urgent = rng.random() < (URGENT_SHARE_REQUEST if request else URGENT_SHARE)
     grid = rng.choices(GRIDS, weights=weights)[0]
     median = URGENT_WORK_MEDIAN_MINUTES if urgent else WORK_MEDIAN_MINUTES[category]
     work = median * rng.lognormvariate(0.0, WORK_SIGMA)
     return OrderSpec(
-        index=index, arrival=arrival, kind=taxonomy.category(category).kind, category=category,
-        priority=Priority.URGENT if urgent else Priority.NORMAL, grid=grid, work=work,
+        index=-1, arrival=arrival, kind=taxonomy.category(category).kind, category=category,
+        priority=Priority.URGENT if urgent else Priority.NORMAL, grid=grid, work=work, key=key,
     )
 
 
@@ -327,10 +385,12 @@ class World:
 def build_world(seed: int, days: int, taxonomy: Taxonomy | None = None) -> World:
     taxonomy = taxonomy or load_taxonomy()
     weights = grid_weights(seed)
-    orders = tuple(
-        make_order(seed, i, t, taxonomy, weights)
-        for i, t in enumerate(arrival_times(seed, days))
-    )
+    reports = [make_order(seed, n, t, taxonomy, weights)
+               for n, t in enumerate(arrival_times(seed, days))]
+    requests = [make_order(seed, n, t, taxonomy, weights, request=True)
+                for n, t in enumerate(arrival_times(seed, days, REQUESTS_PER_DAY, "requests"))]
+    merged = sorted(reports + requests, key=lambda o: o.arrival)
+    orders = tuple(replace(o, index=i) for i, o in enumerate(merged))
     return World(seed, days, taxonomy, build_handlers(seed, taxonomy, days), orders)
 
 
@@ -362,7 +422,7 @@ def answer(seed: int, order: OrderSpec, handler: HandlerSpec, nth: int,
     offer gets the same dice under every policy; only the handler's situation
     (how many open orders, how full) differs, and that is the point.
     """
-    rng = stream(seed, "answer", order.index, handler.id, nth)
+    rng = stream(seed, "answer", order.key, handler.id, nth)
     u, z = rng.random(), rng.gauss(0.0, 1.0)
     delay = ANSWER_MEDIAN_MINUTES * math.exp(ANSWER_SIGMA * z) * (1 + BUSY_SLOWDOWN * open_orders)
     hour = hour_of_day(now)

@@ -2,11 +2,18 @@
 
 from .audit import EVENT_FIELDS, GENESIS, event_digest, verify
 from .dispatch import (
+    NO_URGENT_RULE,
+    URGENT_RULE,
     DispatchDecision,
     HandlerState,
     OrderToDispatch,
+    UrgentRule,
     choose,
+    choose_overflow,
+    has_room,
+    is_candidate,
     is_eligible,
+    may_overflow,
     order_weight,
     plan,
 )
@@ -47,6 +54,8 @@ from .taxonomy import Category, Deadlines, Priority, Taxonomy
 
 __all__ = [
     "ACTION_LABELS",
+    "NO_URGENT_RULE",
+    "URGENT_RULE",
     "EVENT_FIELDS",
     "FOLLOW_UP_WINDOW",
     "GENESIS",
@@ -79,12 +88,17 @@ __all__ = [
     "UnknownKind",
     "UnknownPriority",
     "UnknownTier",
+    "UrgentRule",
     "allowed_actions",
     "apply",
     "best_match",
     "choose",
+    "choose_overflow",
+    "has_room",
+    "is_candidate",
     "event_digest",
     "is_eligible",
+    "may_overflow",
     "is_valid",
     "location_key",
     "new_number",

@@ -2,7 +2,10 @@
 
 The service builds ``HandlerState`` snapshots under its locks, calls ``plan``
 and applies the decision in the same transaction, so the capacity check here
-holds when the row is written.
+holds when the row is written. The invariant, with the product's
+``URGENT_RULE``: a normal order never takes anyone over capacity (nor into a
+county handler's last 3 units, kept for urgent orders), and nobody is ever
+over capacity by more than one urgent order.
 """
 
 from __future__ import annotations
@@ -89,10 +92,14 @@ class DispatchDecision:
     tier up: the order waits as ``pending`` and ``tier`` is the top tier. Keep
     the order's own tier in that case, so that a later re-plan tries the lower
     tiers again once their capacity frees.
+
+    ``over_capacity``: an urgent order given to a handler without room for it
+    (``UrgentRule.overflow``); the assignment takes them over capacity.
     """
 
     handler_id: int | None
     tier: str
+    over_capacity: bool = False
 
     @property
     def queued(self) -> bool:
@@ -100,8 +107,51 @@ class DispatchDecision:
         return self.handler_id is None
 
 
-def is_eligible(handler: HandlerState, order: OrderToDispatch, tier: str, role: str) -> bool:
-    """Whether ``handler`` may take ``order`` at ``tier`` (``role`` = the kind's handler role)."""
+@dataclass(frozen=True)
+class UrgentRule:
+    """What dispatch does so that an urgent order does not wait for capacity.
+
+    ``reserve``: tier -> R: at that tier a normal order needs room below the
+    last R units, load + 1 <= capacity - R (the units are kept free for
+    urgent orders); urgent orders may use them. ``overflow``: an urgent order
+    that finds nobody with room at any tier goes, at the lowest tier from its
+    own upwards that has one, to the handler with the lowest load ratio among
+    those eligible but for room who are not over capacity (load <= capacity,
+    capacity > 0), even if it takes them over: so a handler exceeds capacity
+    by at most one urgent order, and normal orders never take anyone over.
+    """
+
+    reserve: Mapping[str, int] = field(default_factory=dict)
+    overflow: bool = False
+
+    def __post_init__(self) -> None:
+        reserve = {str(t): r for t, r in dict(self.reserve).items() if r}
+        if any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in reserve.values()):
+            raise ValueError("reserve must map tiers to non-negative integers")
+        object.__setattr__(self, "reserve", MappingProxyType(reserve))
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.reserve.items())), self.overflow))
+
+    def reserved_at(self, tier: str) -> int:
+        """Units of each handler at ``tier`` that normal orders may not use."""
+        return self.reserve.get(tier, 0)
+
+
+#: No urgent rule: an urgent order needs 3 free units like any order needs its
+#: weight, and waits as pending otherwise (the rule before the simulation
+#: showed urgent orders starving; kept for the comparison).
+NO_URGENT_RULE = UrgentRule()
+
+#: The product's rule, chosen by simulation (``make bench-dispatch``; README,
+#: "Dispatch"): the county keeps room for one urgent order (normal orders may
+#: not use a county handler's last 3 units), and an urgent order nobody has
+#: room for goes over capacity, by one urgent order at most.
+URGENT_RULE = UrgentRule(reserve={"county": WEIGHTS[Priority.URGENT]}, overflow=True)
+
+
+def is_candidate(handler: HandlerState, order: OrderToDispatch, tier: str, role: str) -> bool:
+    """Eligible but for load: role, skill, area at ``tier``, on duty, not a decliner."""
     area = order.area_by_tier.get(tier)
     return (
         handler.role == role
@@ -111,8 +161,26 @@ def is_eligible(handler: HandlerState, order: OrderToDispatch, tier: str, role: 
         and area in handler.areas
         and handler.on_duty
         and handler.id not in order.declined_by
-        and handler.load + order.weight <= handler.capacity
     )
+
+
+def has_room(handler: HandlerState, order: OrderToDispatch,
+             rule: UrgentRule = URGENT_RULE) -> bool:
+    """load + weight <= capacity, less the reserve of their tier for a normal order."""
+    reserved = 0 if order.priority is Priority.URGENT else rule.reserved_at(handler.tier)
+    return handler.load + order.weight <= handler.capacity - reserved
+
+
+def may_overflow(handler: HandlerState, order: OrderToDispatch) -> bool:
+    """An urgent order may take ``handler`` over capacity: they are not over it already."""
+    return (order.priority is Priority.URGENT
+            and handler.capacity > 0 and handler.load <= handler.capacity)
+
+
+def is_eligible(handler: HandlerState, order: OrderToDispatch, tier: str, role: str,
+                rule: UrgentRule = URGENT_RULE) -> bool:
+    """Whether ``handler`` may take ``order`` at ``tier`` with room (``role`` = the kind's role)."""
+    return is_candidate(handler, order, tier, role) and has_room(handler, order, rule)
 
 
 def _rank(handler: HandlerState) -> tuple[Fraction, int, bool, datetime | None, int]:
@@ -128,7 +196,8 @@ def _rank(handler: HandlerState) -> tuple[Fraction, int, bool, datetime | None, 
 
 
 def choose(
-    order: OrderToDispatch, handlers: Iterable[HandlerState], role: str, tier: str
+    order: OrderToDispatch, handlers: Iterable[HandlerState], role: str, tier: str,
+    rule: UrgentRule = URGENT_RULE,
 ) -> HandlerState | None:
     """The eligible handler at ``tier`` with the lowest load/capacity, or None.
 
@@ -136,25 +205,47 @@ def choose(
     assignment (never assigned first), then lowest id. The result does not
     depend on the order of ``handlers``.
     """
-    eligible = [h for h in handlers if is_eligible(h, order, tier, role)]
+    eligible = [h for h in handlers if is_eligible(h, order, tier, role, rule)]
     return min(eligible, key=_rank, default=None)
 
 
+def choose_overflow(
+    order: OrderToDispatch, handlers: Iterable[HandlerState], role: str, tier: str
+) -> HandlerState | None:
+    """For an urgent order nobody has room for: the candidate at ``tier`` not over
+    capacity with the lowest load/capacity (the same tie-breaks), or None."""
+    allowed = [h for h in handlers
+               if is_candidate(h, order, tier, role) and may_overflow(h, order)]
+    return min(allowed, key=_rank, default=None)
+
+
 def plan(
-    order: OrderToDispatch, handlers: Iterable[HandlerState], taxonomy: Taxonomy
+    order: OrderToDispatch, handlers: Iterable[HandlerState], taxonomy: Taxonomy,
+    rule: UrgentRule = URGENT_RULE,
 ) -> DispatchDecision:
-    """Try the order's tier, then each higher tier; see ``DispatchDecision``.
+    """Try the order's tier, then each higher tier; then, for an urgent order and a
+    rule with ``overflow``, the same tiers over capacity; see ``DispatchDecision``.
 
     Raises ``UnknownKind``, ``UnknownCategory`` or ``UnknownTier`` for an order
-    the taxonomy does not know.
+    the taxonomy does not know, and ``UnknownTier`` for a rule reserving units
+    at a tier it does not have.
     """
     role = taxonomy.handler_role(order.kind)
     taxonomy.category(order.category)
     if order.tier not in taxonomy.tiers:
         raise UnknownTier(order.tier)
+    for reserved_tier in rule.reserve:
+        if reserved_tier not in taxonomy.tiers:
+            raise UnknownTier(reserved_tier)  # a rule for other tiers would do nothing
     handlers = tuple(handlers)
-    for tier in taxonomy.tiers[taxonomy.tiers.index(order.tier):]:
-        chosen = choose(order, handlers, role, tier)
+    tiers = taxonomy.tiers[taxonomy.tiers.index(order.tier):]
+    for tier in tiers:
+        chosen = choose(order, handlers, role, tier, rule)
         if chosen is not None:
             return DispatchDecision(handler_id=chosen.id, tier=tier)
+    if rule.overflow and order.priority is Priority.URGENT:
+        for tier in tiers:
+            chosen = choose_overflow(order, handlers, role, tier)
+            if chosen is not None:
+                return DispatchDecision(handler_id=chosen.id, tier=tier, over_capacity=True)
     return DispatchDecision(handler_id=None, tier=taxonomy.tiers[-1])

@@ -1,13 +1,20 @@
 """Dispatching inside a transaction, and draining the pending queue.
 
-``dispatch`` runs ``domain.dispatch.plan`` on handler snapshots taken under
-the transaction's locks: on PostgreSQL the candidate handler rows are found
-and locked by one ``SELECT ... FOR NO KEY UPDATE`` (in id order), then their
-loads, recent assignments and declines are counted by one more statement, so
-two transactions placing orders with the same handlers take turns; on
-SQLite the whole write transaction is ``BEGIN IMMEDIATE``, so writers take
-turns anyway. Either way the capacity check in ``plan`` still holds at commit.
-The area chain comes from a small per-process cache (areas are append-only).
+``dispatch`` runs ``domain.dispatch.plan`` with the product's urgent rule
+(``URGENT_RULE``: the county keeps a reserve for urgent orders, and an urgent
+order nobody has room for goes over capacity by one urgent order at most) on
+handler snapshots taken under the transaction's locks: on PostgreSQL the
+candidate handler rows are found and locked by one ``SELECT ... FOR NO KEY
+UPDATE`` (in id order), then their loads, recent assignments and declines
+are counted by one more statement, so two transactions placing orders with
+the same handlers take turns; on SQLite the whole write transaction is
+``BEGIN IMMEDIATE``, so writers take turns anyway. Either way what ``plan``
+checked still holds at commit: no normal order takes anyone over capacity
+(or into the county reserve), nobody goes over by more than one urgent order.
+Every path that places an order comes here: creation, the pending queue,
+declines, accept timeouts and escalations (the sweeper), reopening, and a
+dispatcher's reassignment without a named handler. The area chain comes from
+a small per-process cache (areas are append-only).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..adapters import store
 from ..adapters.orm import Handler, WorkOrder
-from ..domain.dispatch import HandlerState, OrderToDispatch, plan
+from ..domain.dispatch import URGENT_RULE, HandlerState, OrderToDispatch, plan
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Action, Status, allowed_actions
 from . import outbox
@@ -36,10 +43,12 @@ RECENT = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class DispatchOutcome:
-    """``handler_id`` None: the order waits as pending."""
+    """``handler_id`` None: the order waits as pending; ``over_capacity``: an urgent
+    order that took its handler over capacity (the urgent rule's overflow)."""
 
     handler_id: int | None
     tier: str
+    over_capacity: bool = False
 
 
 def dispatch(
@@ -77,7 +86,7 @@ def dispatch(
         session, [h.id for h in handlers], now - RECENT, None if new_order else order.id
     )
     declined = frozenset(hid for hid, s in stats.items() if s.declined)
-    states = [_state(h, stats[h.id].load, stats[h.id].assigned_since) for h in handlers]
+    states = [handler_state(h, stats[h.id].load, stats[h.id].assigned_since) for h in handlers]
     decision = plan(
         OrderToDispatch(
             kind=order.kind,
@@ -89,6 +98,7 @@ def dispatch(
         ),
         states,
         taxonomy,
+        URGENT_RULE,
     )
     if decision.handler_id is None:
         if Action.QUEUE in allowed_actions(order.status):
@@ -98,18 +108,25 @@ def dispatch(
             outbox.to_dispatchers(session, cfg, order, area_by_tier, seq=order.event_seq, now=now)
         return DispatchOutcome(handler_id=None, tier=order.tier)
     chosen = next(h for h in handlers if h.id == decision.handler_id)
-    assign(uow, order, chosen, decision.tier, now, actor=actor)
-    return DispatchOutcome(handler_id=chosen.id, tier=decision.tier)
+    assign(uow, order, chosen, decision.tier, now, actor=actor,
+           over_capacity=decision.over_capacity)
+    return DispatchOutcome(handler_id=chosen.id, tier=decision.tier,
+                           over_capacity=decision.over_capacity)
 
 
 def assign(
-    uow: UnitOfWork, order: WorkOrder, handler: Handler, tier: str, now: datetime, *, actor: str
+    uow: UnitOfWork, order: WorkOrder, handler: Handler, tier: str, now: datetime, *, actor: str,
+    over_capacity: bool = False,
 ) -> None:
-    """Give ``order`` to ``handler`` at ``tier`` (checks are the caller's), and tell them."""
+    """Give ``order`` to ``handler`` at ``tier`` (checks are the caller's), and tell them.
+
+    ``over_capacity``: an urgent order that takes them over capacity (the
+    urgent rule's overflow); the dispatch event's note says so.
+    """
     session, cfg = uow.session, uow.config
+    note = f"handler:{handler.id} tier:{tier}" + (" over-capacity" if over_capacity else "")
     event = transition(
-        session, order, Action.DISPATCH, actor=actor, at=now,
-        note=f"handler:{handler.id} tier:{tier}", handler_id=handler.id,
+        session, order, Action.DISPATCH, actor=actor, at=now, note=note, handler_id=handler.id,
     )
     order.assignee_id = handler.id
     order.tier = tier
@@ -130,7 +147,8 @@ def assign(
     outbox.assigned(session, cfg, order, handler, seq=event.seq, now=now)
 
 
-def _state(handler: Handler, load: int, recent: int) -> HandlerState:
+def handler_state(handler: Handler, load: int, recent: int) -> HandlerState:
+    """The domain's snapshot of a (locked) handler row."""
     return HandlerState(
         id=handler.id,
         role=handler.role,

@@ -6,16 +6,17 @@ Callers check the staff role and area before calling (the HTTP layer);
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from ..adapters import store
 from ..adapters.orm import Handler, WorkOrder
-from ..domain.dispatch import order_weight
+from ..domain.dispatch import URGENT_RULE, OrderToDispatch, has_room, may_overflow
 from ..domain.lifecycle import Action, Status, apply
 from . import messages, outbox
 from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
-from .dispatching import after_capacity_freed, assign, dispatch
+from .dispatching import after_capacity_freed, assign, dispatch, handler_state
 from .errors import Conflict, NotFound
 from .resident_actions import reopen_order
 from .uow import UnitOfWork
@@ -43,7 +44,10 @@ def reassign(
     previous assignee told they need not go). Then, with ``handler_id``, a
     direct assignment at that handler's tier: the dispatcher may override
     skills, areas and earlier declines, but not role, duty or capacity
-    (``Conflict``). With ``handler_id`` None the dispatch policy chooses,
+    (``Conflict``), where capacity is what the dispatch rule allows: room for
+    the order (a normal one below a county handler's urgent reserve), or for
+    an urgent order a handler not over capacity yet (they go over by this one
+    order at most). With ``handler_id`` None the dispatch policy chooses,
     excluding the previous assignee; if nobody is free the order stays
     pending. Accepted or later orders cannot be reassigned
     (``IllegalTransition``): escalation covers them.
@@ -110,10 +114,20 @@ def _assign_directly(
     if not handler.on_duty:
         raise Conflict(f"handler {handler_id} is off duty", "该处理人员不在岗。")
     load = store.handler_loads(session, [handler_id])[handler_id]
-    if load + order_weight(order.priority) > handler.capacity:
+    state = handler_state(handler, load, 0)
+    request = OrderToDispatch(kind=order.kind, category=order.category, priority=order.priority,
+                              area_by_tier={}, tier=handler.tier)
+    over = not has_room(state, request, URGENT_RULE)
+    if over and not (URGENT_RULE.overflow and may_overflow(state, request)):
+        reserved = URGENT_RULE.reserved_at(handler.tier)
+        if reserved and has_room(state, request, replace(URGENT_RULE, reserve={})):
+            raise Conflict(
+                f"handler {handler_id}'s last {reserved} units are kept for urgent orders "
+                f"(load {load}/{handler.capacity})",
+                f"该处理人员最后{reserved}个承办名额留给紧急工单。")
         raise Conflict(f"handler {handler_id} has no room (load {load}/{handler.capacity})",
                        "该处理人员手头工单已满。")
-    assign(uow, order, handler, handler.tier, now, actor=actor)
+    assign(uow, order, handler, handler.tier, now, actor=actor, over_capacity=over)
 
 
 def reopen(

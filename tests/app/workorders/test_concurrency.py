@@ -1,4 +1,5 @@
-"""Parallel writers on SQLite (a file) and PostgreSQL: capacity holds, nothing happens twice."""
+"""Parallel writers on SQLite (a file) and PostgreSQL: capacity holds (over it by one
+urgent order at most), nothing happens twice."""
 
 from __future__ import annotations
 
@@ -84,6 +85,41 @@ def test_parallel_creates_respect_capacity_and_assign_each_order_once(any_world)
     assert max(loads) - min(loads) <= 1
     assert sum(loads) == HANDLERS * CAPACITY
     assert outbox_total == REPORTS  # one message per order: its handler or the dispatcher
+    assert verify_audit(w.uow()) == []
+
+
+def test_parallel_urgent_orders_take_each_full_handler_over_by_one_at_most(any_world):
+    """Everyone full; urgent and normal reports race: each handler gets exactly one urgent
+    order over capacity, the other urgent orders and every normal one wait."""
+    w = any_world
+    full_handlers = 6
+    handlers = [w.handler(f"调解员{i}", capacity=3) for i in range(full_handlers)]
+    for i in range(full_handlers * 3):
+        assert w.order(reporter_ref=f"tg:fill{i}").status == "assigned"
+    racing = 30  # 15 urgent, 15 normal
+
+    def report(i):
+        return create_order(w.uow(), OrderCreate(
+            category="dispute.neighbor", description=f"第{i}号反映：有人受伤", priority=(
+                "urgent" if i % 2 else "normal"),
+            location_text=f"幸福里{i}号楼", area_code="grid:qy-dz-01",
+            reporter_channel="tg", reporter_ref=f"tg:{i}", client_ref=f"race-{i}",
+        ), w.clock)
+
+    results = run_in_threads(racing, report, workers=racing)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    by = Counter((r.priority, r.status) for r in results)
+    assert by == {("urgent", "assigned"): full_handlers,
+                  ("urgent", "pending"): racing // 2 - full_handlers,
+                  ("normal", "pending"): racing // 2}
+    urgent_holders = Counter(r.assignee_id for r in results if r.status == "assigned")
+    assert sorted(urgent_holders) == sorted(handlers)
+    assert set(urgent_holders.values()) == {1}
+    assert [handler_load(w.uow(), h) for h in handlers] == [6] * full_handlers
+    with w.db.session() as s:
+        dispatches = Counter(s.scalars(
+            select(OrderEvent.order_id).where(OrderEvent.action == "dispatch")))
+    assert max(dispatches.values()) == 1
     assert verify_audit(w.uow()) == []
 
 

@@ -1,4 +1,4 @@
-"""Dispatch by workload: eligibility, tie-breaks, tier fallback, properties."""
+"""Dispatch by workload: eligibility, tie-breaks, tier fallback, the urgent rule, properties."""
 
 import functools
 from dataclasses import replace
@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integrations.workorders.domain import (
+    NO_URGENT_RULE,
+    URGENT_RULE,
     DispatchDecision,
     HandlerState,
     OrderToDispatch,
@@ -19,8 +21,13 @@ from integrations.workorders.domain import (
     UnknownKind,
     UnknownPriority,
     UnknownTier,
+    UrgentRule,
     choose,
+    choose_overflow,
+    has_room,
+    is_candidate,
     is_eligible,
+    may_overflow,
     order_weight,
     plan,
 )
@@ -360,6 +367,9 @@ def test_plan_takes_the_lowest_tier_with_someone_eligible(scenario):
         assert not any(eligible_at.values())
         return
     assert decision.tier in tried
+    if decision.over_capacity:  # nobody had room anywhere: the urgent overflow
+        assert o.priority is Priority.URGENT and not any(eligible_at.values())
+        return
     skipped = tried[: tried.index(decision.tier)]
     assert not any(eligible_at[t] for t in skipped)
     assert decision.handler_id in {h.id for h in eligible_at[decision.tier]}
@@ -367,13 +377,14 @@ def test_plan_takes_the_lowest_tier_with_someone_eligible(scenario):
 
 @settings(max_examples=200)
 @given(handler_lists(), st.lists(st.sampled_from(list(Priority)), max_size=40))
-def test_repeated_dispatch_never_exceeds_capacity(handlers, priorities):
+def test_repeated_dispatch_never_exceeds_capacity_without_the_urgent_rule(handlers, priorities):
     state = {h.id: h for h in handlers}
     for priority in priorities:
         o = order(priority=priority, category="dispute.neighbor")
-        decision = plan(o, state.values(), TAXONOMY)
+        decision = plan(o, state.values(), TAXONOMY, NO_URGENT_RULE)
         if decision.handler_id is None:
             continue
+        assert not decision.over_capacity
         h = state[decision.handler_id]
         state[h.id] = replace(h, load=h.load + o.weight, assigned_last_24h=h.assigned_last_24h + 1)
         assert state[h.id].load <= h.capacity
@@ -395,3 +406,226 @@ def test_ranking_among_eligible_handlers_matches_design(handlers):
     # every handler eligible: only the ranking decides, ties are frequent
     chosen = choose(order(), handlers, "mediator", "grid")
     assert chosen == sorted(handlers, key=functools.cmp_to_key(reference_compare))[0]
+
+
+# --- the urgent rule: a reserve at the county, and overflow by one urgent order -----------
+
+def urgent(**kw):
+    return order(priority=Priority.URGENT, **kw)
+
+
+def full(id, tier="grid", capacity=6, **kw):
+    """A handler at ``tier`` with no free unit (``load`` given: that load)."""
+    kw.setdefault("areas", frozenset({AREAS[tier]}))
+    return handler(id, tier=tier, capacity=capacity, load=kw.pop("load", capacity), **kw)
+
+
+def test_the_products_rule_is_a_county_reserve_of_one_urgent_order_and_overflow():
+    assert URGENT_RULE == UrgentRule(reserve={"county": 3}, overflow=True)
+    assert URGENT_RULE.reserved_at("county") == order_weight("urgent") == 3
+    assert URGENT_RULE.reserved_at("grid") == URGENT_RULE.reserved_at("township") == 0
+    assert NO_URGENT_RULE == UrgentRule() and not NO_URGENT_RULE.overflow
+    assert hash(URGENT_RULE) == hash(UrgentRule(reserve={"county": 3, "grid": 0}, overflow=True))
+    # the defaults of plan, choose, is_eligible and has_room are the product's rule
+    county = at_tier(1, "county", capacity=5, load=2)
+    assert not has_room(county, order()) and has_room(county, order(), NO_URGENT_RULE)
+    assert not is_eligible(county, order(), "county", "mediator")
+    assert choose(order(), [county], "mediator", "county") is None
+    assert plan(order(), [county], TAXONOMY).queued
+
+
+@pytest.mark.parametrize("reserve", [{"grid": -1}, {"grid": True}, {"grid": 1.5}])
+def test_urgent_rule_rejects_a_bad_reserve(reserve):
+    with pytest.raises(ValueError):
+        UrgentRule(reserve=reserve)
+
+
+def test_urgent_rule_is_immutable():
+    rule = UrgentRule(reserve={"county": 3})
+    with pytest.raises(TypeError):
+        rule.reserve["grid"] = 1
+
+
+def test_plan_rejects_a_rule_for_a_tier_the_taxonomy_lacks():
+    with pytest.raises(UnknownTier):
+        plan(order(), [handler(1)], TAXONOMY, UrgentRule(reserve={"province": 3}))
+
+
+# reserve
+
+def test_normal_orders_keep_off_a_county_handlers_last_three_units():
+    rule = URGENT_RULE
+    assert has_room(at_tier(1, "county", capacity=5, load=1), order(), rule)      # 2 <= 5 - 3
+    assert not has_room(at_tier(1, "county", capacity=5, load=2), order(), rule)  # 3 > 5 - 3
+    assert not has_room(at_tier(1, "county", capacity=3, load=0), order(), rule)  # nothing left
+    # lower tiers have no reserve
+    assert has_room(at_tier(1, "township", capacity=5, load=4), order(), rule)
+
+
+def test_urgent_orders_may_use_the_reserve():
+    county = at_tier(1, "county", capacity=5, load=2)
+    assert has_room(county, urgent())
+    assert plan(urgent(), [county], TAXONOMY) == DispatchDecision(1, "county")  # within capacity
+    assert not plan(urgent(), [county], TAXONOMY).over_capacity
+
+
+def test_a_normal_order_waits_rather_than_use_the_reserve():
+    hs = [full(1, "grid"), full(2, "township"), at_tier(3, "county", capacity=6, load=3)]
+    decision = plan(order(), hs, TAXONOMY)
+    assert decision.queued and decision.tier == "county"
+    assert plan(order(), hs, TAXONOMY, NO_URGENT_RULE) == DispatchDecision(3, "county")
+
+
+def test_reserve_is_per_tier_and_counts_in_the_ranking_only_through_room():
+    rule = UrgentRule(reserve={"grid": 1})
+    a = at_tier(1, "grid", capacity=4, load=3)   # ratio 3/4 but only the reserve left
+    b = at_tier(2, "grid", capacity=10, load=8)  # ratio 8/10, room below the reserve
+    assert choose(order(), [a, b], "mediator", "grid", rule) is b
+    assert choose(order(), [a, b], "mediator", "grid", NO_URGENT_RULE) is a
+    assert choose(urgent(), [at_tier(1, "grid", capacity=4, load=1), b], "mediator", "grid",
+                  rule).id == 1  # urgent: 1 + 3 <= 4, the reserve does not apply
+
+
+# overflow
+
+def test_urgent_order_with_everyone_full_goes_to_the_lowest_load_ratio_at_once():
+    hs = [full(1, capacity=6), at_tier(2, "grid", capacity=6, load=4), full(3, "township"),
+          full(4, "county", capacity=5, load=3)]
+    decision = plan(urgent(), hs, TAXONOMY)
+    assert decision == DispatchDecision(2, "grid", over_capacity=True)  # 4/6 < 6/6
+    assert not decision.queued
+
+
+def test_normal_order_never_overflows():
+    hs = [at_tier(1, "grid", capacity=6, load=6), full(2, "county", capacity=5, load=2)]
+    assert plan(order(), hs, TAXONOMY).queued
+    assert choose_overflow(order(), hs, "mediator", "grid") is None
+    assert not may_overflow(hs[0], order())
+
+
+def test_room_anywhere_comes_before_overflow():
+    """The tiers are walked for room first: room at the township beats overflow at the grid."""
+    hs = [at_tier(1, "grid", capacity=6, load=5), at_tier(2, "township", capacity=6, load=3)]
+    assert plan(urgent(), hs, TAXONOMY) == DispatchDecision(2, "township")
+
+
+def test_overflow_at_the_lowest_tier_with_someone_not_over_capacity():
+    over = at_tier(1, "grid", capacity=3, load=4)   # already over: may not take another
+    town = at_tier(2, "township", capacity=6, load=6)
+    county = at_tier(3, "county", capacity=5, load=4)
+    assert plan(urgent(), [over, town, county], TAXONOMY) == \
+        DispatchDecision(2, "township", over_capacity=True)
+    assert plan(urgent(tier="county"), [over, town, county], TAXONOMY) == \
+        DispatchDecision(3, "county", over_capacity=True)
+
+
+def test_at_most_one_urgent_order_over_capacity():
+    h = full(1, capacity=4)
+    first = plan(urgent(), [h], TAXONOMY)
+    assert first == DispatchDecision(1, "grid", over_capacity=True)
+    h = replace(h, load=h.load + 3)  # 7 of 4: over by one urgent order
+    assert not may_overflow(h, urgent())
+    assert plan(urgent(), [h], TAXONOMY).queued  # the next one waits
+    h = replace(h, load=4)  # two normal orders done... back to exactly full
+    assert plan(urgent(), [h], TAXONOMY).over_capacity
+    assert plan(order(), [h], TAXONOMY).queued
+
+
+def test_overflow_excludes_what_eligibility_excludes():
+    hs = [
+        full(1, role="grid_worker"),
+        full(2, skills=frozenset({"dispute.labor"})),
+        full(3, areas=frozenset({"G-02"})),
+        full(4, on_duty=False),
+        full(5),                                   # declined
+        at_tier(6, "grid", capacity=0, load=0),    # takes no orders at all
+    ]
+    o = urgent(declined_by=frozenset({5}))
+    assert plan(o, hs, TAXONOMY).queued
+    assert [h.id for h in hs if is_candidate(h, o, "grid", "mediator")] == [6]
+    assert not may_overflow(hs[5], o)
+    assert plan(o, [*hs, full(7)], TAXONOMY) == DispatchDecision(7, "grid", over_capacity=True)
+
+
+def test_overflow_tie_breaks_are_the_designs():
+    a = full(1, capacity=4, assigned_last_24h=2)
+    b = full(2, capacity=8, assigned_last_24h=1, last_assigned_at=T0)
+    assert plan(urgent(), [a, b], TAXONOMY).handler_id == 2          # equal ratio 1: fewer in 24 h
+    c = full(3, capacity=8, assigned_last_24h=1, last_assigned_at=T0 - timedelta(hours=3))
+    assert plan(urgent(), [a, b, c], TAXONOMY).handler_id == 3       # then longest idle
+    d = full(4, capacity=6, assigned_last_24h=1)                     # never assigned
+    assert plan(urgent(), [a, b, c, d], TAXONOMY).handler_id == 4
+    e = full(0, capacity=5, assigned_last_24h=1)                     # then lowest id
+    assert plan(urgent(), [a, b, c, d, e], TAXONOMY).handler_id == 0
+    lower = at_tier(9, "grid", capacity=10, load=8, assigned_last_24h=9, last_assigned_at=T0)
+    assert plan(urgent(), [a, b, c, d, e, lower], TAXONOMY).handler_id == 9  # ratio first
+
+
+def test_without_overflow_an_urgent_order_waits():
+    hs = [full(1), full(2, "county", capacity=5, load=3)]
+    assert plan(urgent(), hs, TAXONOMY, NO_URGENT_RULE).queued
+    assert plan(urgent(), hs, TAXONOMY, UrgentRule(reserve={"county": 3})).queued
+    assert plan(urgent(), hs, TAXONOMY).over_capacity
+
+
+@settings(max_examples=300)
+@given(scenarios(), st.randoms(use_true_random=False))
+def test_plan_with_the_urgent_rule_is_deterministic(scenario, rnd):
+    handlers, o, _ = scenario
+    shuffled = list(handlers)
+    rnd.shuffle(shuffled)
+    for rule in (URGENT_RULE, NO_URGENT_RULE, UrgentRule(reserve={"grid": 1, "county": 2})):
+        assert plan(o, shuffled, TAXONOMY, rule) == plan(o, handlers, TAXONOMY, rule)
+        assert plan(o, handlers, TAXONOMY, rule) == plan(o, handlers, TAXONOMY, rule)
+
+
+@settings(max_examples=300)
+@given(scenarios())
+def test_overflow_picks_the_least_loaded_not_over_capacity_at_the_lowest_tier(scenario):
+    handlers, o, _ = scenario
+    decision = plan(o, handlers, TAXONOMY)
+    if not decision.over_capacity:
+        return
+    tried = TIERS[TIERS.index(o.tier):]
+    assert o.priority is Priority.URGENT
+    assert not any(is_eligible(h, o, t, "mediator") for t in tried for h in handlers)
+    allowed_at = {
+        t: [h for h in handlers if is_candidate(h, o, t, "mediator")
+            and 0 < h.capacity and h.load <= h.capacity]
+        for t in tried
+    }
+    assert not any(allowed_at[t] for t in tried[: tried.index(decision.tier)])
+    best = sorted(allowed_at[decision.tier], key=functools.cmp_to_key(reference_compare))[0]
+    assert decision.handler_id == best.id
+    assert best.load + o.weight > best.capacity  # it does take them over
+
+
+@settings(max_examples=300)
+@given(handler_lists(), st.lists(st.sampled_from([Priority.NORMAL] * 2 + [Priority.URGENT]),
+                                 max_size=40),
+       st.randoms(use_true_random=False))
+def test_repeated_dispatch_keeps_the_new_invariant(handlers, priorities, rnd):
+    """Orders arrive and units free at random: no normal order takes anyone over capacity
+    or into the county reserve, no handler is ever over by more than one urgent order,
+    and an urgent order waits only if no candidate at all is within capacity."""
+    state = {h.id: h for h in handlers}
+    for priority in priorities:
+        o = order(priority=priority, tier=rnd.choice(TIERS))
+        before = dict(state)
+        decision = plan(o, state.values(), TAXONOMY)
+        if decision.queued:
+            if o.priority is Priority.URGENT:
+                assert not any(is_candidate(h, o, t, "mediator") and may_overflow(h, o)
+                               for h in before.values() for t in TIERS[TIERS.index(o.tier):])
+            continue
+        h = state[decision.handler_id]
+        after = replace(h, load=h.load + o.weight, assigned_last_24h=h.assigned_last_24h + 1)
+        state[h.id] = after
+        if o.priority is Priority.NORMAL:
+            assert after.load <= h.capacity - URGENT_RULE.reserved_at(h.tier)
+        elif after.load > h.capacity:
+            assert decision.over_capacity and h.load <= h.capacity
+            assert after.load - h.capacity <= order_weight(Priority.URGENT)
+        if rnd.random() < 0.3:  # someone finishes an order
+            freed = rnd.choice(sorted(state))
+            state[freed] = replace(state[freed], load=max(0, state[freed].load - 1))

@@ -18,17 +18,20 @@ def test_resolving_frees_capacity_for_the_oldest_urgent_order_first(any_world):
     h = w.handler(capacity=3)
     first = w.order(priority="urgent")              # load 3: full
     normal = w.order(reporter_ref="tg:2")            # waits
-    urgent = w.order(priority="urgent", reporter_ref="tg:3")  # waits, but urgent
-    assert (first.status, normal.status, urgent.status) == ("assigned", "pending", "pending")
-    assert handler_load(w.uow(), h) == 3
+    second = w.order(priority="urgent", reporter_ref="tg:3")  # over capacity, at once
+    third = w.order(priority="urgent", reporter_ref="tg:4")   # h is over already: waits
+    assert (first.status, normal.status, second.status, third.status) == \
+        ("assigned", "pending", "assigned", "pending")
+    assert handler_load(w.uow(), h) == 6
 
     accept(w.uow(), first.number, h, w.tick(minutes=5))
     resolve(w.uow(), first.number, h, None, w.tick(hours=1))
-    assert w.row(urgent.number).status == "assigned"
-    assert w.row(urgent.number).assignee_id == h
+    # back to 3 of 3, not over: the waiting urgent order goes first, over capacity again
+    assert w.row(third.number).status == "assigned"
+    assert w.row(third.number).assignee_id == h
     assert w.row(normal.number).status == "pending"  # 3 + 1 > 3
-    assert handler_load(w.uow(), h) == 3
-    assert w.actions(urgent.number) == ["create", "queue", "dispatch"]
+    assert handler_load(w.uow(), h) == 6
+    assert w.actions(third.number) == ["create", "queue", "dispatch"]
     # the queue retry did not repeat the dispatcher message
     assert len(w.outbox(normal.number, recipient_kind="dispatcher")) == 1
 
