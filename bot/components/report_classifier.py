@@ -101,7 +101,7 @@ class ReportClassifier(GraphComponent):
             "emergency_C": 10.0,
             # thresholds chosen at training time by cross-validation: acting
             # at once on at most this share of ordinary reports ...
-            "max_false_act": 0.02,
+            "max_false_act": 0.01,
             # ... and acting on or asking about at least this share of real
             # emergencies; numbers here fix the thresholds instead
             "min_flagged": 0.99,
@@ -120,6 +120,9 @@ class ReportClassifier(GraphComponent):
             # put the category's report intent on the message when the two
             # models disagree on the kind
             "align_intent": True,
+            # how much the intent model's kind confidence weighs in the
+            # choice of a report's category (0: the category model alone)
+            "kind_weight": 0.0,
             "random_seed": 42,
         }
 
@@ -180,7 +183,7 @@ class ReportClassifier(GraphComponent):
 
         seed = self._config["random_seed"]
         category_model = LogisticRegression(
-            C=self._config["C"], max_iter=5000, class_weight="balanced",
+            C=self._config["C"], max_iter=5000, class_weight="balanced", solver="saga",
             random_state=seed,
         )
         category_model.fit(features, categories)
@@ -329,6 +332,8 @@ class ReportClassifier(GraphComponent):
             reread_max_none=self._config["reread_max_none"],
             content_chars=_content_chars(text),
             reread_min_chars=self._config["reread_min_chars"],
+            text=text,
+            kind_weight=self._config["kind_weight"],
         )
         category, kind = decision.category, decision.kind
         new_intent = decision.intent if self._config["align_intent"] else None
@@ -336,7 +341,8 @@ class ReportClassifier(GraphComponent):
 
         cues = find_cues(text, self._model["cues"])
         level = emergency_level(p_act, p_danger, cues, self._model["emergency_thresholds"],
-                                intent_name)
+                                intent_name, content_chars=_content_chars(text),
+                                min_chars=self._config["reread_min_chars"])
         incident = best_incident(probs)
         if level == ACT and incident and kind != "incident":
             # present danger goes to a grid worker at once, whatever started it

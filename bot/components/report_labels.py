@@ -6,6 +6,7 @@ their own.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -50,6 +51,17 @@ class CategoryDecision:
     intent: Optional[str]  # the report intent that fits the category, if any
 
 
+# A cancellation that names the resident's own report ("我刚才报的…撤销吧",
+# "工单12345678不用处理了") is one, whatever problem it mentions.
+_OWN_REPORT = re.compile(
+    r"(?:我|俺|咱)(?:刚才|刚刚|之前|上次|昨天|前天|早上)?(?:报|反映|投诉|举报|提交|登记)(?:的|了)"
+    r"|(?:我|俺)的(?:工单|单子|反映|投诉|举报)|工单|单子|撤单|[0-9]{4}[ -]?[0-9]{4}")
+
+
+def names_own_report(text: str) -> bool:
+    return bool(_OWN_REPORT.search(text or ""))
+
+
 def decide_category(
     probabilities: Mapping[str, float],
     intent: Optional[str],
@@ -58,17 +70,23 @@ def decide_category(
     reread_max_none: float = 0.3,
     content_chars: int = 0,
     reread_min_chars: int = 5,
+    text: str = "",
+    kind_weight: float = 0.0,
 ) -> CategoryDecision:
     """Combine the category model with the intent model.
 
-    For a report intent, every category is scored by its own probability times
-    the intent model's confidence in the category's kind (a product of the two
-    experts), so a clear "漏水" wins `incident.water` even when the intent model
-    hesitated between kinds. A message of a REREAD intent whose text the
-    category model finds to be a report (its "none" class below
-    ``reread_max_none``, at least ``reread_min_chars`` characters of content)
-    becomes that report. For `inform` a category is otherwise given only when
-    the category model alone is confident. Other intents get none.
+    For a report intent the category model chooses the category, and so the
+    kind and the report intent: it reads the whole text (DIET sees a long
+    letter's first and last tokens only) and, measured on the held-out sets,
+    choosing by it alone was right more often than weighing it with the
+    intent model's kind (0.972 against 0.946 on the styles set).
+    ``kind_weight`` > 0 weighs every category's probability with the intent
+    model's confidence in its kind, raised to that power. A message of a
+    REREAD intent whose text the category model finds to be a report (its
+    "none" class below ``reread_max_none``, at least ``reread_min_chars``
+    characters of content) becomes that report. For `inform` a category is
+    otherwise given only when the category model alone is confident. Other
+    intents get none.
     """
     cats = {c: p for c, p in probabilities.items() if c != NO_CATEGORY}
     ranking = tuple(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
@@ -84,7 +102,8 @@ def decide_category(
                 kind_confidence[REPORT_INTENTS[name]] = float(entry.get("confidence") or 0.0)
         if not any(kind_confidence.values()):
             kind_confidence[REPORT_INTENTS[intent]] = 1.0
-        scores = {c: p * (kind_confidence.get(kind_of(c), 0.0) + 0.05) for c, p in cats.items()}
+        scores = {c: p * (kind_confidence.get(kind_of(c), 0.0) + 0.05) ** kind_weight
+                  for c, p in cats.items()}
         total = sum(scores.values()) or 1.0
         best = max(sorted(scores), key=lambda c: scores[c])
         kind = kind_of(best)
@@ -92,8 +111,9 @@ def decide_category(
 
     p_none = float(probabilities.get(NO_CATEGORY, 0.0))
     best, p = ranking[0]
+    own_cancellation = intent == "cancel_report" and names_own_report(text)
     if (intent in REREAD_INTENTS and p_none <= reread_max_none
-            and content_chars >= reread_min_chars):
+            and content_chars >= reread_min_chars and not own_cancellation):
         kind = kind_of(best)
         return CategoryDecision(best, kind, p / max(1e-9, 1.0 - p_none), ranking,
                                 INTENT_OF_KIND[kind])
@@ -161,7 +181,8 @@ class EmergencyThresholds:
 
 
 def emergency_level(p_act: float, p_danger: float, cues: Sequence[str],
-                    thresholds: EmergencyThresholds, intent: Optional[str] = None) -> str:
+                    thresholds: EmergencyThresholds, intent: Optional[str] = None,
+                    content_chars: int = 99, min_chars: int = 5) -> str:
     """ACT, CHECK or NONE for one message.
 
     The model decides: ACT when it is sure of present danger, CHECK when it
@@ -171,6 +192,8 @@ def emergency_level(p_act: float, p_danger: float, cues: Sequence[str],
     intents (a status question that mentions a fire) are asked at most.
     """
     judged = intent is None or intent in EMERGENCY_MODEL_INTENTS or intent == "nlu_fallback"
+    # an answer or a greeting with no content of its own ("喂，有人没") is not judged
+    judged = judged and (intent in REPORT_INTENTS or content_chars >= min_chars)
     if judged and p_act >= thresholds.act:
         return ACT
     if (judged and p_danger >= thresholds.check) or cues:

@@ -28,14 +28,19 @@ def test_report_intent_gets_the_best_category_weighted_by_kind():
     assert 0.5 < decision.confidence <= 1.0
 
 
-def test_a_confident_intent_outweighs_a_lukewarm_category():
+def test_the_category_model_chooses_the_kind_by_default():
     decision = decide_category(PROBS, "report_dispute", ranking(0.98, 0.02))
+    assert (decision.category, decision.intent) == ("incident.water", "report_incident")
+
+
+def test_a_confident_intent_outweighs_a_lukewarm_category_when_weighed():
+    decision = decide_category(PROBS, "report_dispute", ranking(0.98, 0.02), kind_weight=1.0)
     assert decision.category == "dispute.neighbor"
     assert decision.intent == "report_dispute"
 
 
 def test_a_confident_category_corrects_a_hesitant_intent():
-    decision = decide_category(PROBS, "report_dispute", ranking(0.55, 0.45))
+    decision = decide_category(PROBS, "report_dispute", ranking(0.55, 0.45), kind_weight=1.0)
     assert decision.category == "incident.water"
     assert decision.intent == "report_incident"
 
@@ -157,3 +162,16 @@ def test_an_emergency_is_filed_as_the_best_incident():
 
 def test_past_events_are_not_cues():
     assert find_cues("上个月三楼着火了，现在楼道还是黑的", CUES) == []
+
+
+def test_a_cancellation_that_names_the_own_report_stays_one():
+    probs = {"incident.facility": 0.8, "none": 0.2}
+    text = "我刚才报的那个楼道灯的事撤销吧"
+    assert decide_category(probs, "cancel_report", [], content_chars=12, text=text).intent is None
+    fee = "这种乱收费应该取消"
+    assert decide_category(probs, "cancel_report", [], content_chars=8, text=fee).intent == "report_incident"
+
+
+def test_a_contentless_answer_is_never_acted_on():
+    assert emergency_level(0.9, 0.95, [], T, intent="inform", content_chars=3) == NONE
+    assert emergency_level(0.9, 0.95, [], T, intent="report_incident", content_chars=3) == ACT

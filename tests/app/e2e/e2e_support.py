@@ -295,7 +295,7 @@ def orders_for(database_url: str, reporter_ref: str) -> list[dict[str, Any]]:
                 .order_by(WorkOrder.created_at, WorkOrder.id)
             ).all()
             return [{
-                "number": o.number, "category": o.category, "priority": o.priority,
+                "number": o.number, "kind": o.kind, "category": o.category, "priority": o.priority,
                 "status": o.status, "area_code": o.area_code, "location_text": o.location_text,
                 "description": o.description, "assignee_id": o.assignee_id,
                 "reporter_ref": o.reporter_ref, "created_at": o.created_at,

@@ -159,6 +159,36 @@ def test_report_ticket_accept_resolve_and_reopen_in_telegram(stack, emu, handler
     assert status_of(stack, resident) not in ("resolved", "closed")
 
 
+def test_a_question_is_answered_by_the_staff_in_telegram(stack, emu, handler_chats):
+    """Other requests end to end: the resident asks in the residents' bot, the
+    community's staff member gets the ticket in the handlers' bot and answers
+    with 已办结; the answer itself reaches the resident, with the follow-up."""
+    resident = 7_301_011
+    say(emu, resident, "你好，咨询一下城乡居民养老保险一年交多少钱，在哪里交",
+        "转给社区工作人员")
+    opened = say(emu, resident, "对", "工单号")
+    assert "答复会在这里发给您" in opened.text
+    [order] = orders_for(stack.database_url, f"tg:{resident}")
+    number = order["number"]
+    assert (order["kind"], order["category"]) == ("request", "request.consult")
+    staff_chat = handler_chats[order["assignee_id"]]
+
+    [ticket] = emu.wait_sent_sync(
+        lambda c: c.ok and number in (c.text or "") and c.params.get("reply_markup"),
+        token=HANDLERS, chat_id=staff_chat, method="sendMessage", timeout=WAIT_S)
+    press(emu, staff_chat, ticket, "acc", number)
+    wait_text(emu, RESIDENTS, resident, "已签收")
+    press(emu, staff_chat, ticket, "res", number)
+    wait_text(emu, HANDLERS, staff_chat, "答复")
+    answer = "城乡居民养老保险按年缴费，档次200元到3000元自选，可在社区服务中心或手机上的税务App缴纳。"
+    emu.user_sends(HANDLERS, staff_chat, answer)
+    answered = wait_text(emu, RESIDENTS, resident, "已有答复")
+    assert answer.rstrip("。") in answered.text and number in answered.text
+    assert status_of(stack, resident) == "resolved"
+    say(emu, resident, "满意", "感谢")
+    assert status_of(stack, resident) == "closed"
+
+
 def test_flood_control_is_waited_out_and_a_redelivered_update_is_handled_once(stack, emu):
     chat = 7_301_002
     emu.fail_next("sendMessage", 429, retry_after=1, chat_id=chat, token=RESIDENTS)
