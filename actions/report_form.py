@@ -300,7 +300,8 @@ class AskDescription(Action):
         return "action_ask_description"
 
     async def run(self, dispatcher, tracker, domain):
-        text = replies.ASK_DESCRIPTION
+        text = (replies.ASK_REQUEST if is_request(tracker.get_slot("category"))
+                else replies.ASK_DESCRIPTION)
         if opened_by_latest_message(tracker, "report_form"):  # a report started by a photo or location
             text = {"share_photo": replies.PHOTO_STARTS_REPORT,
                     "share_location": replies.LOCATION_STARTS_REPORT}.get(said(tracker).intent, text)

@@ -352,8 +352,13 @@ class ReportClassifier(GraphComponent):
             category, kind = incident, "incident"
             if self._config["align_intent"]:
                 new_intent = INTENT_OF_KIND["incident"]
-        if new_intent and new_intent != intent.get("name"):
-            self._align_intent(message, new_intent, 1.0 - float(probs.get(NO_CATEGORY, 0.0)))
+        text_confidence = 1.0 - float(probs.get(NO_CATEGORY, 0.0))
+        if new_intent and (new_intent != intent.get("name")
+                           or float(intent.get("confidence") or 0.0) < text_confidence):
+            # also when DIET chose this intent but doubted it (a long
+            # transcript): the whole text says it is a report, so the
+            # fallback must not take it
+            self._align_intent(message, new_intent, text_confidence)
 
         message.set(
             CATEGORY,

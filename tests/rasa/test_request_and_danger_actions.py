@@ -186,3 +186,12 @@ def test_the_description_drops_the_greeting_and_keeps_the_problem(service, text,
     latest = parsed(text, "report_incident", category="incident.facility")
     _, slots = run(service, ActionStartReport(), tracker(sender("pre"), latest))
     assert slots["description"] == description
+
+
+def test_a_vague_request_is_asked_what_it_is_about(service):
+    from actions.report_form import AskDescription
+
+    state = tracker("tg:55500014", parsed("我想咨询个事", "other_request", category="request.consult"),
+                    slots={"category": "request.consult"})
+    messages, _ = act(service, AskDescription(), state)
+    assert messages[0]["text"] == replies.ASK_REQUEST

@@ -69,3 +69,49 @@ async def test_a_report_by_phone_with_keys_then_a_second_call_hears_its_status(s
             assert greeting[0].startswith(f"您好，这里是社区服务热线。您反映的工单 {order['number']}")
             assert "还有别的事" in greeting[0]
             await again.hangup()
+
+
+@pytest.mark.asyncio
+async def test_possible_danger_is_asked_and_answered_with_a_key(stack):
+    """The one question for possible danger takes 1 (有) and 2 (没有) as keys;
+    2 goes on as a normal report at normal priority."""
+    caller = "13600002222"
+    async with Gateway(rasa_url=f"http://127.0.0.1:{stack.settings.rasa_port}") as gw:
+        gw.model.say("我爸刚才说胸口有点闷，现在在沙发上躺着")
+        gw.model.say("阳光花园小区5号楼301")
+        async with gw.client(caller=caller) as client:
+            await spoken_after(gw, client, asyncio.sleep(0))  # the greeting
+            said = await spoken_after(gw, client, client.say(1.0, 0.6))
+            assert "有人受伤" in said[0] and "危险吗" in said[0]
+            assert said[-1] == "请说“有”或“没有”，也可以按1或2。"
+
+            said = await spoken_after(gw, client, client.press("2"))
+            assert "一般情况" in said[0] and not any("120" in s for s in said)
+            said = await spoken_after(gw, client, client.say(1.0, 0.6))  # the place
+            assert "现在这个号码" in said[0]
+            said = await spoken_after(gw, client, client.press("1"))
+            said = await spoken_after(gw, client, client.press("1"))
+            assert "工单号" in said[0]
+            await client.hangup()
+        [order] = orders_for(stack.database_url, f"voice:{caller}")
+        assert order["priority"] == "normal"
+        assert order["location_text"].startswith("阳光花园小区5号楼")
+
+
+@pytest.mark.asyncio
+async def test_a_question_by_phone_is_answered_by_text_message(stack):
+    """A question needs no place and no contact on the phone line: its answer
+    goes by SMS/callback to the number the caller rang from."""
+    caller = "13600003333"
+    async with Gateway(rasa_url=f"http://127.0.0.1:{stack.settings.rasa_port}") as gw:
+        gw.model.say("我想咨询一下城乡居民医保每年什么时候交")
+        async with gw.client(caller=caller) as client:
+            await spoken_after(gw, client, asyncio.sleep(0))
+            said = await spoken_after(gw, client, client.say(1.0, 0.6))
+            assert "转给社区工作人员" in said[0]
+            assert any("您要咨询的是" in s for s in said)
+            said = await spoken_after(gw, client, client.press("1"))
+            assert "工单号" in said[0] and "短信" in said[0]
+            await client.hangup()
+        [order] = orders_for(stack.database_url, f"voice:{caller}")
+        assert order["kind"] == "request"
