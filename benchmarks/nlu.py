@@ -1,9 +1,10 @@
 """`make bench-nlu`: quality and speed of the NLU the bot serves.
 
 One run measures, on this machine:
-- held-out quality on both held-out sets (tests/nlu/heldout_styles.yml,
-  written separately in every style residents use, and the first set
-  tests/nlu/heldout.yml), per style: intent, kind and category accuracy;
+- held-out quality on the three held-out sets (tests/nlu/heldout_styles.yml,
+  written separately in every style residents use; the first set
+  tests/nlu/heldout.yml; and tests/nlu/blind.yml, written last and never
+  used for a decision), per style: intent, kind and category accuracy;
   emergencies: act-at-once precision and recall, the share acted on or asked
   about; ordinary reports: the share acted on at once and the share asked
   about; the per-category confusion table of the styles set;
@@ -36,6 +37,7 @@ from pathlib import Path
 from benchmarks.machine import machine, peak_rss_mb, percentile
 from bot.model_store import ROOT, TRAIN_ARGS, model_path
 from bot.nlu_eval import (
+    BLIND,
     HELDOUT,
     HELDOUT_STYLES,
     STYLES,
@@ -121,18 +123,20 @@ def main(argv: list[str]) -> int:
     if not model.exists():
         sys.exit(f"error: {model.name} is missing: run `make model`")
     styles_set, first_set = load_examples(HELDOUT_STYLES), load_examples(HELDOUT)
+    blind_set = load_examples(BLIND)
 
     from bot.nlu_runtime import load_agent
     agent = load_agent(model)
     styles = evaluate(agent, styles_set)
     first = evaluate(agent, first_set)
+    blind = evaluate(agent, blind_set)
 
     training_s = None if args.skip_train else measure_training()
 
     token, port = secrets.token_urlsafe(16), free_port()
     process, load_s = serve(model, port, token)
     try:
-        texts = [e.text for e in styles_set + first_set]
+        texts = [e.text for e in styles_set + first_set + blind_set]
         latencies = parse_latencies(port, token, texts, max(args.parses, len(texts)))
         rss = peak_rss_mb(process.pid)
     finally:
@@ -158,6 +162,8 @@ def main(argv: list[str]) -> int:
                        "category_labels": styles["category_labels"],
                        "category_confusion": styles["category_confusion"]},
         "first_set": figures(first),
+        "blind_set": {**figures(blind),
+                      "by_style": {k: figures(v) for k, v in blind["styles"].items()}},
         "training_s": None if training_s is None else round(training_s, 1),
         "model_load_s": round(load_s, 1),
         "parses": len(latencies),
@@ -166,11 +172,11 @@ def main(argv: list[str]) -> int:
         "parse_p99_ms": round(percentile(latencies, 99), 2),
         "rasa_peak_rss_mb": rss,
         "targets": TARGETS,
-        "errors": styles["errors"] + first["errors"],
+        "errors": styles["errors"] + first["errors"] + blind["errors"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "nlu.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    print(report(result, styles, first))
+    print(report(result, styles, first, blind))
     return 0
 
 
@@ -181,7 +187,7 @@ def verdict(value, target, higher=True) -> str:
     return f"{value:.3f} ({'>=' if higher else '<='} {target} {'ok' if ok else 'MISSED'})"
 
 
-def report(result: dict, styles: dict, first: dict) -> str:
+def report(result: dict, styles: dict, first: dict, blind: dict) -> str:
     m = result["machine"]
     lines = [
         f"NLU benchmark, {result['when']}, {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB",
@@ -194,6 +200,10 @@ def report(result: dict, styles: dict, first: dict) -> str:
         "",
         f"first held-out set (tests/nlu/heldout.yml, {first['examples']} chat messages):",
         style_table({k: v for k, v in first.items() if k != "styles"}),
+        "",
+        f"blind set (tests/nlu/blind.yml, {blind['examples']} messages written last by someone who saw "
+        "no data, no other set and no model output; no decision was taken on it):",
+        style_table(blind),
         "",
         "columns: intent/kind/category accuracy; act P/R = precision/recall of acting at once on "
         "emergencies; flagged = emergencies acted on or asked about; act/ord, check/ord = ordinary "

@@ -41,7 +41,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -117,7 +117,7 @@ class ReportClassifier(GraphComponent):
             # gives "not a report" at most this probability ...
             "reread_max_none": 0.3,
             # ... and it has at least this many characters of content
-            "reread_min_chars": 5,
+            "reread_min_chars": 4,
             # name of the lookup table with danger phrases
             "emergency_lookup": "emergency_cue",
             # put the category's report intent on the message when the two
@@ -327,13 +327,16 @@ class ReportClassifier(GraphComponent):
                   p_danger: float) -> None:
         intent = message.get(INTENT) or {}
         text = message.get(TEXT) or ""
+        # what the message says beyond a place it names: "就在解放路的工地上"
+        # answers "where?", "幸福里小区群租房扰民" reports a problem
+        content = _content_chars(_without_places(message, text))
         decision = decide_category(
             probs,
             intent.get("name"),
             message.get("intent_ranking") or [],
             describing_threshold=self._config["describing_threshold"],
             reread_max_none=self._config["reread_max_none"],
-            content_chars=_content_chars(text),
+            content_chars=content,
             reread_min_chars=self._config["reread_min_chars"],
             text=text,
             kind_weight=self._config["kind_weight"],
@@ -344,7 +347,7 @@ class ReportClassifier(GraphComponent):
 
         cues = find_cues(text, self._model["cues"])
         level = emergency_level(p_act, p_danger, cues, self._model["emergency_thresholds"],
-                                intent_name, content_chars=_content_chars(text),
+                                intent_name, content_chars=content,
                                 min_chars=self._config["reread_min_chars"])
         incident = best_incident(probs)
         if level == ACT and incident and kind != "incident":
@@ -407,7 +410,14 @@ class ReportClassifier(GraphComponent):
                     add_to_output=True)
 
 
-_NOT_CONTENT = re.compile(r"[\W\d_]+|是的|好的|对的|没错|嗯|喂|你好|您好|谢谢")
+_NOT_CONTENT = re.compile(r"[\W\d_]+|是的|好的|对的|没错|嗯|喂|你好|您好|谢谢|就在|这边|那边|附近|旁边")
+
+
+def _without_places(message: Message, text: str) -> str:
+    for entity in message.get(ENTITIES) or []:
+        if entity.get("entity") == "location" and isinstance(entity.get("value"), str):
+            text = text.replace(entity["value"], "")
+    return text
 
 
 def _content_chars(text: str) -> int:

@@ -117,6 +117,14 @@ def test_the_styles_heldout_set_is_never_trained_on(heldout_styles, training_dat
     assert _near_copies_of_training(heldout_styles, training_data) == []
 
 
+def test_the_blind_set_is_never_trained_on(training_data):
+    from bot.nlu_eval import BLIND, load_examples
+
+    blind = load_examples(BLIND)
+    assert len(blind) >= 250
+    assert _near_copies_of_training(blind, training_data) == []
+
+
 def test_the_near_copy_check_catches_copies(heldout_styles, training_data):
     """The check above can fail: a training example, a traditional-character
     version of it and one with a word changed are all caught."""
