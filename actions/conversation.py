@@ -12,6 +12,8 @@ from bot.components.report_labels import REPORT_INTENTS
 from .normalize import normalize_phone
 
 CHANNELS = ("tg", "voice", "web")
+# messages the bot could not make sense of: the fallback answers them
+NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "unclear"})
 TRANSCRIPT_LIMIT = 50
 # what the chat adapter sends for a shared photo or location (never typed,
 # never an answer to a question): how a transcript shows them
@@ -121,7 +123,7 @@ def failed_turns_in_a_row(tracker: Tracker) -> int:
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != "nlu_fallback":
+        if intent not in NOT_UNDERSTOOD_INTENTS:
             break
         count += 1
     return count

@@ -42,7 +42,7 @@ MAX_DESCRIPTION = 500
 # answers that never count as a place or a description (nor do a shared
 # photo or location: actions/media.py keeps those)
 NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "greet", "goodbye",
-                           "thank", "out_of_scope", "rate_satisfaction", "retry",
+                           "thank", "out_of_scope", "rate_satisfaction", "retry", "unclear",
                            "cancel_report", "start_report", *MEDIA_INTENTS})
 # nor is a bare yes or no a place, a community or a description
 NOT_CONTENT = NOT_AN_ANSWER | {"affirm", "deny"}

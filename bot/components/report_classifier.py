@@ -410,7 +410,9 @@ class ReportClassifier(GraphComponent):
                     add_to_output=True)
 
 
-_NOT_CONTENT = re.compile(r"[\W\d_]+|是的|好的|对的|没错|嗯|喂|你好|您好|谢谢|就在|这边|那边|附近|旁边")
+_NOT_CONTENT = re.compile(
+    r"[\W\d_]+|是的|好的|对的|没错|你好|您好|谢谢|就在|这边|那边|附近|旁边|那个|这个|就是|啥|"
+    r"[嗯喂呃哦哎啊呀吧呢的了在]")
 
 
 def _without_places(message: Message, text: str) -> str:
