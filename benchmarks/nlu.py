@@ -75,7 +75,7 @@ def serve(model: Path, port: int, token: str) -> tuple[subprocess.Popen, float]:
     """Start `rasa run` and return it with the seconds it took to answer."""
     started = time.monotonic()
     process = subprocess.Popen(
-        [str(RASA), "run", "--model", str(model), "--enable-api", "--auth-token", token,
+        [str(RASA), "run", "--model", str(model), "--enable-api", f"--auth-token={token}",
          "--interface", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})

@@ -162,7 +162,8 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             argv=[str(RASA_BIN / "python"), "-m", "bot.serve", "run", "--model", str(model),
                   "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
                   "--interface", host, "--port", str(settings.rasa_port),
-                  "--enable-api", "--auth-token", settings.rasa_token],
+                  # one argument: a random token may begin with "-"
+                  "--enable-api", f"--auth-token={settings.rasa_token}"],
             health_url=f"http://127.0.0.1:{settings.rasa_port}/",
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
                       f"  (API token in var/run/rasa-token)"),

@@ -82,8 +82,10 @@ def stop_launcher(process) -> None:
 
 def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
     rasa_port, actions_port, api_port, control_port = free_port(), free_port(), free_port(), free_port()
+    # a random token may begin with "-" (one start in 64 failed so): Rasa must take it
+    rasa_token = "-leading-dash-token"
     process = start(tmp_path, RASA_PORT=rasa_port, ACTIONS_PORT=actions_port, API_PORT=api_port,
-                    VOICE_CONTROL_PORT=control_port)
+                    VOICE_CONTROL_PORT=control_port, RASA_AUTH_TOKEN=rasa_token)
     try:
         lines = read_until(process, "all services ready", timeout=400)
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "\n".join(lines))]
@@ -106,6 +108,9 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
         replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
                        {"sender": "web:launcher-test", "message": "你好"})
         assert replies and "您好" in replies[0]["text"]
+        parsed = post(f"http://127.0.0.1:{rasa_port}/model/parse?token={rasa_token}",
+                      {"text": "楼道里着火了"})
+        assert parsed["intent"]["name"] == "report_incident"
 
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)
