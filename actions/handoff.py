@@ -65,12 +65,13 @@ class ActionHandoff(Action):
 def form_takes_it(tracker: Tracker) -> bool:
     """Whether the report form takes this unplaced message as its answer, so
     "I did not understand" must not be said: any answer to "is anyone in
-    danger?" (one that says neither counts as yes), "不知道" to the community."""
+    danger?" (one that says neither counts as yes), "不知道" to the community
+    (the fallback grid takes it) or to the place (asked for a rough one)."""
     if tracker.active_loop_name != "report_form":
         return False
     requested = tracker.get_slot("requested_slot")
-    return requested == "danger" or (
-        requested == "community" and dont_know((tracker.latest_message or {}).get("text") or ""))
+    text = (tracker.latest_message or {}).get("text") or ""
+    return requested == "danger" or (requested in ("community", "location") and dont_know(text))
 
 
 class ActionFallback(Action):

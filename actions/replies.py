@@ -47,6 +47,7 @@ NO_DANGER = "好的，那我按一般情况为您登记。"
 ASK_DESCRIPTION = "请您简单说说发生了什么事？"
 ASK_REQUEST = "好的，请您具体说说想咨询或反映什么？"
 ASK_LOCATION = "请问具体在什么地方？比如小区、楼号，或者路口、村组。"
+ASK_LOCATION_ROUGHLY = "没关系，说个大概位置就行，比如附近的路名、小区或者村子。"
 ASK_LOCATION_URGENT = "请马上告诉我具体地点，比如小区、楼号或路口。"
 ASK_COMMUNITY = "请问这是在哪个社区或村？"
 #: the community slot when the resident cannot name it (the fallback office takes it)

@@ -320,6 +320,11 @@ class AskLocation(Action):
                 text=replies.LOCATION_ASK_PLACE if located_now else replies.ASK_PLACE_BESIDES_LOCATION)
             return []
         urgent = bool(tracker.get_slot("emergency"))
+        if (not urgent and tracker.get_slot("requested_slot") == "location"
+                and dont_know(said(tracker).text)):
+            # "不知道" to "where?": a rough place is enough
+            dispatcher.utter_message(text=replies.ASK_LOCATION_ROUGHLY)
+            return []
         dispatcher.utter_message(text=replies.ASK_LOCATION_URGENT if urgent else replies.ASK_LOCATION)
         return []
 

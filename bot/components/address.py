@@ -12,10 +12,10 @@ from typing import List, Tuple
 Span = Tuple[int, int]
 
 _NUM = r"[0-9０-９一二三四五六七八九十百零〇两幺]+"
-# A numbered address part: 3号楼, 二单元, 502室, 三组, 12号, 5层, 东门 ...
+# A numbered address part: 3号楼, 二单元, 502室, 三组, 12号, 5层, 东门, 村口 ...
 ADDRESS_PART = re.compile(
     rf"(?:{_NUM}\s*(?:号楼|号院|栋楼|栋|幢|座|单元|楼层|层|楼|室|户|号|组|队|巷|弄|排|期|区)"
-    rf"|[东西南北]?(?:大门|东门|西门|南门|北门|侧门|后门|门口))"
+    rf"|[东西南北]?(?:大门|东门|西门|南门|北门|侧门|后门|门口)|村口|路口|街口|巷口|桥头)"
 )
 # A run of numbered parts with nothing but spaces between them.
 ADDRESS_RUN = re.compile(rf"(?:{ADDRESS_PART.pattern})(?:\s*(?:{ADDRESS_PART.pattern}))*")

@@ -195,3 +195,16 @@ def test_a_vague_request_is_asked_what_it_is_about(service):
                     slots={"category": "request.consult"})
     messages, _ = act(service, AskDescription(), state)
     assert messages[0]["text"] == replies.ASK_REQUEST
+
+
+def test_not_knowing_the_place_asks_for_a_rough_one(service):
+    from actions.report_form import AskLocation
+
+    state = tracker(sender("where"), parsed("不知道", "deny"),
+                    slots={"description": "垃圾好多天没人清了", "category": "incident.sanitation",
+                           "report_key": "k-l"},
+                    requested="location", form="report_form")
+    messages, _ = act(service, AskLocation(), state)
+    assert messages[0]["text"] == replies.ASK_LOCATION_ROUGHLY
+    fallback_texts, _ = run(service, ActionFallback(), state)
+    assert fallback_texts == []
