@@ -22,7 +22,7 @@ import httpx
 from pydantic import ValidationError
 
 from integrations.rasa_rest import RasaRelay
-from integrations.workorders.privacy import install_log_redaction, redact
+from integrations.shared.privacy import install_log_redaction, redact
 
 from . import prompts
 from .answers import AnswerGrammar

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from integrations.rasa_rest import Button, RasaUnavailable, Reply, as_typed_text
-from integrations.workorders.privacy import mask_phone
+from integrations.shared.privacy import mask_phone
 
 from . import prompts
 from .answers import AnswerGrammar, asks_to_repeat, chosen_option, clean_transcript

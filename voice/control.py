@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from integrations.workorders.privacy import normalize_phone
+from integrations.shared.privacy import normalize_phone
 
 #: Caller ids Asterisk gives for a withheld number.
 WITHHELD = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ..workorders.privacy import install_log_redaction, redact
+from integrations.shared.privacy import install_log_redaction, redact
 from .app import run
 from .settings import load_settings
 

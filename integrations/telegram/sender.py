@@ -41,8 +41,8 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from ..workorders.notifier.senders import Delivery, PermanentError, TransientError
-from ..workorders.privacy import redact
+from integrations.shared.delivery import Delivery, PermanentError, TransientError
+from integrations.shared.privacy import redact
 from .settings import TelegramSettings
 from .store import ChannelStore
 from .tickets import render_delivery

@@ -28,7 +28,7 @@ from aiogram.types import (
 )
 
 from ..workorders.domain.taxonomy import Taxonomy
-from ..workorders.notifier.senders import Delivery
+from integrations.shared.delivery import Delivery
 
 __all__ = [
     "ACCEPT",

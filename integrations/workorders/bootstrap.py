@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .adapters.db import make_engine, make_session_factory
 from .domain.taxonomy import Taxonomy
-from .privacy import require_production_key
+from integrations.shared.privacy import require_production_key
 from .service.config import ServiceConfig
 from .service.uow import UnitOfWork
 from .settings import Settings

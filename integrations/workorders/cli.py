@@ -44,7 +44,7 @@ from .bootstrap import App, bootstrap
 from .demo import database_contents, load_demo
 from .domain.errors import DomainError
 from .domain.numbers import normalize as normalize_number
-from .privacy import PrivacyKeyError, install_log_redaction, redact
+from integrations.shared.privacy import PrivacyKeyError, install_log_redaction, redact
 from .service import (
     CHINA_TZ,
     InvalidInput,

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .privacy import EXAMPLE_KEY
+from integrations.shared.privacy import EXAMPLE_KEY
 
 #: The repository root (``integrations/workorders/settings.py`` -> three levels up).
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -37,7 +37,7 @@ from integrations.workorders.bootstrap import App, bootstrap
 from integrations.workorders.cli import main
 from integrations.workorders.demo import GRIDS, demo_data
 from integrations.workorders.domain import location_key
-from integrations.workorders.privacy import EXAMPLE_KEY, generate_key
+from integrations.shared.privacy import EXAMPLE_KEY, generate_key
 from integrations.workorders.service import (
     HandlerCreate,
     OrderCreate,

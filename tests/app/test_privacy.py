@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.workorders import privacy
-from integrations.workorders.privacy import (
+from integrations.shared import privacy
+from integrations.shared.privacy import (
     EXAMPLE_KEY,
     DecryptionError,
     PrivacyKeyError,

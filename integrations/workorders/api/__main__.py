@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ..privacy import PrivacyKeyError, redact
+from integrations.shared.privacy import PrivacyKeyError, redact
 from .config import load_api_settings
 from .entrypoint import configure_logging, serve
 

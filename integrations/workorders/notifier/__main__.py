@@ -35,7 +35,7 @@ import httpx
 from ...telegram.settings import TelegramSettings
 from ...telegram.settings import load_settings as load_telegram_settings
 from ..adapters.db import make_engine, make_session_factory
-from ..privacy import install_log_redaction, redact
+from integrations.shared.privacy import install_log_redaction, redact
 from ..settings import Settings, load_settings
 from .delivery import (
     DEFAULT_BATCH,

@@ -54,7 +54,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..adapters.outbox_table import DEAD, DELIVERED, PENDING, OutboxMessage
-from ..privacy import redact
+from integrations.shared.privacy import redact
 from .senders import Delivery, PermanentError, SenderRegistry, TransientError
 
 __all__ = [

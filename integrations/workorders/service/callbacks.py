@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from ..adapters import store
 from ..adapters.orm import CallbackRequest
 from ..domain.numbers import normalize
-from ..privacy import Vault, normalize_phone
+from integrations.shared.privacy import Vault, normalize_phone
 from . import outbox
 from .common import MAX_NOTE, clean_text, require_aware
 from .errors import Conflict, InvalidInput, NotFound

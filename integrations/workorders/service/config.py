@@ -14,7 +14,7 @@ from datetime import timedelta, timezone, tzinfo
 from ..adapters.taxonomy_file import load_taxonomy
 from ..domain.lifecycle import FOLLOW_UP_WINDOW
 from ..domain.taxonomy import Taxonomy
-from ..privacy import Vault
+from integrations.shared.privacy import Vault
 from ..settings import Settings
 
 #: China Standard Time (no daylight saving): how times are written in messages.

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ..adapters import store
 from ..adapters.orm import Area, Handler
-from ..privacy import mask_phone, normalize_phone
+from integrations.shared.privacy import mask_phone, normalize_phone
 from .common import require_aware
 from .dispatching import after_capacity_freed
 from .errors import InvalidInput, NotFound

@@ -19,7 +19,7 @@ from ..domain.audit import GENESIS
 from ..domain.lifecycle import Status
 from ..domain.numbers import new_number
 from ..domain.taxonomy import Priority, Taxonomy
-from ..privacy import Vault, normalize_phone
+from integrations.shared.privacy import Vault, normalize_phone
 from .attachments import (
     attach_staged,
     attachment_note,

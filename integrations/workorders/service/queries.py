@@ -11,7 +11,7 @@ from ..adapters.orm import WorkOrder
 from ..domain.lifecycle import Status
 from ..domain.numbers import normalize
 from ..domain.places import place_key
-from ..privacy import mask_phone
+from integrations.shared.privacy import mask_phone
 from . import messages
 from .common import event_view, load_order, order_view
 from .orders import CONTACT_CONTEXT

@@ -28,7 +28,7 @@ from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
 from integrations.workorders.bootstrap import App
-from integrations.workorders.privacy import EXAMPLE_KEY
+from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
 from tests.app.workorders.conftest import T0, Db, World
 

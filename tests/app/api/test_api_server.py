@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from integrations.workorders.privacy import EXAMPLE_KEY
+from integrations.shared.privacy import EXAMPLE_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "server-test-token-0123456789abcdef"

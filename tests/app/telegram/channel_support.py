@@ -46,7 +46,7 @@ from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
 from integrations.workorders.bootstrap import App
 from integrations.workorders.notifier import Counts, LogSender, SenderRegistry, drain
-from integrations.workorders.privacy import EXAMPLE_KEY
+from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
 from tests.app.workorders.conftest import World
 from tests.telegram_emulator import BotApiEmulator, SentCall

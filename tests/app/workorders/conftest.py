@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.workorders.adapters.db import make_engine, make_session_factory, migrate
 from integrations.workorders.adapters.orm import OrderEvent, OutboxMessage, WorkOrder
 from integrations.workorders.adapters.taxonomy_file import load_taxonomy
-from integrations.workorders.privacy import EXAMPLE_KEY, Vault
+from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from integrations.workorders.service import (
     HandlerCreate,
     OrderCreate,

@@ -8,7 +8,7 @@ import pytest
 
 from integrations.workorders.adapters.db import migrate
 from integrations.workorders.bootstrap import bootstrap
-from integrations.workorders.privacy import EXAMPLE_KEY, PrivacyKeyError, generate_key
+from integrations.shared.privacy import EXAMPLE_KEY, PrivacyKeyError, generate_key
 from integrations.workorders.service import add_area, list_areas
 from integrations.workorders.settings import REPO_ROOT, load_settings
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...domain.lifecycle import Status
-from ...privacy import redact
+from integrations.shared.privacy import redact
 from ...service import CHINA_TZ, InvalidInput, OrderCreate, OrderView
 from .catalog import Catalog
 
