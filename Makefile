@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
+.PHONY: probe help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -21,6 +21,7 @@ help:
 	@echo "make classify  < messages.txt: one JSON line per message, from the served model"
 	@echo "make model     train the model if its inputs changed"
 	@echo "make validate  rasa data validate"
+	@echo "make probe     play the attacker of issue 12 against a running make run"
 
 # --- environments ------------------------------------------------------------
 # Set-up output goes to stderr so that `make classify` keeps stdout clean.
@@ -69,6 +70,10 @@ vosk-model: $(VENV)/.installed
 # --- run ---------------------------------------------------------------------
 run: venvs model
 	@$(VENV)/bin/python tools/run.py
+
+# the trust-boundary probe: every attempt and its answer (needs a running `make run`)
+probe: $(VENV)/.installed
+	$(VENV)/bin/python tools/probe.py
 
 # --- tests -------------------------------------------------------------------
 test: test-rasa test-app
