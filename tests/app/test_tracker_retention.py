@@ -35,7 +35,8 @@ def write_with_rasa(store: dict, conversations: dict[str, list[float]]) -> None:
     if not RASA_PYTHON.exists():
         pytest.fail("the Rasa environment is missing: run `make venvs`")
     result = subprocess.run(
-        [str(RASA_PYTHON), str(WRITER), json.dumps({"store": store, "conversations": conversations})],
+        [str(RASA_PYTHON), str(WRITER),
+         json.dumps({"store": store, "conversations": conversations})],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
         env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]

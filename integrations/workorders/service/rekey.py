@@ -166,8 +166,12 @@ def _rekey_batch(
             count.failed += 1
         elif not values:
             count.current += 1
-        elif session.execute(update(table).where(and_(*guards)).values(**values)).rowcount:
+        elif _updated(session.execute(update(table).where(and_(*guards)).values(**values))):
             count.rekeyed += 1
         else:
             count.changed_meanwhile += 1
     return (rows[-1].id if rows else after_id), len(rows) == batch
+
+
+def _updated(result: object) -> bool:
+    return bool(getattr(result, "rowcount", 0))

@@ -20,7 +20,8 @@ def test_the_21st_staged_photo_is_refused_with_a_polite_reason(api):
     assert refused.status_code == 409
     detail = refused.json()["detail"]
     assert "staged photos" in detail["reason"]
-    assert detail["reason_zh"] == "您已发送的照片较多，还没有提交。请先完成反映，或稍后再发送新照片，谢谢。"
+    assert detail["reason_zh"] == ("您已发送的照片较多，还没有提交。"
+                                   "请先完成反映，或稍后再发送新照片，谢谢。")
     # the same photo again is answered as before; another resident is not affected
     assert upload(api, png(0), "tg:7").status_code == 200
     assert upload(api, png(most), "tg:8").status_code == 201

@@ -211,7 +211,8 @@ async def test_over_the_staged_photo_quota_the_resident_hears_the_services_reaso
     for seed in range(world.db.config.max_staged_photos):
         upload_attachment(world.uow(), f"tg:{CHAT}", png(seed), "image/png", now)
     await resident.sends(photo=JPEG)
-    assert resident.seen() == ["您已发送的照片较多，还没有提交。请先完成反映，或稍后再发送新照片，谢谢。"]
+    assert resident.seen() == ["您已发送的照片较多，还没有提交。"
+                               "请先完成反映，或稍后再发送新照片，谢谢。"]
     assert rasa.received == []
 
 

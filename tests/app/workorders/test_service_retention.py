@@ -52,7 +52,8 @@ def test_staged_photos_expire_after_24_hours_attached_ones_stay(any_world):
 def test_the_expiry_is_configurable(world):
     uow = with_config(world, staged_photo_ttl=timedelta(hours=2))
     upload_attachment(uow, "tg:1", png(1), "image/png", world.clock)
-    assert run_retention(uow, world.clock + timedelta(hours=2, seconds=1)).staged_photos_removed == 1
+    later = world.clock + timedelta(hours=2, seconds=1)
+    assert run_retention(uow, later).staged_photos_removed == 1
     assert photos(world) == []
 
 
