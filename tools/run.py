@@ -42,6 +42,8 @@ APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 ALIVE_AFTER_S = 2.0  # a process without a health URL is ready once it has lived this long
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "300"))
 STOP_TIMEOUT_S = 20.0
+DEVELOPMENT_NOTE = ("WARNING {name} is running in DEVELOPMENT MODE (WORKORDERS_DEVELOPMENT=true), "
+                    "started by the launcher on loopback only; not for real residents' data\n")
 #: Every child process starts with this umask: the files it creates are 0600, its directories 0700.
 CHILD_UMASK = 0o077
 
@@ -126,6 +128,9 @@ class Service:
     health_url: Optional[str]  # None: ready once alive for ALIVE_AFTER_S
     describe: str
     env: dict = field(default_factory=dict)
+    #: False for processes that are not ours (Rasa, the action server): the launcher
+    #: writes the development-mode warning at the head of their log for them
+    checks_start: bool = True
     process: Optional[subprocess.Popen] = None
     log_path: Optional[Path] = None
     started_at: float = 0.0
@@ -191,7 +196,10 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             health_url=f"http://127.0.0.1:{settings.actions_port}/health",
             describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
             env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
-                 "WORKORDERS_SERVICE_TOKEN": settings.service_token},
+                 "WORKORDERS_SERVICE_TOKEN": settings.service_token,
+                 # rasa_sdk binds SANIC_HOST (default 0.0.0.0); only Rasa, here, calls it
+                 "SANIC_HOST": "127.0.0.1"},
+            checks_start=False,
         ),
         Service(
             name="rasa",
@@ -203,6 +211,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             health_url=f"http://127.0.0.1:{settings.rasa_port}/",
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
                       f"  (API token in var/run/rasa-token)"),
+            checks_start=False,
         ),
     ] + ([telegram_service(settings)] if settings.telegram_enabled else []) \
       + ([voice_service(settings)] if settings.voice is not None else [])
@@ -263,6 +272,9 @@ class Launcher:
         self.err = None
         # run in each child before exec (tools/stack.py: die with the test process)
         self.preexec_fn = None
+        # development mode (checked by main() before anything starts)
+        self.development = os.environ.get("WORKORDERS_DEVELOPMENT", "true").strip().lower() \
+            not in ("0", "false", "no", "off", "f", "n")
 
     def say(self, message: str, error: bool = False) -> None:
         stream = (self.err or sys.stderr) if error else (self.out or sys.stdout)
@@ -306,6 +318,9 @@ class Launcher:
         fd = os.open(service.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(fd, 0o600)
         log = os.fdopen(fd, "ab")
+        if not service.checks_start and self.development:
+            log.write(DEVELOPMENT_NOTE.format(name=service.name).encode("utf-8"))
+            log.flush()
         service.process = subprocess.Popen(
             service.argv, cwd=ROOT, env={**self._env({}), **service.env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

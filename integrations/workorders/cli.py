@@ -12,8 +12,9 @@
     set-fallback-area CODE        the grid that receives reports whose place matches no grid
     verify-audit [--number N]     check the hash chains of the orders' histories
     sweep [--once] [--interval S] the time-limit sweeper (several may run at once); each
-                                  pass also removes expired staged photos, delivered outbox
-                                  rows past retention and old Rasa conversations
+                                  pass (at most every 10 min) also removes expired staged
+                                  photos, delivered outbox rows past retention and old Rasa
+                                  conversations
     rotate-key [--batch N]        re-encrypt every encrypted column under the current key
                                   (old keys in WORKORDERS_OLD_SECRET_KEYS) and recompute hashes
     show-order NUMBER             one order: status, assignee, deadlines, history
@@ -473,12 +474,19 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+#: Retention (photos, outbox, trackers) runs at most this often in the sweeper's loop.
+RETENTION_EVERY_S = 600.0
+
+
 def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _StopFlag,
                 interval: float) -> None:
+    retention_due = time.monotonic()
     while not stop.requested:
         try:
             _log_report(run_time_limits(app.uow, utc_now()))
-            _retention(app, settings, trackers)
+            if time.monotonic() >= retention_due:
+                _retention(app, settings, trackers)
+                retention_due = time.monotonic() + RETENTION_EVERY_S
         except SQLAlchemyError as exc:  # e.g. the database restarting: try again later
             log.error("sweep failed, retrying in %g s: %s", interval, _database_error(exc))
         except DomainError as exc:

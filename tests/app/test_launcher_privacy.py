@@ -68,6 +68,16 @@ def test_var_is_owner_only_after_a_real_launch(tmp_path):
         dirs = [var] + [p for p in var.rglob("*") if p.is_dir()]
         assert {str(p): oct(mode(p)) for p in dirs if mode(p) != 0o700} == {}
 
+        # processes that are not ours (Rasa, the action server) get the warning from the launcher
+        for name in ("rasa", "actions", "workorders-api", "notifier", "sweeper"):
+            first = (var / "log" / f"{name}.log").read_text().splitlines()[0]
+            assert "WARNING" in first and "DEVELOPMENT MODE" in first, (name, first)
+        # the action server listens on loopback only
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{ports['ACTIONS_PORT']}"],
+                                   capture_output=True, text=True).stdout
+        assert f"127.0.0.1:{ports['ACTIONS_PORT']}" in listening, listening
+        assert f"0.0.0.0:{ports['ACTIONS_PORT']}" not in listening
+
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=90)
         assert process.returncode == 0
