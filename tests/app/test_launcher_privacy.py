@@ -89,3 +89,17 @@ def test_var_is_owner_only_after_a_real_launch(tmp_path):
                 if p.is_file() and mode(p) != 0o600} == {}
     finally:
         stop_launcher(process)
+
+
+def test_the_service_creates_its_sqlite_database_owner_only_even_with_umask_022(tmp_path):
+    """Outside `make run` too: `migrate` (and every engine) creates the file 0600."""
+    database = tmp_path / "new" / "workorders.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
+    env.update({"PYTHONPATH": str(ROOT), "WORKORDERS_DATABASE_URL": f"sqlite:///{database}"})
+    result = subprocess.run([sys.executable, "-m", "integrations.workorders", "migrate"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                            umask=0o022)
+    assert result.returncode == 0, result.stderr
+    assert mode(database) == 0o600
+    assert mode(database.parent) == 0o700
+    assert all(mode(p) == 0o600 for p in database.parent.iterdir())  # -wal, -shm too
