@@ -205,3 +205,16 @@ def test_a_malformed_old_key_refuses_to_run(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     assert main(["rotate-key"], settings=settings(url, KEY_B, "not-a-key")) == 2
     assert "master key" in capsys.readouterr().err
+
+
+def test_every_encrypted_column_is_rotated():
+    """A new ``*_enc`` column must be added to ``rekey.ENCRYPTED_TABLES`` (else it would stay
+    under the old key, unreadable once that key is removed)."""
+    import integrations.workorders.adapters.orm  # noqa: F401  (registers every table)
+    from integrations.workorders.adapters.base import Base
+    from integrations.workorders.service.rekey import ENCRYPTED_TABLES
+
+    in_schema = {(t.name, c.name) for t in Base.metadata.tables.values() for c in t.columns
+                 if c.name.endswith("_enc")}
+    rotated = {(spec.name, col.enc) for spec in ENCRYPTED_TABLES for col in spec.columns}
+    assert in_schema == rotated
