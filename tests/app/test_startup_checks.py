@@ -61,8 +61,12 @@ PRODUCTION_KEYS = {
 }
 
 
-@pytest.mark.parametrize("key", PRODUCTION_KEYS)
-@pytest.mark.parametrize("process", PROCESSES)
+# every process without a key; every kind of unreal key on two of them
+REFUSALS = [(process, "unset") for process in PROCESSES] + [
+    (process, key) for process in ("api", "launcher") for key in PRODUCTION_KEYS if key != "unset"]
+
+
+@pytest.mark.parametrize("process,key", REFUSALS)
 def test_outside_development_a_process_without_a_real_key_refuses_to_start(
         process, key, tmp_path):
     extra = {"WORKORDERS_DEVELOPMENT": "false", "VAR_DIR": str(tmp_path / "var")}
