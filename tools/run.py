@@ -9,9 +9,16 @@ RASA_PORT (5005), ACTIONS_PORT (5055), API_PORT (8000), BIND_HOST
 development mode on an empty database, the demo data set is loaded. Each
 process logs to var/log/<name>.log. If a process dies, the others are stopped
 and the launcher exits non-zero with the tail of the dead one's log.
+
+Privacy fails closed (integrations/shared/startup.py): in development mode
+(WORKORDERS_DEVELOPMENT, default true) the launcher refuses a BIND_HOST other
+than loopback; outside it, it refuses to start without a real
+WORKORDERS_SECRET_KEY. var/ and its directories are 0700, every file in them
+0600, and every process starts with umask 077, so what they create is 0600 too.
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -28,12 +35,42 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.model_store import model_path  # noqa: E402
+from integrations.shared.startup import StartupRefused, check_start_from_env  # noqa: E402
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin"
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 ALIVE_AFTER_S = 2.0  # a process without a health URL is ready once it has lived this long
 READY_TIMEOUT_S = float(os.environ.get("READY_TIMEOUT_S", "300"))
 STOP_TIMEOUT_S = 20.0
+DEVELOPMENT_NOTE = ("WARNING {name} is running in DEVELOPMENT MODE (WORKORDERS_DEVELOPMENT=true), "
+                    "started by the launcher on loopback only; not for real residents' data\n")
+#: Every child process starts with this umask: the files it creates are 0600, its directories 0700.
+CHILD_UMASK = 0o077
+
+
+def secure_dir(path: Path) -> Path:
+    """Create ``path`` (0700) if needed; make it and everything in it owner-only.
+
+    Directories 0700, files 0600 (also what earlier runs left world-readable).
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                os.chmod(full, 0o600)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only the owner can read, never readable by others meanwhile."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 @dataclass(frozen=True)
@@ -91,6 +128,9 @@ class Service:
     health_url: Optional[str]  # None: ready once alive for ALIVE_AFTER_S
     describe: str
     env: dict = field(default_factory=dict)
+    #: False for processes that are not ours (Rasa, the action server): the launcher
+    #: writes the development-mode warning at the head of their log for them
+    checks_start: bool = True
     process: Optional[subprocess.Popen] = None
     log_path: Optional[Path] = None
     started_at: float = 0.0
@@ -107,9 +147,8 @@ def write_endpoints(settings: Settings) -> Path:
     text = text.replace("http://127.0.0.1:5055/webhook",
                         f"http://127.0.0.1:{settings.actions_port}/webhook")
     text = text.replace("db: var/rasa-tracker.db", f"db: {settings.var / 'rasa-tracker.db'}")
-    path = settings.var / "run" / "endpoints.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path = secure_dir(settings.var / "run") / "endpoints.yml"
+    write_private(path, text)
     return path
 
 
@@ -145,8 +184,10 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             name="sweeper",
             argv=[*workorders, "sweep", "--interval", "30"],
             health_url=None,
-            describe="sweeper            accept/resolve time limits, follow-up window",
-            env=app_env,
+            describe=("sweeper            accept/resolve time limits, follow-up window, "
+                      "retention (staged photos, outbox, Rasa conversations)"),
+            env={**app_env, "WORKORDERS_TRACKER_DATABASE_URL":
+                 f"sqlite:///{settings.var / 'rasa-tracker.db'}"},
         ),
         Service(
             name="actions",
@@ -155,7 +196,10 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             health_url=f"http://127.0.0.1:{settings.actions_port}/health",
             describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
             env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
-                 "WORKORDERS_SERVICE_TOKEN": settings.service_token},
+                 "WORKORDERS_SERVICE_TOKEN": settings.service_token,
+                 # rasa_sdk binds SANIC_HOST (default 0.0.0.0); only Rasa, here, calls it
+                 "SANIC_HOST": "127.0.0.1"},
+            checks_start=False,
         ),
         Service(
             name="rasa",
@@ -167,6 +211,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             health_url=f"http://127.0.0.1:{settings.rasa_port}/",
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
                       f"  (API token in var/run/rasa-token)"),
+            checks_start=False,
         ),
     ] + ([telegram_service(settings)] if settings.telegram_enabled else []) \
       + ([voice_service(settings)] if settings.voice is not None else [])
@@ -227,6 +272,9 @@ class Launcher:
         self.err = None
         # run in each child before exec (tools/stack.py: die with the test process)
         self.preexec_fn = None
+        # development mode (checked by main() before anything starts)
+        self.development = os.environ.get("WORKORDERS_DEVELOPMENT", "true").strip().lower() \
+            not in ("0", "false", "no", "off", "f", "n")
 
     def say(self, message: str, error: bool = False) -> None:
         stream = (self.err or sys.stderr) if error else (self.out or sys.stdout)
@@ -238,8 +286,10 @@ class Launcher:
         steps = [[str(APP_PYTHON), "-m", "integrations.workorders", "migrate"]]
         if os.environ.get("WORKORDERS_DEVELOPMENT", "true").lower() in ("1", "true", "yes"):
             steps.append([str(APP_PYTHON), "-m", "integrations.workorders", "load-demo", "--if-empty"])
+        secure_dir(self.settings.var)
         for argv in steps:
-            result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+            result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                                    umask=CHILD_UMASK)
             if result.stdout.strip():
                 self.say(result.stdout.strip())
             if result.returncode != 0:
@@ -253,26 +303,30 @@ class Launcher:
                 "PYTHONPATH": str(ROOT), **extra}
 
     def start(self) -> None:
-        run_dir = self.settings.var / "run"
-        run_dir.mkdir(parents=True, exist_ok=True)
+        secure_dir(self.settings.var)
+        run_dir = secure_dir(self.settings.var / "run")
         for name, secret in (("rasa-token", self.settings.rasa_token),
                              ("service-token", self.settings.service_token)):
-            (run_dir / name).write_text(secret)
-            (run_dir / name).chmod(0o600)
+            write_private(run_dir / name, secret)
         for service in self.plan:
             self.launch(service)
 
     def launch(self, service: Service) -> None:
         """Start one service (again), appending to var/log/<name>.log."""
-        log_dir = self.settings.var / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = secure_dir(self.settings.var / "log")
         service.log_path = log_dir / f"{service.name}.log"
-        log = open(service.log_path, "ab")
+        fd = os.open(service.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        log = os.fdopen(fd, "ab")
+        if not service.checks_start and self.development:
+            log.write(DEVELOPMENT_NOTE.format(name=service.name).encode("utf-8"))
+            log.flush()
         service.process = subprocess.Popen(
             service.argv, cwd=ROOT, env={**self._env({}), **service.env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: we stop the whole tree
             preexec_fn=self.preexec_fn,
+            umask=CHILD_UMASK,  # what it creates (databases, logs) is owner-only
         )
         log.close()
         service.started_at = time.monotonic()
@@ -341,7 +395,15 @@ class Launcher:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
     settings = Settings.from_env(dict(os.environ))
+    try:
+        # before anything is created, bound or started
+        check_start_from_env("make run", os.environ, bind_hosts=[settings.host],
+                             log=logging.getLogger("launcher"))
+    except StartupRefused as exc:
+        print(f"error: refusing to start: {exc}", file=sys.stderr, flush=True)
+        return 2
     launcher = Launcher(settings, services(settings))
     if not settings.telegram_enabled:
         launcher.say(TELEGRAM_OFF)
@@ -351,7 +413,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    settings.var.mkdir(parents=True, exist_ok=True)
+    secure_dir(settings.var)
     if not launcher.prepare():
         return 1
     launcher.start()

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from integrations.rasa_rest import RasaRelay
 from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.startup import StartupRefused, check_start
 
 from . import prompts
 from .answers import AnswerGrammar
@@ -114,6 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as exc:
         print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    try:
+        check_start("phone line gateway", development=settings.workorders_development,
+                    secret_key=settings.workorders_secret_key,
+                    bind_hosts=[settings.voice_bind_host], log=log)
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> None:

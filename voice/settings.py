@@ -30,6 +30,11 @@ class VoiceSettings(BaseSettings):
     voice_bind_host: str = "127.0.0.1"
     #: Rasa's HTTP server (the REST channel is ``/webhooks/rest/webhook``).
     rasa_url: str = "http://127.0.0.1:5005"
+    #: Privacy mode and master key, shared with the work-order service
+    #: (``WORKORDERS_DEVELOPMENT``, ``WORKORDERS_SECRET_KEY``): checked at start-up
+    #: (``integrations.shared.startup``).
+    workorders_development: bool = True
+    workorders_secret_key: str | None = Field(default=None, repr=False)
 
     #: Trailing silence that ends an utterance: longer than usual, elderly
     #: callers pause while they think.

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.startup import StartupRefused, check_start
 from .app import run
 from .settings import load_settings
 
@@ -36,6 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as exc:
         print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    try:
+        check_start("Telegram channel", development=settings.workorders_development,
+                    secret_key=settings.workorders_secret_key,
+                    bind_hosts=[settings.telegram_webhook_host]
+                    if settings.telegram_mode == "webhook" else [],
+                    log=logging.getLogger("integrations.telegram"))
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
     if not settings.enabled:
         print("TELEGRAM_BOT_TOKEN is not set: the Telegram channel is off.", file=sys.stderr)

@@ -64,9 +64,11 @@ async def _store_photo(message: Message, bot: Bot, service: ChannelServiceClient
         return None
     try:
         return await service.upload_photo(reporter_ref(message.chat.id), data, content_type)
-    except Rejected as exc:  # the service refused this file (type, size): say so, keep going
+    except Rejected as exc:  # the service refused this file (type, size, quota): say so, keep going
         log.info("photo refused by the service: %s", exc)
-        await send_text(bot, message.chat.id, texts.PHOTO_FAILED)
+        # 409: too many photos waiting for a report; the service's reason says what to do
+        await send_text(bot, message.chat.id,
+                        exc.reason_zh if exc.status == 409 else texts.PHOTO_FAILED)
         return None
 
 

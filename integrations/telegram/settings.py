@@ -60,6 +60,11 @@ class TelegramSettings(BaseSettings):
     #: The work-order service and the token it gives channels.
     workorders_api_url: str = "http://127.0.0.1:8000"
     workorders_service_token: str | None = Field(default=None, repr=False)
+    #: Privacy mode and master key, shared with the work-order service
+    #: (``WORKORDERS_DEVELOPMENT``, ``WORKORDERS_SECRET_KEY``): checked at start-up
+    #: (``integrations.shared.startup``).
+    workorders_development: bool = True
+    workorders_secret_key: str | None = Field(default=None, repr=False)
     #: Where the channel keeps its state (handled updates, unreachable chats,
     #: pending inputs): the work-order database.
     workorders_database_url: str = DEFAULT_DATABASE_URL

@@ -11,7 +11,12 @@
     add-alias CODE ALIAS          another name of a grid (a street, a landmark)
     set-fallback-area CODE        the grid that receives reports whose place matches no grid
     verify-audit [--number N]     check the hash chains of the orders' histories
-    sweep [--once] [--interval S] the time-limit sweeper (several may run at once)
+    sweep [--once] [--interval S] the time-limit sweeper (several may run at once); each
+                                  pass (at most every 10 min) also removes expired staged
+                                  photos, delivered outbox rows past retention and old Rasa
+                                  conversations
+    rotate-key [--batch N]        re-encrypt every encrypted column under the current key
+                                  (old keys in WORKORDERS_OLD_SECRET_KEYS) and recompute hashes
     show-order NUMBER             one order: status, assignee, deadlines, history
 
 Settings come from ``WORKORDERS_*`` (``settings.py``) and are built once, in
@@ -37,6 +42,7 @@ from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .adapters.db import downgrade, make_engine, migrate, normalize_url
@@ -45,6 +51,8 @@ from .demo import database_contents, load_demo
 from .domain.errors import DomainError
 from .domain.numbers import normalize as normalize_number
 from integrations.shared.privacy import PrivacyKeyError, install_log_redaction, redact
+from integrations.shared.startup import StartupRefused, check_start
+from integrations.shared.tracker_retention import make_tracker_engine, prune_trackers
 from .service import (
     CHINA_TZ,
     InvalidInput,
@@ -64,6 +72,9 @@ from .service import (
     verify_audit,
 )
 from .service import messages
+from .service.rekey import DEFAULT_BATCH as REKEY_BATCH
+from .service.rekey import RekeyReport, TableCount, rotate_key
+from .service.retention import RetentionReport, run_retention
 from .service.staff import STAFF_ROLES
 from .service.views import SATISFACTION_LABELS
 from .settings import Settings, load_settings
@@ -155,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between sweeps (default 30)")
     p.set_defaults(run=cmd_sweep)
 
+    p = commands.add_parser(
+        "rotate-key",
+        help="re-encrypt personal data under the current key and recompute lookup hashes")
+    p.add_argument("--batch", type=int, default=REKEY_BATCH, metavar="ROWS",
+                   help=f"rows per transaction (default {REKEY_BATCH})")
+    p.set_defaults(run=cmd_rotate_key)
+
     p = commands.add_parser("show-order", help="show one order with its history")
     p.add_argument("number", help="the order number (8 digits)")
     p.set_defaults(run=cmd_show_order)
@@ -190,6 +208,11 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     except ValidationError as exc:
         return _error(f"invalid settings: {redact(str(exc))}", USAGE)
     command: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        check_start(f"workorders {args.command}", development=settings.development,
+                    secret_key=settings.secret_key, log=log)
+    except StartupRefused as exc:
+        return _error(str(exc), USAGE)
     try:
         return command(args, settings)
     except PrivacyKeyError as exc:
@@ -434,22 +457,53 @@ def _signals_set(handler: Callable[[int, FrameType | None], Any]) -> Iterator[No
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     stop = _StopFlag()
     with _app(settings) as app, _signals_set(stop):
-        if args.once:
-            report = run_time_limits(app.uow, utc_now())
-            _log_report(report)
-            return FAILED if report.failed else OK
-        log.info("sweeper started (every %g s)", args.interval)
-        while not stop.requested:
-            try:
-                _log_report(run_time_limits(app.uow, utc_now()))
-            except SQLAlchemyError as exc:  # e.g. the database restarting: try again later
-                log.error("sweep failed, retrying in %g s: %s", args.interval,
-                          _database_error(exc))
-            except DomainError as exc:
-                log.error("sweep failed, retrying in %g s: %s", args.interval, exc.reason)
-            stop.sleep(args.interval)
+        trackers = (None if settings.tracker_database_url is None
+                    else make_tracker_engine(settings.tracker_database_url))
+        try:
+            if args.once:
+                report = run_time_limits(app.uow, utc_now())
+                _log_report(report)
+                _retention(app, settings, trackers)
+                return FAILED if report.failed else OK
+            log.info("sweeper started (every %g s)", args.interval)
+            _sweep_loop(app, settings, trackers, stop, args.interval)
+        finally:
+            if trackers is not None:
+                trackers.dispose()
         log.info("sweeper stopped")
     return OK
+
+
+#: Retention (photos, outbox, trackers) runs at most this often in the sweeper's loop.
+RETENTION_EVERY_S = 600.0
+
+
+def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _StopFlag,
+                interval: float) -> None:
+    retention_due = time.monotonic()
+    while not stop.requested:
+        try:
+            _log_report(run_time_limits(app.uow, utc_now()))
+            if time.monotonic() >= retention_due:
+                _retention(app, settings, trackers)
+                retention_due = time.monotonic() + RETENTION_EVERY_S
+        except SQLAlchemyError as exc:  # e.g. the database restarting: try again later
+            log.error("sweep failed, retrying in %g s: %s", interval, _database_error(exc))
+        except DomainError as exc:
+            log.error("sweep failed, retrying in %g s: %s", interval, exc.reason)
+        stop.sleep(interval)
+
+
+def _retention(app: App, settings: Settings, trackers: Engine | None) -> RetentionReport:
+    """Expired staged photos, old delivered outbox rows, and old conversations in Rasa's store."""
+    now = utc_now()
+    report = run_retention(app.uow(), now)
+    if report.staged_photos_removed or report.outbox_rows_pruned:
+        log.info("retention: %d expired staged photos removed, %d delivered outbox rows pruned",
+                 report.staged_photos_removed, report.outbox_rows_pruned)
+    if trackers is not None:
+        prune_trackers(trackers, now.timestamp(), settings.tracker_retention_days)
+    return report
 
 
 def describe_report(report: SweepReport) -> str | None:
@@ -469,6 +523,42 @@ def _log_report(report: SweepReport) -> None:
     line = describe_report(report)
     if line is not None:
         log.log(logging.WARNING if report.failed else logging.INFO, "%s", line)
+
+
+# --------------------------------------------------------------------- rotate-key
+
+
+def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch < 1:
+        return _error("--batch must be at least 1", USAGE)
+    with _app(settings) as app:
+        vault = app.config.vault
+        log.info("re-encrypting under key id %s (%d old key(s) configured)",
+                 vault.key_id, len(settings.old_keys))
+
+        def progress(table: str, count: TableCount) -> None:
+            log.debug("%s: %d scanned, %d re-keyed", table, count.scanned, count.rekeyed)
+
+        # The hook for pseudonymous reporter refs (voice:h:<hash>) is not wired yet:
+        # rotate_key(..., rekey_refs=<re-keyer>) once such refs exist.
+        report = rotate_key(app.session_factory, vault, batch=args.batch, progress=progress)
+    _print_rekey_report(report)
+    if report.failed:
+        print(f"error: {report.failed} row(s) hold values no configured key decrypts; add the key "
+              "they were written with to WORKORDERS_OLD_SECRET_KEYS and run rotate-key again",
+              file=sys.stderr)
+        return FAILED
+    return OK
+
+
+def _print_rekey_report(report: RekeyReport) -> None:
+    print(f"current key id {report.key_id}")
+    for table, c in report.tables.items():
+        print(f"  {table}: {c.scanned} rows, {c.rekeyed} re-encrypted, {c.current} already "
+              f"current, {c.failed} failed, {c.changed_meanwhile} changed meanwhile")
+    refs = ("not re-keyed (no re-keyer wired)" if report.refs_rekeyed is None
+            else f"{report.refs_rekeyed} re-keyed")
+    print(f"  pseudonymous reporter refs: {refs}")
 
 
 # --------------------------------------------------------------------- show-order

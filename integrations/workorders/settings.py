@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     #: Master key of ``privacy.Vault`` (urlsafe base64 of 32 bytes). Hidden from repr.
     secret_key: str = Field(default=EXAMPLE_KEY, repr=False)
+    #: Keys of before a rotation (comma-separated): they only decrypt and find
+    #: old lookup hashes until ``rotate-key`` has re-encrypted everything. Hidden from repr.
+    old_secret_keys: str = Field(default="", repr=False)
     #: Development mode accepts the public example key; production refuses it.
     development: bool = True
     #: Bearer token of the Rasa action server (a service account); None disables it.
@@ -49,6 +52,22 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     #: Photos one work order may carry.
     max_attachments_per_order: int = Field(default=10, gt=0)
+    #: Hours a staged photo (uploaded, not attached to an order) is kept; the sweeper removes it.
+    staged_photo_hours: float = Field(default=24.0, gt=0)
+    #: Staged photos one resident may hold at once (count and total bytes).
+    max_staged_photos: int = Field(default=20, gt=0)
+    max_staged_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    #: Days a delivered outbox row is kept before the sweeper deletes it.
+    outbox_retention_days: float = Field(default=7.0, gt=0)
+    #: Rasa's tracker store (SQLAlchemy URL); None: the sweeper does not prune trackers.
+    tracker_database_url: str | None = Field(default=None, repr=False)
+    #: Days a conversation is kept after its last event; older ones are deleted by the sweeper.
+    tracker_retention_days: float = Field(default=30.0, gt=0)
+
+    @property
+    def old_keys(self) -> tuple[str, ...]:
+        """``old_secret_keys`` as a list (blanks dropped)."""
+        return tuple(k.strip() for k in self.old_secret_keys.split(",") if k.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

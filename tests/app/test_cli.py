@@ -178,7 +178,7 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
-HEAD = "0005_request_kind"
+HEAD = "0006_priv_outbox_indexes"
 
 
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):

@@ -13,6 +13,7 @@ service takes row locks (``SELECT ... FOR UPDATE``) where it needs them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,15 @@ def make_engine(
     )
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does, in a 0700 directory
+    if this creates the directory; an existing file keeps its mode (``make run`` tightens var/)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
@@ -81,7 +91,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, or each sees its own DB
     else:
-        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(database).expanduser().resolve())
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     engine = create_engine(url, **kwargs)
 
@@ -125,7 +135,15 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 
 def migrate(url: str | URL, revision: str = "head") -> None:
-    """``alembic upgrade <revision>`` on ``url`` (the only way the schema is made)."""
+    """``alembic upgrade <revision>`` on ``url`` (the only way the schema is made).
+
+    A SQLite file that does not exist yet is created owner-only first.
+    """
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    if (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+            and not database.startswith("file:")):
+        _private_file(Path(database).expanduser().resolve())
     command.upgrade(alembic_config(url), revision)
 
 

@@ -45,4 +45,9 @@ class OutboxMessage(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # delivery in order per order and recipient; pruning of delivered rows
+        Index("ix_outbox_order_recipient", "order_number", "recipient_ref", "status"),
+        Index("ix_outbox_status_delivered", "status", "delivered_at"),
+    )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from integrations.shared.privacy import PrivacyKeyError, redact
+from integrations.shared.startup import StartupRefused, check_start
 from .config import load_api_settings
 from .entrypoint import configure_logging, serve
 
@@ -47,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parse_args(argv, settings.api_port, settings.log_level)
     configure_logging(args.log_level)
+    try:
+        check_start("work-order API", development=settings.development,
+                    secret_key=settings.secret_key, bind_hosts=[args.host])
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
     try:
         return serve(settings, host=args.host, port=args.port, workers=args.workers,
                      migrate_first=not args.no_migrate, log_level=args.log_level)

@@ -36,6 +36,7 @@ from ...telegram.settings import TelegramSettings
 from ...telegram.settings import load_settings as load_telegram_settings
 from ..adapters.db import make_engine, make_session_factory
 from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.startup import StartupRefused, check_start
 from ..settings import Settings, load_settings
 from .delivery import (
     DEFAULT_BATCH,
@@ -207,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except Exception as exc:  # pydantic's ValidationError: say what is wrong and stop
         print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    try:
+        check_start("notifier", development=settings.development,
+                    secret_key=settings.secret_key, log=log)
+    except StartupRefused as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
     try:
         telegram = load_telegram_settings()

@@ -13,6 +13,12 @@ Leasing (``claim``)
     takes the database write lock first (``BEGIN IMMEDIATE``) and leases with
     one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)``.
 
+Order
+    Messages for one order reach one recipient in the order they were
+    written: a row is not due while an earlier row (lower id) for the same
+    order, recipient and channel is still pending, so a retried "accepted"
+    never arrives after "resolved". A dead row no longer holds the ones after it.
+
 Fencing
     An outcome is written only if the row is still pending and still carries
     this worker's id *and* the exact ``lease_until`` it was claimed with. A
@@ -201,11 +207,28 @@ def _begin_write(session: Session) -> str:
     return name
 
 
+_earlier = _t.alias("earlier")
+
+
 def _due(now: datetime):
+    # In order per order and recipient: a row waits while an earlier row
+    # (lower id: written first) for the same order, recipient and channel is
+    # still pending, whether it is being sent, leased or waiting for a retry.
+    # Rows without an order number are not ordered against each other.
+    e = _earlier.c
+    waiting_behind = (
+        select(e.id)
+        .where(e.order_number == _c.order_number, e.recipient_kind == _c.recipient_kind,
+               e.recipient_ref == _c.recipient_ref, e.channel == _c.channel,
+               e.status == PENDING, e.id < _c.id)
+        .correlate(_t)
+        .exists()
+    )
     return and_(
         _c.status == PENDING,
         _c.next_attempt_at <= now,
         or_(_c.lease_until.is_(None), _c.lease_until <= now),
+        or_(_c.order_number.is_(None), ~waiting_behind),
     )
 
 

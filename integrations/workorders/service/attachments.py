@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Insert, func, insert, select, update
+from sqlalchemy import Insert, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,7 +33,14 @@ from . import messages, outbox
 from .audit_trail import ATTACHMENT, LOCATION, record
 from .common import canonical_number, load_order, lock_order, order_view, require_aware
 from .config import ServiceConfig
-from .errors import Conflict, ImageTooLarge, InvalidInput, NotFound, UnsupportedImage
+from .errors import (
+    Conflict,
+    ImageTooLarge,
+    InvalidInput,
+    NotFound,
+    StagedPhotoQuota,
+    UnsupportedImage,
+)
 from .uow import UnitOfWork
 from .views import REPORTER_CHANNELS, AttachmentFile, AttachmentView, OrderView
 
@@ -58,7 +65,11 @@ def upload_attachment(
     (JPEG, PNG or WebP), else ``UnsupportedImage``. Empty: ``InvalidInput``;
     over ``config.max_attachment_bytes``: ``ImageTooLarge``. The same bytes
     from the same resident are stored once: a second upload returns the
-    first photo (staged or attached) and ``False``.
+    first photo (staged or attached) and ``False``. A new photo that would
+    take the resident over ``config.max_staged_photos`` staged photos or
+    ``config.max_staged_bytes`` staged bytes (expired ones not counted):
+    ``StagedPhotoQuota``. Concurrent uploads of one resident may each pass
+    the check, so the quota can be exceeded by a few in flight at once.
     """
     require_aware(now)
     ref = _reporter_ref(reporter_ref)
@@ -76,6 +87,12 @@ def upload_attachment(
     for _ in range(PUBLIC_ID_ATTEMPTS):
         with uow:
             session = uow.session
+            known = session.scalar(select(Attachment).where(
+                Attachment.reporter_ref == ref, Attachment.sha256 == digest))
+            if known is not None:  # the same photo again: no new bytes, no quota
+                view = _view(session, known)
+                return view, False
+            _check_staged_quota(session, uow.config, ref, len(data), now)
             inserted = _insert_ignoring_conflicts(session, {
                 "public_id": new_public_id(), "reporter_ref": ref, "order_id": None,
                 "content_type": declared, "size": len(data), "sha256": digest, "data": data,
@@ -92,6 +109,45 @@ def upload_attachment(
             return view, inserted
     raise Conflict(f"no free attachment id after {PUBLIC_ID_ATTEMPTS} attempts",
                    "系统繁忙，请稍后重试。")
+
+
+def _check_staged_quota(
+    session: Session, cfg: ServiceConfig, ref: str, size: int, now: datetime
+) -> None:
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Attachment.size), 0)).where(
+            Attachment.reporter_ref == ref, Attachment.order_id.is_(None),
+            Attachment.created_at > now - cfg.staged_photo_ttl)
+    ).one()
+    if count >= cfg.max_staged_photos or int(total) + size > cfg.max_staged_bytes:
+        raise StagedPhotoQuota(cfg.max_staged_photos)
+
+
+def expire_staged_photos(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> int:
+    """Delete staged photos (bytes and rows) older than ``config.staged_photo_ttl``; how many.
+
+    Attached photos are kept with their order. A photo attached concurrently
+    is not deleted: the delete re-checks ``order_id IS NULL`` on each row.
+    """
+    require_aware(now)
+    cutoff = now - uow.config.staged_photo_ttl
+    removed = 0
+    while True:
+        with uow:
+            session = uow.session
+            ids = session.scalars(
+                select(Attachment.id).where(Attachment.order_id.is_(None),
+                                            Attachment.created_at <= cutoff)
+                .order_by(Attachment.id).limit(batch)).all()
+            if not ids:
+                return removed
+            result = session.execute(
+                delete(Attachment).where(Attachment.id.in_(ids), Attachment.order_id.is_(None))
+                .execution_options(synchronize_session=False))
+            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            uow.commit()
+        if len(ids) < batch:
+            return removed
 
 
 def new_public_id() -> str:

@@ -42,15 +42,25 @@ class ServiceConfig:
     #: Largest photo a resident may send, in bytes; photos one order may carry.
     max_attachment_bytes: int = 5 * 1024 * 1024
     max_attachments_per_order: int = 10
+    #: How long a staged photo lives; how many staged photos (and bytes) one resident may hold.
+    staged_photo_ttl: timedelta = timedelta(hours=24)
+    max_staged_photos: int = 20
+    max_staged_bytes: int = 50 * 1024 * 1024
+    #: Delivered outbox rows older than this are deleted by the sweeper.
+    outbox_retention: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, settings: Settings, taxonomy: Taxonomy | None = None) -> ServiceConfig:
         """The configuration the settings describe (reads the taxonomy file unless given)."""
         return cls(
             taxonomy=taxonomy if taxonomy is not None else load_taxonomy(settings.taxonomy_path),
-            vault=Vault(settings.secret_key),
+            vault=Vault(settings.secret_key, old_keys=settings.old_keys),
             webhook_enabled=bool(settings.webhook_url),
             follow_up=timedelta(hours=settings.follow_up_hours),
             max_attachment_bytes=settings.max_attachment_bytes,
             max_attachments_per_order=settings.max_attachments_per_order,
+            staged_photo_ttl=timedelta(hours=settings.staged_photo_hours),
+            max_staged_photos=settings.max_staged_photos,
+            max_staged_bytes=settings.max_staged_bytes,
+            outbox_retention=timedelta(days=settings.outbox_retention_days),
         )

@@ -44,6 +44,16 @@ class Conflict(ServiceError):
         super().__init__(reason, reason_zh)
 
 
+class StagedPhotoQuota(Conflict):
+    """A resident holds as many staged photos (or bytes) as allowed; 409."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(
+            f"at most {most} staged photos (or their byte quota) per resident",
+            "您已发送的照片较多，还没有提交。请先完成反映，或稍后再发送新照片，谢谢。",
+        )
+
+
 class TooManyAttempts(ServiceError):
     """Too many failed tries in a while (e.g. guessing link codes); try again later."""
 

@@ -200,6 +200,23 @@ async def test_a_photo_too_big_is_refused_politely(resident, rasa, world):
 
 
 @pytest.mark.asyncio
+async def test_over_the_staged_photo_quota_the_resident_hears_the_services_reason(
+        resident, rasa, world):
+    from datetime import datetime, timezone
+
+    from integrations.workorders.service import upload_attachment
+    from tests.app.image_samples import png
+
+    now = datetime.now(timezone.utc)
+    for seed in range(world.db.config.max_staged_photos):
+        upload_attachment(world.uow(), f"tg:{CHAT}", png(seed), "image/png", now)
+    await resident.sends(photo=JPEG)
+    assert resident.seen() == ["您已发送的照片较多，还没有提交。"
+                               "请先完成反映，或稍后再发送新照片，谢谢。"]
+    assert rasa.received == []
+
+
+@pytest.mark.asyncio
 async def test_stickers_and_voice_messages_get_a_polite_answer(resident, rasa):
     await resident.sends(sticker=True)
     await resident.sends(voice=b"OggS....")

@@ -4,7 +4,8 @@
   photo a resident sent, as the raw body (``image/jpeg``, ``image/png`` or
   ``image/webp``, checked against the bytes; up to ``max_attachment_bytes``).
   It is staged: 201 with its id, or 200 with the first id when the same
-  resident sent the same bytes before.
+  resident sent the same bytes before; 409 over the resident's quota of
+  staged photos. Staged photos never attached expire (the sweeper removes them).
 - ``POST /orders/{number}/attachments``: the service attaches a staged photo
   of the reporter to their own order.
 - ``GET /orders/{number}/attachments``: the photos of an order (not the
@@ -89,6 +90,8 @@ async def image_body(request: Request, state: StateDep, principal: Resident) -> 
     responses={200: {"description": "The same resident sent the same bytes before: that photo"},
                413: {"model": ErrorBody, "description": "Larger than max_attachment_bytes"},
                415: {"model": ErrorBody, "description": "Not a JPEG, PNG or WebP image"},
+               409: {"model": ErrorBody, "description": "The resident holds as many staged "
+                     "photos (or bytes) as allowed; they expire after staged_photo_hours"},
                422: {"model": ErrorBody, "description": "Empty, or no reporter_ref"}},
     summary="Upload a resident's photo (staged until attached to an order)",
 )

@@ -1,0 +1,32 @@
+"""Indexes for in-order delivery and for pruning delivered outbox rows.
+
+The notifier holds back a message while an earlier one for the same order and
+recipient is pending (``ix_outbox_order_recipient``); the sweeper deletes
+delivered rows past their retention (``ix_outbox_status_delivered``). No data
+changes.
+
+Revision ID: 0006_priv_outbox_indexes
+Revises: 0005_request_kind
+Create Date: 2026-12-06
+"""
+from typing import Sequence, Union
+
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision: str = '0006_priv_outbox_indexes'
+down_revision: Union[str, Sequence[str], None] = '0005_request_kind'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_outbox_order_recipient", "outbox",
+                    ["order_number", "recipient_ref", "status"])
+    op.create_index("ix_outbox_status_delivered", "outbox", ["status", "delivered_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_status_delivered", table_name="outbox")
+    op.drop_index("ix_outbox_order_recipient", table_name="outbox")
