@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,7 +46,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ErrorEvent, ForceReply, Message, TelegramObject
 
-from ..workorders.domain.taxonomy import Taxonomy
+from .categories import Category
 from . import tickets
 from .store import ChannelStore, PendingInput
 from .tickets import ACCEPT, BACK, DECLINE, PROGRESS, RECLASSIFY, RESOLVE, TO
@@ -313,7 +313,7 @@ def build_router(
 
     @router.callback_query(F.data.startswith("t:"))
     async def ticket_button(query: CallbackQuery, bot: Bot, service: ChannelServiceClient,
-                            store: ChannelStore, taxonomy: Taxonomy) -> None:
+                            store: ChannelStore, categories: Sequence[Category]) -> None:
         try:
             pressed = tickets.parse_callback(query.data)
         except ValueError:
@@ -361,7 +361,7 @@ def build_router(
             if message_id is not None:
                 await bot.edit_message_reply_markup(
                     chat_id=chat_id, message_id=message_id,
-                    reply_markup=tickets.category_keyboard(taxonomy, number,
+                    reply_markup=tickets.category_keyboard(categories, number,
                                                            current.get("category")))
             await query.answer(Texts.PICK_CATEGORY)
         elif pressed.action == BACK:

@@ -1,4 +1,4 @@
-"""The Telegram channel's state in the work-order database (``adapters.channel_tables``).
+"""The Telegram channel's state in the work-order database (its own ``tables``).
 
     store = ChannelStore(make_session_factory(engine))
     if await asyncio.to_thread(store.begin_update, bot_id, update.update_id, now):
@@ -36,12 +36,9 @@ from sqlalchemy import Insert, and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..workorders.adapters.channel_tables import (
-    TelegramPendingInput,
-    TelegramUnreachable,
-    TelegramUpdate,
-)
-from ..workorders.adapters.db import READ_ONLY
+from integrations.shared.sql import READ_ONLY
+
+from .tables import TelegramPendingInput, TelegramUnreachable, TelegramUpdate
 
 __all__ = ["DEFAULT_LEASE_S", "ChannelStore", "InboxUpdate", "PendingInput"]
 
@@ -101,7 +98,7 @@ class ChannelStore:
     def _begin_write(session: Session) -> str:
         """Start the transaction as a writer (SQLite: ``BEGIN IMMEDIATE``); the dialect name.
 
-        Engines made by ``adapters.db.make_engine`` begin that way already; a
+        Engines made by ``shared.sql.make_engine`` begin that way already; a
         plain SQLite engine would begin a deferred transaction, so it is begun
         here before the first statement.
         """

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from integrations.telegram.store import ChannelStore, PendingInput
-from integrations.workorders.adapters.channel_tables import (
+from integrations.telegram.tables import (
     TelegramPendingInput,
     TelegramUnreachable,
     TelegramUpdate,
