@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH, REPO_ROOT  # noqa: F401
+from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
 from integrations.shared.privacy import EXAMPLE_KEY
 
 

@@ -14,13 +14,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import URL
 
-from integrations.shared.sql import (  # noqa: F401  (re-exported: the service's entrypoints use them)
+from integrations.shared.sql import (
     READ_ONLY,
     is_sqlite,
     make_engine,
     make_session_factory,
     normalize_url,
 )
+
+__all__ = ["PROJECT_ROOT", "READ_ONLY", "alembic_config", "downgrade", "is_sqlite", "make_engine",
+           "make_session_factory", "migrate", "normalize_url"]
 
 #: Where ``alembic.ini`` and ``migrations/`` live.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
