@@ -158,6 +158,23 @@ def test_the_channels_import_nothing_of_the_service(graph):
         assert found == {}, channel
 
 
+def test_the_channels_import_each_other_not(graph):
+    channels = ("integrations.telegram", "voice")
+    for channel in channels:
+        found = {b: where for b, where in imports_of(graph, channel).items() if b in channels}
+        assert found == {}, channel
+
+
+def test_the_rasa_side_imports_nothing_of_the_application_side(graph):
+    """``actions`` and ``bot`` run in Rasa's interpreter (.venv-rasa, other library
+    versions): they reach the service over HTTP only."""
+    application = {"integrations.shared", "integrations.telegram", "integrations.workorders",
+                   "integrations.rasa_rest", "integrations.notifier", "voice", "tools"}
+    for side in ("actions", "bot"):
+        found = {b: where for b, where in imports_of(graph, side).items() if b in application}
+        assert found == {}, side
+
+
 def test_the_service_layers_point_one_way():
     """Inside the service: the domain imports no other part; no cycle between the parts."""
     edges = [e for e in import_edges(REPO_ROOT, ("integrations",))
