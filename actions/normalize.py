@@ -106,8 +106,3 @@ def normalize_place(text: Optional[str]) -> Optional[str]:
     place = numerals_to_digits(place)
     place = re.sub(r"\s+", " ", place).strip()
     return place or None
-
-
-def reads_digit_by_digit(number: str) -> str:
-    """"73920416" → "7 3 9 2 0 4 1 6": for the voice line and for clarity."""
-    return " ".join(number)

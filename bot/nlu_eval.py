@@ -43,15 +43,6 @@ class Example:
     alarming: bool = False
 
 
-def load_training_data():
-    """All NLU training data (the YAML files under nlu_data/, as `rasa train` reads them)."""
-    from rasa.shared.nlu.training_data.loading import load_data
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    files = sorted((ROOT / "nlu_data").rglob("*.yml"))
-    return TrainingData().merge(*[load_data(str(f)) for f in files])
-
-
 def load_examples(path: Path = HELDOUT) -> List[Example]:
     from rasa.shared.nlu.constants import METADATA, METADATA_INTENT
     from rasa.shared.nlu.training_data.loading import load_data

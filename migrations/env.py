@@ -1,4 +1,4 @@
-"""Alembic environment of the work-order service.
+"""Alembic environment of the work-order database (the service's and the channel's tables).
 
 The database URL comes from, in order: ``alembic -x url=...``, the caller
 (``adapters.db.migrate`` puts it in ``config.attributes["url"]``), then the
@@ -15,8 +15,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine, event, pool
 
+from integrations.telegram.tables import ChannelBase
 from integrations.workorders.adapters import orm  # noqa: F401  (registers every table)
-from integrations.workorders.adapters import channel_tables  # noqa: F401  (the channel's)
 from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.db import normalize_url
 
@@ -27,7 +27,8 @@ config = context.config
 if config.config_file_name is not None and "url" not in config.attributes:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+# The service's tables and the Telegram channel's (its own metadata), one schema.
+target_metadata = [Base.metadata, ChannelBase.metadata]
 
 
 def database_url() -> str:

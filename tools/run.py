@@ -173,7 +173,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
         ),
         Service(
             name="notifier",
-            argv=[str(APP_PYTHON), "-m", "integrations.workorders.notifier"],
+            argv=[str(APP_PYTHON), "-m", "integrations.notifier"],
             health_url=None,
             describe=("notifier           delivers the outbox ("
                       + ("Telegram, " if settings.telegram_enabled else "")

@@ -46,11 +46,6 @@ def tone(seconds: float, frequency: float = 440.0, amplitude: int = 8000) -> byt
     return _pcm(array("h", (int(amplitude * math.sin(step * i)) for i in range(n))))
 
 
-def duration(pcm: bytes) -> float:
-    """Seconds of audio in ``pcm``."""
-    return len(pcm) / (SAMPLE_RATE * SAMPLE_WIDTH)
-
-
 def rms(pcm: bytes) -> float:
     """Root mean square of the samples (0 for empty or silent audio)."""
     samples = _samples(pcm)

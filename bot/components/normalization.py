@@ -152,7 +152,3 @@ def normalize(text: str) -> Normalized:
         chars = _joined(chars)
     chars = _digits(chars)
     return Normalized("".join(c for c, _ in chars), tuple(o for _, o in chars))
-
-
-def normalize_text(text: str) -> str:
-    return normalize(text).text

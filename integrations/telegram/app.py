@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,10 +21,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
-from ..workorders.adapters.db import make_engine, make_session_factory
-from ..workorders.adapters.taxonomy_file import load_taxonomy
-from ..workorders.domain.taxonomy import Taxonomy
+from integrations.shared.sql import make_engine, make_session_factory
+
 from . import handler_bot, resident, webhook
+from .categories import Category, load_categories
 from .inbox import UpdateProcessor, retry_forever
 from .middlewares import ResidentGate
 from .outgoing import Keyboards
@@ -63,9 +64,9 @@ def reachable(dp: Dispatcher) -> Dispatcher:
 
 def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: RasaRelay,
                       service: ChannelServiceClient, resident_bot: Bot,
-                      handlers_bot: Bot, taxonomy: Taxonomy) -> list[Served]:
+                      handlers_bot: Bot, categories: Sequence[Category]) -> list[Served]:
     deps = dict(relay=relay, service=service, store=store, settings=settings,
-                keyboards=Keyboards(), taxonomy=taxonomy)
+                keyboards=Keyboards(), categories=categories)
     limiter = RateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_second)
     residents = resident.build_router()
     residents.message.outer_middleware(ResidentGate(limiter))
@@ -107,7 +108,7 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
     if not settings.enabled:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     assert settings.telegram_bot_token is not None and settings.handler_token is not None
-    taxonomy = load_taxonomy(settings.workorders_taxonomy_path)  # the categories 转类 offers
+    categories = load_categories(settings.workorders_taxonomy_path)  # what 转类 offers
     engine = make_engine(settings.workorders_database_url)
     store = ChannelStore(make_session_factory(engine))
     async with AsyncExitStack() as stack:
@@ -127,7 +128,7 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
             handlers_bot = make_bot(settings.handler_token, settings.telegram_api_base)
             stack.push_async_callback(handlers_bot.session.close)
         served = build_dispatchers(settings, store, relay, service, resident_bot, handlers_bot,
-                                   taxonomy)
+                                   categories)
 
         for item in served:
             me = await item.bot.me()  # a wrong token fails here, loudly

@@ -7,7 +7,8 @@ location and a photo become the intent payloads ``/share_location{...}`` and
 work-order service. Other media get a polite answer. Only private chats are
 served: a resident's reports are theirs alone.
 
-Dependencies arrive by name from the dispatcher's workflow data: ``relay``
+Every handler is a module-level function registered by ``build_router``; its
+dependencies arrive by name from the dispatcher's workflow data: ``relay``
 (RasaRelay), ``service`` (ChannelServiceClient), ``settings``
 (TelegramSettings), ``keyboards`` (Keyboards).
 """
@@ -84,60 +85,68 @@ async def _photo(message: Message, bot: Bot, relay: RasaRelay, service: ChannelS
         await relay_and_answer(message, bot, relay, keyboards, caption)
 
 
+async def greet(message: Message, bot: Bot) -> None:
+    await send_text(bot, message.chat.id, texts.GREETING)
+
+
+async def relay_text(message: Message, bot: Bot, relay: RasaRelay, keyboards: Keyboards) -> None:
+    typed = message.text or ""
+    payload = keyboards.payload_for(message.chat.id, typed.strip())
+    outgoing = payload if payload is not None else as_typed_text(typed)
+    if not outgoing:
+        await send_text(bot, message.chat.id, texts.EMPTY)
+        return
+    await relay_and_answer(message, bot, relay, keyboards, outgoing)
+
+
+async def relay_location(message: Message, bot: Bot, relay: RasaRelay,
+                         keyboards: Keyboards) -> None:
+    assert message.location is not None
+    payload = intent_payload("share_location", {
+        "latitude": round(message.location.latitude, 6),
+        "longitude": round(message.location.longitude, 6),
+    })
+    await relay_and_answer(message, bot, relay, keyboards, payload)
+
+
+async def relay_photo(message: Message, bot: Bot, relay: RasaRelay, service: ChannelServiceClient,
+                      settings: TelegramSettings, keyboards: Keyboards) -> None:
+    size = largest_photo(message.photo or [], settings.telegram_max_photo_bytes)
+    if size is None:
+        await send_text(bot, message.chat.id, texts.PHOTO_TOO_BIG)
+        return
+    await _photo(message, bot, relay, service, settings, keyboards, size.file_id, "image/jpeg")
+
+
+async def relay_image_document(message: Message, bot: Bot, relay: RasaRelay,
+                               service: ChannelServiceClient, settings: TelegramSettings,
+                               keyboards: Keyboards) -> None:
+    document: Document = message.document  # type: ignore[assignment]
+    if document.file_size is not None and document.file_size > settings.telegram_max_photo_bytes:
+        await send_text(bot, message.chat.id, texts.PHOTO_TOO_BIG)
+        return
+    await _photo(message, bot, relay, service, settings, keyboards, document.file_id,
+                 document.mime_type or "image/jpeg")
+
+
+async def voice_message(message: Message, bot: Bot) -> None:
+    await send_text(bot, message.chat.id, texts.VOICE_MESSAGE)
+
+
+async def anything_else(message: Message, bot: Bot) -> None:
+    await send_text(bot, message.chat.id, texts.UNSUPPORTED_MEDIA)
+
+
 def build_router() -> Router:
+    """The residents' router, this module's handlers registered on it (first match wins)."""
     router = Router(name="resident")
     router.message.filter(F.chat.type == "private")
-
-    @router.message(CommandStart())
-    @router.message(Command("help"))
-    async def greet(message: Message, bot: Bot) -> None:
-        await send_text(bot, message.chat.id, texts.GREETING)
-
-    @router.message(F.text)
-    async def text(message: Message, bot: Bot, relay: RasaRelay, keyboards: Keyboards) -> None:
-        typed = message.text or ""
-        payload = keyboards.payload_for(message.chat.id, typed.strip())
-        outgoing = payload if payload is not None else as_typed_text(typed)
-        if not outgoing:
-            await send_text(bot, message.chat.id, texts.EMPTY)
-            return
-        await relay_and_answer(message, bot, relay, keyboards, outgoing)
-
-    @router.message(F.location)
-    async def location(message: Message, bot: Bot, relay: RasaRelay, keyboards: Keyboards) -> None:
-        assert message.location is not None
-        payload = intent_payload("share_location", {
-            "latitude": round(message.location.latitude, 6),
-            "longitude": round(message.location.longitude, 6),
-        })
-        await relay_and_answer(message, bot, relay, keyboards, payload)
-
-    @router.message(F.photo)
-    async def photo(message: Message, bot: Bot, relay: RasaRelay, service: ChannelServiceClient,
-                    settings: TelegramSettings, keyboards: Keyboards) -> None:
-        size = largest_photo(message.photo or [], settings.telegram_max_photo_bytes)
-        if size is None:
-            await send_text(bot, message.chat.id, texts.PHOTO_TOO_BIG)
-            return
-        await _photo(message, bot, relay, service, settings, keyboards, size.file_id, "image/jpeg")
-
-    @router.message(F.document.mime_type.in_(IMAGE_TYPES))
-    async def image_document(message: Message, bot: Bot, relay: RasaRelay,
-                             service: ChannelServiceClient, settings: TelegramSettings,
-                             keyboards: Keyboards) -> None:
-        document: Document = message.document  # type: ignore[assignment]
-        if document.file_size is not None and document.file_size > settings.telegram_max_photo_bytes:
-            await send_text(bot, message.chat.id, texts.PHOTO_TOO_BIG)
-            return
-        await _photo(message, bot, relay, service, settings, keyboards, document.file_id,
-                     document.mime_type or "image/jpeg")
-
-    @router.message(F.voice | F.audio | F.video_note)
-    async def voice(message: Message, bot: Bot) -> None:
-        await send_text(bot, message.chat.id, texts.VOICE_MESSAGE)
-
-    @router.message()
-    async def anything_else(message: Message, bot: Bot) -> None:
-        await send_text(bot, message.chat.id, texts.UNSUPPORTED_MEDIA)
-
+    router.message.register(greet, CommandStart())
+    router.message.register(greet, Command("help"))
+    router.message.register(relay_text, F.text)
+    router.message.register(relay_location, F.location)
+    router.message.register(relay_photo, F.photo)
+    router.message.register(relay_image_document, F.document.mime_type.in_(IMAGE_TYPES))
+    router.message.register(voice_message, F.voice | F.audio | F.video_note)
+    router.message.register(anything_else)
     return router

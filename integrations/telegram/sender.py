@@ -1,7 +1,7 @@
 """The notifier's Telegram sender: outbox messages to residents' and staff chats.
 
 ``TelegramSender`` implements the notifier's ``Sender`` protocol
-(``integrations/workorders/notifier/senders.py``). The chat is
+(``integrations/shared/delivery.py``). The chat is
 ``payload["chat_id"]``; residents hear from the residents' bot, handlers,
 dispatchers and supervisors from the handlers' bot (the same bot in one-bot
 mode). Texts and buttons come from ``tickets.render_delivery``.

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..workorders.settings import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
+from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 

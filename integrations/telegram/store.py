@@ -1,9 +1,9 @@
-"""The Telegram channel's state in the work-order database (``adapters.channel_tables``).
+"""The Telegram channel's state in the work-order database (its own ``tables``).
 
     store = ChannelStore(make_session_factory(engine))
-    if await asyncio.to_thread(store.begin_update, bot_id, update.update_id, now):
-        ...handle it...
-        await asyncio.to_thread(store.finish_update, bot_id, update.update_id, now)
+    new = await asyncio.to_thread(store.receive_updates, bot_id, rows, now)
+    ...handle them...
+    await asyncio.to_thread(store.finish_update, bot_id, update_id, now)
 
 Methods are synchronous (callers run them with ``asyncio.to_thread``), each
 one short transaction, and safe when several tasks or processes call them at
@@ -12,15 +12,11 @@ once: on PostgreSQL every write is one ``INSERT ... ON CONFLICT`` / ``UPDATE``
 SQLite a write transaction takes the database's write lock first (``BEGIN
 IMMEDIATE``), so its reads and writes never interleave with another writer's.
 
-Updates, two ways:
-
-- dedupe only: ``begin_update`` says whether to handle an update (new, or
-  received but never finished: a crash mid-handling), ``finish_update`` marks
-  it handled;
-- inbox: ``receive_updates`` stores updates with their payload before they are
-  acknowledged to Telegram, ``due_updates`` hands out those due (again) under
-  a lease, ``defer_update`` schedules a retry, ``release_updates`` makes every
-  unhandled one due at start-up, ``finish_update`` ends it (and drops the payload).
+Updates, as an inbox: ``receive_updates`` stores updates with their payload
+before they are acknowledged to Telegram (an update seen before is not new),
+``due_updates`` hands out those due (again) under a lease, ``defer_update``
+schedules a retry, ``release_updates`` makes every unhandled one due at
+start-up, ``finish_update`` ends it (and drops the payload): never again.
 
 ``prune_updates`` deletes rows received before a time (handled or given up).
 """
@@ -36,12 +32,9 @@ from sqlalchemy import Insert, and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..workorders.adapters.channel_tables import (
-    TelegramPendingInput,
-    TelegramUnreachable,
-    TelegramUpdate,
-)
-from ..workorders.adapters.db import READ_ONLY
+from integrations.shared.sql import READ_ONLY
+
+from .tables import TelegramPendingInput, TelegramUnreachable, TelegramUpdate
 
 __all__ = ["DEFAULT_LEASE_S", "ChannelStore", "InboxUpdate", "PendingInput"]
 
@@ -101,7 +94,7 @@ class ChannelStore:
     def _begin_write(session: Session) -> str:
         """Start the transaction as a writer (SQLite: ``BEGIN IMMEDIATE``); the dialect name.
 
-        Engines made by ``adapters.db.make_engine`` begin that way already; a
+        Engines made by ``shared.sql.make_engine`` begin that way already; a
         plain SQLite engine would begin a deferred transaction, so it is begun
         here before the first statement.
         """
@@ -123,24 +116,6 @@ class ChannelStore:
         raise NotImplementedError(f"ChannelStore supports SQLite and PostgreSQL, not {dialect}")
 
     # ----------------------------------------------------------------- updates
-
-    def begin_update(self, bot_id: int, update_id: int, now: datetime) -> bool:
-        """True if the update is to be handled: it is new, or it was received and its
-        handling never finished (a crash); False if it was handled already."""
-        t = TelegramUpdate.__table__
-        with self._write() as session, session.begin():
-            dialect = self._begin_write(session)
-            stmt = (
-                self._insert(dialect, t)
-                .values(bot_id=bot_id, update_id=update_id, received_at=now, attempts=0)
-                .on_conflict_do_update(
-                    index_elements=[t.c.bot_id, t.c.update_id],
-                    set_={"handled_at": t.c.handled_at},  # touch nothing
-                    where=t.c.handled_at.is_(None),
-                )
-                .returning(t.c.update_id)
-            )
-            return session.execute(stmt).first() is not None
 
     def finish_update(self, bot_id: int, update_id: int, now: datetime) -> None:
         """The update was handled: never again (its payload, if any, is dropped)."""

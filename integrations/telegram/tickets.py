@@ -27,8 +27,9 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from ..workorders.domain.taxonomy import Taxonomy
 from integrations.shared.delivery import Delivery
+
+from .categories import Category
 
 __all__ = [
     "ACCEPT",
@@ -162,14 +163,14 @@ def keyboard_for(status: str, number: str) -> InlineKeyboardMarkup | None:
     return _inline(number, actions, (RECLASSIFY,)) if actions else None
 
 
-def category_keyboard(taxonomy: Taxonomy, number: str, current: str | None
+def category_keyboard(categories: Sequence[Category], number: str, current: str | None
                       ) -> InlineKeyboardMarkup:
-    """转类: every category but ``current``, two a row, kind by kind; then 返回."""
+    """转类: every category but ``current``, two a row, in the given order (kind by kind);
+    then 返回."""
     choices = [
         InlineKeyboardButton(text=c.name, callback_data=format_choice(number, c.code))
-        for kind in taxonomy.kinds
-        for c in taxonomy.categories.values()
-        if c.kind == kind and c.code != current
+        for c in categories
+        if c.code != current
     ]
     rows = [choices[i:i + 2] for i in range(0, len(choices), 2)]
     return InlineKeyboardMarkup(inline_keyboard=[*rows, [_button(BACK, number)]])

@@ -13,13 +13,9 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
 from integrations.shared.privacy import EXAMPLE_KEY
 
-#: The repository root (``integrations/workorders/settings.py`` -> three levels up).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'workorders.db'}"
-DEFAULT_TAXONOMY_PATH = REPO_ROOT / "taxonomy.yml"
 
 
 class Settings(BaseSettings):

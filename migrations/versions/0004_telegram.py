@@ -6,7 +6,7 @@ per chat (brute-force limit); ``work_orders.accept_reminded_at`` and
 ``resolve_reminded_at``: the assignee was reminded (催办) of the current
 deadline; ``telegram_updates``, ``telegram_pending_inputs``,
 ``telegram_unreachable``: the Telegram channel's own state
-(``adapters.channel_tables``).
+(``integrations/telegram/tables.py``).
 
 Revision ID: 0004_telegram
 Revises: 0003_attachments

@@ -728,7 +728,7 @@ def _notifier_env(db_url: str, receiver_url: str) -> dict:
 
 def _start_notifier(env, *args, log_path: Path):
     return subprocess.Popen(
-        [PYTHON, "-m", "integrations.workorders.notifier", *args],
+        [PYTHON, "-m", "integrations.notifier", *args],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=open(log_path, "ab"),
     )
 
@@ -836,7 +836,7 @@ def test_entrypoint_logs_fallback_channels_redacted_and_exits_after_once(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
     env.update(PYTHONPATH=str(REPO_ROOT), WORKORDERS_DATABASE_URL=f"sqlite:///{db_file}")
     proc = subprocess.run(
-        [PYTHON, "-m", "integrations.workorders.notifier", "--once", "--worker-id", "cli"],
+        [PYTHON, "-m", "integrations.notifier", "--once", "--worker-id", "cli"],
         cwd=REPO_ROOT, env=env, capture_output=True, timeout=60,
     )
     stderr = proc.stderr.decode()
@@ -859,7 +859,7 @@ def test_entrypoint_refuses_an_unsigned_webhook(tmp_path):
         WORKORDERS_WEBHOOK_URL="http://127.0.0.1:9/hook",
     )
     proc = subprocess.run(
-        [PYTHON, "-m", "integrations.workorders.notifier", "--once"],
+        [PYTHON, "-m", "integrations.notifier", "--once"],
         cwd=REPO_ROOT, env=env, capture_output=True, timeout=60,
     )
     assert proc.returncode != 0
@@ -922,6 +922,6 @@ def test_entrypoint_refuses_an_unsigned_voice_gateway(tmp_path):
     env = {**os.environ, "WORKORDERS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
            "WORKORDERS_VOICE_WEBHOOK_URL": "http://127.0.0.1:9/sms"}
     env.pop("WORKORDERS_VOICE_WEBHOOK_SECRET", None)
-    result = subprocess.run([sys.executable, "-m", "integrations.workorders.notifier", "--once"],
+    result = subprocess.run([sys.executable, "-m", "integrations.notifier", "--once"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "WORKORDERS_VOICE_WEBHOOK_SECRET" in result.stderr

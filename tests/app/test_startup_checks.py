@@ -47,7 +47,7 @@ def run(argv: list[str], environment: dict[str, str]) -> subprocess.CompletedPro
 
 PROCESSES = {
     "api": [PY, "-m", "integrations.workorders.api", "--no-migrate", "--port", "0"],
-    "notifier": [PY, "-m", "integrations.workorders.notifier", "--once"],
+    "notifier": [PY, "-m", "integrations.notifier", "--once"],
     "sweeper": [PY, "-m", "integrations.workorders", "sweep", "--once"],
     "telegram": [PY, "-m", "integrations.telegram"],
     "voice": [PY, "-m", "voice"],

@@ -30,9 +30,14 @@ def agent():
 
 @pytest.fixture(scope="session")
 def training_data():
-    from bot.nlu_eval import load_training_data
+    """All NLU training data (the YAML files under nlu_data/, as `rasa train` reads them)."""
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    return load_training_data()
+    from bot.model_store import ROOT
+
+    files = sorted((ROOT / "nlu_data").rglob("*.yml"))
+    return TrainingData().merge(*[load_data(str(f)) for f in files])
 
 
 @pytest.fixture(scope="session")

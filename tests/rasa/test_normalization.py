@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.components.normalization import looks_like_transcript, normalize, normalize_text
+from bot.components.normalization import looks_like_transcript, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -29,12 +29,12 @@ from bot.components.normalization import looks_like_transcript, normalize, norma
     ("", ""),
 ])
 def test_normalize(raw, expected):
-    assert normalize_text(raw) == expected
+    assert normalize(raw).text == expected
 
 
 def test_short_numbers_stay_words():
-    assert normalize_text("三 号 楼 五 楼") == "三号楼五楼"
-    assert normalize_text("一二三四五六") == "一二三四五六"
+    assert normalize("三 号 楼 五 楼").text == "三号楼五楼"
+    assert normalize("一二三四五六").text == "一二三四五六"
 
 
 def test_transcripts_are_told_from_typed_text():

@@ -7,7 +7,6 @@ from actions.normalize import (
     normalize_phone,
     normalize_place,
     numerals_to_digits,
-    reads_digit_by_digit,
 )
 
 
@@ -65,7 +64,3 @@ def test_normalize_order_number(text, number):
 ])
 def test_normalize_place(text, place):
     assert normalize_place(text) == place
-
-
-def test_numbers_are_read_digit_by_digit():
-    assert reads_digit_by_digit("73920416") == "7 3 9 2 0 4 1 6"

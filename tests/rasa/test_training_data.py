@@ -89,10 +89,10 @@ def _near_copies_of_training(examples, training_data):
     """Held-out examples that are an exact or near copy (character-bigram
     Jaccard >= 0.8, compared as the model sees them: normalised) of a
     training example."""
-    from bot.components.normalization import normalize_text
+    from bot.components.normalization import normalize
 
     def seen(text):
-        return normalize_text(text)
+        return normalize(text).text
 
     trained = [(_normal(seen(m.get("text"))), _grams(seen(m.get("text"))))
                for m in training_data.intent_examples]

@@ -296,27 +296,6 @@ def handler_loads(session: Session, handler_ids: Collection[int]) -> dict[int, i
     return loads
 
 
-def assignments_since(
-    session: Session, handler_ids: Collection[int], since: datetime
-) -> dict[int, int]:
-    """How many orders each handler was dispatched since ``since``."""
-    if not handler_ids:
-        return {}
-    stmt = (
-        select(OrderEvent.handler_id, func.count())
-        .where(
-            OrderEvent.handler_id.in_(handler_ids),
-            OrderEvent.action == Action.DISPATCH.value,
-            OrderEvent.at >= since,
-        )
-        .group_by(OrderEvent.handler_id)
-    )
-    counts = {hid: 0 for hid in handler_ids}
-    for handler_id, count in session.execute(stmt):
-        counts[handler_id] = int(count)
-    return counts
-
-
 @dataclass(frozen=True)
 class HandlerStats:
     """What dispatch counts per handler: load, recent assignments, a decline of the order."""
@@ -329,7 +308,7 @@ class HandlerStats:
 def handler_stats(
     session: Session, handler_ids: Collection[int], since: datetime, order_id: int | None = None
 ) -> dict[int, HandlerStats]:
-    """``handler_loads``, ``assignments_since`` and ``declined_by`` in one statement.
+    """``handler_loads``, the dispatches since ``since`` and ``declined_by``, in one statement.
 
     ``declined``: the handler declined order ``order_id`` (always False when
     ``order_id`` is None, e.g. for an order being created). Run it after

@@ -19,7 +19,8 @@ Modules
     ``senders``  the ``Sender`` protocol, ``Delivery``, errors, the log and
                  webhook senders, ``SenderRegistry``, ``verify_signature``.
     ``delivery`` ``claim``, ``deliver_batch``, ``drain``, ``run_forever``.
-    ``__main__`` ``python -m integrations.workorders.notifier [--once]``.
+    ``process``  arguments, the service's senders, the run loop; the process is
+                 ``python -m integrations.notifier [--once]`` (it adds the channels).
 """
 
 from .delivery import (

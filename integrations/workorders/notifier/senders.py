@@ -29,9 +29,8 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
@@ -291,13 +290,6 @@ class SenderRegistry:
 
     def register(self, channel: str, sender: Sender) -> None:
         self._senders[channel] = sender
-
-    def has_own_sender(self, channel: str) -> bool:
-        return channel in self._senders
-
-    def channels(self) -> list[str]:
-        """Channels with a sender of their own."""
-        return sorted(self._senders)
 
     def unserved(self, channels: Iterable[str] = CHANNELS) -> list[str]:
         """Of ``channels``, those that only the fallback (or nothing) serves."""

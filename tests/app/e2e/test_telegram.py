@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from e2e_support import orders_for
-from integrations.workorders.adapters.channel_tables import TelegramUnreachable
+from integrations.telegram.tables import TelegramUnreachable
 from integrations.workorders.adapters.outbox_table import OutboxMessage
 from tests.staff_accounts import create_staff
 from tests.telegram_emulator import BotApiEmulator, SentCall

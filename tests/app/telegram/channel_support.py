@@ -39,6 +39,8 @@ from integrations.telegram.app import reachable
 from integrations.telegram.handler_bot import build_router
 from integrations.telegram.sender import TelegramSender
 from integrations.telegram.settings import TelegramSettings
+from integrations.shared.paths import DEFAULT_TAXONOMY_PATH
+from integrations.telegram.categories import load_categories
 from integrations.telegram.store import ChannelStore
 from integrations.telegram.workorders import ChannelServiceClient
 from integrations.workorders.api import create_app
@@ -205,7 +207,7 @@ async def channel(world: World, api_url: str, *, one_bot: bool = False,
                 service = ChannelServiceClient(api_url, SERVICE_TOKEN, http)
                 store = ChannelStore(world.db.session_factory)
                 dp = reachable(Dispatcher(service=service, store=store, settings=settings,
-                                          taxonomy=world.db.config.taxonomy))
+                                          categories=load_categories(DEFAULT_TAXONOMY_PATH)))
                 dp.include_router(build_router(one_bot, clock=lambda: world.clock))
                 for router in routers:
                     dp.include_router(router)

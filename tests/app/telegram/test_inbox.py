@@ -22,7 +22,7 @@ from integrations.telegram.inbox import UpdateProcessor
 from integrations.telegram.outgoing import send_text
 from integrations.telegram.polling import poll
 from integrations.telegram.store import ChannelStore
-from integrations.workorders.adapters.channel_tables import TelegramUpdate
+from integrations.telegram.tables import TelegramUpdate
 from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
     config,
     sqlite_db,

@@ -25,7 +25,8 @@ from integrations.workorders.notifier import (
     TransientError,
     drain,
 )
-from integrations.workorders.notifier.__main__ import build_registry, telegram_sender
+from integrations.notifier import telegram_channel
+from integrations.workorders.notifier.process import build_registry
 from integrations.workorders.service import accept
 from integrations.workorders.settings import Settings
 from tests.app.telegram.channel_support import (
@@ -255,9 +256,12 @@ def test_the_notifier_registers_the_sender_and_closes_its_bots(world, handler_to
             emu.add_bot(RESIDENT_TOKEN)
             emu.add_bot(HANDLER_TOKEN)
             settings = settings_for(emu, world, handler_token)
-            async with telegram_sender(settings, world.db.session_factory, 20.0) as sender:
+            open_senders = telegram_channel(settings)
+            assert open_senders is not None
+            async with open_senders(world.db.session_factory, 20.0) as senders:
+                sender = senders["telegram"]
                 assert isinstance(sender, TelegramSender)
-                registry = build_registry(Settings(), None, 20.0, telegram=sender)
+                registry = build_registry(Settings(), None, 20.0, senders)
                 assert registry.sender_for("telegram") is sender
                 await sender.send(message())
                 staff_bot: Bot = sender.bot_for(message())
@@ -267,9 +271,7 @@ def test_the_notifier_registers_the_sender_and_closes_its_bots(world, handler_to
             (call,) = emu.sent(method="sendMessage")
             assert call.token == (handler_token or RESIDENT_TOKEN)
 
-            disabled = TelegramSettings(telegram_bot_token=None)
-            async with telegram_sender(disabled, world.db.session_factory, 20.0) as none:
-                assert none is None
+            assert telegram_channel(TelegramSettings(telegram_bot_token=None)) is None
 
     run(scenario())
 
@@ -291,7 +293,7 @@ def _notifier(env_extra: dict[str, str], db_url: str) -> subprocess.CompletedPro
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WORKORDERS_", "TELEGRAM_"))}
     env.update(PYTHONPATH=str(REPO_ROOT), WORKORDERS_DATABASE_URL=db_url, **env_extra)
-    return subprocess.run([sys.executable, "-m", "integrations.workorders.notifier", "--once"],
+    return subprocess.run([sys.executable, "-m", "integrations.notifier", "--once"],
                           cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, text=True)
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from integrations.telegram.store import ChannelStore, PendingInput
-from integrations.workorders.adapters.channel_tables import (
+from integrations.telegram.tables import (
     TelegramPendingInput,
     TelegramUnreachable,
     TelegramUpdate,
@@ -60,65 +60,39 @@ def at_once(n: int, fn) -> list:
         return list(pool.map(run, range(n)))
 
 
-# ---------------------------------------------------------------------- updates
-
-
-def test_an_update_is_handled_until_it_is_finished_then_never_again(store):
-    assert store.begin_update(BOT, 10, T0) is True
-    # received, never finished (the process died while handling it): handle again
-    assert store.begin_update(BOT, 10, T0 + timedelta(minutes=1)) is True
-    store.finish_update(BOT, 10, T0 + timedelta(minutes=2))
-    assert store.begin_update(BOT, 10, T0 + timedelta(minutes=3)) is False
-    # the same update id of another bot is another update
-    assert store.begin_update(OTHER_BOT, 10, T0) is True
-
-    (row,) = [r for r in rows(store, TelegramUpdate) if r.bot_id == BOT]
-    assert (row.update_id, row.received_at, row.handled_at) == (
-        10, T0, T0 + timedelta(minutes=2))
-
-
-def test_finishing_an_update_never_begun_records_it_as_handled(store):
-    store.finish_update(BOT, 11, T0)
-    assert store.begin_update(BOT, 11, T0) is False
-
-
-def test_update_ids_beyond_32_bits_are_kept(store):
-    big = 2 ** 40 + 7
-    assert store.begin_update(BOT, big, T0)
-    store.finish_update(BOT, big, T0)
-    assert store.begin_update(BOT, big, T0) is False
-    assert {r.update_id for r in rows(store, TelegramUpdate)} == {big}
-
-
-def test_prune_deletes_updates_received_before_the_limit(store):
-    for update_id, minutes in ((1, 0), (2, 10), (3, 20)):
-        store.begin_update(BOT, update_id, T0 + timedelta(minutes=minutes))
-    store.finish_update(BOT, 1, T0 + timedelta(minutes=30))
-    assert store.prune_updates(T0 + timedelta(minutes=15)) == 2
-    assert [r.update_id for r in rows(store, TelegramUpdate)] == [3]
-    assert store.prune_updates(T0) == 0
-
-
-def test_parallel_duplicates_finish_once_and_stay_handled(store):
-    """Many tasks beginning and finishing one update: it ends handled, one row."""
-    def work(i: int) -> bool:
-        began = store.begin_update(BOT, 99, T0)
-        if began and i % 2 == 0:
-            store.finish_update(BOT, 99, T0 + timedelta(seconds=i))
-        return began
-
-    results = at_once(8, work)
-    assert True in results
-    assert store.begin_update(BOT, 99, T0 + timedelta(minutes=1)) is False
-    assert len(rows(store, TelegramUpdate)) == 1
-
-
 # ------------------------------------------------------------------------ inbox
 
 
 def payload(update_id: int) -> dict:
     return {"update_id": update_id, "message": {"message_id": 1, "text": "你好",
                                                 "chat": {"id": 42, "type": "private"}}}
+
+
+def test_a_finished_update_is_never_taken_again_and_bots_are_apart(store):
+    store.finish_update(BOT, 11, T0)  # finished without being received first
+    assert store.receive_updates(BOT, [(11, payload(11))], T0, 60) == set()
+    # the same update id of another bot is another update
+    assert store.receive_updates(OTHER_BOT, [(11, payload(11))], T0, 60) == {11}
+    (row,) = [r for r in rows(store, TelegramUpdate) if r.bot_id == BOT]
+    assert (row.update_id, row.handled_at, row.payload) == (11, T0, None)
+
+
+def test_update_ids_beyond_32_bits_are_kept(store):
+    big = 2 ** 40 + 7
+    assert store.receive_updates(BOT, [(big, payload(big))], T0, 60) == {big}
+    store.finish_update(BOT, big, T0)
+    assert store.receive_updates(BOT, [(big, payload(big))], T0, 60) == set()
+    assert {r.update_id for r in rows(store, TelegramUpdate)} == {big}
+
+
+def test_prune_deletes_updates_received_before_the_limit(store):
+    for update_id, minutes in ((1, 0), (2, 10), (3, 20)):
+        store.receive_updates(BOT, [(update_id, payload(update_id))],
+                              T0 + timedelta(minutes=minutes), 60)
+    store.finish_update(BOT, 1, T0 + timedelta(minutes=30))
+    assert store.prune_updates(T0 + timedelta(minutes=15)) == 2
+    assert [r.update_id for r in rows(store, TelegramUpdate)] == [3]
+    assert store.prune_updates(T0) == 0
 
 
 def test_the_inbox_keeps_new_updates_and_hands_them_out_when_due(store):

@@ -8,15 +8,15 @@ from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from pathlib import Path
 
 from integrations.telegram import tickets
-from integrations.workorders.adapters.taxonomy_file import load_taxonomy
+from integrations.telegram.categories import load_categories
 from integrations.workorders.notifier import Delivery
 
 NUMBER = "12345674"
 
 
 @pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy(Path(__file__).resolve().parents[3] / "taxonomy.yml")
+def categories():
+    return load_categories(Path(__file__).resolve().parents[3] / "taxonomy.yml")
 
 
 def delivery(topic: str, recipient_kind: str = "handler", **payload) -> Delivery:
@@ -66,15 +66,36 @@ def test_a_category_choice_round_trips_and_nothing_like_it_passes():
         tickets.format_choice(NUMBER, "no code")
 
 
-def test_the_category_keyboard_offers_every_other_category_then_back(taxonomy):
-    markup = tickets.category_keyboard(taxonomy, NUMBER, "request.complaint")
+def test_the_category_keyboard_offers_every_other_category_then_back(categories):
+    markup = tickets.category_keyboard(categories, NUMBER, "request.complaint")
     *rows, back = markup.inline_keyboard
     assert all(len(row) <= 2 for row in rows)
     offered = [b.callback_data for row in rows for b in row]
-    assert offered == [f"t:to:{NUMBER}:{code}" for code in taxonomy.categories
-                       if code != "request.complaint"]
+    assert offered == [f"t:to:{NUMBER}:{c.code}" for c in categories
+                       if c.code != "request.complaint"]
     assert rows[0][0].text == "邻里纠纷" and all(len(d.encode()) <= 64 for d in offered)
     assert [(b.text, b.callback_data) for b in back] == [("返回", f"t:bck:{NUMBER}")]
+
+
+def test_the_channel_reads_the_categories_as_the_service_does(categories):
+    from integrations.workorders.adapters.taxonomy_file import load_taxonomy
+
+    service = load_taxonomy(Path(__file__).resolve().parents[3] / "taxonomy.yml")
+    expected = [(c.code, c.name, c.kind) for kind in service.kinds
+                for c in service.categories.values() if c.kind == kind]
+    assert [(c.code, c.name, c.kind) for c in categories] == expected
+
+
+@pytest.mark.parametrize("document", [
+    None, [], {"kinds": {"dispute": {}}}, {"categories": {"dispute.x": {"name": "某类"}}},
+    {"kinds": {"dispute": {}}, "categories": {"dispute.x": {}}},
+    {"kinds": {"dispute": {}}, "categories": {"other.x": {"name": "某类"}}},
+])
+def test_a_malformed_taxonomy_is_refused(document):
+    from integrations.telegram.categories import parse_categories
+
+    with pytest.raises(ValueError):
+        parse_categories(document)
 
 
 def test_format_refuses_unknown_actions_and_numbers():

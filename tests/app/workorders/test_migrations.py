@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
-from integrations.workorders.adapters import channel_tables  # noqa: F401  (on Base too)
+from integrations.telegram.tables import ChannelBase
 from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.db import downgrade, migrate, normalize_url
 from integrations.workorders.adapters.orm import HANDLER_ROLES, KINDS
@@ -33,7 +33,7 @@ def schema_diff(url: str) -> list:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
+            return compare_metadata(context, [Base.metadata, ChannelBase.metadata])
     finally:
         engine.dispose()
 

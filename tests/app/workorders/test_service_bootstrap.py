@@ -10,7 +10,8 @@ from integrations.workorders.adapters.db import migrate
 from integrations.workorders.bootstrap import bootstrap
 from integrations.shared.privacy import EXAMPLE_KEY, PrivacyKeyError, generate_key
 from integrations.workorders.service import add_area, list_areas
-from integrations.workorders.settings import REPO_ROOT, load_settings
+from integrations.shared.paths import REPO_ROOT
+from integrations.workorders.settings import load_settings
 
 
 def test_defaults_are_absolute_paths_under_the_repository(monkeypatch):

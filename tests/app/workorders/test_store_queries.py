@@ -39,9 +39,12 @@ def test_recent_assignments_count_dispatch_events_in_the_window(world):
     world.tick(hours=24)
     with world.uow().read_only() as uow:
         since = world.clock - timedelta(hours=24)
-        assert store.assignments_since(uow.session, [h1, h2], since) == {h1: 0, h2: 1}
-        assert store.assignments_since(uow.session, [h1, h2], since - timedelta(hours=1)) == {
-            h1: 1, h2: 1}
+        def recent(window_start):
+            stats = store.handler_stats(uow.session, [h1, h2], window_start)
+            return {h: s.assigned_since for h, s in stats.items()}
+
+        assert recent(since) == {h1: 0, h2: 1}
+        assert recent(since - timedelta(hours=1)) == {h1: 1, h2: 1}
 
 
 def test_candidates_need_role_skill_area_duty_and_tier(world):

@@ -1,8 +1,9 @@
-"""The Telegram channel's own state, on the work-order database (same ``Base`` metadata).
+"""The Telegram channel's own tables (its own metadata), in the work-order database.
 
-The tables belong to the channel (``integrations/telegram``, ``store.ChannelStore``
-reads and writes them); they live here so that Alembic creates them with the
-rest of the schema. Several bots may share one database: every key starts
+``store.ChannelStore`` reads and writes them. They are declared here, on the
+channel's ``ChannelBase.metadata``, not on the service's; the project's Alembic
+environment includes both metadatas, so one migration chain creates every
+table of the database. Several bots may share one database: every key starts
 with the bot's numeric id.
 
 - ``telegram_updates``: updates received (``update_id``), and when their
@@ -19,19 +20,23 @@ with the bot's numeric id.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
-from typing import Any
+from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from integrations.shared.sql import NAMING, UTCDateTime
 
-from .base import Base, UTCDateTime
-
-__all__ = ["TelegramPendingInput", "TelegramUnreachable", "TelegramUpdate"]
+__all__ = ["ChannelBase", "TelegramPendingInput", "TelegramUnreachable", "TelegramUpdate"]
 
 
-class TelegramUpdate(Base):
+class ChannelBase(DeclarativeBase):
+    """The channel's tables; ``ChannelBase.metadata`` is Alembic's second target."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TelegramUpdate(ChannelBase):
     """One update a bot received; ``handled_at`` None: not (yet) fully handled."""
 
     __tablename__ = "telegram_updates"
@@ -56,7 +61,7 @@ class TelegramUpdate(Base):
     )
 
 
-class TelegramPendingInput(Base):
+class TelegramPendingInput(ChannelBase):
     """The question a chat's next message answers (at most one per chat and bot)."""
 
     __tablename__ = "telegram_pending_inputs"
@@ -71,7 +76,7 @@ class TelegramPendingInput(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class TelegramUnreachable(Base):
+class TelegramUnreachable(ChannelBase):
     """A chat the bot cannot write to, since when and why (e.g. the user blocked the bot)."""
 
     __tablename__ = "telegram_unreachable"

@@ -1,12 +1,13 @@
-"""``python -m integrations.workorders.notifier [--once] [--worker-id ID]``
+"""The notifier process, less its channels: arguments, logging, the senders the
+service owns, and the run loop. ``python -m integrations.notifier`` (the
+composition root, ``integrations/notifier.py``) adds the channels' senders
+(Telegram) through ``main(load_channels=...)``; this package imports no channel.
 
-Delivers the outbox until SIGTERM or SIGINT (or, with ``--once``, until
+It delivers the outbox until SIGTERM or SIGINT (or, with ``--once``, until
 nothing is due) and prints a JSON summary line on stdout when it ends.
 Configuration comes from ``WORKORDERS_*`` (see ``settings.py``):
 ``WORKORDERS_DATABASE_URL``, and ``WORKORDERS_WEBHOOK_URL`` with
-``WORKORDERS_WEBHOOK_SECRET`` for the webhook channel; ``TELEGRAM_BOT_TOKEN``
-(and ``TELEGRAM_HANDLER_BOT_TOKEN``, ``TELEGRAM_API_BASE``: see
-``integrations/telegram/settings.py``) for the telegram channel. Run as many processes
+``WORKORDERS_WEBHOOK_SECRET`` for the webhook channel. Run as many processes
 as you like against one database; give each a distinct ``--worker-id`` (the
 default, host:pid:random, is).
 
@@ -27,16 +28,16 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 import httpx
+from sqlalchemy.orm import Session
 
-from ...telegram.settings import TelegramSettings
-from ...telegram.settings import load_settings as load_telegram_settings
-from ..adapters.db import make_engine, make_session_factory
 from integrations.shared.privacy import install_log_redaction, redact
 from integrations.shared.startup import StartupRefused, check_start
+
+from ..adapters.db import make_engine, make_session_factory
 from ..settings import Settings, load_settings
 from .delivery import (
     DEFAULT_BATCH,
@@ -55,14 +56,24 @@ from .voice import VoiceSender
 
 log = logging.getLogger("integrations.workorders.notifier")
 
+#: A channel's senders for one run: called with the session factory and the
+#: per-send time limit, it opens ``{channel: sender}`` and closes them on exit.
+ChannelSenders = Callable[
+    [Callable[..., Session], float], AbstractAsyncContextManager[Mapping[str, Sender]]
+]
+
+
+class InvalidSettings(Exception):
+    """A channel's settings are invalid; the message (never a secret value) is printed."""
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m integrations.workorders.notifier",
+        prog=prog,
         description="Deliver the work-order outbox (retries, backoff, several processes safely).",
     )
     parser.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
@@ -101,10 +112,10 @@ def configure_logging(level: str) -> None:
 
 def build_registry(
     settings: Settings, client: httpx.AsyncClient, send_timeout_s: float,
-    telegram: Sender | None = None,
+    channels: Mapping[str, Sender] | None = None,
 ) -> SenderRegistry:
     """The log sender always (also the fallback); the webhook sender when configured;
-    ``telegram`` (see ``telegram_sender``) when a bot token is configured.
+    the channels' senders given (``{"telegram": ...}``, opened by ``ChannelSenders``).
 
     The voice sender (``VoiceSender``: an SMS/callback gateway) when
     ``WORKORDERS_VOICE_WEBHOOK_URL`` is set; otherwise the voice channel is
@@ -118,8 +129,8 @@ def build_registry(
             settings.webhook_url, settings.webhook_secret, client, timeout=0.8 * send_timeout_s
         )
         registry.register("webhook", webhook)
-    if telegram is not None:
-        registry.register("telegram", telegram)
+    for channel, sender in (channels or {}).items():
+        registry.register(channel, sender)
     if settings.voice_webhook_url:
         registry.register("voice", VoiceSender(
             settings.voice_webhook_url, settings.voice_webhook_secret, client,
@@ -152,24 +163,8 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             pass
 
 
-@asynccontextmanager
-async def telegram_sender(
-    settings: TelegramSettings | None, session_factory: Callable, send_timeout_s: float
-) -> AsyncIterator[Sender | None]:
-    """The Telegram sender (its bots closed on exit) when a bot token is set, else None."""
-    if settings is None or not settings.enabled:
-        yield None
-        return
-    from ...telegram.sender import build_telegram_sender
-
-    async with build_telegram_sender(
-        settings, session_factory, timeout_s=0.8 * send_timeout_s
-    ) as sender:
-        yield sender
-
-
 async def run(
-    args: argparse.Namespace, settings: Settings, telegram: TelegramSettings | None = None
+    args: argparse.Namespace, settings: Settings, channels: Sequence[ChannelSenders] = ()
 ) -> Counts:
     engine = make_engine(args.database_url or settings.database_url)
     session_factory = make_session_factory(engine)
@@ -177,12 +172,17 @@ async def run(
     _install_signal_handlers(stop)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     try:
-        async with httpx.AsyncClient(
-            limits=limits,
-            follow_redirects=False,
-            headers={"User-Agent": "workorders-notifier/1"},
-        ) as client, telegram_sender(telegram, session_factory, args.send_timeout) as tg:
-            registry = build_registry(settings, client, args.send_timeout, telegram=tg)
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient(
+                limits=limits,
+                follow_redirects=False,
+                headers={"User-Agent": "workorders-notifier/1"},
+            ))
+            opened: dict[str, Sender] = {}
+            for open_senders in channels:  # closed (their bots too) when the run ends
+                opened.update(await stack.enter_async_context(
+                    open_senders(session_factory, args.send_timeout)))
+            registry = build_registry(settings, client, args.send_timeout, opened)
             options = dict(
                 batch=args.batch,
                 lease_s=args.lease_seconds,
@@ -200,8 +200,15 @@ async def run(
         engine.dispose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+    load_channels: Callable[[], Sequence[ChannelSenders]] = tuple,
+) -> int:
+    """Run the notifier; ``load_channels`` reads the channels' settings (raising
+    ``InvalidSettings``) and returns their ``ChannelSenders``."""
+    args = parse_args(argv, prog)
     configure_logging(args.log_level)
     args.worker_id = args.worker_id or default_worker_id()
     try:
@@ -216,12 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
     try:
-        telegram = load_telegram_settings()
-    except Exception as exc:  # name the fields only: the values may be bot tokens
-        errors = exc.errors() if hasattr(exc, "errors") else []
-        fields = sorted({str(e["loc"][0]).upper() for e in errors if e["loc"]})
-        print(f"invalid Telegram settings: {', '.join(fields) or type(exc).__name__}",
-              file=sys.stderr)
+        channels = load_channels()
+    except InvalidSettings as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     if settings.webhook_url and not settings.webhook_secret:
         print(
@@ -238,13 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        counts = asyncio.run(run(args, settings, telegram))
+        counts = asyncio.run(run(args, settings, channels))
     except asyncio.CancelledError:
         log.warning("notifier %s abandoned its sends in flight", args.worker_id)
         return 1
     print(json.dumps({"worker_id": args.worker_id, **counts.as_dict()}), flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
