@@ -35,7 +35,7 @@ import httpx
 from ...telegram.settings import TelegramSettings
 from ...telegram.settings import load_settings as load_telegram_settings
 from ..adapters.db import make_engine, make_session_factory
-from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.privacy import Vault, install_log_redaction, redact
 from ..settings import Settings, load_settings
 from .delivery import (
     DEFAULT_BATCH,
@@ -122,7 +122,7 @@ def build_registry(
     if settings.voice_webhook_url:
         registry.register("voice", VoiceSender(
             settings.voice_webhook_url, settings.voice_webhook_secret, client,
-            timeout=0.8 * send_timeout_s,
+            Vault(settings.secret_key), timeout=0.8 * send_timeout_s,
         ))
     for channel in registry.unserved(CHANNELS):
         log.warning(
