@@ -107,3 +107,40 @@ def test_a_callback_for_a_caller_keeps_the_number_only_encrypted(world, vault):
         request_callback(world.uow(), CallbackCreate(
             reporter_ref=caller_ref(vault, "13900002222"), reason="asked",
             caller_token=token(vault)), world.clock)
+
+
+def test_callers_recorded_as_plain_numbers_become_keyed_hashes(world, vault):
+    from integrations.workorders.service.caller_refs import hash_legacy_caller_refs
+
+    legacy = f"voice:{NUMBER}"
+    view = world.order(reporter_ref=legacy)
+    accept(world.uow(), view.number, world.handler(), world.tick(minutes=5))
+    request_callback(world.uow(), CallbackCreate(reporter_ref=legacy, reason="asked"),
+                     world.clock)
+    kept = world.order(reporter_ref="voice:unknown-0b9d1c1e")
+    with world.db.session() as s, s.begin():  # as the service wrote them before: voice rows
+        for m in s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_ref == legacy)):
+            m.channel = "voice"
+    assert NUMBER in every_value(world, OutboxMessage)
+
+    counts = hash_legacy_caller_refs(world.uow())
+    assert counts["orders"] == 1 and counts["callbacks"] == 1 and counts["outbox"] >= 1
+    ref = caller_ref(vault, NUMBER)
+    row = world.row(view.number)
+    assert row.reporter_ref == ref
+    assert vault.decrypt(row.reporter_contact_enc, context=ORDER_CONTACT) == NUMBER
+    assert world.row(kept.number).reporter_ref == "voice:unknown-0b9d1c1e"
+    with world.db.session() as s:
+        (request,) = s.scalars(select(CallbackRequest)).all()
+        assert request.reporter_ref == ref
+        assert vault.decrypt(request.contact_enc, context=CALLBACK_CONTACT) == NUMBER
+    for model in (WorkOrder, CallbackRequest, OutboxMessage):
+        assert NUMBER not in every_value(world, model)
+    # pending messages to the caller now carry the number for the SMS sender, encrypted
+    told = [m for m in world.outbox(view.number) if m.recipient_kind == "resident"]
+    assert told and all(m.recipient_ref == ref and ref in m.dedupe_key for m in told)
+    assert all(m.channel == "voice" for m in told)
+    assert all(vault.decrypt(m.payload["phone_enc"], context=PHONE_CONTEXT) == NUMBER
+               for m in told)
+    assert hash_legacy_caller_refs(world.uow()) == {
+        "orders": 0, "callbacks": 0, "attachments": 0, "outbox": 0}
