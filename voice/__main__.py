@@ -3,9 +3,11 @@
 Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
 ``VOICE_AUDIOSOCKET_PORT``, ``VOICE_CONTROL_PORT``, ``VOICE_BIND_HOST``,
 ``VOICE_CONTROL_SECRET`` (required: the dialplan presents it),
-``WORKORDERS_SECRET_KEY`` (callers' ids and numbers), ``RASA_URL``, ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without
-a speech model the line still answers: it says speech is unavailable and
-offers an operator on 0. Prints "voice gateway ready" once listening; on
+``WORKORDERS_SECRET_KEY`` and ``WORKORDERS_DEVELOPMENT`` (callers' ids and
+numbers: the example key is refused outside development), ``RASA_URL``,
+``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without a speech
+model the line still answers: it says speech is unavailable and offers an
+operator on 0. Prints "voice gateway ready" once listening; on
 SIGTERM/SIGINT stops accepting calls, hands the calls in progress to a
 person, and exits 0.
 """

@@ -290,8 +290,9 @@ class Vault:
         number hash alike) and raises ``ValueError`` for anything not a phone
         number; ``kind="caller"`` (a phone line's caller id) normalises a mainland
         number the same way and keeps other numbers of 3 to 15 digits (an
-        extension, a number abroad, with its ``+``) as given. Other kinds (lower-case identifiers, e.g. ``"name"``) use NFKC,
-        case folding and collapsed whitespace.
+        extension, a number abroad, with its ``+``) as given. Other kinds
+        (lower-case identifiers, e.g. ``"name"``) use NFKC, case folding and
+        collapsed whitespace.
         """
         return self._hash(self._current, kind, _normalize_for_lookup(value, kind))
 
