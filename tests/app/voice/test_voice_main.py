@@ -93,15 +93,23 @@ async def test_the_gateway_process_answers_without_a_model_and_stops_on_sigterm(
 
 
 @pytest.mark.asyncio
-async def test_the_gateway_process_refuses_to_start_without_the_dialplan_secret() -> None:
+@pytest.mark.parametrize("settings, complaint", [
+    ({}, "VOICE_CONTROL_SECRET must be set"),
+    ({"VOICE_CONTROL_SECRET": "short"}, "VOICE_CONTROL_SECRET must be set"),
+    # callers' ids and numbers under the public example key: only in development
+    ({"VOICE_CONTROL_SECRET": SECRET, "WORKORDERS_DEVELOPMENT": "false"},
+     "WORKORDERS_SECRET_KEY"),
+])
+async def test_the_gateway_process_refuses_to_start_without_its_secrets(settings, complaint) -> None:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("VOSK_MODEL_PATH", "VOICE_CONTROL_SECRET")}
+           if k not in ("VOSK_MODEL_PATH", "VOICE_CONTROL_SECRET", "WORKORDERS_SECRET_KEY",
+                        "WORKORDERS_DEVELOPMENT")}
     env.update(VOICE_AUDIOSOCKET_PORT=str(free_port()), VOICE_CONTROL_PORT=str(free_port()),
-               RASA_URL="http://127.0.0.1:9", PYTHONPATH=str(REPO))
+               RASA_URL="http://127.0.0.1:9", PYTHONPATH=str(REPO), **settings)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voice", cwd=REPO, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert b"voice gateway ready" not in out
-    assert "VOICE_CONTROL_SECRET must be set" in err.decode()
+    assert complaint in err.decode()
