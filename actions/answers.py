@@ -89,13 +89,18 @@ NO_CONTACT = ("不用", "不需要", "不留", "不必", "不方便", "没有电
               "不要", "不想留", "别联系", "不用联系")
 
 
+#: the ``phone`` slot of a caller who accepted the number they ring from: the
+#: actions never see that number (the service gets it from the gateway, encrypted)
+THIS_PHONE = "本机号码"
+
+
 def contact_answer(text: str, intent: Optional[str], phone_entity: Optional[str] = None,
-                   caller_number: Optional[str] = None) -> Optional[tuple[str, Optional[str]]]:
+                   caller: bool = False) -> Optional[tuple[str, Optional[str]]]:
     """How the resident wants to be reached: ("phone", number), ("none", None)
     or ("anonymous", None); None when the text answers something else.
 
-    ``caller_number`` is the number a phone caller rings from: "可以/1"
-    accepts it."""
+    ``caller``: a phone caller, for whom "可以/1" accepts the number they ring
+    from (``("phone", THIS_PHONE)``)."""
     phone = normalize_phone(phone_entity) or normalize_phone(text)
     if phone:
         return "phone", phone
@@ -107,8 +112,8 @@ def contact_answer(text: str, intent: Optional[str], phone_entity: Optional[str]
     if any(word in clean for word in NO_CONTACT):
         return "none", None
     answer = yes_no(text, intent)
-    if caller_number and answer is True:
-        return "phone", caller_number
+    if caller and answer is True:
+        return "phone", THIS_PHONE
     if answer is False:
         return "none", None
     return None

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
 from .answers import yes_no
-from .conversation import MEDIA_INTENTS, reporter_ref, said
+from .conversation import MEDIA_INTENTS, is_phone_caller, reporter_ref, said
 from .forms import FormWithSideSlots
 from .service import client
 from .status import order_number_in
@@ -78,7 +78,9 @@ class AskCancelConfirmed(Action):
         buttons = replies.buttons(replies.CANCEL_BUTTONS)
         try:
             order = await client().get_order(number, reporter_ref(tracker))
-            dispatcher.utter_message(text=replies.ask_cancel(order), buttons=buttons)
+            # on the phone line the place is not said (the number may not have been)
+            text = replies.ask_cancel(order, place=not is_phone_caller(tracker))
+            dispatcher.utter_message(text=text, buttons=buttons)
         except WorkOrderServiceError:
             dispatcher.utter_message(text=f"确定要撤销工单 {number} 吗？", buttons=buttons)
         return []

@@ -9,9 +9,12 @@ from rasa_sdk import Tracker
 
 from bot.components.report_labels import REPORT_INTENTS
 
-from .normalize import normalize_phone
-
 CHANNELS = ("tg", "voice", "web")
+#: a phone caller's sender id: the gateway's keyed hash of the number
+#: (integrations.shared.identity, which the action server does not import)
+CALLER_PREFIX = "voice:h:"
+#: where the gateway puts the caller's encrypted number in a message's metadata
+CALLER_TOKEN_KEY = "caller_token"
 # messages the bot could not make sense of: the fallback answers them
 NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "unclear"})
 TRANSCRIPT_LIMIT = 50
@@ -21,7 +24,7 @@ MEDIA_INTENTS = {"share_photo": "（发来一张照片）", "share_location": "�
 
 
 def reporter_ref(tracker: Tracker) -> str:
-    """The sender id with its channel (tg:<chat>, voice:<number>, web:<id>)."""
+    """The sender id with its channel (tg:<chat>, voice:h:<hash>, web:<id>)."""
     sender = tracker.sender_id or "anonymous"
     channel = sender.partition(":")[0]
     return sender if channel in CHANNELS and ":" in sender else f"web:{sender}"
@@ -34,10 +37,24 @@ def channel_carries_answers(tracker: Tracker) -> bool:
     return reporter_ref(tracker).partition(":")[0] in ("tg", "voice")
 
 
-def caller_number(tracker: Tracker) -> Optional[str]:
-    """The number a phone caller rings from, if this is the voice line."""
-    channel, _, ident = reporter_ref(tracker).partition(":")
-    return normalize_phone(ident) if channel == "voice" else None
+def is_phone_caller(tracker: Tracker) -> bool:
+    """Whether this is a caller on the phone line whose number the gateway knows
+    (``voice:h:<keyed hash>``; a withheld number is ``voice:unknown-<call>``)."""
+    return reporter_ref(tracker).startswith(CALLER_PREFIX)
+
+
+def caller_token(tracker: Tracker) -> Optional[str]:
+    """The caller's number as the gateway encrypted it for the work-order service
+    (the latest message's metadata): the actions pass it on, they cannot read it."""
+    if not is_phone_caller(tracker):
+        return None
+    messages = [tracker.latest_message or {}] + [
+        e for e in reversed(tracker.events) if e.get("event") == "user"]
+    for message in messages:
+        token = (message.get("metadata") or {}).get(CALLER_TOKEN_KEY)
+        if isinstance(token, str) and token:
+            return token
+    return None
 
 
 @dataclass(frozen=True)

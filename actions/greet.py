@@ -1,6 +1,8 @@
 """A greeting. On the phone line it is also where a call starts (the gateway
 says "/greet" when it answers): a caller who has an open order hears its
-status first, before anything else is asked."""
+headline first (number, category, status, deadline: never the place, the
+parties or notes), and how to hear the details: by saying or keying the
+order number."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .conversation import caller_number, reporter_ref
+from .conversation import is_phone_caller, reporter_ref
 from .service import client
 from .workorders_client import WorkOrderServiceError
 
@@ -23,7 +25,7 @@ class ActionGreet(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        if not caller_number(tracker):
+        if not is_phone_caller(tracker):
             dispatcher.utter_message(text=replies.GREETING)
             return []
         try:

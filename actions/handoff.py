@@ -12,8 +12,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .answers import dont_know
-from .conversation import caller_number, failed_turns_in_a_row, reporter_ref, transcript
+from .answers import THIS_PHONE, dont_know
+from .conversation import (
+    caller_token,
+    failed_turns_in_a_row,
+    is_phone_caller,
+    reporter_ref,
+    transcript,
+)
 from .service import client
 from .workorders_client import WorkOrderServiceError
 
@@ -33,11 +39,16 @@ def _key(tracker: Tracker) -> str:
 
 
 async def request_callback(tracker: Tracker, reason: str) -> bool:
+    """A phone caller is called back at the number they gave, else at the one they
+    ring from (the gateway's encrypted token: the service decrypts it)."""
     phone = tracker.get_slot("phone") if tracker.get_slot("contact") == "phone" else None
+    if phone == THIS_PHONE:
+        phone = None
     try:
         await client().request_callback(
             reporter_ref(tracker), reason, transcript(tracker), _key(tracker),
-            contact=phone or caller_number(tracker), order_number=None)
+            contact=phone, order_number=None,
+            caller_token=None if phone else caller_token(tracker))
         return True
     except WorkOrderServiceError as error:
         logger.warning("callback request failed: %s", error)
@@ -46,7 +57,7 @@ async def request_callback(tracker: Tracker, reason: str) -> bool:
 
 def transfer_call(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """On the phone line a person can take over at once: tell the gateway to transfer."""
-    if caller_number(tracker):
+    if is_phone_caller(tracker):
         dispatcher.utter_message(json_message={"voice": "transfer"})
 
 

@@ -262,10 +262,35 @@ PHONE_GREETING = ("您好，这里是社区服务热线。请直接说出您要�
                   "比如“楼上漏水”“路灯坏了”。")
 
 
-def phone_greeting_with(order: dict) -> str:
-    """A caller with an open order hears its status first (and the follow-up
+def headline(order: dict, now: Optional[datetime] = None) -> str:
+    """What the phone line says of an order before the caller names its number:
+    the number, the category, the status and the deadline; never the place, the
+    parties or anyone's notes (the caller's number alone proves little)."""
+    text = f"工单 {order['number']}（{order['category_name']}）目前{order['label']}"
+    deadline = when(order.get("resolve_by"), now)
+    if deadline and order.get("status") in ("pending", "assigned", "accepted", "in_progress",
+                                             "reopened"):
+        text += f"，预计{deadline}前办结"
+    return text + "。"
+
+
+#: after a headline on the phone line: the details need the order number
+DETAILS_BY_NUMBER = "要听详细情况，请说出工单号，或用按键输入工单号后按井号键。"
+
+
+def phone_status(order: dict, now: Optional[datetime] = None) -> str:
+    """A phone caller asking about "my order" without its number: the headline,
+    how to hear the details (and the follow-up question, if the order waits for one)."""
+    text = headline(order, now) + DETAILS_BY_NUMBER
+    if order.get("awaiting_satisfaction"):
+        text += ASK_SATISFACTION
+    return text
+
+
+def phone_greeting_with(order: dict, now: Optional[datetime] = None) -> str:
+    """A caller with an open order hears its headline first (and the follow-up
     question, if the order waits for one)."""
-    text = f"您好，这里是社区服务热线。您反映的{status(order)}"
+    text = f"您好，这里是社区服务热线。您反映的{phone_status(order, now)}"
     if not order.get("awaiting_satisfaction"):
         text += "还有别的事，请直接说。"
     return text
@@ -275,9 +300,9 @@ STATUS_DOWN = "抱歉，系统暂时连不上，查不到进度，请稍后再�
 # ------------------------------------------------------------------ cancel
 
 
-def ask_cancel(order: dict) -> str:
-    return (f"确定要撤销工单 {order['number']}（{order['category_name']}，"
-            f"{order['location_text']}）吗？")
+def ask_cancel(order: dict, place: bool = True) -> str:
+    where = f"，{order['location_text']}" if place else ""
+    return f"确定要撤销工单 {order['number']}（{order['category_name']}{where}）吗？"
 
 
 def cancelled(number: str) -> str:

@@ -23,7 +23,7 @@ from .answers import (
 )
 from .conversation import (
     MEDIA_INTENTS,
-    caller_number,
+    is_phone_caller,
     channel_carries_answers,
     opened_by_latest_message,
     said,
@@ -198,7 +198,7 @@ class ValidateReportForm(FormWithSideSlots):
         if message.intent in ("check_status", "request_human", "bot_challenge", *MEDIA_INTENTS):
             return {}
         answer = contact_answer(message.text, message.intent, message.first("phone"),
-                                caller_number(tracker))
+                                is_phone_caller(tracker))
         if answer is None:
             return {}
         kind, phone = answer
@@ -248,7 +248,7 @@ class ValidateReportForm(FormWithSideSlots):
                 return {}
             return {"location": place, "community": None, **(await place_facts(place))}
         if target == "contact":
-            answer = contact_answer(value, None, message.first("phone"), caller_number(tracker))
+            answer = contact_answer(value, None, message.first("phone"), is_phone_caller(tracker))
             if answer is None:
                 return {}
             return {"contact": answer[0], "phone": answer[1]}
@@ -343,7 +343,7 @@ class AskContact(Action):
         return "action_ask_contact"
 
     async def run(self, dispatcher, tracker, domain):
-        if caller_number(tracker):  # the phone line: answered by voice or key
+        if is_phone_caller(tracker):  # the phone line: answered by voice or key
             dispatcher.utter_message(text=replies.ASK_CONTACT_CALLER,
                                      buttons=replies.buttons(replies.CALLER_CONTACT_BUTTONS))
         elif is_request(tracker.get_slot("category")):

@@ -11,7 +11,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .conversation import reporter_ref
+from .answers import THIS_PHONE
+from .conversation import caller_token, reporter_ref
 from .report_form import place_facts
 from .service import client
 from .taxonomy import is_category, is_request
@@ -48,9 +49,20 @@ def answer_reach(reporter: str, contact: Optional[str]) -> str:
     return "contact" if contact == "phone" else "lookup"
 
 
+def caller_contact(tracker: Tracker, contact: Optional[str], phone: Optional[str]) -> Dict[str, Any]:
+    """A phone caller's number as the contact, when they accepted it ("可以" →
+    THIS_PHONE) or were not asked (a question, an emergency): the gateway's
+    encrypted token, which only the service can read."""
+    token = caller_token(tracker)
+    if token and (contact is None or (contact == "phone" and phone == THIS_PHONE)):
+        return {"caller_token": token}
+    return {}
+
+
 def frozen_report(tracker: Tracker) -> Dict[str, Any]:
     """The report as it will be sent: kept as one value if the service is down."""
     contact = tracker.get_slot("contact")
+    phone = tracker.get_slot("phone") if contact == "phone" else None
     number = tracker.get_slot("duplicate_number") if tracker.get_slot("same_matter") else None
     return {
         "key": tracker.get_slot("report_key"),
@@ -62,8 +74,9 @@ def frozen_report(tracker: Tracker) -> Dict[str, Any]:
             "area_code": tracker.get_slot("area_code"),
             "reporter_ref": reporter_ref(tracker),
             "priority": "urgent" if tracker.get_slot("emergency") else "normal",
-            "reporter_contact": tracker.get_slot("phone") if contact == "phone" else None,
+            "reporter_contact": None if phone == THIS_PHONE else phone,
             "anonymous": contact == "anonymous",
+            **caller_contact(tracker, contact, phone),
             **media_fields(tracker),
         },
     }
@@ -118,7 +131,8 @@ async def send(report: Dict[str, Any]) -> str:
 
 
 def _reach(order: Dict[str, Any]) -> str:
-    return answer_reach(order["reporter_ref"], "phone" if order.get("reporter_contact") else None)
+    has_contact = order.get("reporter_contact") or order.get("caller_token")
+    return answer_reach(order["reporter_ref"], "phone" if has_contact else None)
 
 
 async def _add_photos(number: str, reporter: str, photos: List[str]) -> Optional[str]:

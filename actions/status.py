@@ -1,5 +1,7 @@
 """"我的事怎么样了": the sender's latest open order, or the one whose number
-they give if it is theirs. Others' orders are never revealed."""
+they give if it is theirs. Others' orders are never revealed. On the phone
+line the caller's number alone gets only the headline: the place, the
+handler and their notes follow once the caller says or keys the order number."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import replies
-from .conversation import reporter_ref, said
+from .conversation import is_phone_caller, reporter_ref, said
 from .normalize import normalize_order_number
 from .report_submit import pending_note
 from .service import client
@@ -46,10 +48,15 @@ class ActionStatus(Action):
             return []
         if order is None:
             dispatcher.utter_message(text=pending_note(tracker) or replies.NO_OPEN_ORDER)
-        elif order.get("awaiting_satisfaction") and not tracker.active_loop_name:
+            return []
+        details = number is not None or not is_phone_caller(tracker)
+        if order.get("awaiting_satisfaction") and not tracker.active_loop_name:
             # the text ends with the follow-up question (answered outside other questions)
-            dispatcher.utter_message(text=replies.status(order),
+            text = replies.status(order) if details else replies.phone_status(order)
+            dispatcher.utter_message(text=text,
                                      buttons=replies.buttons(replies.SATISFACTION_BUTTONS))
-        else:
+        elif details:
             dispatcher.utter_message(text=replies.status(order))
+        else:
+            dispatcher.utter_message(text=replies.headline(order) + replies.DETAILS_BY_NUMBER)
         return []

@@ -132,10 +132,14 @@ class WorkOrderClient:
 
     async def request_callback(self, reporter_ref: str, reason: str, transcript: list,
                                idempotency_key: str, contact: Optional[str] = None,
-                               order_number: Optional[str] = None) -> dict:
-        """Ask a dispatcher to contact the resident, with the conversation so far."""
+                               order_number: Optional[str] = None,
+                               caller_token: Optional[str] = None) -> dict:
+        """Ask a dispatcher to contact the resident, with the conversation so far
+        (``caller_token``: a phone caller's encrypted number, as the contact)."""
         body = {"reporter_ref": reporter_ref, "reason": reason, "transcript": transcript,
                 "contact": contact, "order_number": order_number}
+        if caller_token:
+            body["caller_token"] = caller_token
         return await self._call("POST", "/api/v1/callbacks", json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 

@@ -77,8 +77,11 @@ def read_wav(path: str | Path) -> bytes:
 class AudioSocketClient:
     def __init__(self, host: str, port: int, call_id: uuid.UUID | None = None,
                  caller: str | None = None, control_url: str | None = None, *,
-                 send_call_id: bool = True, realtime: bool = True) -> None:
+                 send_call_id: bool = True, realtime: bool = True,
+                 control_secret: str | None = None) -> None:
         self.host, self.port = host, port
+        #: sent as ``Authorization: Bearer``, as the dialplan's ``CURLOPT(httpheader)`` does
+        self.control_secret = control_secret
         self.call_id = call_id or uuid.uuid4()
         self.caller = caller
         self.control_url = control_url.rstrip("/") if control_url else None
@@ -105,9 +108,12 @@ class AudioSocketClient:
     async def register(self) -> httpx.Response:
         """``POST /calls`` as the dialplan does before ``AudioSocket()``."""
         assert self.control_url, "no control_url"
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=self._auth()) as http:
             return await http.post(f"{self.control_url}/calls",
-                                   json={"call_id": str(self.call_id), "caller": self.caller})
+                                   data={"call_id": str(self.call_id), "caller": self.caller})
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.control_secret}"} if self.control_secret else {}
 
     async def connect(self) -> None:
         if self.control_url and self.caller is not None:
@@ -259,6 +265,6 @@ class AudioSocketClient:
     async def next_action(self) -> str:
         """What the dialplan does after the call (``GET /calls/{id}/next``)."""
         assert self.control_url, "no control_url"
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=self._auth()) as http:
             response = await http.get(f"{self.control_url}/calls/{self.call_id}/next")
         return response.text

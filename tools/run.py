@@ -220,6 +220,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
 def voice_service(settings: Settings) -> Service:
     """The phone line's gateway (voice/): AudioSocket for the PBX, Vosk, espeak-ng."""
     voice = dict(settings.voice or {})
+    voice.setdefault("VOICE_CONTROL_SECRET", secrets.token_urlsafe(32))  # the dialplan's
     port = voice.get("VOICE_AUDIOSOCKET_PORT", "9092")
     control = voice.setdefault("VOICE_CONTROL_PORT", "9093")
     model = voice.get("VOSK_MODEL_PATH")
@@ -228,7 +229,8 @@ def voice_service(settings: Settings) -> Service:
         name="voice",
         argv=[str(APP_PYTHON), "-m", "voice"],
         health_url=f"http://127.0.0.1:{control}/health",
-        describe=f"phone line         AudioSocket 127.0.0.1:{port}, dialplan API :{control} ({hears})",
+        describe=(f"phone line         AudioSocket 127.0.0.1:{port}, dialplan API :{control} "
+                  f"({hears}; its secret in var/run/voice-control-secret)"),
         env={**voice, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
     )
 
@@ -305,11 +307,18 @@ class Launcher:
     def start(self) -> None:
         secure_dir(self.settings.var)
         run_dir = secure_dir(self.settings.var / "run")
-        for name, secret in (("rasa-token", self.settings.rasa_token),
-                             ("service-token", self.settings.service_token)):
+        secrets_ = [("rasa-token", self.settings.rasa_token),
+                    ("service-token", self.settings.service_token)]
+        if self.settings.voice is not None:  # the dialplan presents it to the phone line
+            secrets_.append(("voice-control-secret", self.voice_secret()))
+        for name, secret in secrets_:
             write_private(run_dir / name, secret)
         for service in self.plan:
             self.launch(service)
+
+    def voice_secret(self) -> str:
+        """The phone line's control API secret (given, or generated for this run)."""
+        return next(s.env["VOICE_CONTROL_SECRET"] for s in self.plan if s.name == "voice")
 
     def launch(self, service: Service) -> None:
         """Start one service (again), appending to var/log/<name>.log."""

@@ -2,9 +2,12 @@
 
 Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
 ``VOICE_AUDIOSOCKET_PORT``, ``VOICE_CONTROL_PORT``, ``VOICE_BIND_HOST``,
-``RASA_URL``, ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without
-a speech model the line still answers: it says speech is unavailable and
-offers an operator on 0. Prints "voice gateway ready" once listening; on
+``VOICE_CONTROL_SECRET`` (required: the dialplan presents it),
+``WORKORDERS_SECRET_KEY`` and ``WORKORDERS_DEVELOPMENT`` (callers' ids and
+numbers: the example key is refused outside development), ``RASA_URL``,
+``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without a speech
+model the line still answers: it says speech is unavailable and offers an
+operator on 0. Prints "voice gateway ready" once listening; on
 SIGTERM/SIGINT stops accepting calls, hands the calls in progress to a
 person, and exits 0.
 """
@@ -22,14 +25,20 @@ import httpx
 from pydantic import ValidationError
 
 from integrations.rasa_rest import RasaRelay
-from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.privacy import (
+    PrivacyKeyError,
+    Vault,
+    install_log_redaction,
+    redact,
+    require_production_key,
+)
 from integrations.shared.startup import StartupRefused, check_start
 
 from . import prompts
 from .answers import AnswerGrammar
 from .asr import ModelMissing, NoSpeechModel, SpeechModel
 from .call import CallDeps
-from .control import CallRegistry, control_app, start_control
+from .control import MIN_SECRET_CHARS, CallRegistry, control_app, start_control
 from .server import VoiceServer
 from .settings import VoiceSettings, load_settings
 from .tts import CachedSpeaker, EspeakSpeaker, SpeechSynthesisError
@@ -61,27 +70,49 @@ async def load_speaker(settings: VoiceSettings) -> CachedSpeaker:
     return speaker
 
 
+def load_vault(settings: VoiceSettings) -> Vault:
+    """The vault of the work-order service's key; refuses the example key outside development."""
+    key = settings.workorders_secret_key.get_secret_value()
+    try:
+        require_production_key(key, settings.workorders_development)
+        return Vault(key)
+    except PrivacyKeyError as exc:
+        raise StartupError(f"WORKORDERS_SECRET_KEY: {exc}") from None
+
+
+def control_secret(settings: VoiceSettings) -> str:
+    """The dialplan's shared secret; the gateway does not start without one."""
+    secret = settings.voice_control_secret
+    if secret is None or len(secret.get_secret_value().strip()) < MIN_SECRET_CHARS:
+        raise StartupError(
+            f"VOICE_CONTROL_SECRET must be set (at least {MIN_SECRET_CHARS} characters): the "
+            "dialplan presents it to the control API (`make run` writes one to "
+            "var/run/voice-control-secret)")
+    return secret.get_secret_value()
+
+
 async def serve(settings: VoiceSettings, stop: asyncio.Event) -> None:
     """Serve calls until ``stop`` is set."""
+    secret, vault = control_secret(settings), load_vault(settings)
     model = await load_model(settings)
     try:
-        await _serve(settings, stop, model)
+        await _serve(settings, stop, model, secret, vault)
     finally:
         model.close()
 
 
 async def _serve(settings: VoiceSettings, stop: asyncio.Event,
-                 model: SpeechModel | NoSpeechModel) -> None:
+                 model: SpeechModel | NoSpeechModel, secret: str, vault: Vault) -> None:
     speaker = await load_speaker(settings)
     registry = CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
     hears = isinstance(model, SpeechModel)
     async with httpx.AsyncClient() as http:
         deps = CallDeps(settings, RasaRelay(settings.rasa_url, http), speaker, registry, model,
-                        AnswerGrammar(model) if hears else None)
+                        vault, AnswerGrammar(model) if hears else None)
         server = VoiceServer(deps)
         health = lambda: {"calls": server.active_calls, "speech": hears}  # noqa: E731
         try:
-            control = await start_control(control_app(registry, health), settings.voice_bind_host,
+            control = await start_control(control_app(registry, secret, health), settings.voice_bind_host,
                                           settings.voice_control_port)
         except OSError as exc:
             raise StartupError(f"control API port {settings.voice_control_port}: {exc}") from exc
@@ -118,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         check_start("phone line gateway", development=settings.workorders_development,
-                    secret_key=settings.workorders_secret_key,
+                    secret_key=settings.workorders_secret_key.get_secret_value(),
                     bind_hosts=[settings.voice_bind_host], log=log)
     except StartupRefused as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@
 Three tasks per call: the reader (frames from Asterisk), the listener (audio
 through the call's recognizer, decoding off the event loop) and the session,
 which takes their events one at a time and talks to Rasa as sender
-``voice:<caller number>``. The caller hanging up cancels all three and frees
+``voice:h:<keyed hash of the number>`` (``integrations.shared.identity``),
+each message carrying the number encrypted for the work-order service in its
+metadata (Rasa and the actions cannot read it). The caller hanging up cancels all three and frees
 the recognizer; the session ending (transfer, hang-up) tells the control API
 what the dialplan does next, then sends the hang-up frame.
 
@@ -19,10 +21,11 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from integrations.rasa_rest import Button, RasaUnavailable, Reply, as_typed_text
-from integrations.shared.privacy import mask_phone
+from integrations.shared.identity import CALLER_CONTEXT, METADATA_KEY, caller_ref
+from integrations.shared.privacy import Vault, mask_phone
 
 from . import prompts
 from .answers import AnswerGrammar, asks_to_repeat, chosen_option, clean_transcript
@@ -49,7 +52,8 @@ _MENTIONS_KEYS = re.compile(r"按\s*[1-9１-９]")
 class Relay(Protocol):
     """Rasa's REST channel (``integrations.rasa_rest.RasaRelay``)."""
 
-    async def send(self, sender: str, text: str) -> list[Reply]: ...
+    async def send(self, sender: str, text: str,
+                   metadata: dict[str, Any] | None = None) -> list[Reply]: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class CallDeps:
     #: None or ``NoSpeechModel`` without a speech model: the line then only
     #: offers an operator on 0.
     model: RecognizerFactory | None
+    #: Hashes a caller's number into their sender id and encrypts it for the service.
+    vault: Vault
     grammar: AnswerGrammar | None = None
 
 
@@ -89,9 +95,15 @@ class EndCall(Exception):
         self.action = action
 
 
-def sender_for(call_id: uuid.UUID, caller: str | None) -> str:
-    """``voice:<number>``; ``voice:unknown-<call id>`` when the number was not registered."""
-    return f"voice:{caller}" if caller else f"voice:unknown-{call_id}"
+def sender_for(vault: Vault, call_id: uuid.UUID, caller: str | None) -> str:
+    """``voice:h:<hash>``; ``voice:unknown-<call id>`` when the number was withheld or
+    not registered."""
+    return caller_ref(vault, caller) if caller else f"voice:unknown-{call_id}"
+
+
+def caller_metadata(vault: Vault, caller: str | None) -> dict[str, Any] | None:
+    """The REST message's metadata: the number, encrypted for the work-order service."""
+    return {METADATA_KEY: vault.encrypt(caller, context=CALLER_CONTEXT)} if caller else None
 
 
 class Call:
@@ -105,7 +117,8 @@ class Call:
         self._settings = deps.settings
         caller = deps.registry.caller(call_id)
         self._caller_masked = mask_phone(caller) if caller else "unknown"
-        self.sender = sender_for(call_id, caller)
+        self.sender = sender_for(deps.vault, call_id, caller)
+        self._metadata = caller_metadata(deps.vault, caller)
         self._events: asyncio.Queue[object] = asyncio.Queue()
         self._audio: asyncio.Queue[bytes] = asyncio.Queue(AUDIO_BACKLOG_FRAMES)
         self._player = Player(line, deps.speaker, on_done=lambda: self._events.put_nowait(PlaybackDone()))
@@ -382,7 +395,7 @@ class Call:
         if not text:
             return
         try:
-            replies = await self._deps.relay.send(self.sender, text)
+            replies = await self._deps.relay.send(self.sender, text, self._metadata)
         except RasaUnavailable as exc:
             log.warning("call %s: Rasa unavailable (%s), handing over to a person", self.tag, exc)
             await self._end([prompts.RASA_DOWN], NextAction.TRANSFER)

@@ -1,7 +1,17 @@
 """The dialplan's HTTP API, and the calls it tells the gateway about.
 
 Asterisk's dialplan (``CURL()``) registers the caller's number before it
-hands the call to ``AudioSocket()``, and asks afterwards what to do next:
+hands the call to ``AudioSocket()``, and asks afterwards what to do next.
+Every request but ``/health`` must carry the shared secret
+(``VOICE_CONTROL_SECRET``; ``make run`` writes it to
+``var/run/voice-control-secret``) as ``Authorization: Bearer <secret>``, or
+as the password of HTTP Basic authentication (any user name); without it, or
+with a wrong one: 401. Asterisk sends the header with
+``Set(CURLOPT(httpheader)=...)`` (Asterisk 13.x and later; options set on a
+channel apply to each later ``CURL()`` of that channel). A header set that way
+removes ``CURL()``'s default form content type, so the dialplan sets that
+header too. Older versions can send Basic authentication with
+``Set(CURLOPT(userpwd)=dialplan:<secret>)``.
 
     POST /calls              {"call_id": "<uuid>", "caller": "13800000000"} → 201
                              (or the same as a form: call_id=<uuid>&caller=138...)
@@ -10,7 +20,12 @@ hands the call to ``AudioSocket()``, and asks afterwards what to do next:
 
 For example (``CURL(url,data)`` posts a form; commas would split a JSON body)::
 
+    [globals]
+    VOICE_CONTROL_SECRET=<the secret>   ; or ${ENV(VOICE_CONTROL_SECRET)}
+
     exten => 12345,1,Answer()
+     same => n,Set(CURLOPT(httpheader)=Authorization: Bearer ${GLOBAL(VOICE_CONTROL_SECRET)})
+     same => n,Set(CURLOPT(httpheader)=Content-Type: application/x-www-form-urlencoded)
      same => n,Set(CALL=${UUID()})
      same => n,Set(R=${CURL(http://127.0.0.1:9093/calls,call_id=${CALL}&caller=${CALLERID(num)})})
      same => n,AudioSocket(${CALL},127.0.0.1:9092)
@@ -19,7 +34,8 @@ For example (``CURL(url,data)`` posts a form; commas would split a JSON body)::
      same => n,Hangup()
 
 Errors are ``{"detail": {"reason": ..., "reason_zh": ..., "field": ...}}``
-with status 400 (bad input) or 404 (unknown call), like the work-order API.
+with status 400 (bad input), 401 (no or a wrong secret) or 404 (unknown call),
+like the work-order API.
 The registry lives in memory: one gateway process per PBX, so the dialplan's
 requests and the AudioSocket connections of a call reach the same process.
 It listens on the bind host only (localhost or the PBX's private network).
@@ -27,6 +43,9 @@ It listens on the bind host only (localhost or the PBX's private network).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import json
 import time
 import uuid
@@ -154,6 +173,41 @@ def _call_id(text: object) -> uuid.UUID | None:
 
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
 HEALTH_KEY = web.AppKey("health", Callable[[], dict])
+SECRET_KEY = web.AppKey("secret", bytes)
+#: Shorter secrets are refused at start-up: ``make run`` generates 43 characters.
+MIN_SECRET_CHARS = 16
+
+
+def presented_secret(authorization: str | None) -> bytes | None:
+    """The secret in an ``Authorization`` header: a Bearer token, or Basic's password."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value.encode("utf-8", "surrogateescape")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        _, colon, password = decoded.partition(b":")
+        return password if colon and password else None
+    return None
+
+
+@web.middleware
+async def require_secret(request: web.Request, handler):
+    """401 unless the request carries the shared secret (compared in constant time)."""
+    if request.path == "/health":
+        return await handler(request)
+    given = presented_secret(request.headers.get("Authorization"))
+    if given is None or not hmac.compare_digest(given, request.app[SECRET_KEY]):
+        response = _error(401, "the dialplan's shared secret is missing or wrong",
+                          "缺少或错误的接口密钥")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="voice-control"'
+        return response
+    return await handler(request)
 
 
 async def _body(request: web.Request) -> dict[str, object] | None:
@@ -206,9 +260,14 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", **request.app[HEALTH_KEY]()})
 
 
-def control_app(registry: CallRegistry, health_info: Callable[[], dict] | None = None) -> web.Application:
-    """The dialplan's API over ``registry``; ``health_info`` adds fields to ``/health``."""
-    app = web.Application(client_max_size=MAX_BODY)
+def control_app(registry: CallRegistry, secret: str,
+                health_info: Callable[[], dict] | None = None) -> web.Application:
+    """The dialplan's API over ``registry``, for requests that carry ``secret``;
+    ``health_info`` adds fields to ``/health``."""
+    if not isinstance(secret, str) or len(secret.strip()) < MIN_SECRET_CHARS:
+        raise ValueError(f"the control API needs a secret of at least {MIN_SECRET_CHARS} characters")
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[require_secret])
+    app[SECRET_KEY] = secret.strip().encode("utf-8")
     app[REGISTRY_KEY] = registry
     app[HEALTH_KEY] = health_info or dict
     app.router.add_post("/calls", register_call)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.shared.privacy import EXAMPLE_KEY
 
 
 class VoiceSettings(BaseSettings):
@@ -28,13 +30,17 @@ class VoiceSettings(BaseSettings):
     voice_control_port: int = Field(default=9093, gt=0, lt=65536)
     #: Both listen here: the PBX runs on the same host or a private network.
     voice_bind_host: str = "127.0.0.1"
+    #: The dialplan presents it to the control API (``Authorization: Bearer``).
+    #: Unset: the gateway refuses to start (``make run`` generates one).
+    voice_control_secret: SecretStr | None = None
+    #: The work-order service's master key (``WORKORDERS_SECRET_KEY``): a caller is
+    #: ``voice:h:<keyed hash>`` and their number travels to the service encrypted
+    #: under it. Unset: the public example key, accepted in development mode only
+    #: (``WORKORDERS_DEVELOPMENT``, checked at start-up by ``integrations.shared.startup``).
+    workorders_secret_key: SecretStr = SecretStr(EXAMPLE_KEY)
+    workorders_development: bool = True
     #: Rasa's HTTP server (the REST channel is ``/webhooks/rest/webhook``).
     rasa_url: str = "http://127.0.0.1:5005"
-    #: Privacy mode and master key, shared with the work-order service
-    #: (``WORKORDERS_DEVELOPMENT``, ``WORKORDERS_SECRET_KEY``): checked at start-up
-    #: (``integrations.shared.startup``).
-    workorders_development: bool = True
-    workorders_secret_key: str | None = Field(default=None, repr=False)
 
     #: Trailing silence that ends an utterance: longer than usual, elderly
     #: callers pause while they think.
@@ -62,6 +68,11 @@ class VoiceSettings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("voice_control_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("vosk_model_path", mode="before")
     @classmethod

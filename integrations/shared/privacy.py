@@ -288,8 +288,11 @@ class Vault:
 
         ``kind="phone"`` normalises with ``normalize_phone`` (so spellings of one
         number hash alike) and raises ``ValueError`` for anything not a phone
-        number. Other kinds (lower-case identifiers, e.g. ``"name"``) use NFKC,
-        case folding and collapsed whitespace.
+        number; ``kind="caller"`` (a phone line's caller id) normalises a mainland
+        number the same way and keeps other numbers of 3 to 15 digits (an
+        extension, a number abroad, with its ``+``) as given. Other kinds
+        (lower-case identifiers, e.g. ``"name"``) use NFKC, case folding and
+        collapsed whitespace.
         """
         return self._hash(self._current, kind, _normalize_for_lookup(value, kind))
 
@@ -317,6 +320,15 @@ def _normalize_for_lookup(value: str, kind: str) -> str:
         if phone is None:
             raise ValueError("not a mainland mobile or landline number")
         return phone
+    if kind == "caller":  # a caller id: a mainland number as "phone", else 3-15 digits
+        caller = normalize_phone(value)
+        if caller is None:
+            text = value.strip().translate(_TO_ASCII)
+            digits = text.removeprefix("+")
+            if not (digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 15):
+                raise ValueError("not a caller number")
+            caller = text
+        return caller
     normalized = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip().casefold()
     if not normalized:
         raise ValueError("cannot hash an empty value")

@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", help="the grid's area code")
     p.set_defaults(run=cmd_set_fallback_area)
 
+    p = commands.add_parser("hash-caller-refs",
+                            help="replace phone callers' plain voice:<number> ids by voice:h: "
+                                 "keyed hashes (the number kept only as the encrypted contact)")
+    p.set_defaults(run=cmd_hash_caller_refs)
+
     p = commands.add_parser("verify-audit", help="verify the hash chains of order histories")
     p.add_argument("--number", default=None, help="check this order only")
     p.set_defaults(run=cmd_verify_audit)
@@ -394,6 +399,18 @@ def cmd_set_fallback_area(args: argparse.Namespace, settings: Settings) -> int:
     with _app(settings) as app:
         area = set_fallback_area(app.uow(), args.code)
     print(f"fallback area for unplaced reports: {area.name}（{area.code}）")
+    return OK
+
+
+# ------------------------------------------------------------------------ callers
+
+
+def cmd_hash_caller_refs(args: argparse.Namespace, settings: Settings) -> int:
+    from .service.caller_refs import hash_legacy_caller_refs
+
+    with _app(settings) as app:
+        counts = hash_legacy_caller_refs(app.uow())
+    print("phone callers now voice:h: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return OK
 
 

@@ -704,3 +704,23 @@ def test_show_order_masks_the_contact(sqlite_url, capsys, make_app):
 
     assert cli(sqlite_url, "show-order", "87654321") == 1
     assert "87654321" in capsys.readouterr().err
+
+
+def test_hash_caller_refs_rewrites_plain_caller_numbers(sqlite_url, capsys, make_app):
+    from integrations.shared.identity import caller_ref
+    from integrations.shared.privacy import Vault
+    from integrations.workorders.service import OrderCreate, create_order
+
+    url = with_demo(migrated(sqlite_url, capsys), capsys)
+    app = make_app(url)
+    order = create_order(app.uow(), OrderCreate(
+        category="incident.facility", description="路灯坏了", location_text="幸福里小区3号楼",
+        area_code="grid:cg-xingfuli", reporter_channel="voice", reporter_ref="voice:13800001111"),
+        datetime.now(timezone.utc))
+    assert cli(url, "hash-caller-refs") == 0
+    assert "orders 1" in capsys.readouterr().out
+    with app.uow() as uow:
+        row = uow.session.scalars(select(WorkOrder).where(WorkOrder.number == order.number)).one()
+        assert row.reporter_ref == caller_ref(Vault(EXAMPLE_KEY), "13800001111")
+    assert cli(url, "hash-caller-refs") == 0
+    assert "orders 0" in capsys.readouterr().out

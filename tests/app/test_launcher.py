@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -96,6 +97,15 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
         # the phone line answers its dialplan API (no speech model here: it still takes calls)
         with urllib.request.urlopen(f"http://127.0.0.1:{control_port}/health", timeout=10) as r:
             assert json.loads(r.read())["status"] == "ok"
+        # ... to the dialplan only: the secret this run generated, in a file only we can read
+        secret_file = tmp_path / "run" / "voice-control-secret"
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        call = {"call_id": "0b9d1c1e-0000-4000-8000-000000000001", "caller": "13800000000"}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post(f"http://127.0.0.1:{control_port}/calls", call)
+        assert refused.value.code == 401
+        assert post(f"http://127.0.0.1:{control_port}/calls", call,
+                    secret_file.read_text())["caller_known"] is True
 
         # the demo data set was loaded into the new database: a report is dispatched at once
         token = (tmp_path / "run" / "service-token").read_text()

@@ -30,6 +30,8 @@ import pytest
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
+from integrations.shared.identity import caller_ref
+from integrations.shared.privacy import EXAMPLE_KEY, Vault, generate_key
 from integrations.workorders.adapters.base import Base
 from integrations.workorders.adapters.outbox_table import DEAD, DELIVERED, PENDING, OutboxMessage
 from integrations.workorders.notifier import (
@@ -48,6 +50,7 @@ from integrations.workorders.notifier import (
     verify_signature,
 )
 from integrations.workorders.notifier.senders import parse_retry_after
+from integrations.workorders.service.outbox import PHONE_CONTEXT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -869,13 +872,22 @@ def test_entrypoint_refuses_an_unsigned_webhook(tmp_path):
 # ------------------------------------------------------- the phone line's gateway
 
 
-def add_voice_message(session_factory, recipient_ref: str, number: str = "40000099") -> str:
+VOICE_VAULT = Vault(EXAMPLE_KEY)
+CALLER_REF = caller_ref(VOICE_VAULT, "13800138000")
+
+
+def add_voice_message(session_factory, recipient_ref: str, number: str = "40000099",
+                      phone: str | None = "13800138000") -> str:
+    """A ``voice`` row as the service writes it: the contact encrypted in ``phone_enc``."""
     key = f"{number}:3:resident:{recipient_ref}"
+    payload = {"text": f"您反映的工单 {number} 已签收，处理人员会尽快联系您。"}
+    if phone is not None:
+        payload["phone_enc"] = VOICE_VAULT.encrypt(phone, context=PHONE_CONTEXT)
     with session_factory.begin() as session:
         session.execute(insert(OUTBOX), [dict(
             created_at=T0, topic="order.status", recipient_kind="resident",
             recipient_ref=recipient_ref, channel="voice", order_number=number,
-            payload={"text": f"您反映的工单 {number} 已签收，处理人员会尽快联系您。"},
+            payload=payload,
             dedupe_key=key, status=PENDING, attempts=0, next_attempt_at=T0,
         )])
     return key
@@ -885,13 +897,14 @@ async def _drain_voice(db, url: str, clock):
     from integrations.workorders.notifier.voice import VoiceSender
 
     async with httpx.AsyncClient() as client:
-        registry = SenderRegistry({"voice": VoiceSender(url, SECRET, client, timeout=5.0)},
+        registry = SenderRegistry({"voice": VoiceSender(url, SECRET, client, VOICE_VAULT,
+                                                        timeout=5.0)},
                                   fallback=LogSender())
         return await drain(db.session_factory, registry, clock, "w-voice", rng=FixedRandom(0.0))
 
 
 def test_a_callers_status_change_goes_to_the_sms_gateway_with_their_number(sqlite_db, receiver):
-    key = add_voice_message(sqlite_db.session_factory, "voice:13800138000")
+    key = add_voice_message(sqlite_db.session_factory, CALLER_REF)
     counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
     assert counts.delivered == 1
     (req,) = receiver.requests
@@ -904,15 +917,28 @@ def test_a_callers_status_change_goes_to_the_sms_gateway_with_their_number(sqlit
 
 
 def test_a_caller_without_a_number_is_dead_at_once_and_5xx_is_retried(sqlite_db, receiver):
-    add_voice_message(sqlite_db.session_factory, "voice:unknown-0b9d1c1e")
+    add_voice_message(sqlite_db.session_factory, "voice:unknown-0b9d1c1e", phone=None)
     counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
     assert (counts.dead, receiver.count()) == (1, 0)
     row = one_row(sqlite_db.session_factory)
     assert row["status"] == DEAD and "no phone number" in row["last_error"]
 
+    # the number is never read from the sender id, and a token of another key is no number
+    for ref, phone_enc in (("voice:13800138000", None),
+                           (CALLER_REF, Vault(generate_key()).encrypt("13800138000",
+                                                                      context=PHONE_CONTEXT))):
+        with sqlite_db.session_factory.begin() as session:
+            session.execute(OUTBOX.delete())
+        add_voice_message(sqlite_db.session_factory, ref, phone=None)
+        if phone_enc is not None:
+            with sqlite_db.session_factory.begin() as session:
+                session.execute(OUTBOX.update().values(payload={"text": "x", "phone_enc": phone_enc}))
+        counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
+        assert (counts.dead, receiver.count()) == (1, 0)
+
     with sqlite_db.session_factory.begin() as session:
         session.execute(OUTBOX.delete())
-    add_voice_message(sqlite_db.session_factory, "voice:13800138000")
+    add_voice_message(sqlite_db.session_factory, CALLER_REF)
     receiver.respond((503, {}))
     counts = asyncio.run(_drain_voice(sqlite_db, receiver.url, Clock(T0)))
     assert counts.retried == 1 and one_row(sqlite_db.session_factory)["status"] == PENDING

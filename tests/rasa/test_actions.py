@@ -24,6 +24,9 @@ from actions.report_submit import ActionSubmitReport
 from actions.satisfaction import ActionSubmitSatisfaction, ValidateSatisfactionForm
 from actions.status import ActionStatus
 from actions.workorders_client import ClientSettings, WorkOrderClient
+from actions.answers import THIS_PHONE
+from integrations.shared.identity import CALLER_CONTEXT, caller_ref
+from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from tests.rasa.workorder_service import free_port, running_service
 
 pytestmark = pytest.mark.slow
@@ -435,28 +438,112 @@ def test_two_failed_turns_in_a_row_bring_in_a_person(service):
 # ------------------------------------------------------------- the phone line
 
 
+GATEWAY = Vault(EXAMPLE_KEY)  # the key of the service the tests run
+
+
 def caller():
-    return f"voice:139{uuid.uuid4().int % 10**8:08d}"
+    """A phone caller as the gateway names them: ``voice:h:<hash>``, and their number."""
+    number = f"139{uuid.uuid4().int % 10**8:08d}"
+    return caller_ref(GATEWAY, number), number
+
+
+def on_the_line(number, text, intent="inform", entities=()):
+    """A caller's message as the gateway sends it: the number encrypted in the metadata."""
+    return {**message(text, intent, entities),
+            "metadata": {"caller_token": GATEWAY.encrypt(number, context=CALLER_CONTEXT)}}
+
+
+def revealed_contact(service, number):
+    token = service.staff_token(f"a-{uuid.uuid4().hex[:6]}", "admin")
+    status, body = service.call("GET", f"/api/v1/orders/{number}/contact", token)
+    assert status == 200, body
+    return body["contact"]
 
 
 def test_a_call_starts_with_a_phone_greeting_and_a_chat_with_the_usual_one(service):
     [chat], _ = act(service, ActionGreet(), tracker(sender("hi"), message("你好", "greet")))
     assert chat["text"] == replies.GREETING
-    [call], _ = act(service, ActionGreet(), tracker(caller(), message("/greet", "greet")))
+    who, number = caller()
+    [call], _ = act(service, ActionGreet(), tracker(who, on_the_line(number, "/greet", "greet")))
     assert call["text"] == replies.PHONE_GREETING
 
 
-def test_a_second_call_hears_the_status_of_the_open_order_first(service):
-    who = caller()
-    run(service, ActionSubmitReport(), tracker(who, message("对", "affirm"), slots=filled_report()))
-    number = latest_order(service, who)["number"]
-    [call], _ = act(service, ActionGreet(), tracker(who, message("/greet", "greet")))
-    assert call["text"].startswith("您好，这里是社区服务热线。您反映的工单 " + number)
-    assert "还有别的事" in call["text"]
+def test_a_callers_order_keeps_the_number_they_accepted_only_as_its_encrypted_contact(service):
+    who, number = caller()
+    report = filled_report(contact="phone", phone=THIS_PHONE)
+    run(service, ActionSubmitReport(), tracker(who, on_the_line(number, "1"), slots=report))
+    order = latest_order(service, who)
+    assert who.startswith("voice:h:") and number not in who
+    assert staff_view(service, order["number"])["reporter_ref"] == who
+    assert revealed_contact(service, order["number"]) == number
+    # "不用留电话": no contact, and the token is not sent
+    other, other_number = caller()
+    run(service, ActionSubmitReport(), tracker(other, on_the_line(other_number, "2"),
+                                               slots=filled_report(contact="none")))
+    assert revealed_contact(service, latest_order(service, other)["number"]) is None
+
+
+def _order_with_a_note(service, who, number):
+    report = filled_report(contact="phone", phone=THIS_PHONE)
+    run(service, ActionSubmitReport(), tracker(who, on_the_line(number, "1"), slots=report))
+    order_number = latest_order(service, who)["number"]
+    handler_id = staff_view(service, order_number)["assignee_id"]
+    token = service.staff_token(f"h-{uuid.uuid4().hex[:6]}", "handler", handler_id=handler_id)
+    for step, body in (("accept", {}), ("progress", {"note": "已约物业周六上门更换灯泡"})):
+        status, answer = service.call("POST", f"/api/v1/orders/{order_number}/{step}", token, body)
+        assert status == 200, answer
+    return order_number
+
+
+def test_a_second_call_hears_only_the_headline_and_the_details_after_the_number(service):
+    who, number = caller()
+    order_number = _order_with_a_note(service, who, number)
+    [call], _ = act(service, ActionGreet(), tracker(who, on_the_line(number, "/greet", "greet")))
+    text = call["text"]
+    assert text.startswith("您好，这里是社区服务热线。您反映的工单 " + order_number)
+    assert "路灯" in text or "设施" in text  # the category's name
+    assert "办理中" in text or "处理" in text
+    assert "幸福里" not in text and "3号楼" not in text  # never the place
+    assert "周六" not in text and "物业" not in text  # never the handler's note
+    assert replies.DETAILS_BY_NUMBER in text and "还有别的事" in text
+
+    # "我的事怎么样了" without the number: still the headline only
+    [asked], _ = act(service, ActionStatus(), tracker(who, on_the_line(number, "我的事怎么样了",
+                                                                       "check_status")))
+    assert "幸福里" not in asked["text"] and "周六" not in asked["text"]
+    assert asked["text"].startswith("工单 " + order_number)
+
+    # the caller keys (or says) the order number: now the details follow
+    keyed = on_the_line(number, order_number, "check_status", [("order_number", order_number)])
+    [details], _ = act(service, ActionStatus(), tracker(who, keyed))
+    assert "幸福里小区3号楼" in details["text"] and "已约物业周六上门更换灯泡" in details["text"]
+    # a chat resident hears the details as before
+    web = sender("status")
+    run(service, ActionSubmitReport(), tracker(web, message("对", "affirm"), slots=filled_report()))
+    [chat], _ = act(service, ActionStatus(), tracker(web, message("进度", "check_status")))
+    assert "幸福里小区3号楼" in chat["text"]
+
+
+def test_another_callers_order_number_tells_nothing(service):
+    who, number = caller()
+    order_number = _order_with_a_note(service, who, number)
+    stranger, their_number = caller()
+    keyed = on_the_line(their_number, order_number, "check_status", [("order_number", order_number)])
+    [answer], _ = act(service, ActionStatus(), tracker(stranger, keyed))
+    assert answer["text"] == replies.NOT_YOUR_ORDER
+
+
+def test_a_callers_callback_is_to_the_number_they_ring_from(service):
+    who, number = caller()
+    said, _ = act(service, ActionHandoff(), tracker(who, on_the_line(number, "转人工",
+                                                                     "request_human")))
+    assert said[0]["text"] == replies.HANDOFF
+    [mine] = [c for c in _callbacks(service) if c["reporter_ref"] == who]
+    assert mine["contact"] == number
 
 
 def test_on_the_phone_a_person_takes_over_at_once(service):
-    who = caller()
+    who, _ = caller()
     said, _ = act(service, ActionHandoff(), tracker(who, message("转人工", "request_human")))
     assert [m.get("text") for m in said] == [replies.HANDOFF, None]
     assert said[1]["custom"] == {"voice": "transfer"}

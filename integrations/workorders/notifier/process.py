@@ -34,7 +34,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 import httpx
 from sqlalchemy.orm import Session
 
-from integrations.shared.privacy import install_log_redaction, redact
+from integrations.shared.privacy import Vault, install_log_redaction, redact
 from integrations.shared.startup import StartupRefused, check_start
 
 from ..adapters.db import make_engine, make_session_factory
@@ -134,7 +134,7 @@ def build_registry(
     if settings.voice_webhook_url:
         registry.register("voice", VoiceSender(
             settings.voice_webhook_url, settings.voice_webhook_secret, client,
-            timeout=0.8 * send_timeout_s,
+            Vault(settings.secret_key, old_keys=settings.old_keys), timeout=0.8 * send_timeout_s,
         ))
     for channel in registry.unserved(CHANNELS):
         log.warning(

@@ -1,35 +1,44 @@
 """The phone line's notifications: status changes of a caller's order go to an SMS/callback gateway.
 
-A phone caller (``voice:<number>``) cannot be pushed a chat message. Their
-status changes are POSTed, signed like the webhook channel, to the operator's
-SMS or outbound-call gateway (``WORKORDERS_VOICE_WEBHOOK_URL``), which texts
-or rings the number. Body (UTF-8 JSON)::
+A phone caller (``voice:h:<keyed hash>``) cannot be pushed a chat message,
+and their sender id does not hold their number. The outbox row carries the
+order's contact encrypted (``payload["phone_enc"]``, ``outbox.PHONE_CONTEXT``);
+this sender decrypts it and POSTs, signed like the webhook channel, to the
+operator's SMS or outbound-call gateway (``WORKORDERS_VOICE_WEBHOOK_URL``),
+which texts or rings the number. Body (UTF-8 JSON)::
 
     {"dedupe_key", "topic", "phone", "order_number", "text", "spoken", "sent_at"}
 
 ``text`` is for an SMS; ``spoken`` is the same with the order number read
 digit by digit, for a text-to-speech call. Same headers and outcomes as
 ``WebhookSender`` (``X-Timestamp``, ``X-Signature``, ``Idempotency-Key``);
-a sender id without a usable phone number is a permanent failure.
+a row without a number that decrypts is a permanent failure.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
+
+from integrations.shared.privacy import DecryptionError, Vault
+
+from ..service.outbox import PHONE_CONTEXT
 from .senders import Delivery, PermanentError, WebhookSender
 
-_PHONE = re.compile(r"^\+?\d{5,15}$")
 _DIGITS = "零幺二三四五六七八九"
 
 
-def phone_of(recipient_ref: str) -> str | None:
-    """The number of ``voice:<number>``; None for anything else (e.g. an unknown caller)."""
-    channel, _, ident = recipient_ref.partition(":")
-    ident = ident.replace("-", "").replace(" ", "")
-    return ident if channel == "voice" and _PHONE.match(ident) else None
+def phone_of(vault: Vault, message: Delivery) -> str | None:
+    """The number in the row's ``phone_enc``; None if there is none or it does not decrypt."""
+    token = message.payload.get("phone_enc")
+    if not isinstance(token, str):
+        return None
+    try:
+        return vault.decrypt(token, context=PHONE_CONTEXT)
+    except DecryptionError:
+        return None
 
 
 def digit_by_digit(text: str, number: str | None) -> str:
@@ -42,8 +51,13 @@ def digit_by_digit(text: str, number: str | None) -> str:
 class VoiceSender(WebhookSender):
     """POSTs a caller's notification with their phone number to the SMS/callback gateway."""
 
+    def __init__(self, url: str, secret: str, client: httpx.AsyncClient, vault: Vault,
+                 **kwargs: Any) -> None:
+        super().__init__(url, secret, client, **kwargs)
+        self._vault = vault
+
     def body(self, message: Delivery, now_s: float) -> dict[str, Any]:
-        phone = phone_of(message.recipient_ref)
+        phone = phone_of(self._vault, message)
         if phone is None:
             raise PermanentError("no phone number to reach this caller")
         return {

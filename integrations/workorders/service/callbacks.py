@@ -33,6 +33,7 @@ from ..adapters.orm import CallbackRequest
 from ..domain.numbers import normalize
 from integrations.shared.privacy import Vault, normalize_phone
 from . import outbox
+from .callers import with_caller_contact
 from .common import MAX_NOTE, clean_text, require_aware
 from .errors import Conflict, InvalidInput, NotFound
 from .queries import MAX_PAGE
@@ -79,7 +80,7 @@ def request_callback(
     bad ``reporter_ref``, reason, speaker or phone number.
     """
     require_aware(now)
-    clean = _validate(data)
+    clean = _validate(with_caller_contact(uow.config.vault, data, "contact"))
     with uow:
         session, cfg = uow.session, uow.config
         if clean.client_ref is not None:

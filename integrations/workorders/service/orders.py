@@ -28,6 +28,7 @@ from .attachments import (
     staged_ready,
 )
 from .audit_trail import ATTACHMENT, CREATE, give_order_id, record
+from .callers import with_caller_contact
 from .common import MAX_DESCRIPTION, clean_text, order_view, require_aware
 from .config import ServiceConfig
 from .dispatching import dispatch
@@ -82,6 +83,7 @@ def create_order(
     """
     require_aware(now)
     cfg = uow.config
+    data = with_caller_contact(cfg.vault, data, "reporter_contact")
     clean = _validate(cfg.taxonomy, data)
     photos = clean_attachment_ids(cfg, data.attachment_ids)
     grid = cfg.taxonomy.tiers[0]

@@ -2,13 +2,16 @@
 
 Each row's ``dedupe_key`` is ``"<number>:<event seq>:<recipient kind>:<recipient ref>"``,
 so one event tells one recipient once. Payloads carry a Chinese ``text`` and
-structured fields for the channel; never a reporter's contact or identity.
+structured fields for the channel; never a reporter's contact or identity in
+plain text.
 
 Routing: a handler or dispatcher with a Telegram chat gets ``telegram`` (the
 chat id is in the payload as ``chat_id``), otherwise ``log``. A resident is
 told on the channel they came from: ``tg:<chat>`` -> telegram, ``voice:`` ->
-voice, ``web:`` / ``open311:`` -> webhook if one is configured, else log.
-Anonymous reporters are told too: the channel id is not a contact.
+voice if the order has a contact (the number, encrypted, is the payload's
+``phone_enc``; the notifier's voice sender decrypts it), else log; ``web:`` /
+``open311:`` -> webhook if one is configured, else log. Anonymous reporters
+are told too where their channel id reaches them: it is not a contact.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ TOPIC_ESCALATED = "order.escalated"
 TOPIC_OVERDUE = "order.overdue"
 TOPIC_REMINDER = "order.reminder"
 TOPIC_CALLBACK = "callback.requested"
+#: Associated data of a phone caller's number in a ``voice`` row's payload (``phone_enc``).
+PHONE_CONTEXT = "outbox_messages.payload.phone_enc"
 
 
 def dedupe_key(number: str, seq: int, recipient_kind: str, recipient_ref: str) -> str:
@@ -103,6 +108,17 @@ def resident_channel(reporter_ref: str, webhook_enabled: bool) -> tuple[str, dic
     if prefix in ("web", "open311") and webhook_enabled:
         return "webhook", {}
     return "log", {}
+
+
+def _caller_channel(cfg: ServiceConfig, order: WorkOrder) -> tuple[str, dict[str, Any]]:
+    """A phone caller is texted or rung at the order's contact, carried encrypted for the
+    notifier's voice sender (``PHONE_CONTEXT``); without a contact the message is logged."""
+    from .orders import CONTACT_CONTEXT  # orders imports dispatching, which imports this
+
+    phone = cfg.vault.decrypt(order.reporter_contact_enc, context=CONTACT_CONTEXT)
+    if phone is None:
+        return "log", {}
+    return "voice", {"phone_enc": cfg.vault.encrypt(phone, context=PHONE_CONTEXT)}
 
 
 def _chat_channel(chat_id: str | None) -> tuple[str, dict[str, Any]]:
@@ -206,6 +222,8 @@ def to_resident(
     are added to the payload.
     """
     channel, extra = resident_channel(order.reporter_ref, cfg.webhook_enabled)
+    if channel == "voice":
+        channel, extra = _caller_channel(cfg, order)
     status = messages.RESIDENT_EVENTS[event]
     if text is None:
         text = (messages.resident(event, order.number) if answer is None

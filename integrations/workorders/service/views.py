@@ -45,6 +45,8 @@ class OrderCreate:
     longitude: float | None = None
     #: public ids of photos the reporter uploaded (staged, unattached): attached on creation
     attachment_ids: Sequence[str] = ()
+    #: a phone caller's number, encrypted by the gateway: becomes the contact (``callers``)
+    caller_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,8 @@ class CallbackCreate:
     contact: str | None = None
     order_number: str | None = None
     client_ref: str | None = None
+    #: a phone caller's number, encrypted by the gateway: becomes the contact (``callers``)
+    caller_token: str | None = None
 
 
 @dataclass(frozen=True)

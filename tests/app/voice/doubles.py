@@ -133,6 +133,8 @@ class RasaDouble:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []
+        #: each message's ``metadata`` (None when it had none), in order
+        self.metadata: list[dict[str, Any] | None] = []
         self.replies: dict[str, Replies] = {"/greet": [{"text": self.GREETING}]}
         self.respond: Callable[[str, str], Replies] | None = None
         self.status = 200
@@ -147,6 +149,7 @@ class RasaDouble:
         body = await request.json()
         sender, text = body["sender"], body["message"]
         self.messages.append((sender, text))
+        self.metadata.append(body.get("metadata"))
         self.received.set()
         if self.status != 200:
             return web.Response(status=self.status)

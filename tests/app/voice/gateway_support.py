@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 
 from integrations.rasa_rest import RasaRelay
+from integrations.shared.identity import caller_ref
+from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from tests.audiosocket_client import AudioSocketClient
 from voice.answers import AnswerGrammar
 from voice.call import CallDeps
@@ -43,6 +45,13 @@ class Gateway:
         self.rasa_url = rasa_url
         self.registry = CallRegistry()
         self.host = "127.0.0.1"
+        #: the dialplan's shared secret, and the work-order service's key
+        self.secret = "test-control-secret-0123456789"
+        self.vault = Vault(EXAMPLE_KEY)
+
+    def sender(self, caller: str) -> str:
+        """The sender id Rasa hears for ``caller``: ``voice:h:<hash>``."""
+        return caller_ref(self.vault, caller)
 
     async def __aenter__(self) -> Gateway:
         if self.rasa_url is not None:
@@ -54,11 +63,13 @@ class Gateway:
         self._http = httpx.AsyncClient()
         relay = RasaRelay(rasa_url, self._http, attempts=2, backoff=0.0, timeout=20.0)
         grammar = AnswerGrammar(self.model) if self.model is not None else None
-        self.deps = CallDeps(self.settings, relay, self.speaker, self.registry, self.model, grammar)
+        self.deps = CallDeps(self.settings, relay, self.speaker, self.registry, self.model,
+                             self.vault, grammar)
         self.server = VoiceServer(self.deps)
         self.port = await self.server.start(self.host, 0)
         self._control = await start_control(
-            control_app(self.registry, lambda: {"calls": self.server.active_calls}), self.host, 0)
+            control_app(self.registry, self.secret, lambda: {"calls": self.server.active_calls}),
+            self.host, 0)
         self.control_url = f"http://{self.host}:{bound_port(self._control)}"
         return self
 
@@ -81,5 +92,6 @@ class Gateway:
             await asyncio.sleep(0.02)
 
     def client(self, caller: str | None = "13800000000", **kwargs: Any) -> AudioSocketClient:
+        kwargs.setdefault("control_secret", self.secret)
         return AudioSocketClient(self.host, self.port, caller=caller,
                                  control_url=self.control_url, **kwargs)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from integrations.shared.identity import caller_ref
+from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from tests.app.voice.doubles import RasaDouble, ScriptedModel, ToneSpeaker
 from tests.app.voice.gateway_support import Gateway
 from tests.audiosocket_client import AudioSocketClient
@@ -30,7 +32,7 @@ from voice.tts import CachedSpeaker, EspeakSpeaker, parse_wav, resample, to_pcm1
 
 REPO = Path(__file__).resolve().parents[3]
 CALLER = "13800000000"
-SENDER = f"voice:{CALLER}"
+SENDER = caller_ref(Vault(EXAMPLE_KEY), CALLER)
 REPORT = "楼上天天半夜很吵"
 QUESTION = "我核对一下：您反映的是楼上噪音；地点：幸福里3号楼。对吗？"
 CONFIRM = [{"title": "对", "payload": "/affirm"}, {"title": "不对", "payload": "/deny"}]

@@ -22,6 +22,10 @@ from tests.app.voice.doubles import ToneSpeaker
 from tests.app.voice.gateway_support import Gateway
 
 
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
 async def assert_serves_a_normal_call(gw: Gateway) -> None:
     """A well-behaved call after whatever came before: greeted, heard, relayed."""
     gw.model.say("路灯坏了")
@@ -31,7 +35,7 @@ async def assert_serves_a_normal_call(gw: Gateway) -> None:
         await client.say(0.3, 0.5)
         await client.wait_audio(timeout=3, since=client.audio[-1].at + 0.01)
         await client.hangup()
-    assert gw.rasa.texts_from("voice:13900000001") == ["/greet", "路灯坏了"]
+    assert gw.rasa.texts_from(gw.sender("13900000001")) == ["/greet", "路灯坏了"]
 
 
 async def ended_by_gateway(client: AudioSocketClient) -> None:
@@ -130,12 +134,12 @@ async def test_twenty_calls_at_once_and_one_more_hears_the_line_is_busy() -> Non
             assert len(extra.audio) == ToneSpeaker.frames_for(prompts.BUSY)
             assert await extra.next_action() == "hangup"
         assert gw.speaker.spoken.count(prompts.BUSY) == 1
-        assert not gw.rasa.texts_from("voice:13700000000")
+        assert not gw.rasa.texts_from(gw.sender("13700000000"))
 
         await asyncio.gather(*(c.hangup() for c in clients))
         await gw.wait_idle()
         senders = {s for s, text in gw.rasa.messages if text == "/greet"}
-        assert senders == {f"voice:1380000{i:04d}" for i in range(20)}
+        assert senders == {gw.sender(f"1380000{i:04d}") for i in range(20)}
         await assert_serves_a_normal_call(gw)
 
 
@@ -185,7 +189,8 @@ async def test_no_phone_number_is_logged(caplog: pytest.LogCaptureFixture) -> No
 
 @pytest.mark.asyncio
 async def test_control_api_registers_callers_and_tells_what_follows() -> None:
-    async with Gateway() as gw, httpx.AsyncClient(base_url=gw.control_url) as http:
+    async with Gateway() as gw, httpx.AsyncClient(base_url=gw.control_url,
+                                                  headers=bearer(gw.secret)) as http:
         call = uuid.uuid4()
         created = await http.post("/calls", json={"call_id": str(call), "caller": "+86 138-0000-0000"})
         assert created.status_code == 201
@@ -230,7 +235,8 @@ async def test_control_api_registers_callers_and_tells_what_follows() -> None:
 async def test_control_api_refuses_bad_input_with_a_reason(body: dict, field: str) -> None:
     if body.get("call_id") == "UUID":
         body["call_id"] = str(uuid.uuid4())
-    async with Gateway() as gw, httpx.AsyncClient(base_url=gw.control_url) as http:
+    async with Gateway() as gw, httpx.AsyncClient(base_url=gw.control_url,
+                                                  headers=bearer(gw.secret)) as http:
         response = await http.post("/calls", json=body)
         assert response.status_code == 400
         detail = response.json()["detail"]
@@ -251,7 +257,7 @@ async def test_a_registered_number_becomes_the_sender_and_an_unknown_one_the_cal
             await known.wait_audio(timeout=3)
         async with gw.client(caller=None) as unknown:  # the dialplan registered nothing
             await unknown.wait_audio(timeout=3)
-    assert gw.rasa.texts_from("voice:01087654321") == ["/greet"]
+    assert gw.rasa.texts_from(gw.sender("01087654321")) == ["/greet"]
     assert gw.rasa.texts_from(f"voice:unknown-{unknown.call_id}") == ["/greet"]
 
 
@@ -287,3 +293,49 @@ def test_registry_forgets_calls_after_the_ttl_and_keeps_a_bounded_number() -> No
         registry.register(uuid.uuid4(), None)
     assert len(registry) == 3 and registry.next_action(b) is None
 
+
+
+# ---------------------------------------------------------------------- the dialplan's secret
+
+
+@pytest.mark.asyncio
+async def test_control_api_answers_only_the_dialplan_with_its_secret() -> None:
+    async with Gateway() as gw, httpx.AsyncClient(base_url=gw.control_url) as http:
+        call = uuid.uuid4()
+        body = {"call_id": str(call), "caller": "13800000000"}
+        for headers in ({}, bearer("wrong-secret-0123456789"), bearer(gw.secret + "x"),
+                        {"Authorization": gw.secret}, {"Authorization": "Bearer"},
+                        {"Authorization": "Basic !!notbase64"}):
+            refused = await http.post("/calls", data=body, headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.json()["detail"]["reason_zh"] == "缺少或错误的接口密钥"
+            assert (await http.get(f"/calls/{call}/next", headers=headers)).status_code == 401
+        assert len(gw.registry) == 0 and gw.registry.caller(call) is None
+
+        # CURLOPT(httpheader)=Authorization: Bearer ..., and CURLOPT(userpwd)=dialplan:...
+        accepted = await http.post("/calls", data=body, headers=bearer(gw.secret))
+        assert accepted.status_code == 201 and gw.registry.caller(call) == "13800000000"
+        basic = await http.get(f"/calls/{call}/next", auth=("dialplan", gw.secret))
+        assert (basic.status_code, basic.text) == (200, "hangup")
+        assert (await http.get("/health")).status_code == 200  # for the launcher's probe
+
+
+def test_control_api_needs_a_real_secret() -> None:
+    from voice.control import control_app
+    for secret in ("", "   ", "short"):
+        with pytest.raises(ValueError):
+            control_app(CallRegistry(), secret)
+
+
+@pytest.mark.asyncio
+async def test_rasa_hears_a_keyed_hash_and_the_number_only_encrypted() -> None:
+    from integrations.shared.identity import CALLER_CONTEXT, METADATA_KEY, caller_number
+    async with Gateway() as gw:
+        await assert_serves_a_normal_call(gw)
+    sender = gw.sender("13900000001")
+    assert sender.startswith("voice:h:") and len(sender) == len("voice:h:") + 32
+    assert [s for s, _ in gw.rasa.messages] == [sender, sender]
+    tokens = [m[METADATA_KEY] for m in gw.rasa.metadata]
+    assert all("13900000001" not in t for t in tokens)
+    assert {gw.vault.decrypt(t, context=CALLER_CONTEXT) for t in tokens} == {"13900000001"}
+    assert caller_number(gw.vault, tokens[0], sender) == "13900000001"

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from integrations.shared.identity import caller_ref
 from integrations.workorders.adapters.orm import OrderDecline
 from integrations.workorders.domain import IllegalTransition
 from integrations.workorders.service import (
@@ -21,6 +22,7 @@ from integrations.workorders.service import (
     resolve,
     verify_audit,
 )
+from integrations.workorders.service.outbox import PHONE_CONTEXT
 
 
 def resident_messages(world, number):
@@ -89,9 +91,10 @@ def test_decline_goes_to_another_handler_and_never_back(any_world):
     assert verify_audit(w.uow()) == []
 
 
-def test_progress_and_resolve_tell_the_resident_and_ask_satisfaction(world):
+def test_progress_and_resolve_tell_the_resident_and_ask_satisfaction(world, vault):
     h = world.handler()
-    order = world.order(reporter_ref="voice:call-77")
+    caller = caller_ref(vault, "13800001111")
+    order = world.order(reporter_ref=caller, reporter_contact="13800001111")
     accept(world.uow(), order.number, h, world.tick(minutes=5))
     progress(world.uow(), order.number, h, "已联系双方", world.tick(hours=1))
     progress(world.uow(), order.number, h, "约定周六调解", world.tick(hours=1))
@@ -101,14 +104,18 @@ def test_progress_and_resolve_tell_the_resident_and_ask_satisfaction(world):
         "create", "dispatch", "accept", "progress", "progress", "resolve"]
     messages = resident_messages(world, order.number)
     assert [m.payload["event"] for m in messages] == ["accepted", "in_progress", "resolved"]
-    assert all(m.channel == "voice" and m.recipient_ref == "voice:call-77" for m in messages)
+    assert all(m.channel == "voice" and m.recipient_ref == caller for m in messages)
+    # the number only encrypted, for the notifier's SMS/callback sender
+    assert {vault.decrypt(m.payload["phone_enc"], context=PHONE_CONTEXT) for m in messages} == {
+        "13800001111"}
+    assert not any("13800001111" in repr(m.payload) for m in messages)
     last = messages[-1]
     assert last.payload["text"] == (
         f"您反映的工单 {order.number} 已办结。请问您对处理结果是否满意？"
         "请回复“满意”“基本满意”或“不满意”。")
     assert last.payload["ask_satisfaction"] is True
     assert [o["label"] for o in last.payload["options"]] == ["满意", "基本满意", "不满意"]
-    assert last.dedupe_key == f"{order.number}:6:resident:voice:call-77"
+    assert last.dedupe_key == f"{order.number}:6:resident:{caller}"
 
 
 def resolved_order(world, **kw):

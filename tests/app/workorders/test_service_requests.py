@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from integrations.shared.identity import CALLER_CONTEXT, caller_ref
 from integrations.workorders.notifier import Delivery
 from integrations.workorders.notifier.voice import VoiceSender
 from integrations.workorders.service import (
@@ -140,9 +141,10 @@ def test_a_dispute_is_still_resolved_without_quoting_the_note(world):
     assert "answer" not in message.payload
 
 
-def test_a_phone_caller_hears_the_answer_with_the_number_digit_by_digit(world):
+def test_a_phone_caller_hears_the_answer_with_the_number_digit_by_digit(world, vault):
     clerk = staff(world)
-    order = ask(world, reporter_ref="voice:13800138000")
+    order = ask(world, reporter_ref=caller_ref(vault, "13800138000"),
+                caller_token=vault.encrypt("13800138000", context=CALLER_CONTEXT))
     accept(world.uow(), order.number, clerk, world.clock)
     resolve(world.uow(), order.number, clerk, ANSWER, world.tick(hours=1))
     (row,) = [m for m in resident_messages(world, order.number)
@@ -151,7 +153,7 @@ def test_a_phone_caller_hears_the_answer_with_the_number_digit_by_digit(world):
 
     async def gateway_body():
         async with httpx.AsyncClient() as client:
-            sender = VoiceSender("http://127.0.0.1:9/sms", "secret", client)
+            sender = VoiceSender("http://127.0.0.1:9/sms", "secret", client, vault)
             return sender.body(Delivery.from_row(row), 1_700_000_000.0)
 
     body = asyncio.run(gateway_body())

@@ -73,7 +73,7 @@ def post_callback(
         reporter_ref=body.reporter_ref, reason=body.reason,
         transcript=[TranscriptLine(line.speaker, line.text) for line in body.transcript],
         contact=body.contact, order_number=body.order_number,
-        client_ref=idempotency_key,
+        client_ref=idempotency_key, caller_token=body.caller_token,
     )
     view, created = request_callback(uow, data, now)
     if created:

@@ -98,7 +98,7 @@ def post_order(
         priority=body.priority, kind=body.kind, reporter_contact=body.reporter_contact,
         anonymous=body.anonymous, client_ref=idempotency_key or body.client_ref,
         latitude=body.latitude, longitude=body.longitude,
-        attachment_ids=tuple(body.attachment_ids),
+        attachment_ids=tuple(body.attachment_ids), caller_token=body.caller_token,
     )
     view, created = open_order(uow, data, now)
     if created:

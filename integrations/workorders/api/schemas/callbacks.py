@@ -33,6 +33,11 @@ class CallbackCreate(Input):
     )
     contact: str | None = Field(default=None, max_length=32,
                                       description="Optional phone number; stored encrypted")
+    caller_token: str | None = Field(
+        default=None, max_length=512,
+        description="A phone caller's number as the phone line encrypted it: becomes the "
+        "contact; only with a voice:h: reporter_ref, never with contact",
+    )
     order_number: str | None = Field(
         default=None, max_length=32,
         description="The order it concerns; linked only if reporter_ref reported it, "

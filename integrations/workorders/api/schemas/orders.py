@@ -47,6 +47,12 @@ class OrderCreate(Input):
         default=None, max_length=32, description="Optional phone number; stored encrypted"
     )
     anonymous: bool = False
+    caller_token: str | None = Field(
+        default=None, max_length=512,
+        description="A phone caller's number as the phone line encrypted it (the REST "
+        "message's metadata): becomes the contact; only with a voice:h: reporter_ref, "
+        "never with reporter_contact or anonymous",
+    )
     client_ref: str | None = Field(
         default=None, max_length=128,
         description="Idempotency key (or send the Idempotency-Key header)",
