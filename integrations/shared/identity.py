@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .privacy import DecryptionError, Vault
 
-__all__ = ["CALLER_CONTEXT", "CALLER_PREFIX", "METADATA_KEY", "InvalidCallerToken",
+__all__ = ["CALLER_CONTEXT", "CALLER_PREFIX", "METADATA_KEY", "InvalidCallerToken", "caller_refs_all_keys",
            "caller_number", "caller_ref", "is_caller_ref"]
 
 CALLER_PREFIX = "voice:h:"
@@ -68,3 +68,8 @@ def caller_number(vault: Vault, token: str, reporter_ref: str) -> str:
         raise InvalidCallerToken("caller token is not this caller's")
     assert number is not None
     return number
+
+
+def caller_refs_all_keys(vault: Vault, phone: str) -> list[str]:
+    """``caller_ref`` of ``phone`` under the current key, then under each old key."""
+    return [CALLER_PREFIX + h[:_HASH_CHARS] for h in vault.lookup_hashes(phone, kind="caller")]

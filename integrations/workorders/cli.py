@@ -556,9 +556,10 @@ def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
         def progress(table: str, count: TableCount) -> None:
             log.debug("%s: %d scanned, %d re-keyed", table, count.scanned, count.rekeyed)
 
-        # The hook for pseudonymous reporter refs (voice:h:<hash>) is not wired yet:
-        # rotate_key(..., rekey_refs=<re-keyer>) once such refs exist.
-        report = rotate_key(app.session_factory, vault, batch=args.batch, progress=progress)
+        from .service.caller_refs import rekey_caller_refs
+
+        report = rotate_key(app.session_factory, vault, batch=args.batch, progress=progress,
+                            rekey_refs=rekey_caller_refs)
     _print_rekey_report(report)
     if report.failed:
         print(f"error: {report.failed} row(s) hold values no configured key decrypts; add the key "

@@ -218,3 +218,46 @@ def test_every_encrypted_column_is_rotated():
                  if c.name.endswith("_enc")}
     rotated = {(spec.name, col.enc) for spec in ENCRYPTED_TABLES for col in spec.columns}
     assert in_schema == rotated
+
+
+def test_phone_callers_ids_follow_the_key(url, capsys):
+    """A caller's ``voice:h:`` id is a keyed hash: after the rotation it is B's hash
+    everywhere (order, callback), so the caller's next call (hashed under B) finds
+    the order again; a caller who left no number keeps the old id."""
+    from integrations.shared.identity import CALLER_CONTEXT, caller_ref
+
+    populate(url)
+    vault_a, vault_b = Vault(KEY_A), Vault(KEY_B)
+    phone, silent = "13700001111", "13700002222"
+    app = bootstrap(settings(url, KEY_A))
+    try:
+        ref = caller_ref(vault_a, phone)
+        create_order(app.uow(), OrderCreate(
+            category="incident.water", description="井盖丢了", location_text="二号楼",
+            area_code="grid:t-1", reporter_channel="voice", reporter_ref=ref,
+            caller_token=vault_a.encrypt(phone, CALLER_CONTEXT)), NOW)
+        request_callback(app.uow(), CallbackCreate(
+            reporter_ref=ref, reason="asked", contact=phone,
+            transcript=[TranscriptLine("resident", "转人工")]), NOW)
+        create_order(app.uow(), OrderCreate(
+            category="incident.water", description="路灯不亮", location_text="三号楼",
+            area_code="grid:t-1", reporter_channel="voice",
+            reporter_ref=caller_ref(vault_a, silent)), NOW)
+    finally:
+        app.dispose()
+
+    assert main(["rotate-key"], settings=settings(url, KEY_B, KEY_A)) == 0
+    assert "reporter refs: 2 re-keyed" in capsys.readouterr().out
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        refs = {r for (r,) in conn.execute(
+            select(WorkOrder.reporter_ref).where(WorkOrder.reporter_ref.like("voice:%")))}
+        callback_refs = {r for (r,) in conn.execute(
+            select(CallbackRequest.reporter_ref).where(CallbackRequest.reporter_ref.like("voice:%")))}
+    engine.dispose()
+    assert refs == {caller_ref(vault_b, phone), caller_ref(vault_a, silent)}
+    assert callback_refs == {caller_ref(vault_b, phone)}
+    # a second run finds nothing to do
+    assert main(["rotate-key"], settings=settings(url, KEY_B, KEY_A)) == 0
+    assert "reporter refs: 0 re-keyed" in capsys.readouterr().out

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.shared.identity import caller_ref
-from integrations.shared.privacy import Vault, normalize_phone
+from integrations.shared.identity import caller_ref, caller_refs_all_keys
+from integrations.shared.privacy import DecryptionError, Vault, normalize_phone
 
 from ..adapters.orm import Attachment, CallbackRequest, OutboxMessage, WorkOrder
 from ..adapters.outbox_table import PENDING
@@ -96,3 +97,78 @@ def hash_legacy_caller_refs(uow: UnitOfWork) -> dict[str, int]:
             counts["outbox"] += 1
         uow.commit()
     return {kind: counts[kind] for kind in ("orders", "callbacks", "attachments", "outbox")}
+
+
+# ------------------------------------------------------------- after a key rotation
+
+
+def _numbers_by_ref(session: Session, vault: Vault) -> dict[str, set[str]]:
+    """Every number the database holds for each ``voice:h:`` ref (decrypted contacts)."""
+    found: dict[str, set[str]] = {}
+    sources = (
+        (select(WorkOrder.reporter_ref, WorkOrder.reporter_contact_enc)
+         .where(WorkOrder.reporter_ref.like("voice:h:%"), WorkOrder.reporter_contact_enc.is_not(None)),
+         ORDER_CONTACT),
+        (select(CallbackRequest.reporter_ref, CallbackRequest.contact_enc)
+         .where(CallbackRequest.reporter_ref.like("voice:h:%"), CallbackRequest.contact_enc.is_not(None)),
+         CALLBACK_CONTACT),
+    )
+    for query, context in sources:
+        for ref, token in session.execute(query):
+            try:
+                number = vault.decrypt(token, context=context)
+            except DecryptionError:
+                continue
+            if number:
+                found.setdefault(ref, set()).add(number)
+    for ref, payload in session.execute(
+            select(OutboxMessage.recipient_ref, OutboxMessage.payload)
+            .where(OutboxMessage.recipient_ref.like("voice:h:%"))):
+        token = (payload or {}).get("phone_enc")
+        if isinstance(token, str):
+            try:
+                number = vault.decrypt(token, context=PHONE_CONTEXT)
+            except DecryptionError:
+                continue
+            if number:
+                found.setdefault(ref, set()).add(number)
+    return found
+
+
+def rekey_caller_refs(sessions: sessionmaker[Session], vault: Vault, batch: int = 500) -> int:
+    """After ``rotate-key``: ``voice:h:`` refs made under an old key, made under the current one.
+
+    A ref is recomputed when the database holds the caller's number (the
+    order's or callback's contact, or a pending SMS): the number whose hash
+    under an old key is the stored ref. A caller who left no number keeps the
+    old ref (their orders stay, but a new call is a new caller). The rows of
+    one ref change in one transaction; a second run finds nothing to do.
+    Returns the number of rows changed.
+    """
+    with sessions() as session:
+        numbers = _numbers_by_ref(session, vault)
+    mapping: dict[str, str] = {}
+    for ref, candidates in numbers.items():
+        for number in candidates:
+            try:
+                refs = caller_refs_all_keys(vault, number)
+            except ValueError:
+                continue
+            if ref in refs[1:]:
+                mapping[ref] = refs[0]
+                break
+    changed = 0
+    for old, new in mapping.items():
+        with sessions() as session, session.begin():
+            for model, column in ((WorkOrder, WorkOrder.reporter_ref),
+                                  (CallbackRequest, CallbackRequest.reporter_ref),
+                                  (Attachment, Attachment.reporter_ref)):
+                changed += session.execute(
+                    update(model).where(column == old).values({column.key: new})
+                    .execution_options(synchronize_session=False)).rowcount or 0
+            for message in session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.recipient_ref == old)):
+                message.recipient_ref = new
+                message.dedupe_key = message.dedupe_key.replace(old, new)
+                changed += 1
+    return changed

@@ -16,8 +16,8 @@ removed from the configuration.
 
 Pseudonymous references (a reporter ref that embeds a keyed hash, such as
 ``voice:h:<hash>``) depend on the key too. ``rotate_key`` takes them through
-the ``rekey_refs`` hook (``RefRekeyer``); none is wired yet, and the report
-says so.
+the ``rekey_refs`` hook (``RefRekeyer``); the CLI passes
+``service.caller_refs.rekey_caller_refs``.
 """
 
 from __future__ import annotations
