@@ -75,7 +75,7 @@ async def _serve(settings: VoiceSettings, stop: asyncio.Event,
     registry = CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
     hears = isinstance(model, SpeechModel)
     async with httpx.AsyncClient() as http:
-        deps = CallDeps(settings, RasaRelay(settings.rasa_url, http), speaker, registry, model,
+        deps = CallDeps(settings, RasaRelay(settings.rasa_url, http, token=settings.channel_token_voice), speaker, registry, model,
                         AnswerGrammar(model) if hears else None)
         server = VoiceServer(deps)
         health = lambda: {"calls": server.active_calls, "speech": hears}  # noqa: E731
