@@ -2,7 +2,7 @@
 
 Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
 ``VOICE_AUDIOSOCKET_PORT``, ``VOICE_CONTROL_PORT``, ``VOICE_BIND_HOST``,
-``RASA_URL``, ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without
+``RASA_URL``, ``CHANNEL_TOKEN_VOICE``, ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without
 a speech model the line still answers: it says speech is unavailable and
 offers an operator on 0. Prints "voice gateway ready" once listening; on
 SIGTERM/SIGINT stops accepting calls, hands the calls in progress to a
