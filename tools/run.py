@@ -7,10 +7,12 @@ Ports and the bind address come from the environment (see README):
 RASA_PORT (5005), ACTIONS_PORT (5055), API_PORT (8000), BIND_HOST
 (127.0.0.1), ACTIONS_HOST (127.0.0.1). Secrets not set in the environment are
 generated per run: the action server's ACTIONS_SECRET and the REST channel's
-CHANNEL_TOKEN_WEB / _TELEGRAM / _VOICE (written to var/run/). Before starting, the work-order database is migrated and, in
-development mode on an empty database, the demo data set is loaded. Each
-process logs to var/log/<name>.log. If a process dies, the others are stopped
-and the launcher exits non-zero with the tail of the dead one's log.
+CHANNEL_TOKEN_WEB / _TELEGRAM / _VOICE (written to var/run/); each process
+gets only the ones it uses. Before starting, the work-order database is
+migrated and, in development mode on an empty database, the demo data set is
+loaded. Each process logs to var/log/<name>.log. If a process dies, the
+others are stopped and the launcher exits non-zero with the tail of the dead
+one's log.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ CHANNEL_TOKEN_ENV = {"web": "CHANNEL_TOKEN_WEB", "tg": "CHANNEL_TOKEN_TELEGRAM",
 #: var/run/<file> holding each channel's token (web front ends, tools and tests read the first)
 CHANNEL_TOKEN_FILES = {"web": "channel-token", "tg": "channel-token-telegram",
                        "voice": "channel-token-voice"}
+#: never inherited from the launcher's environment: only the services that use one get it
+PER_SERVICE_SECRETS = frozenset({"ACTIONS_SECRET", *CHANNEL_TOKEN_ENV.values()})
 
 
 def channel_tokens_from_env(env: dict) -> dict:
@@ -290,7 +294,8 @@ class Launcher:
         return True
 
     def _env(self, extra: dict) -> dict:
-        return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+        inherited = {k: v for k, v in os.environ.items() if k not in PER_SERVICE_SECRETS}
+        return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
     def start(self) -> None:
