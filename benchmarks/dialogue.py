@@ -119,7 +119,8 @@ def measure_phase(stack: Stack, *args, **kwargs) -> tuple["Phase", Optional[floa
     client_before = time.process_time()
     busy_before, total_before = machine_cpu_seconds()
     wall_before = time.monotonic()
-    phase, first_ms = asyncio.run(run_phase(stack.rest_url, *args, **kwargs))
+    phase, first_ms = asyncio.run(run_phase(stack.rest_url, *args,
+                                               tokens=stack.settings.channel_tokens, **kwargs))
     wall = time.monotonic() - wall_before
     busy_after, total_after = machine_cpu_seconds()
     phase.cpu_percent_by_service = {
@@ -144,9 +145,12 @@ class Replayer:
     """Replays the conversations with fresh senders and keeps the figures of one phase."""
 
     def __init__(self, client: httpx.AsyncClient, url: str, run_id: str,
-                 serial: "itertools.count[int]") -> None:
+                 serial: "itertools.count[int]", tokens: Optional[dict] = None) -> None:
         self.client = client
         self.url = url
+        # the REST channel's token of each sender prefix (web, tg, voice)
+        self.headers = {prefix: {"Authorization": f"Bearer {token}"}
+                        for prefix, token in (tokens or {}).items()}
         self.run_id = run_id
         self.serial = serial  # shared by the phases: no sender is used twice in a run
         self.latencies_ms: list[float] = []
@@ -156,7 +160,9 @@ class Replayer:
         replies: list[str] = []
         error = None
         try:
-            response = await self.client.post(self.url, json={"sender": sender, "message": text})
+            response = await self.client.post(
+                self.url, json={"sender": sender, "message": text},
+                headers=self.headers.get(sender.partition(":")[0]))
             if response.status_code == 200:
                 replies = [m["text"] for m in response.json() if m.get("text")]
             else:
@@ -196,12 +202,12 @@ class Replayer:
 
 async def run_phase(url: str, conversations: list[Conversation], residents: int,
                     min_turns: int, run_id: str, serial: "itertools.count[int]",
-                    warm_up: bool) -> tuple[Phase, Optional[float]]:
+                    warm_up: bool, tokens: Optional[dict] = None) -> tuple[Phase, Optional[float]]:
     """One phase; with `warm_up`, first one untimed request (its latency returned)."""
     phase = Phase(residents=residents)
     limits = httpx.Limits(max_connections=residents, max_keepalive_connections=residents)
     async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
-        replayer = Replayer(client, url, run_id, serial)
+        replayer = Replayer(client, url, run_id, serial, tokens)
         first_ms = None
         if warm_up:
             first = conversations[0]

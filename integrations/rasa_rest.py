@@ -73,12 +73,21 @@ def parse_replies(body: Any) -> list[Reply]:
 
 
 class RasaRelay:
-    """POSTs to the REST channel with a few quick retries (Rasa restarting, a dropped connection)."""
+    """POSTs to the REST channel with a few quick retries (Rasa restarting, a dropped connection).
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, *, timeout: float = 20.0,
-                 attempts: int = 3, backoff: float = 0.5) -> None:
+    ``token`` is the channel's token (``CHANNEL_TOKEN_TELEGRAM``, ``CHANNEL_TOKEN_VOICE``),
+    sent as ``Authorization: Bearer``; the REST channel lets it speak only for
+    the channel's own senders (``tg:*``, ``voice:*``) and refuses a request
+    without one (401, here RasaUnavailable).
+    """
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient, *, token: str | None = None,
+                 timeout: float = 20.0, attempts: int = 3, backoff: float = 0.5) -> None:
         self._url = base_url.rstrip("/") + WEBHOOK_PATH
         self._http = http
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if not token:
+            log.warning("no channel token for Rasa's REST channel: it will refuse every message")
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -92,7 +101,8 @@ class RasaRelay:
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             try:
-                response = await self._http.post(self._url, json=body, timeout=self._timeout)
+                response = await self._http.post(self._url, json=body, headers=self._headers,
+                                                 timeout=self._timeout)
             except httpx.TimeoutException:
                 # Rasa may have taken the message: sending it again could repeat a
                 # turn, so a timeout is not retried here.

@@ -5,10 +5,14 @@ and stop them all cleanly on Ctrl-C (or SIGTERM).
 
 Ports and the bind address come from the environment (see README):
 RASA_PORT (5005), ACTIONS_PORT (5055), API_PORT (8000), BIND_HOST
-(127.0.0.1). Before starting, the work-order database is migrated and, in
-development mode on an empty database, the demo data set is loaded. Each
-process logs to var/log/<name>.log. If a process dies, the others are stopped
-and the launcher exits non-zero with the tail of the dead one's log.
+(127.0.0.1), ACTIONS_HOST (127.0.0.1). Secrets not set in the environment are
+generated per run: the action server's ACTIONS_SECRET and the REST channel's
+CHANNEL_TOKEN_WEB / _TELEGRAM / _VOICE (written to var/run/); each process
+gets only the ones it uses. Before starting, the work-order database is
+migrated and, in development mode on an empty database, the demo data set is
+loaded. Each process logs to var/log/<name>.log. If a process dies, the
+others are stopped and the launcher exits non-zero with the tail of the dead
+one's log.
 
 Privacy fails closed (integrations/shared/startup.py): in development mode
 (WORKORDERS_DEVELOPMENT, default true) the launcher refuses a BIND_HOST other
@@ -73,6 +77,27 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+#: the REST channel's sender prefix -> the environment variable of its token (bot/channels.py)
+CHANNEL_TOKEN_ENV = {"web": "CHANNEL_TOKEN_WEB", "tg": "CHANNEL_TOKEN_TELEGRAM",
+                     "voice": "CHANNEL_TOKEN_VOICE"}
+#: var/run/<file> holding each channel's token (web front ends, tools and tests read the first)
+CHANNEL_TOKEN_FILES = {"web": "channel-token", "tg": "channel-token-telegram",
+                       "voice": "channel-token-voice"}
+#: never inherited from the launcher's environment: only the services that use one get it
+PER_SERVICE_SECRETS = frozenset({"ACTIONS_SECRET", *CHANNEL_TOKEN_ENV.values()})
+
+
+def channel_tokens_from_env(env: dict) -> dict:
+    """{prefix: token} for web, tg and voice: from the environment, else random."""
+    return {prefix: env.get(name) or secrets.token_urlsafe(32)
+            for prefix, name in CHANNEL_TOKEN_ENV.items()}
+
+
+def loopback_if_any(host: str) -> str:
+    """The address to call a server on that listens on `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str
@@ -83,6 +108,12 @@ class Settings:
     service_token: str
     database_url: str
     var: Path
+    #: the action server listens here (ACTIONS_HOST); only Rasa calls it
+    actions_host: str = "127.0.0.1"
+    #: what Rasa presents to the action server (Authorization: Bearer)
+    actions_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: {"web": ..., "tg": ..., "voice": ...}: the REST channel's token of each channel
+    channel_tokens: dict = field(default_factory=lambda: channel_tokens_from_env({}), repr=False)
     #: TELEGRAM_* settings (tokens, API base, mode); the bots run when a token is set
     telegram: dict = field(default_factory=dict)
     #: VOSK_MODEL_PATH and VOICE_* settings; None: the phone line's gateway does not run
@@ -103,6 +134,9 @@ class Settings:
             service_token=env.get("WORKORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32),
             database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
             var=var,
+            actions_host=env.get("ACTIONS_HOST") or "127.0.0.1",
+            actions_secret=env.get("ACTIONS_SECRET") or secrets.token_urlsafe(32),
+            channel_tokens=channel_tokens_from_env(env),
             telegram={k: v for k, v in env.items() if k.startswith("TELEGRAM_") and v},
             voice={k: v for k, v in env.items()
                    if (k.startswith("VOICE_") or k == "VOSK_MODEL_PATH") and v},
@@ -119,6 +153,10 @@ class Settings:
             "WORKORDERS_SERVICE_TOKEN": self.service_token,
             "WORKORDERS_API_PORT": str(self.api_port),
         }
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{loopback_if_any(self.actions_host)}:{self.actions_port}"
 
 
 @dataclass
@@ -144,8 +182,7 @@ class Service:
 def write_endpoints(settings: Settings) -> Path:
     """bot/endpoints.yml with this run's action server port and tracker path."""
     text = (ROOT / "bot" / "endpoints.yml").read_text(encoding="utf-8")
-    text = text.replace("http://127.0.0.1:5055/webhook",
-                        f"http://127.0.0.1:{settings.actions_port}/webhook")
+    text = text.replace("http://127.0.0.1:5055/webhook", f"{settings.actions_url}/webhook")
     text = text.replace("db: var/rasa-tracker.db", f"db: {settings.var / 'rasa-tracker.db'}")
     path = secure_dir(settings.var / "run") / "endpoints.yml"
     write_private(path, text)
@@ -191,14 +228,15 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
         ),
         Service(
             name="actions",
-            argv=[str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                  "--port", str(settings.actions_port)],
-            health_url=f"http://127.0.0.1:{settings.actions_port}/health",
-            describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
+            # rasa_sdk's app behind the shared secret and a body cap (bot/action_server.py)
+            argv=[str(RASA_BIN / "python"), "-m", "bot.action_server", "--actions", "actions",
+                  "--host", settings.actions_host, "--port", str(settings.actions_port)],
+            health_url=f"{settings.actions_url}/health",
+            describe=(f"action server      {settings.actions_url}/webhook"
+                      f"  (Rasa only: shared secret in var/run/actions-secret)"),
             env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
                  "WORKORDERS_SERVICE_TOKEN": settings.service_token,
-                 # rasa_sdk binds SANIC_HOST (default 0.0.0.0); only Rasa, here, calls it
-                 "SANIC_HOST": "127.0.0.1"},
+                 "ACTIONS_SECRET": settings.actions_secret},
             checks_start=False,
         ),
         Service(
@@ -210,8 +248,11 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
                   "--enable-api", f"--auth-token={settings.rasa_token}"],
             health_url=f"http://127.0.0.1:{settings.rasa_port}/",
             describe=(f"Rasa REST channel  http://{host}:{settings.rasa_port}/webhooks/rest/webhook"
-                      f"  (API token in var/run/rasa-token)"),
+                      f"  (web:* with the token in var/run/channel-token;"
+                      f" API token in var/run/rasa-token)"),
             checks_start=False,
+            env={"ACTIONS_SECRET": settings.actions_secret,
+                 **{CHANNEL_TOKEN_ENV[p]: t for p, t in settings.channel_tokens.items()}},
         ),
     ] + ([telegram_service(settings)] if settings.telegram_enabled else []) \
       + ([voice_service(settings)] if settings.voice is not None else [])
@@ -231,7 +272,8 @@ def voice_service(settings: Settings) -> Service:
         health_url=f"http://127.0.0.1:{control}/health",
         describe=(f"phone line         AudioSocket 127.0.0.1:{port}, dialplan API :{control} "
                   f"({hears}; its secret in var/run/voice-control-secret)"),
-        env={**voice, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+        env={**voice, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+             "CHANNEL_TOKEN_VOICE": settings.channel_tokens["voice"]},
     )
 
 
@@ -251,6 +293,7 @@ def telegram_service(settings: Settings) -> Service:
         describe=f"Telegram channel   {bots}, {mode}, Bot API {base}",
         env={**settings.app_env(), **settings.telegram,
              "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+             "CHANNEL_TOKEN_TELEGRAM": settings.channel_tokens["tg"],
              "WORKORDERS_API_URL": f"http://127.0.0.1:{settings.api_port}"},
     )
 
@@ -301,14 +344,17 @@ class Launcher:
         return True
 
     def _env(self, extra: dict) -> dict:
-        return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+        inherited = {k: v for k, v in os.environ.items() if k not in PER_SERVICE_SECRETS}
+        return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
     def start(self) -> None:
         secure_dir(self.settings.var)
         run_dir = secure_dir(self.settings.var / "run")
         secrets_ = [("rasa-token", self.settings.rasa_token),
-                    ("service-token", self.settings.service_token)]
+                    ("service-token", self.settings.service_token),
+                    ("actions-secret", self.settings.actions_secret),
+                    *((CHANNEL_TOKEN_FILES[p], t) for p, t in self.settings.channel_tokens.items())]
         if self.settings.voice is not None:  # the dialplan presents it to the phone line
             secrets_.append(("voice-control-secret", self.voice_secret()))
         for name, secret in secrets_:
@@ -408,7 +454,7 @@ def main() -> int:
     settings = Settings.from_env(dict(os.environ))
     try:
         # before anything is created, bound or started
-        check_start_from_env("make run", os.environ, bind_hosts=[settings.host],
+        check_start_from_env("make run", os.environ, bind_hosts=[settings.host, settings.actions_host],
                              log=logging.getLogger("launcher"))
     except StartupRefused as exc:
         print(f"error: refusing to start: {exc}", file=sys.stderr, flush=True)

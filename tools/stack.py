@@ -217,7 +217,21 @@ class Stack:
 
     @property
     def actions_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.actions_port}"
+        return self.settings.actions_url
+
+    @property
+    def actions_secret(self) -> str:
+        """What Rasa presents to the action server."""
+        return self.settings.actions_secret
+
+    def channel_token(self, sender: str) -> str:
+        """The REST channel's token for this sender's channel ("web:x" -> the web token)."""
+        prefix = sender.partition(":")[0]
+        try:
+            return self.settings.channel_tokens[prefix]
+        except KeyError:
+            raise StackError(f"no channel serves senders {prefix}:* "
+                             f"(there are {', '.join(self.settings.channel_tokens)})") from None
 
     @property
     def service_token(self) -> str:
@@ -384,11 +398,14 @@ class Stack:
 
     # -- talking to the bot ----------------------------------------------------
     def say(self, sender: str, text: str) -> list[str]:
-        """Send `text` as `sender` to the REST channel; the bot's text replies in order."""
+        """Send `text` as `sender` to the REST channel, with the token of the sender's
+        channel (web, tg, voice); the bot's text replies in order."""
         if self._client is None:
             raise StackError("the stack is not running")
+        headers = {"Authorization": f"Bearer {self.channel_token(sender)}"}
         try:
-            response = self._client.post(self.rest_url, json={"sender": sender, "message": text})
+            response = self._client.post(self.rest_url, json={"sender": sender, "message": text},
+                                         headers=headers)
         except httpx.HTTPError as exc:
             raise StackError(f"the REST channel did not answer {text!r} from {sender}: "
                              f"{type(exc).__name__}: {exc}\n{self.log_tail('rasa', 15)}") from exc
@@ -404,7 +421,8 @@ def main() -> int:
 
     var = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="stack-"))
     with Stack(var) as stack:
-        print(f"REST {stack.rest_url}\nAPI  {stack.api_url} (token {stack.service_token})\n"
+        print(f"REST {stack.rest_url} (web token {stack.channel_token('web:')})\n"
+              f"API  {stack.api_url} (token {stack.service_token})\n"
               f"logs {stack.log_dir}\nstarted in "
               + ", ".join(f"{k} {v:.1f} s" for k, v in stack.timings.items()))
         try:

@@ -4,7 +4,7 @@ Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
 ``VOICE_AUDIOSOCKET_PORT``, ``VOICE_CONTROL_PORT``, ``VOICE_BIND_HOST``,
 ``VOICE_CONTROL_SECRET`` (required: the dialplan presents it),
 ``WORKORDERS_SECRET_KEY`` and ``WORKORDERS_DEVELOPMENT`` (callers' ids and
-numbers: the example key is refused outside development), ``RASA_URL``,
+numbers: the example key is refused outside development), ``RASA_URL``, ``CHANNEL_TOKEN_VOICE``,
 ``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without a speech
 model the line still answers: it says speech is unavailable and offers an
 operator on 0. Prints "voice gateway ready" once listening; on
@@ -107,8 +107,9 @@ async def _serve(settings: VoiceSettings, stop: asyncio.Event,
     registry = CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
     hears = isinstance(model, SpeechModel)
     async with httpx.AsyncClient() as http:
-        deps = CallDeps(settings, RasaRelay(settings.rasa_url, http), speaker, registry, model,
-                        vault, AnswerGrammar(model) if hears else None)
+        deps = CallDeps(settings,
+                        RasaRelay(settings.rasa_url, http, token=settings.channel_token_voice),
+                        speaker, registry, model, vault, AnswerGrammar(model) if hears else None)
         server = VoiceServer(deps)
         health = lambda: {"calls": server.active_calls, "speech": hears}  # noqa: E731
         try:

@@ -41,6 +41,8 @@ class VoiceSettings(BaseSettings):
     workorders_development: bool = True
     #: Rasa's HTTP server (the REST channel is ``/webhooks/rest/webhook``).
     rasa_url: str = "http://127.0.0.1:5005"
+    #: The REST channel's token for ``voice:*`` senders (``make run`` generates one).
+    channel_token_voice: str | None = Field(default=None, repr=False)
 
     #: Trailing silence that ends an utterance: longer than usual, elderly
     #: callers pause while they think.

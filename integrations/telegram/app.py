@@ -118,7 +118,7 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
                                 max_keepalive_connections=settings.telegram_concurrency),
             headers={"User-Agent": "community-telegram/1"},
         ))
-        relay = RasaRelay(settings.rasa_url, http)
+        relay = RasaRelay(settings.rasa_url, http, token=settings.channel_token_telegram)
         service = ChannelServiceClient(settings.workorders_api_url,
                                        settings.workorders_service_token or "", http)
         resident_bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)

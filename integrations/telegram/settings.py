@@ -57,6 +57,8 @@ class TelegramSettings(BaseSettings):
 
     #: Rasa's HTTP server (the REST channel is ``/webhooks/rest/webhook``).
     rasa_url: str = "http://127.0.0.1:5005"
+    #: The REST channel's token for ``tg:*`` senders (``make run`` generates one).
+    channel_token_telegram: str | None = Field(default=None, repr=False)
     #: The work-order service and the token it gives channels.
     workorders_api_url: str = "http://127.0.0.1:8000"
     workorders_service_token: str | None = Field(default=None, repr=False)

@@ -115,8 +115,12 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
             "reporter_ref": "web:launcher-test"}, token)
         assert order["status"] == "assigned" and re.fullmatch(r"\d{8}", order["number"])
 
+        # the REST channel: web senders with the token make run wrote for them (mode 0600)
+        channel_token = tmp_path / "run" / "channel-token"
+        assert channel_token.stat().st_mode & 0o777 == 0o600
         replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
-                       {"sender": "web:launcher-test", "message": "你好"})
+                       {"sender": "web:launcher-test", "message": "你好"},
+                       channel_token.read_text())
         assert replies and "您好" in replies[0]["text"]
         parsed = post(f"http://127.0.0.1:{rasa_port}/model/parse?token={rasa_token}",
                       {"text": "楼道里着火了"})

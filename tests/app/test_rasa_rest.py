@@ -76,3 +76,32 @@ async def test_relay_gives_up_with_a_typed_error() -> None:
         relay = RasaRelay("http://rasa", http, attempts=2, backoff=0)
         with pytest.raises(RasaUnavailable):
             await relay.send("tg:7", "你好")
+
+
+@pytest.mark.asyncio
+async def test_relay_sends_its_channel_token_as_a_bearer() -> None:
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json=[{"recipient_id": "tg:7", "text": "您好"}])
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        await RasaRelay("http://rasa", http, token="tg-token").send("tg:7", "你好")
+        await RasaRelay("http://rasa", http).send("tg:7", "你好")
+    assert seen == ["Bearer tg-token", None]
+
+
+@pytest.mark.asyncio
+async def test_relay_does_not_retry_a_refused_token() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(401, json={"detail": {"reason": "x", "reason_zh": "未授权的访问。"}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        relay = RasaRelay("http://rasa", http, token="wrong", backoff=0)
+        with pytest.raises(RasaUnavailable, match="401"):
+            await relay.send("tg:7", "你好")
+    assert calls == [1]

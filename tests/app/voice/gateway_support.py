@@ -35,7 +35,8 @@ FAST = dict(voice_end_silence_s=0.3, voice_no_speech_s=3.0, voice_dtmf_timeout_s
 
 class Gateway:
     def __init__(self, model: Any = None, speaker: Any = None, *, no_model: bool = False,
-                 rasa_up: bool = True, rasa_url: str | None = None, **settings: Any) -> None:
+                 rasa_up: bool = True, rasa_url: str | None = None,
+                 rasa_token: str | None = None, **settings: Any) -> None:
         self.settings = VoiceSettings(**{**FAST, **settings})
         self.model = None if no_model else (model if model is not None else ScriptedModel())
         self.speaker = speaker if speaker is not None else ToneSpeaker()
@@ -43,6 +44,8 @@ class Gateway:
         self.rasa_up = rasa_up
         #: a real Rasa server (the end-to-end tests) instead of the double
         self.rasa_url = rasa_url
+        #: the REST channel's voice token (the real Rasa server requires it)
+        self.rasa_token = rasa_token
         self.registry = CallRegistry()
         self.host = "127.0.0.1"
         #: the dialplan's shared secret, and the work-order service's key
@@ -61,7 +64,8 @@ class Gateway:
         else:  # a port nothing listens on
             rasa_url = "http://127.0.0.1:9"
         self._http = httpx.AsyncClient()
-        relay = RasaRelay(rasa_url, self._http, attempts=2, backoff=0.0, timeout=20.0)
+        relay = RasaRelay(rasa_url, self._http, token=self.rasa_token, attempts=2, backoff=0.0,
+                          timeout=20.0)
         grammar = AnswerGrammar(self.model) if self.model is not None else None
         self.deps = CallDeps(self.settings, relay, self.speaker, self.registry, self.model,
                              self.vault, grammar)
