@@ -55,14 +55,14 @@ class ClientSettings:
     def from_env(cls, env: Mapping[str, str]) -> "ClientSettings":
         return cls(
             base_url=env.get("WORKORDERS_URL", "http://127.0.0.1:8000").rstrip("/"),
-            token=env.get("WORKORDERS_SERVICE_TOKEN", ""),
+            token=env.get("WORKORDERS_ACTIONS_TOKEN", ""),
             timeout_s=float(env.get("WORKORDERS_TIMEOUT_S", "3")),
             retries=int(env.get("WORKORDERS_RETRIES", "2")),
         )
 
 
 class WorkOrderClient:
-    """Calls of the work-order API made on behalf of a resident (service token)."""
+    """Calls of the work-order API made on behalf of a resident (the actions token)."""
 
     def __init__(self, settings: ClientSettings,
                  session: Optional[aiohttp.ClientSession] = None) -> None:

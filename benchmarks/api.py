@@ -145,7 +145,7 @@ def server(url: str, workers: int, log_path: Path, extra_env: dict[str, str]
            ) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
-    env.update(PYTHONPATH=str(ROOT), WORKORDERS_DATABASE_URL=url, WORKORDERS_SERVICE_TOKEN=TOKEN,
+    env.update(PYTHONPATH=str(ROOT), WORKORDERS_DATABASE_URL=url, WORKORDERS_ACTIONS_TOKEN=TOKEN,
                **extra_env)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

@@ -43,7 +43,9 @@ class Settings:
     actions_port: int
     api_port: int
     rasa_token: str
-    service_token: str
+    #: the work-order API's credentials: the action server's and the Telegram adapter's
+    actions_token: str
+    telegram_token: str
     database_url: str
     var: Path
     #: TELEGRAM_* settings (tokens, API base, mode); the bots run when a token is set
@@ -62,8 +64,9 @@ class Settings:
             # protects Rasa's HTTP API (trackers, /model/parse); the REST
             # channel used by residents' channels does not need it
             rasa_token=env.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
-            # what the action server and channels present to the work-order API
-            service_token=env.get("WORKORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32),
+            # what the action server and the Telegram adapter present to the work-order API
+            actions_token=env.get("WORKORDERS_ACTIONS_TOKEN") or secrets.token_urlsafe(32),
+            telegram_token=env.get("WORKORDERS_TELEGRAM_TOKEN") or secrets.token_urlsafe(32),
             database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
             var=var,
             telegram={k: v for k, v in env.items() if k.startswith("TELEGRAM_") and v},
@@ -76,12 +79,16 @@ class Settings:
         return bool(self.telegram.get("TELEGRAM_BOT_TOKEN"))
 
     def app_env(self) -> dict:
-        """Environment of the work-order processes (their settings read it)."""
+        """Environment of the work-order processes (their settings read it); no credential:
+        the notifier and the sweeper never call the API."""
         return {
             "WORKORDERS_DATABASE_URL": self.database_url,
-            "WORKORDERS_SERVICE_TOKEN": self.service_token,
             "WORKORDERS_API_PORT": str(self.api_port),
         }
+
+
+#: The API credentials: each process gets only its own (``Launcher._env`` drops the rest).
+CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
 
 
 @dataclass
@@ -129,8 +136,9 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
                   "--host", host, "--port", str(settings.api_port)],
             health_url=f"http://127.0.0.1:{settings.api_port}/health",
             describe=(f"work-order API     http://{host}:{settings.api_port}/api/v1"
-                      f"  (OpenAPI /docs; service token in var/run/service-token)"),
-            env=app_env,
+                      f"  (OpenAPI /docs; channel tokens in var/run/*-token)"),
+            env={**app_env, "WORKORDERS_ACTIONS_TOKEN": settings.actions_token,
+                 "WORKORDERS_TELEGRAM_TOKEN": settings.telegram_token},
         ),
         Service(
             name="notifier",
@@ -155,7 +163,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             health_url=f"http://127.0.0.1:{settings.actions_port}/health",
             describe=f"action server      http://127.0.0.1:{settings.actions_port}/webhook",
             env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
-                 "WORKORDERS_SERVICE_TOKEN": settings.service_token},
+                 "WORKORDERS_ACTIONS_TOKEN": settings.actions_token},
         ),
         Service(
             name="rasa",
@@ -203,6 +211,7 @@ def telegram_service(settings: Settings) -> Service:
         health_url=None,
         describe=f"Telegram channel   {bots}, {mode}, Bot API {base}",
         env={**settings.app_env(), **settings.telegram,
+             "WORKORDERS_TELEGRAM_TOKEN": settings.telegram_token,
              "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
              "WORKORDERS_API_URL": f"http://127.0.0.1:{settings.api_port}"},
     )
@@ -249,14 +258,16 @@ class Launcher:
         return True
 
     def _env(self, extra: dict) -> dict:
-        return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+        inherited = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
+        return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
     def start(self) -> None:
         run_dir = self.settings.var / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         for name, secret in (("rasa-token", self.settings.rasa_token),
-                             ("service-token", self.settings.service_token)):
+                             ("actions-token", self.settings.actions_token),
+                             ("telegram-token", self.settings.telegram_token)):
             (run_dir / name).write_text(secret)
             (run_dir / name).chmod(0o600)
         for service in self.plan:

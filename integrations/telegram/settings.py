@@ -57,9 +57,9 @@ class TelegramSettings(BaseSettings):
 
     #: Rasa's HTTP server (the REST channel is ``/webhooks/rest/webhook``).
     rasa_url: str = "http://127.0.0.1:5005"
-    #: The work-order service and the token it gives channels.
+    #: The work-order service and its credential for this adapter (WORKORDERS_TELEGRAM_TOKEN).
     workorders_api_url: str = "http://127.0.0.1:8000"
-    workorders_service_token: str | None = Field(default=None, repr=False)
+    workorders_telegram_token: str | None = Field(default=None, repr=False)
     #: Where the channel keeps its state (handled updates, unreachable chats,
     #: pending inputs): the work-order database.
     workorders_database_url: str = DEFAULT_DATABASE_URL

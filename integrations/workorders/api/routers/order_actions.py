@@ -7,8 +7,8 @@
 - reopen, reassign: dispatchers (their areas) and admins;
 - reclassify (重新分类): dispatchers (their areas), admins, and the order's assignee
   (a handler on their own order, recorded as ``handler:<id>``);
-- cancel, satisfaction, attach, location: the service account, for the
-  resident given by ``reporter_ref``. Anyone may add to an incident being handled (a
+- cancel, satisfaction, attach, location: a channel account, for the
+  resident given by ``reporter_ref`` (one of its own channels). Anyone may add to an incident being handled (a
   co-reporter); a dispute or a request only takes additions from its own reporter.
 """
 
@@ -39,7 +39,7 @@ from ...service import (
     resolve,
     set_order_location,
 )
-from ..access import PERSONAL_KINDS, staff_order
+from ..access import PERSONAL_KINDS, require_reporter_ref, staff_order
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
@@ -87,6 +87,7 @@ def acting_handler(uow: UnitOfWork, principal: Principal, number: str, requested
             raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
         if requested is not None and requested != principal.handler_id:
             raise Forbidden("handlers act only for themselves", "您只能以本人身份处理工单。")
+        staff_order(uow, principal, number)  # not theirs: 404, like a number that does not exist
         return principal.handler_id
     if requested is None:
         raise InvalidInput("handler_id", "required when acting for a handler",
@@ -185,7 +186,8 @@ def reclassify_order(
 def cancel_order(
     number: str, body: ResidentRequest, uow: UowDep, now: NowDep, principal: Resident
 ) -> ResidentOrderPublic:
-    return resident_order(uow, cancel(uow, number, body.reporter_ref, now))
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    return resident_order(uow, cancel(uow, number, ref, now))
 
 
 @router.post("/{number}/satisfaction", response_model=ResidentOrderPublic,
@@ -193,7 +195,8 @@ def cancel_order(
 def answer_order(
     number: str, body: SatisfactionRequest, uow: UowDep, now: NowDep, principal: Resident
 ) -> ResidentOrderPublic:
-    view = answer_satisfaction(uow, number, body.reporter_ref, body.answer, body.reason, now)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    view = answer_satisfaction(uow, number, ref, body.answer, body.reason, now)
     return resident_order(uow, view)
 
 
@@ -212,8 +215,9 @@ def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
 def attach_to_order(
     number: str, body: AttachRequest, uow: UowDep, now: NowDep, principal: Resident
 ) -> OrderSummaryPublic:
-    order = _attachable(uow, number, body.reporter_ref)
-    view = attach_report_to(uow, order.number, body.reporter_ref, body.description, now)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    order = _attachable(uow, number, ref)
+    view = attach_report_to(uow, order.number, ref, body.description, now)
     return OrderSummaryPublic.from_view(view)
 
 
@@ -222,5 +226,6 @@ def attach_to_order(
 def locate_order(
     number: str, body: LocationUpdate, uow: UowDep, now: NowDep, principal: Resident
 ) -> ResidentOrderPublic:
-    view = set_order_location(uow, number, body.reporter_ref, body.latitude, body.longitude, now)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    view = set_order_location(uow, number, ref, body.latitude, body.longitude, now)
     return resident_order(uow, view)
