@@ -33,9 +33,10 @@ from ...service import (
     list_attachments,
     upload_attachment,
 )
-from ..access import can_see, require_reporter_ref, visible_order
+from ..access import can_see, reporter_order, require_reporter_ref, visible_order
 from ..body_limit import BodyTooLarge
 from ..deps import ADMIN, READERS, RESIDENT_AGENT, STAFF, NowDep, Principal, StateDep, UowDep
+from ..idempotency import IdempotencyKey, once
 from ..present import resident_order
 from ..schemas.attachments import (
     IMAGE_BODY,
@@ -156,8 +157,13 @@ def order_attachments(
     summary="The reporter attaches a staged photo to their own order",
 )
 def attach_photo(
-    number: str, body: OrderAttachmentCreate, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: OrderAttachmentCreate, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> ResidentOrderPublic:
     ref = require_reporter_ref(principal, body.reporter_ref)
-    view = add_attachment(uow, number, ref, body.attachment_id, now)
-    return resident_order(uow, view)
+    return once(
+        uow, now, principal, idempotency_key, action="photo", number=number, body=body,
+        apply=lambda: resident_order(uow, add_attachment(uow, number, ref, body.attachment_id,
+                                                         now)),
+        replay=lambda n: resident_order(uow, reporter_order(uow, principal, n, ref)),
+    )
