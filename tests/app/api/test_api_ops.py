@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 
 import httpx
@@ -166,3 +167,23 @@ def test_the_thread_pool_is_sized_for_the_database(api, sqlite_db):
     settings = ApiSettings(database_url=sqlite_db.url, actions_token=ACTIONS_TOKEN, db_threads=3)
     with TestClient(create_app(settings)) as client:
         assert tokens(client) == 3
+
+
+def test_channel_credentials_are_checked_and_never_printed(monkeypatch, capsys):
+    from integrations.workorders.api.__main__ import main
+
+    for name in [k for k in os.environ if k.startswith("WORKORDERS_")]:
+        monkeypatch.delenv(name)
+    same = "same-token-for-two-channels-0123456789"
+    for env in ({"WORKORDERS_ACTIONS_TOKEN": same, "WORKORDERS_TELEGRAM_TOKEN": same},
+                {"WORKORDERS_TELEGRAM_TOKEN": "short-" + "x"},
+                {"WORKORDERS_OPEN311_API_KEYS": f"{same},tiny"}):
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            assert main(["--port", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("invalid settings:")
+        assert same not in err and "short-x" not in err and "tiny" not in err
+    keys = ApiSettings(open311_api_keys=f" {same} , other-key-0123456789abcdefgh ")
+    assert keys.open311_api_keys == (same, "other-key-0123456789abcdefgh")
