@@ -15,7 +15,6 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = '0006_api_request_keys'
 down_revision: Union[str, Sequence[str], None] = '0005_request_kind'

@@ -76,7 +76,8 @@ def require_reporter_ref(principal: Principal, reporter_ref: str | None) -> str:
         )
     prefix, _, rest = ref.partition(":")
     if not prefix or not rest:
-        raise InvalidInput("reporter_ref", "must look like '<channel>:<id>'", "反映人渠道标识有误。")
+        raise InvalidInput("reporter_ref", "must look like '<channel>:<id>'",
+                           "反映人渠道标识有误。")
     if not principal.may_act_for(ref):
         raise Forbidden(
             f"the {principal.role} account may not act for {ref.partition(':')[0]!r} residents",

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on a channel's requests on an existing order: applied once, answered again."""
+"""``Idempotency-Key`` on a channel's requests on an existing order: applied once,
+answered again."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 
 import httpx
 import pytest
-
 from api_support import ACTIONS_TOKEN
 
 

@@ -102,7 +102,8 @@ def test_the_bot_never_carries_admin_or_supervisor_power(api):
             "areas": ["grid:qy-dz-01"], "capacity": 4}
     refused = api.post("tg_admin", "/api/v1/handlers", json=body)
     assert refused.status_code == 403
-    assert refused.json()["detail"]["reason_zh"] == "通过 Telegram 只能办理处理人员或调度员的业务，请使用工作平台。"
+    assert refused.json()["detail"]["reason_zh"] == (
+        "通过 Telegram 只能办理处理人员或调度员的业务，请使用工作平台。")
     assert _count(api, Handler) == handlers
     api.report()
     for who in ("tg_admin", "tg_supervisor"):

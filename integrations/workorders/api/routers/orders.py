@@ -21,10 +21,10 @@ from ...service import (
     history,
     latest_open_order_for_reporter,
     list_orders,
+    open_order,
     reporter_contact,
 )
 from ...service import OrderCreate as ServiceOrderCreate
-from ...service import open_order
 from ..access import (
     PERSONAL_KINDS,
     areas_below,
