@@ -172,8 +172,8 @@ async def authenticate(
             raise Forbidden("the Telegram chat is not linked to anybody", NOT_LINKED_ZH)
         if principal.role not in BOT_STAFF_ROLES:
             raise Forbidden(
-                f"a chat linked to a {principal.role} account may not call this endpoint "
-                "through the bot", "通过 Telegram 只能办理处理人员或调度员的业务，请使用工作平台。",
+                f"a chat linked to an account of role {principal.role!r} may not call this "
+                "endpoint through the bot", "通过 Telegram 只能办理处理人员或调度员的业务，请使用工作平台。",
             )
         return principal
     principal = await run_in_threadpool(_staff_principal, state, token)
