@@ -83,6 +83,8 @@ def test_telegram_chat_id_changes_only_through_link_codes(api):
         response = api.call(who, "PATCH", url, json={"telegram_chat_id": "555"})
         assert response.status_code == 422, response.text
         assert response.json()["detail"]["field"] == "telegram_chat_id"
+        assert response.json()["detail"]["reason_zh"] == (
+            "Telegram 只能通过绑定码绑定；此处只能填 null 解除绑定")
     created = api.post("admin", "/api/v1/handlers", json={
         "name": "赵调解", "role": "mediator", "tier": "grid", "skills": ["dispute.neighbor"],
         "areas": ["grid:qy-dz-01"], "capacity": 4, "telegram_chat_id": "556"})
