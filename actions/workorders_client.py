@@ -2,13 +2,16 @@
 
 Async (aiohttp, which Rasa already ships), with a timeout per call, a few
 retries with backoff for what is worth retrying (network errors, timeouts,
-502/503/504, 429), and typed errors for the rest. Creating an order carries
-an Idempotency-Key, so a retry after a lost answer never opens a second order.
+502/503/504, 429), and typed errors for the rest. Every POST carries an
+Idempotency-Key, one per logical request and the same on each of its
+retries, so a retry after a lost answer never opens a second order, cancels,
+answers or attaches twice.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -55,14 +58,14 @@ class ClientSettings:
     def from_env(cls, env: Mapping[str, str]) -> "ClientSettings":
         return cls(
             base_url=env.get("WORKORDERS_URL", "http://127.0.0.1:8000").rstrip("/"),
-            token=env.get("WORKORDERS_SERVICE_TOKEN", ""),
+            token=env.get("WORKORDERS_ACTIONS_TOKEN", ""),
             timeout_s=float(env.get("WORKORDERS_TIMEOUT_S", "3")),
             retries=int(env.get("WORKORDERS_RETRIES", "2")),
         )
 
 
 class WorkOrderClient:
-    """Calls of the work-order API made on behalf of a resident (service token)."""
+    """Calls of the work-order API made on behalf of a resident (the actions token)."""
 
     def __init__(self, settings: ClientSettings,
                  session: Optional[aiohttp.ClientSession] = None) -> None:
@@ -98,28 +101,28 @@ class WorkOrderClient:
             "category": category, "area_code": area_code, "location": location})
 
     async def attach(self, number: str, reporter_ref: str, description: str) -> dict:
-        return await self._call("POST", f"/api/v1/orders/{number}/attach",
-                                json={"reporter_ref": reporter_ref, "description": description})
+        return await self._post(f"/api/v1/orders/{number}/attach",
+                                {"reporter_ref": reporter_ref, "description": description})
 
     async def add_attachment(self, number: str, reporter_ref: str, attachment_id: str) -> dict:
         """Attach a photo the channel staged for this resident to their own order
         (NotFound: not theirs; Rejected 409: closed, or it has all the photos it may carry)."""
-        return await self._call("POST", f"/api/v1/orders/{number}/attachments",
-                                json={"reporter_ref": reporter_ref, "attachment_id": attachment_id})
+        return await self._post(f"/api/v1/orders/{number}/attachments",
+                                {"reporter_ref": reporter_ref, "attachment_id": attachment_id})
 
     async def set_location(self, number: str, reporter_ref: str, latitude: float,
                            longitude: float) -> dict:
         """Set the coordinates of the resident's own open order."""
-        return await self._call("POST", f"/api/v1/orders/{number}/location", json={
+        return await self._post(f"/api/v1/orders/{number}/location", {
             "reporter_ref": reporter_ref, "latitude": latitude, "longitude": longitude})
 
     async def cancel(self, number: str, reporter_ref: str) -> dict:
-        return await self._call("POST", f"/api/v1/orders/{number}/cancel",
-                                json={"reporter_ref": reporter_ref})
+        return await self._post(f"/api/v1/orders/{number}/cancel",
+                                {"reporter_ref": reporter_ref})
 
     async def answer_satisfaction(self, number: str, reporter_ref: str, answer: str,
                                   reason: Optional[str] = None) -> dict:
-        return await self._call("POST", f"/api/v1/orders/{number}/satisfaction", json={
+        return await self._post(f"/api/v1/orders/{number}/satisfaction", {
             "reporter_ref": reporter_ref, "answer": answer, "reason": reason})
 
     # -- places and people ------------------------------------------------------
@@ -144,6 +147,11 @@ class WorkOrderClient:
                                 headers={"Idempotency-Key": idempotency_key})
 
     # -- plumbing --------------------------------------------------------------
+    async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        """A POST on an existing order: a fresh Idempotency-Key, kept across its retries."""
+        return await self._call("POST", path, json=dict(body),
+                                headers={"Idempotency-Key": uuid.uuid4().hex})
+
     async def _session_or_new(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(

@@ -5,7 +5,7 @@ and dropped here) and each worker count, the API is started as a real server
 (``python -m integrations.workorders.api``), the database is seeded with
 areas and handlers of large capacity (so every order is dispatched, not
 queued), and for each concurrency level N async clients post orders
-(``POST /api/v1/orders`` with the service token: validation, a real insert,
+(``POST /api/v1/orders`` with the actions token: validation, a real insert,
 dispatch by workload, audit events, an outbox row, one transaction) for a
 fixed time. The load generator runs in this process, on the same machine.
 
@@ -145,7 +145,7 @@ def server(url: str, workers: int, log_path: Path, extra_env: dict[str, str]
            ) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
-    env.update(PYTHONPATH=str(ROOT), WORKORDERS_DATABASE_URL=url, WORKORDERS_SERVICE_TOKEN=TOKEN,
+    env.update(PYTHONPATH=str(ROOT), WORKORDERS_DATABASE_URL=url, WORKORDERS_ACTIONS_TOKEN=TOKEN,
                **extra_env)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

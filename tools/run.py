@@ -105,7 +105,9 @@ class Settings:
     actions_port: int
     api_port: int
     rasa_token: str
-    service_token: str
+    #: the work-order API's credentials: the action server's and the Telegram adapter's
+    actions_token: str
+    telegram_token: str
     database_url: str
     var: Path
     #: the action server listens here (ACTIONS_HOST); only Rasa calls it
@@ -130,8 +132,9 @@ class Settings:
             # protects Rasa's HTTP API (trackers, /model/parse); the REST
             # channel used by residents' channels does not need it
             rasa_token=env.get("RASA_AUTH_TOKEN") or secrets.token_urlsafe(24),
-            # what the action server and channels present to the work-order API
-            service_token=env.get("WORKORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32),
+            # what the action server and the Telegram adapter present to the work-order API
+            actions_token=env.get("WORKORDERS_ACTIONS_TOKEN") or secrets.token_urlsafe(32),
+            telegram_token=env.get("WORKORDERS_TELEGRAM_TOKEN") or secrets.token_urlsafe(32),
             database_url=env.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{var / 'workorders.db'}",
             var=var,
             actions_host=env.get("ACTIONS_HOST") or "127.0.0.1",
@@ -147,16 +150,20 @@ class Settings:
         return bool(self.telegram.get("TELEGRAM_BOT_TOKEN"))
 
     def app_env(self) -> dict:
-        """Environment of the work-order processes (their settings read it)."""
+        """Environment of the work-order processes (their settings read it); no credential:
+        the notifier and the sweeper never call the API."""
         return {
             "WORKORDERS_DATABASE_URL": self.database_url,
-            "WORKORDERS_SERVICE_TOKEN": self.service_token,
             "WORKORDERS_API_PORT": str(self.api_port),
         }
 
     @property
     def actions_url(self) -> str:
         return f"http://{loopback_if_any(self.actions_host)}:{self.actions_port}"
+
+
+#: The API credentials: each process gets only its own (``Launcher._env`` drops the rest).
+CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
 
 
 @dataclass
@@ -205,8 +212,9 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
                   "--host", host, "--port", str(settings.api_port)],
             health_url=f"http://127.0.0.1:{settings.api_port}/health",
             describe=(f"work-order API     http://{host}:{settings.api_port}/api/v1"
-                      f"  (OpenAPI /docs; service token in var/run/service-token)"),
-            env=app_env,
+                      f"  (OpenAPI /docs; channel tokens in var/run/*-token)"),
+            env={**app_env, "WORKORDERS_ACTIONS_TOKEN": settings.actions_token,
+                 "WORKORDERS_TELEGRAM_TOKEN": settings.telegram_token},
         ),
         Service(
             name="notifier",
@@ -235,7 +243,7 @@ def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
             describe=(f"action server      {settings.actions_url}/webhook"
                       f"  (Rasa only: shared secret in var/run/actions-secret)"),
             env={"WORKORDERS_URL": f"http://127.0.0.1:{settings.api_port}",
-                 "WORKORDERS_SERVICE_TOKEN": settings.service_token,
+                 "WORKORDERS_ACTIONS_TOKEN": settings.actions_token,
                  "ACTIONS_SECRET": settings.actions_secret},
             checks_start=False,
         ),
@@ -292,6 +300,7 @@ def telegram_service(settings: Settings) -> Service:
         health_url=None,
         describe=f"Telegram channel   {bots}, {mode}, Bot API {base}",
         env={**settings.app_env(), **settings.telegram,
+             "WORKORDERS_TELEGRAM_TOKEN": settings.telegram_token,
              "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
              "CHANNEL_TOKEN_TELEGRAM": settings.channel_tokens["tg"],
              "WORKORDERS_API_URL": f"http://127.0.0.1:{settings.api_port}"},
@@ -344,7 +353,8 @@ class Launcher:
         return True
 
     def _env(self, extra: dict) -> dict:
-        inherited = {k: v for k, v in os.environ.items() if k not in PER_SERVICE_SECRETS}
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in PER_SERVICE_SECRETS and k not in CREDENTIAL_VARS}
         return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
@@ -352,7 +362,8 @@ class Launcher:
         secure_dir(self.settings.var)
         run_dir = secure_dir(self.settings.var / "run")
         secrets_ = [("rasa-token", self.settings.rasa_token),
-                    ("service-token", self.settings.service_token),
+                    ("actions-token", self.settings.actions_token),
+                    ("telegram-token", self.settings.telegram_token),
                     ("actions-secret", self.settings.actions_secret),
                     *((CHANNEL_TOKEN_FILES[p], t) for p, t in self.settings.channel_tokens.items())]
         if self.settings.voice is not None:  # the dialplan presents it to the phone line

@@ -183,7 +183,8 @@ class Stack:
                      "VOICE_CONTROL_PORT": str(control_port), **voice}
         self.settings = Settings(
             host="127.0.0.1", rasa_port=rasa_port, actions_port=actions_port, api_port=api_port,
-            rasa_token=secrets.token_urlsafe(24), service_token=secrets.token_urlsafe(32),
+            rasa_token=secrets.token_urlsafe(24), actions_token=secrets.token_urlsafe(32),
+            telegram_token=secrets.token_urlsafe(32),
             database_url=f"sqlite:///{self.var / 'workorders.db'}", var=self.var,
             telegram=dict(telegram or {}),
             voice=dict(voice) if voice is not None else None,
@@ -234,8 +235,14 @@ class Stack:
                              f"(there are {', '.join(self.settings.channel_tokens)})") from None
 
     @property
-    def service_token(self) -> str:
-        return self.settings.service_token
+    def actions_token(self) -> str:
+        """The action server's API credential (resident operations, place resolution)."""
+        return self.settings.actions_token
+
+    @property
+    def telegram_token(self) -> str:
+        """The Telegram adapter's API credential."""
+        return self.settings.telegram_token
 
     @property
     def rasa_token(self) -> str:
@@ -422,7 +429,7 @@ def main() -> int:
     var = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="stack-"))
     with Stack(var) as stack:
         print(f"REST {stack.rest_url} (web token {stack.channel_token('web:')})\n"
-              f"API  {stack.api_url} (token {stack.service_token})\n"
+              f"API  {stack.api_url} (actions token {stack.actions_token})\n"
               f"logs {stack.log_dir}\nstarted in "
               + ", ".join(f"{k} {v:.1f} s" for k, v in stack.timings.items()))
         try:

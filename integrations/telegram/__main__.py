@@ -2,7 +2,7 @@
 
 Configuration from the environment (see ``settings.py``): ``TELEGRAM_BOT_TOKEN``,
 ``TELEGRAM_HANDLER_BOT_TOKEN``, ``TELEGRAM_API_BASE``, ``TELEGRAM_MODE``,
-``RASA_URL``, ``CHANNEL_TOKEN_TELEGRAM``, ``WORKORDERS_API_URL``, ``WORKORDERS_SERVICE_TOKEN``,
+``RASA_URL``, ``CHANNEL_TOKEN_TELEGRAM``, ``WORKORDERS_API_URL``, ``WORKORDERS_TELEGRAM_TOKEN``,
 ``WORKORDERS_DATABASE_URL``. Stops on SIGTERM/SIGINT after the updates in hand.
 """
 
@@ -50,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not settings.enabled:
         print("TELEGRAM_BOT_TOKEN is not set: the Telegram channel is off.", file=sys.stderr)
         return 2
-    if not settings.workorders_service_token:
-        print("WORKORDERS_SERVICE_TOKEN is not set: the bots cannot reach the work-order service.",
+    if not settings.workorders_telegram_token:
+        print("WORKORDERS_TELEGRAM_TOKEN is not set: the bots cannot reach the work-order service.",
               file=sys.stderr)
         return 2
 

@@ -120,7 +120,7 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
         ))
         relay = RasaRelay(settings.rasa_url, http, token=settings.channel_token_telegram)
         service = ChannelServiceClient(settings.workorders_api_url,
-                                       settings.workorders_service_token or "", http)
+                                       settings.workorders_telegram_token or "", http)
         resident_bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
         stack.push_async_callback(resident_bot.session.close)
         handlers_bot = resident_bot

@@ -59,9 +59,9 @@ class TelegramSettings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     #: The REST channel's token for ``tg:*`` senders (``make run`` generates one).
     channel_token_telegram: str | None = Field(default=None, repr=False)
-    #: The work-order service and the token it gives channels.
+    #: The work-order service and its credential for this adapter (WORKORDERS_TELEGRAM_TOKEN).
     workorders_api_url: str = "http://127.0.0.1:8000"
-    workorders_service_token: str | None = Field(default=None, repr=False)
+    workorders_telegram_token: str | None = Field(default=None, repr=False)
     #: Privacy mode and master key, shared with the work-order service
     #: (``WORKORDERS_DEVELOPMENT``, ``WORKORDERS_SECRET_KEY``): checked at start-up
     #: (``integrations.shared.startup``).

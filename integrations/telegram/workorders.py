@@ -2,7 +2,7 @@
 
 Everything the channel asks of the service goes through ``ChannelServiceClient``:
 photos residents send, linking a chat to a handler or staff account, and the
-handlers' actions on their orders. Calls for a handler carry the service token
+handlers' actions on their orders. Calls for a handler carry the Telegram token
 and ``X-Telegram-Chat: <chat id>``; the service then acts as whoever is linked
 to that chat, so the bot never holds a staff token.
 
@@ -14,7 +14,7 @@ Failures are typed, so the bot answers by type:
     Rejected            any other 4xx (a role's refusal is 403); ``reason_zh`` is the
                         service's own Chinese reason
     RateLimited         429 (too many link attempts, ...); ``retry_after`` if given
-    ServiceUnavailable  network error, timeout, 5xx, or a wrong service token;
+    ServiceUnavailable  network error, timeout, 5xx, or a wrong Telegram token;
                         idempotent GETs are retried once first
 
 Tokens never reach a log line or an exception message.
@@ -154,7 +154,7 @@ class ChannelServiceClient:
     def __init__(self, base_url: str, token: str, http: httpx.AsyncClient,
                  timeout: float = 5) -> None:
         if not token:
-            raise ValueError("the channel needs the service token")
+            raise ValueError("the channel needs its work-order token (WORKORDERS_TELEGRAM_TOKEN)")
         self._base = base_url.rstrip("/")
         self._token = token
         self._http = http
@@ -304,7 +304,7 @@ class ChannelServiceClient:
         reason, reason_zh = _detail(response)
         what = f"{method} {path} answered HTTP {status}: {reason}"
         if status == 401:
-            # A wrong or missing service token: an operator must fix the configuration.
+            # A wrong or missing Telegram token: an operator must fix the configuration.
             log.error("the work-order service refused the channel's token (HTTP 401)")
             return ServiceUnavailable(what)
         if status == 403 and _NOT_LINKED in reason:

@@ -32,8 +32,6 @@ class Settings(BaseSettings):
     old_secret_keys: str = Field(default="", repr=False)
     #: Development mode accepts the public example key; production refuses it.
     development: bool = True
-    #: Bearer token of the Rasa action server (a service account); None disables it.
-    service_token: str | None = Field(default=None, repr=False)
     taxonomy_path: Path = DEFAULT_TAXONOMY_PATH
     #: Hours a resident has to answer the follow-up (回访) before the order closes.
     follow_up_hours: int = Field(default=72, gt=0)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
+from integrations.workorders.adapters.db import alembic_config
 from integrations.workorders.adapters.orm import (
     Area,
     AreaAlias,
@@ -178,7 +180,7 @@ def now() -> datetime:
 # ----------------------------------------------------------------------- schema
 
 
-HEAD = "0006_priv_outbox_indexes"
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_migrate_creates_the_schema_and_downgrade_removes_it(url, capsys, make_app):

@@ -108,7 +108,9 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
                     secret_file.read_text())["caller_known"] is True
 
         # the demo data set was loaded into the new database: a report is dispatched at once
-        token = (tmp_path / "run" / "service-token").read_text()
+        token = (tmp_path / "run" / "actions-token").read_text()
+        for name in ("actions-token", "telegram-token"):
+            assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o600
         order = post(f"http://127.0.0.1:{api_port}/api/v1/orders", {
             "category": "incident.facility", "description": "3号楼门口路灯不亮了",
             "location_text": "幸福里社区3号楼", "area_code": "grid:cg-xingfuli",

@@ -83,7 +83,7 @@ def running_service(tmp: Path):
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "WORKORDERS_DATABASE_URL": f"sqlite:///{tmp / 'workorders.db'}",
-           "WORKORDERS_SERVICE_TOKEN": token, "WORKORDERS_DEVELOPMENT": "true"}
+           "WORKORDERS_ACTIONS_TOKEN": token, "WORKORDERS_DEVELOPMENT": "true"}
     for command in (["migrate"], ["load-demo", "--if-empty"]):
         subprocess.run([str(APP_PYTHON), "-m", "integrations.workorders", *command],
                        cwd=ROOT, env=env, check=True, capture_output=True)

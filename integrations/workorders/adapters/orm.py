@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime
 from .outbox_table import OutboxMessage
+from .request_keys_table import RequestKey
 
 __all__ = [
     "Area",
@@ -47,6 +48,7 @@ __all__ = [
     "OrderDecline",
     "OrderEvent",
     "OutboxMessage",
+    "RequestKey",
     "StaffUser",
     "TelegramLinkAttempt",
     "TelegramLinkCode",

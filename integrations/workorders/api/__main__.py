@@ -2,7 +2,7 @@
 
 Serves the HTTP API with uvicorn. Configuration comes from ``WORKORDERS_*``
 (``settings.py``, ``api/config.py``): the database URL, the secret key, the
-service token, the port (``WORKORDERS_API_PORT``, default 8000). On start the
+channel tokens (actions, Telegram) and Open311 keys, the port (``WORKORDERS_API_PORT``, default 8000). On start the
 database is migrated to the newest schema unless ``--no-migrate``.
 """
 
@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_api_settings()
     except ValidationError as exc:
-        print(f"invalid settings: {redact(str(exc))}", file=sys.stderr)
+        # never the values: they may be tokens or keys
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        print(f"invalid settings: {redact(problems)}", file=sys.stderr)
         return 2
     args = parse_args(argv, settings.api_port, settings.log_level)
     configure_logging(args.log_level)

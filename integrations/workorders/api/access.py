@@ -3,7 +3,9 @@
 - handler: the orders currently assigned to them;
 - dispatcher: orders whose grid lies in one of their areas (any tier);
 - supervisor, admin: every order;
-- service: an order only together with the ``reporter_ref`` that reported it.
+- a channel account (actions, telegram): an order only together with the
+  ``reporter_ref`` that reported it, and only a ``reporter_ref`` of its own
+  channels (``Principal.may_act_for``; 403 otherwise).
 
 An order outside the caller's reach is ``NotFound``, exactly like a number
 that does not exist, so nobody can probe for other people's orders.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..service import (
+    Forbidden,
     InvalidInput,
     NotFound,
     OrderView,
@@ -52,7 +55,7 @@ def can_see(uow: UnitOfWork, principal: Principal, order: OrderView) -> bool:
         return principal.handler_id is not None and order.assignee_id == principal.handler_id
     if principal.role == DISPATCHER:
         return order.area_code in areas_below(uow, principal.areas)
-    return not principal.is_service
+    return not principal.is_agent
 
 
 def staff_order(uow: UnitOfWork, principal: Principal, number: str) -> OrderView:
@@ -63,19 +66,36 @@ def staff_order(uow: UnitOfWork, principal: Principal, number: str) -> OrderView
     return order
 
 
-def require_reporter_ref(reporter_ref: str | None) -> str:
+def require_reporter_ref(principal: Principal, reporter_ref: str | None) -> str:
+    """The resident a channel account acts for: given (422) and of its channels (403)."""
     ref = (reporter_ref or "").strip()
     if not ref:
         raise InvalidInput(
-            "reporter_ref", "the service account must say which resident it acts for",
+            "reporter_ref", "the channel account must say which resident it acts for",
             "请提供反映人标识（reporter_ref）。",
+        )
+    prefix, _, rest = ref.partition(":")
+    if not prefix or not rest:
+        raise InvalidInput("reporter_ref", "must look like '<channel>:<id>'",
+                           "反映人渠道标识有误。")
+    if not principal.may_act_for(ref):
+        raise Forbidden(
+            f"the {principal.role} account may not act for {ref.partition(':')[0]!r} residents",
+            "该账号无权代表此渠道的居民操作。",
         )
     return ref
 
 
-def reporter_order(uow: UnitOfWork, number: str, reporter_ref: str | None) -> OrderView:
+def agent_ref(principal: Principal, reporter_ref: str | None) -> str | None:
+    """``reporter_ref`` checked for a channel account; staff pass it through as is."""
+    return require_reporter_ref(principal, reporter_ref) if principal.is_agent else reporter_ref
+
+
+def reporter_order(
+    uow: UnitOfWork, principal: Principal, number: str, reporter_ref: str | None
+) -> OrderView:
     """The order if ``reporter_ref`` reported it, else ``NotFound``."""
-    ref = require_reporter_ref(reporter_ref)
+    ref = require_reporter_ref(principal, reporter_ref)
     order = get_order_for_reporter(uow, number, ref)
     if order is None:
         raise NotFound("order", number)
@@ -85,7 +105,7 @@ def reporter_order(uow: UnitOfWork, number: str, reporter_ref: str | None) -> Or
 def visible_order(
     uow: UnitOfWork, principal: Principal, number: str, reporter_ref: str | None
 ) -> OrderView:
-    """The order as ``principal`` may reach it (``reporter_ref`` is for the service)."""
-    if principal.is_service:
-        return reporter_order(uow, number, reporter_ref)
+    """The order as ``principal`` may reach it (``reporter_ref`` is for channel accounts)."""
+    if principal.is_agent:
+        return reporter_order(uow, principal, number, reporter_ref)
     return staff_order(uow, principal, number)

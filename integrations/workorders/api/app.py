@@ -45,7 +45,7 @@ VERSION = "1.0.0"
 
 DESCRIPTION = """\
 Residents' reports to community and township offices as work orders (工单):
-opened by the Rasa action server and other channels (service token), handled
+opened by the Rasa action server and other channels (their own tokens), handled
 by mediators (disputes), grid workers (incidents) and community staff (other
 requests: questions, suggestions, complaints), dispatched and overseen by
 staff (staff tokens).

@@ -7,14 +7,17 @@ Built once by the entrypoint (``load_api_settings()``) and passed to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from ..adapters.db import is_sqlite
 from ..settings import Settings
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: Shortest channel token or Open311 key accepted (like staff tokens).
+MIN_TOKEN_LENGTH = 24
 #: Measured with ``benchmarks/api.py`` on 2 cores: PostgreSQL served most orders/s
 #: with 2-4 threads a process (40, anyio's default, was 20-40 % slower);
 #: SQLite with 1 (more threads only queue in SQLite's busy handler).
@@ -24,6 +27,17 @@ SQLITE_DB_THREADS = 1
 
 class ApiSettings(Settings):
     """``Settings`` and what only the HTTP API needs."""
+
+    #: Bearer token of the Rasa action server: resident operations for ``web:``, ``tg:``
+    #: and ``voice:`` reporters, and place resolution. None disables it.
+    actions_token: str | None = Field(default=None, min_length=MIN_TOKEN_LENGTH, repr=False)
+    #: Bearer token of the Telegram adapter: resident operations for ``tg:`` reporters,
+    #: linking chats, and acting as the handler or dispatcher linked to a chat
+    #: (``X-Telegram-Chat``). None disables it.
+    telegram_token: str | None = Field(default=None, min_length=MIN_TOKEN_LENGTH, repr=False)
+    #: ``api_key`` values that may file Open311 requests (comma-separated in the
+    #: environment); empty: ``POST /open311/v2/requests`` is closed.
+    open311_api_keys: Annotated[tuple[str, ...], NoDecode] = Field(default=(), repr=False)
 
     #: Grid code used for Open311 requests that carry no ``attribute[area_code]``;
     #: None makes that attribute required.
@@ -38,6 +52,29 @@ class ApiSettings(Settings):
     db_threads: int | None = Field(default=None, gt=0, le=200)
     #: Level of the service's logs (the access log is INFO).
     log_level: str = "info"
+
+
+    @field_validator("open311_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @field_validator("open311_api_keys")
+    @classmethod
+    def _long_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(len(k) < MIN_TOKEN_LENGTH for k in value):
+            raise ValueError(f"each Open311 api key needs at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_credentials(self) -> ApiSettings:
+        given = [t for t in (self.actions_token, self.telegram_token, *self.open311_api_keys) if t]
+        if len(given) != len(set(given)):
+            raise ValueError("the actions token, the Telegram token and the Open311 keys "
+                             "must all differ")
+        return self
 
 
 def load_api_settings(**overrides: Any) -> ApiSettings:

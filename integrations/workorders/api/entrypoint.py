@@ -47,8 +47,10 @@ def serve(
     The key is checked here too, so a bad key stops the command before workers start.
     """
     require_production_key(settings.secret_key, settings.development)
-    if not settings.service_token:
-        log.warning("WORKORDERS_SERVICE_TOKEN is not set: the service account is disabled")
+    for name, token in (("WORKORDERS_ACTIONS_TOKEN", settings.actions_token),
+                        ("WORKORDERS_TELEGRAM_TOKEN", settings.telegram_token)):
+        if not token:
+            log.warning("%s is not set: that channel account is disabled", name)
     if migrate_first:
         migrate(settings.database_url)
         log.info("database migrated to head")

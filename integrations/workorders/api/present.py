@@ -17,10 +17,10 @@ def order_for(
     uow: UnitOfWork, view: OrderView, principal: Principal, *, new: bool = False,
     attachments: int | None = None,
 ) -> OrderPublic | ResidentOrderPublic:
-    """The resident's view for the service account, the staff view (minus what a
+    """The resident's view for a channel account, the staff view (minus what a
     handler must not know of the reporter) for staff. ``new``: just created.
     ``attachments``: the number of photos, if known (else counted)."""
-    if principal.is_service:
+    if principal.is_agent:
         return resident_order(uow, view, new=new, attachments=attachments)
     return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER,
                                  attachments=_photos(uow, view, attachments))

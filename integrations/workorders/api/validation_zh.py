@@ -139,6 +139,10 @@ def reason_zh(error: Mapping[str, Any]) -> str:
         return "请求内容应为 JSON 对象"
     if kind == "json_invalid":
         return "请求内容不是有效的 JSON"
+    if kind == "none_required":
+        if field_of(error.get("loc") or ()) == "telegram_chat_id":
+            return "Telegram 只能通过绑定码绑定；此处只能填 null 解除绑定"
+        return f"{label}只能为 null"
     if kind == "extra_forbidden":
         return f"不支持的字段：{field_of(error.get('loc') or ()) or label}"
     if kind == "value_error":

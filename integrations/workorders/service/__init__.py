@@ -55,7 +55,7 @@ from .handlers import (
 )
 from .handling import accept, decline, progress, resolve
 from .metrics import Metrics, metrics
-from .orders import create_order
+from .orders import OpenedOrder, create_order, open_order
 from .queries import (
     find_open_duplicate,
     get_order,
@@ -146,6 +146,8 @@ __all__ = [
     "cancel",
     "create_handler",
     "create_order",
+    "open_order",
+    "OpenedOrder",
     "create_staff_user",
     "decline",
     "dispatch_queued",

@@ -19,7 +19,7 @@ from ..adapters.orm import Area, Handler
 from integrations.shared.privacy import mask_phone, normalize_phone
 from .common import require_aware
 from .dispatching import after_capacity_freed
-from .errors import InvalidInput, NotFound
+from .errors import Forbidden, InvalidInput, NotFound
 from .uow import UnitOfWork
 from .views import HandlerCreate, HandlerUpdate, HandlerView
 
@@ -27,11 +27,19 @@ NAME_CONTEXT = "handlers.name_enc"
 PHONE_CONTEXT = "handlers.phone_enc"
 
 
-def create_handler(uow: UnitOfWork, data: HandlerCreate, now: datetime) -> HandlerView:
-    """Register a handler; ``InvalidInput`` for an unknown role, tier, skill or area."""
+def create_handler(
+    uow: UnitOfWork, data: HandlerCreate, now: datetime, *, scope: Sequence[str] | None = None
+) -> HandlerView:
+    """Register a handler; ``InvalidInput`` for an unknown role, tier, skill or area.
+
+    ``scope``: the caller's areas (a dispatcher): the handler's areas must lie
+    within them (sub-areas included), else ``Forbidden``.
+    """
     require_aware(now)
     with uow:
         session, cfg = uow.session, uow.config
+        if scope is not None:
+            _require_areas_in_scope(uow, data.areas, scope)
         name = _name(data.name)
         _check_role(uow, data.role)
         _check_tier(uow, data.tier)
@@ -57,13 +65,25 @@ def create_handler(uow: UnitOfWork, data: HandlerCreate, now: datetime) -> Handl
 
 
 def update_handler(
-    uow: UnitOfWork, handler_id: int, changes: HandlerUpdate, now: datetime
+    uow: UnitOfWork, handler_id: int, changes: HandlerUpdate, now: datetime,
+    *, scope: Sequence[str] | None = None,
 ) -> HandlerView:
-    """Change some of a handler's fields (None leaves one as it is)."""
+    """Change some of a handler's fields (None leaves one as it is).
+
+    ``scope``: the caller's areas (a dispatcher): the handler's areas, and the
+    new ones if they change, must lie within them (sub-areas included), else
+    ``Forbidden``; a handler without areas is nobody's to change but an admin's.
+    """
     require_aware(now)
     with uow:
         session, cfg = uow.session, uow.config
         handler = _lock(uow, handler_id)
+        if scope is not None:
+            if not _within(uow, handler.areas or [], scope):
+                raise Forbidden(f"handler {handler_id} works outside your areas",
+                                "该处理人员不在您的管辖范围内。")
+            if changes.areas is not None:
+                _require_areas_in_scope(uow, changes.areas, scope)
         if changes.name is not None:
             handler.name_enc = cfg.vault.encrypt(_name(changes.name), context=NAME_CONTEXT)
         if changes.clear_phone:
@@ -94,14 +114,20 @@ def update_handler(
     return view
 
 
-def set_duty(uow: UnitOfWork, handler_id: int, on_duty: bool, now: datetime) -> HandlerView:
+def set_duty(
+    uow: UnitOfWork, handler_id: int, on_duty: bool, now: datetime,
+    *, scope: Sequence[str] | None = None,
+) -> HandlerView:
     """On duty or on leave. Going on leave keeps the orders they hold (reassign them)."""
-    return update_handler(uow, handler_id, HandlerUpdate(on_duty=on_duty), now)
+    return update_handler(uow, handler_id, HandlerUpdate(on_duty=on_duty), now, scope=scope)
 
 
-def set_capacity(uow: UnitOfWork, handler_id: int, capacity: int, now: datetime) -> HandlerView:
+def set_capacity(
+    uow: UnitOfWork, handler_id: int, capacity: int, now: datetime,
+    *, scope: Sequence[str] | None = None,
+) -> HandlerView:
     """How much load they can carry (normal order 1, urgent 3)."""
-    return update_handler(uow, handler_id, HandlerUpdate(capacity=capacity), now)
+    return update_handler(uow, handler_id, HandlerUpdate(capacity=capacity), now, scope=scope)
 
 
 def handler_load(uow: UnitOfWork, handler_id: int) -> int:
@@ -149,6 +175,17 @@ def find_handler_by_phone(uow: UnitOfWork, phone: str) -> HandlerView | None:
 
 
 # --------------------------------------------------------------------- helpers
+
+
+def _within(uow: UnitOfWork, areas: Sequence[str], scope: Sequence[str]) -> bool:
+    """``areas`` is not empty and lies within ``scope`` (and the areas below it)."""
+    return bool(areas) and set(areas) <= store.areas_within(uow.session, scope)
+
+
+def _require_areas_in_scope(uow: UnitOfWork, areas: Sequence[str], scope: Sequence[str]) -> None:
+    if isinstance(areas, str) or not _within(uow, areas, scope):
+        raise Forbidden("the areas lie outside your areas",
+                        "只能把处理人员安排在您管辖的区域内。")
 
 
 def _lock(uow: UnitOfWork, handler_id: int) -> Handler:

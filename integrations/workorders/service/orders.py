@@ -43,6 +43,15 @@ CONTACT_CONTEXT = "work_orders.reporter_contact_enc"
 
 
 @dataclass(frozen=True)
+class OpenedOrder:
+    """What ``open_order`` did: the order, and whether this call made it (False: a replay
+    of a ``client_ref`` seen before, including one a concurrent retry inserted first)."""
+
+    order: OrderView
+    created: bool
+
+
+@dataclass(frozen=True)
 class _Clean:
     kind: str
     category: str
@@ -61,7 +70,18 @@ def create_order(
     *,
     numbers: Callable[[], str] = new_number,
 ) -> OrderView:
-    """Open a work order and dispatch it at once, in one transaction.
+    """The order ``open_order`` opened or replayed (for callers that need not know which)."""
+    return open_order(uow, data, now, numbers=numbers).order
+
+
+def open_order(
+    uow: UnitOfWork,
+    data: OrderCreate,
+    now: datetime,
+    *,
+    numbers: Callable[[], str] = new_number,
+) -> OpenedOrder:
+    """Open a work order and dispatch it at once, in one transaction; whether it is new.
 
     Raises ``UnknownCategory`` / ``UnknownPriority`` (domain), ``InvalidInput``
     (empty or over-long text, a grid area that does not exist, a contact that
@@ -95,7 +115,7 @@ def create_order(
                 if clean.client_ref is not None:  # a replay answers as the first call did
                     existing = _by_client_ref(uow, clean.client_ref)
                     if existing is not None:
-                        return _idempotent(uow, existing, clean)
+                        return OpenedOrder(_idempotent(uow, existing, clean), created=False)
                 raise InvalidInput(
                     "area_code", f"{data.area_code!r} is not a known {grid} area",
                     "所选区域不存在，请重新选择所在网格。",
@@ -104,7 +124,7 @@ def create_order(
                 if clean.client_ref is not None:  # a replay: the first call attached them
                     existing = _by_client_ref(uow, clean.client_ref)
                     if existing is not None:
-                        return _idempotent(uow, existing, clean)
+                        return OpenedOrder(_idempotent(uow, existing, clean), created=False)
                 raise stale_photos()
             order = _new_order(cfg, data, clean, grid, numbers(), now)
             # Nothing is flushed before the insert (the events wait for the
@@ -122,7 +142,7 @@ def create_order(
                     if clean.client_ref is not None:
                         existing = _by_client_ref(uow, clean.client_ref)
                         if existing is not None:
-                            return _idempotent(uow, existing, clean)
+                            return OpenedOrder(_idempotent(uow, existing, clean), created=False)
                     continue  # the number is taken: roll back, draw another
                 _as_inserted(session, order, order_id)
                 if photos and attach_staged(
@@ -131,7 +151,7 @@ def create_order(
                     raise stale_photos()  # attached elsewhere meanwhile: nothing is kept
                 view = order_view(order, cfg.taxonomy)
             uow.commit()
-            return view
+            return OpenedOrder(view, created=True)
     raise Conflict(
         f"no free order number after {NUMBER_ATTEMPTS} attempts", "系统繁忙，请稍后重试。"
     )

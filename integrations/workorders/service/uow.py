@@ -15,11 +15,15 @@ transaction (a WAL snapshot, no write lock); it never commits.
 
 A unit of work belongs to one thread at a time (like its session): make one
 per request or job from the factory built at start-up (``bootstrap.App.uow``).
+
+``before_next_commit(write)``: ``write(session)`` runs in the next committed
+transaction, just before its commit (e.g. an idempotency key written together
+with the change it guards).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -38,6 +42,7 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.config = config
         self._session: Session | None = None
+        self._before_commit: list[Callable[[Session], None]] = []
 
     @property
     def session(self) -> Session:
@@ -67,8 +72,15 @@ class UnitOfWork:
         finally:
             self._close()
 
+    def before_next_commit(self, write: Callable[[Session], None]) -> None:
+        """Run ``write(session)`` in the next transaction that commits, before it commits."""
+        self._before_commit.append(write)
+
     def commit(self) -> None:
         """Commit the transaction; a lost optimistic-lock race becomes ``Conflict``."""
+        writes, self._before_commit = self._before_commit, []
+        for write in writes:
+            write(self.session)
         try:
             self.session.commit()
         except StaleDataError as exc:

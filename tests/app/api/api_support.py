@@ -3,7 +3,10 @@
 Shared by the API tests (imported by name; ``conftest`` holds only fixtures).
 The world (see ``make_api``):
 
-    service        the action server (settings.service_token)
+    actions        the action server (settings.actions_token): web:, tg:, voice: residents
+    telegram       the Telegram adapter (settings.telegram_token): tg: residents, links
+    tg_<name>      the Telegram token with X-Telegram-Chat of <name>'s linked chat
+                   (CHATS: handler, dispatcher, supervisor, admin)
     admin          all orders
     dispatcher     东镇 (township:qy-dz): grids qy-dz-01 and qy-dz-02
     far_dispatcher 西镇 (township:qy-xz): none of the world's orders
@@ -23,7 +26,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from integrations.workorders.adapters.orm import OrderEvent, OutboxMessage, WorkOrder
+from integrations.workorders.adapters.orm import OrderEvent, OutboxMessage, StaffUser, WorkOrder
 from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
@@ -32,7 +35,12 @@ from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
 from tests.app.workorders.conftest import T0, Db, World
 
-SERVICE_TOKEN = "service-token-0123456789abcdef"
+ACTIONS_TOKEN = "actions-token-0123456789abcdef"
+TELEGRAM_TOKEN = "telegram-token-0123456789abcdef"
+OPEN311_KEY = "open311-key-0123456789abcdefgh"
+#: The Telegram chat linked to each staff member (handler: 王调解's own chat).
+CHATS = {"handler": "700", "admin": "900", "supervisor": "901", "dispatcher": "902",
+         "far_dispatcher": "903"}
 INCIDENTS = ["incident.facility", "incident.water", "incident.sanitation", "incident.safety",
              "incident.order", "incident.care"]
 REQUESTS = ["request.consult", "request.suggest", "request.complaint"]
@@ -47,7 +55,9 @@ STAFF = {
     "worker": ("handler", [], "w1"),
     "clerk": ("handler", [], "s1"),
 }
-ROLES = ("service", "handler", "dispatcher", "supervisor", "admin")
+ROLES = ("actions", "telegram", "handler", "dispatcher", "supervisor", "admin")
+#: The Telegram token acting for a linked chat.
+BOT_ROLES = ("tg_handler", "tg_dispatcher", "tg_supervisor", "tg_admin")
 
 
 def token_of(name: str) -> str:
@@ -68,8 +78,16 @@ class Api:
     def headers(self, who: str | None) -> dict[str, str]:
         if who is None:
             return {}
-        token = SERVICE_TOKEN if who == "service" else token_of(who)
-        return {"Authorization": f"Bearer {token}"}
+        if who == "actions":
+            return {"Authorization": f"Bearer {ACTIONS_TOKEN}"}
+        if who == "telegram":
+            return {"Authorization": f"Bearer {TELEGRAM_TOKEN}"}
+        if who == "open311":  # a civic-tech client's Open311 api_key
+            return {"Authorization": f"Bearer {OPEN311_KEY}"}
+        if who.startswith("tg_"):
+            return {"Authorization": f"Bearer {TELEGRAM_TOKEN}",
+                    "X-Telegram-Chat": CHATS[who.removeprefix("tg_")]}
+        return {"Authorization": f"Bearer {token_of(who)}"}
 
     def call(self, who: str | None, method: str, path: str, **kw: Any):
         headers = {**self.headers(who), **kw.pop("headers", {})}
@@ -88,7 +106,7 @@ class Api:
 
     # ---- the world
 
-    def report(self, who: str = "service", expect: int = 201, **overrides: Any) -> dict[str, Any]:
+    def report(self, who: str = "actions", expect: int = 201, **overrides: Any) -> dict[str, Any]:
         """Open an order through the API (a dispute for 王调解 unless overridden)."""
         self._refs += 1
         body = {
@@ -103,6 +121,14 @@ class Api:
         response = self.post(who, "/api/v1/orders", json=body)
         assert response.status_code == expect, response.text
         return response.json()
+
+    def link_staff_chats(self) -> None:
+        """Link the staff accounts of ``CHATS`` to their chats (the ``tg_*`` callers)."""
+        with self.world.db.session() as s:
+            for user in s.scalars(select(StaffUser)):
+                if user.handler_id is None and user.username in CHATS:
+                    user.telegram_chat_id = CHATS[user.username]
+            s.commit()
 
     def tick(self, **delta: float):
         return self.world.tick(**delta)
@@ -139,7 +165,8 @@ def make_api(db: Db, **settings: Any) -> Iterator[Api]:
             handler_id=handlers[handler_key] if handler_key else None,
         )
     api_settings = ApiSettings(
-        database_url=db.url, service_token=SERVICE_TOKEN, secret_key=EXAMPLE_KEY,
+        database_url=db.url, actions_token=ACTIONS_TOKEN, telegram_token=TELEGRAM_TOKEN,
+        open311_api_keys=(OPEN311_KEY,), secret_key=EXAMPLE_KEY,
         development=True, **settings,
     )
     wiring = App(settings=api_settings, engine=db.engine, session_factory=db.session_factory,
@@ -154,4 +181,5 @@ def make_api(db: Db, **settings: Any) -> Iterator[Api]:
         yield Api(client=client, world=world, handlers=handlers)
 
 
-__all__ = ["ROLES", "SERVICE_TOKEN", "T0", "Api", "make_api"]
+__all__ = ["ACTIONS_TOKEN", "BOT_ROLES", "CHATS", "OPEN311_KEY", "ROLES", "T0",
+           "TELEGRAM_TOKEN", "Api", "make_api"]

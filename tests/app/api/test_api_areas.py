@@ -8,7 +8,7 @@ from integrations.workorders.adapters.orm import AreaAlias
 from integrations.workorders.service import set_fallback_area
 
 
-def resolve(api, text, who="service"):
+def resolve(api, text, who="actions"):
     return api.get(who, "/api/v1/areas/resolve", params={"text": text})
 
 
@@ -46,7 +46,7 @@ def test_resolve_validates_in_chinese(api):
     too_long = resolve(api, "地" * 201)
     assert too_long.status_code == 422
     assert too_long.json()["detail"]["reason_zh"] == "地点描述不能超过200字"
-    missing = api.get("service", "/api/v1/areas/resolve")
+    missing = api.get("actions", "/api/v1/areas/resolve")
     assert missing.json()["detail"]["reason_zh"] == "缺少地点描述"
     blank = resolve(api, "   ")
     assert blank.status_code == 422 and blank.json()["detail"]["field"] == "text"

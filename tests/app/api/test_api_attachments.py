@@ -24,7 +24,7 @@ FIVE_MIB = 5 * 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def upload(api, data: bytes, kind: str = "image/png", ref: str = "tg:7", who: str = "service",
+def upload(api, data: bytes, kind: str = "image/png", ref: str = "tg:7", who: str = "actions",
            **kw):
     headers = {"Content-Type": kind, **kw.pop("headers", {})}
     return api.post(who, UPLOAD, params={"reporter_ref": ref}, content=data, headers=headers,
@@ -45,7 +45,7 @@ def rows(api) -> list[Attachment]:
 
 
 def attach(api, number: str, photo_id: str, ref: str = "tg:7"):
-    return api.post("service", f"/api/v1/orders/{number}/attachments",
+    return api.post("actions", f"/api/v1/orders/{number}/attachments",
                     json={"reporter_ref": ref, "attachment_id": photo_id})
 
 
@@ -53,7 +53,7 @@ def close(api, number: str, ref: str) -> None:
     handler = api.who_handles(api.row(number).assignee_id)
     assert api.post(handler, f"/api/v1/orders/{number}/accept").status_code == 200
     assert api.post(handler, f"/api/v1/orders/{number}/resolve", json={"note": "好了"}).is_success
-    done = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    done = api.post("actions", f"/api/v1/orders/{number}/satisfaction",
                     json={"reporter_ref": ref, "answer": "satisfied"})
     assert done.status_code == 200 and api.row(number).status == "closed"
 
@@ -85,7 +85,7 @@ def test_a_photo_larger_than_the_general_body_limit_goes_through(api):
     response = upload(api, big)
     assert response.status_code == 201, response.text
     assert response.json()["size"] == len(big)
-    other = api.post("service", "/api/v1/orders", content=big,
+    other = api.post("actions", "/api/v1/orders", content=big,
                      headers={"Content-Type": "application/json"})
     assert other.status_code == 413  # the rest of the API keeps its limit
 
@@ -98,7 +98,7 @@ def test_what_is_not_an_accepted_image_is_415_and_empty_is_422(api):
         assert response.json()["detail"]["reason_zh"] == "只能上传 JPG、PNG 或 WebP 图片。"
     empty = upload(api, b"")
     assert empty.status_code == 422 and empty.json()["detail"]["field"] == "body"
-    no_ref = api.post("service", UPLOAD, content=png(1), headers={"Content-Type": "image/png"})
+    no_ref = api.post("actions", UPLOAD, content=png(1), headers={"Content-Type": "image/png"})
     assert no_ref.status_code == 422 and no_ref.json()["detail"]["field"] == "reporter_ref"
     assert rows(api) == []
 
@@ -152,10 +152,10 @@ def test_the_reporter_attaches_a_photo_to_their_own_order(api):
     assert api.actions(order["number"]).count("attachment") == 1
     # the same bytes uploaded again now name the order they belong to
     assert upload(api, png(1)).json()["order_number"] == order["number"]
-    seen = api.get("service", f"/api/v1/orders/{order['number']}",
+    seen = api.get("actions", f"/api/v1/orders/{order['number']}",
                    params={"reporter_ref": "tg:7"}).json()
     assert seen["attachments"] == 1
-    history = api.get("service", f"/api/v1/orders/{order['number']}/history",
+    history = api.get("actions", f"/api/v1/orders/{order['number']}/history",
                       params={"reporter_ref": "tg:7"}).json()
     assert history[-1]["action"] == "attachment" and history[-1]["action_label"] == "补充照片"
 
@@ -210,14 +210,14 @@ def test_an_order_is_created_with_photos_and_a_retry_returns_it(api):
     body = {"category": "incident.facility", "description": "路灯坏了，晚上很黑。",
             "location_text": "幸福里小区北门", "area_code": "grid:qy-dz-01",
             "reporter_ref": "tg:7", "attachment_ids": ids}
-    created = api.post("service", "/api/v1/orders", json=body, headers=headers)
+    created = api.post("actions", "/api/v1/orders", json=body, headers=headers)
     assert created.status_code == 201, created.text
     number = created.json()["number"]
     assert created.json()["attachments"] == 2
     assert api.actions(number) == ["create", "attachment", "attachment", "dispatch"]
     assert {r.order_id for r in rows(api)} == {api.row(number).id}
 
-    replay = api.post("service", "/api/v1/orders", json=body, headers=headers)
+    replay = api.post("actions", "/api/v1/orders", json=body, headers=headers)
     assert replay.status_code == 200, replay.text
     assert replay.json()["number"] == number and replay.json()["attachments"] == 2
     assert len(api.orders()) == 1
@@ -230,7 +230,7 @@ def test_an_order_is_created_with_photos_and_a_retry_returns_it(api):
 def test_photos_not_staged_for_the_reporter_refuse_the_order(api):
     theirs = staged(api, ref="tg:8")
     for ids in ([theirs], ["made-up"], [staged(api, png(2))] + [theirs]):
-        response = api.post("service", "/api/v1/orders", json={
+        response = api.post("actions", "/api/v1/orders", json={
             "category": "incident.facility", "description": "路灯坏了", "location_text": "北门",
             "area_code": "grid:qy-dz-01", "reporter_ref": "tg:7", "attachment_ids": ids})
         assert response.status_code == 422, response.text
@@ -245,7 +245,7 @@ def test_photos_not_staged_for_the_reporter_refuse_the_order(api):
 def test_the_reporter_adds_coordinates_to_their_open_order(api):
     number = api.report(reporter_ref="tg:7")["number"]
     path = f"/api/v1/orders/{number}/location"
-    located = api.post("service", path, json={"reporter_ref": "tg:7", "latitude": 30.6586123,
+    located = api.post("actions", path, json={"reporter_ref": "tg:7", "latitude": 30.6586123,
                                               "longitude": 104.0647591})
     assert located.status_code == 200, located.text
     assert located.json()["number"] == number
@@ -254,16 +254,16 @@ def test_the_reporter_adds_coordinates_to_their_open_order(api):
     assert (api.events(number)[-1].action, api.events(number)[-1].note) == (
         "location", "30.65861,104.06476")
 
-    out_of_range = api.post("service", path, json={"reporter_ref": "tg:7", "latitude": 95,
+    out_of_range = api.post("actions", path, json={"reporter_ref": "tg:7", "latitude": 95,
                                                    "longitude": 104})
     assert out_of_range.status_code == 422
     assert out_of_range.json()["detail"]["field"] == "latitude"
-    assert api.post("service", path, json={"reporter_ref": "tg:8", "latitude": 30,
+    assert api.post("actions", path, json={"reporter_ref": "tg:8", "latitude": 30,
                                            "longitude": 104}).status_code == 404
     assert api.post("admin", path, json={"reporter_ref": "tg:7", "latitude": 30,
                                          "longitude": 104}).status_code == 403
     close(api, number, "tg:7")
-    closed = api.post("service", path, json={"reporter_ref": "tg:7", "latitude": 30,
+    closed = api.post("actions", path, json={"reporter_ref": "tg:7", "latitude": 30,
                                              "longitude": 104})
     assert closed.status_code == 409
     assert closed.json()["detail"]["reason_zh"] == "该工单已结案或已撤销，不能再修改位置。"
@@ -285,10 +285,10 @@ def test_staff_list_and_download_the_photos_of_orders_they_see(api, caplog):
         assert item == {"id": photo, "content_type": "image/jpeg", "size": len(JPEG),
                         "sha256": hashlib.sha256(JPEG).hexdigest(),
                         "created_at": item["created_at"]}
-    assert [i["id"] for i in api.get("service", listing,
+    assert [i["id"] for i in api.get("actions", listing,
                                      params={"reporter_ref": "tg:7"}).json()] == [photo]
     for who, params in (("far_dispatcher", {}), ("handler2", {}),
-                        ("service", {"reporter_ref": "tg:8"})):
+                        ("actions", {"reporter_ref": "tg:8"})):
         assert api.get(who, listing, params=params).status_code == 404, who
 
     with caplog.at_level(logging.INFO, logger="integrations.workorders.api.audit"):
@@ -303,7 +303,7 @@ def test_staff_list_and_download_the_photos_of_orders_they_see(api, caplog):
     for who in ("far_dispatcher", "handler2"):
         hidden = api.get(who, f"/api/v1/attachments/{photo}")
         assert hidden.status_code == 404 and number not in hidden.text
-    assert api.get("service", f"/api/v1/attachments/{photo}").status_code == 403
+    assert api.get("actions", f"/api/v1/attachments/{photo}").status_code == 403
     assert api.get("admin", "/api/v1/attachments/no-such-photo").status_code == 404
 
 
@@ -337,7 +337,7 @@ def server(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
-    env.update(PYTHONPATH=str(REPO_ROOT), WORKORDERS_SERVICE_TOKEN=SERVER_TOKEN,
+    env.update(PYTHONPATH=str(REPO_ROOT), WORKORDERS_ACTIONS_TOKEN=SERVER_TOKEN,
                WORKORDERS_DATABASE_URL=f"sqlite:///{tmp_path / 'wo.db'}")
     process = subprocess.Popen(
         [sys.executable, "-m", "integrations.workorders.api", "--port", str(port),

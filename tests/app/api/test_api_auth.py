@@ -2,32 +2,53 @@
 
 The table is the access policy; a role listed as allowed must get past the
 role check (its answer may still be 404 or 422, but never the role's 403).
+
+Callers: the two channel accounts (``actions``: the action server;
+``telegram``: the Telegram adapter), the staff roles, the Telegram token acting
+for a chat linked to a handler, dispatcher, supervisor or admin (``tg_*``:
+only the handler's and the dispatcher's powers ever pass the bot), and an
+Open311 ``api_key`` (good only for filing Open311 requests; elsewhere it is
+nobody's token). ``PUBLIC`` rows need no token at all.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from api_support import ROLES
+from api_support import BOT_ROLES, OPEN311_KEY, ROLES
 
-SVC, H, D, SUP, ADM = ROLES
-ALL = frozenset(ROLES)
+ACT, TG, H, D, SUP, ADM = ROLES
+TGH, TGD, TGS, TGA = BOT_ROLES
+O311 = "open311"
+CALLERS = (*ROLES, *BOT_ROLES, O311)
+AGENTS = frozenset({ACT, TG})
 STAFF = frozenset({H, D, SUP, ADM})
-REPORTERS = frozenset({SVC, H, D, ADM})
+REPORTERS = AGENTS | {H, D, ADM}
 ACTORS = frozenset({H, D, ADM})
 DISPATCH = frozenset({D, ADM})
+#: The bot's own calls (linking chats): the Telegram token, whatever chat header it sends.
+BOT = frozenset({TG, *BOT_ROLES})
+PUBLIC = "public"
 
 RESIDENT = {"reporter_ref": "tg:5001"}
+
+
+def _with_bot(allowed):
+    """What the Telegram token with a linked chat may do: the handler's and dispatcher's part."""
+    if allowed == PUBLIC or allowed & set(BOT_ROLES):
+        return allowed
+    return allowed | ({TGH} if H in allowed else set()) | ({TGD} if D in allowed else set())
+
 
 #: (method, path, JSON body or form, roles allowed)
 ENDPOINTS = [
     ("POST", "/api/v1/orders", {}, REPORTERS),
     ("GET", "/api/v1/orders", None, STAFF),
-    ("GET", "/api/v1/orders/latest?reporter_ref=tg:5001", None, frozenset({SVC})),
+    ("GET", "/api/v1/orders/latest?reporter_ref=tg:5001", None, AGENTS),
     ("GET", "/api/v1/orders/duplicate?category=incident.water&area_code=grid:qy-dz-01&location=x",
-     None, frozenset({SVC})),
-    ("GET", "/api/v1/orders/{number}?reporter_ref=tg:5001", None, ALL),
-    ("GET", "/api/v1/orders/{number}/history?reporter_ref=tg:5001", None, ALL),
+     None, AGENTS),
+    ("GET", "/api/v1/orders/{number}?reporter_ref=tg:5001", None, AGENTS | STAFF),
+    ("GET", "/api/v1/orders/{number}/history?reporter_ref=tg:5001", None, AGENTS | STAFF),
     ("GET", "/api/v1/orders/{number}/contact", None, DISPATCH),
     ("POST", "/api/v1/orders/{number}/accept", {"handler_id": "{handler_id}"}, ACTORS),
     ("POST", "/api/v1/orders/{number}/decline", {"handler_id": "{handler_id}"}, ACTORS),
@@ -36,25 +57,23 @@ ENDPOINTS = [
     ("POST", "/api/v1/orders/{number}/reopen", {}, DISPATCH),
     ("POST", "/api/v1/orders/{number}/reassign", {}, DISPATCH),
     ("POST", "/api/v1/orders/{number}/reclassify", {"category": "dispute.family"}, ACTORS),
-    ("POST", "/api/v1/orders/{number}/cancel", RESIDENT, frozenset({SVC})),
+    ("POST", "/api/v1/orders/{number}/cancel", RESIDENT, AGENTS),
     ("POST", "/api/v1/orders/{number}/satisfaction", {**RESIDENT, "answer": "satisfied"},
-     frozenset({SVC})),
-    ("POST", "/api/v1/orders/{number}/attach", {**RESIDENT, "description": "还在漏"},
-     frozenset({SVC})),
+     AGENTS),
+    ("POST", "/api/v1/orders/{number}/attach", {**RESIDENT, "description": "还在漏"}, AGENTS),
     ("POST", "/api/v1/orders/{number}/location", {**RESIDENT, "latitude": 30, "longitude": 120},
-     frozenset({SVC})),
-    ("POST", "/api/v1/attachments?reporter_ref=tg:5001", {}, frozenset({SVC})),
+     AGENTS),
+    ("POST", "/api/v1/attachments?reporter_ref=tg:5001", {}, AGENTS),
     ("GET", "/api/v1/attachments/{attachment_id}", None, STAFF),
-    ("GET", "/api/v1/orders/{number}/attachments?reporter_ref=tg:5001", None, ALL),
-    ("POST", "/api/v1/orders/{number}/attachments", {**RESIDENT, "attachment_id": "x"},
-     frozenset({SVC})),
+    ("GET", "/api/v1/orders/{number}/attachments?reporter_ref=tg:5001", None, AGENTS | STAFF),
+    ("POST", "/api/v1/orders/{number}/attachments", {**RESIDENT, "attachment_id": "x"}, AGENTS),
     ("POST", "/api/v1/handlers", {}, DISPATCH),
     ("GET", "/api/v1/handlers", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/handlers/{handler_id}", None, frozenset({D, SUP, ADM})),
     ("PATCH", "/api/v1/handlers/{handler_id}", {"capacity": 6}, DISPATCH),
     ("POST", "/api/v1/handlers/{handler_id}/duty", {"on_duty": True}, DISPATCH),
     ("POST", "/api/v1/handlers/{handler_id}/capacity", {"capacity": 6}, DISPATCH),
-    ("GET", "/api/v1/areas/resolve?text=幸福里3号楼", None, ALL),
+    ("GET", "/api/v1/areas/resolve?text=幸福里3号楼", None, frozenset({ACT}) | STAFF),
     ("GET", "/api/v1/areas", None, STAFF),
     ("POST", "/api/v1/areas/{code}/aliases", {"alias": "和平街"}, DISPATCH),
     ("POST", "/api/v1/callbacks", {**RESIDENT, "reason": "asked"}, REPORTERS),
@@ -62,16 +81,16 @@ ENDPOINTS = [
     ("GET", "/api/v1/callbacks/{request_id}", None, frozenset({D, SUP, ADM})),
     ("POST", "/api/v1/callbacks/{request_id}/done", {}, DISPATCH),
     ("POST", "/api/v1/telegram/link-codes", {}, STAFF),
-    ("POST", "/api/v1/telegram/links", {"code": "00000000", "chat_id": "1"}, frozenset({SVC})),
-    ("DELETE", "/api/v1/telegram/links/{chat_id}", None, frozenset({SVC})),
+    ("POST", "/api/v1/telegram/links", {"code": "00000000", "chat_id": "1"}, BOT),
+    ("DELETE", "/api/v1/telegram/links/{chat_id}", None, BOT),
     ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
-    ("GET", "/metrics", None, frozenset({SVC, SUP, ADM})),
-    ("GET", "/open311/v2/services.json", None, ALL),
-    ("GET", "/open311/v2/services/incident.water.xml", None, ALL),
-    ("GET", "/open311/v2/requests.json", None, ALL),
-    ("GET", "/open311/v2/requests/{number}.json", None, ALL),
-    ("POST", "/open311/v2/requests.json", "form", REPORTERS),
+    ("GET", "/metrics", None, frozenset({SUP, ADM})),
+    ("GET", "/open311/v2/services.json", None, PUBLIC),
+    ("GET", "/open311/v2/services/incident.water.xml", None, PUBLIC),
+    ("GET", "/open311/v2/requests.json", None, PUBLIC),
+    ("GET", "/open311/v2/requests/{number}.json", None, PUBLIC),
+    ("POST", "/open311/v2/requests.json", "form", frozenset({O311})),
 ]
 
 OPEN311_FORM = {"service_code": "incident.water", "description": "井盖丢失",
@@ -90,6 +109,13 @@ def _fill(value, number, handler_id):
 
 def _send(api, who, method, path, body, number, handler_id):
     path = _fill(path, number, handler_id)
+    if who == O311:
+        headers = {"Authorization": f"Bearer {OPEN311_KEY}"}
+        if body == "form":
+            return api.call(None, method, path, data=OPEN311_FORM, headers=headers)
+        if body is None:
+            return api.call(None, method, path, headers=headers)
+        return api.call(None, method, path, json=_fill(body, number, handler_id), headers=headers)
     if body == "form":
         return api.call(who, method, path, data=OPEN311_FORM)
     if body is None:
@@ -100,29 +126,41 @@ def _send(api, who, method, path, body, number, handler_id):
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS,
                          ids=[f"{m} {p.split('?')[0]}" for m, p, _, _ in ENDPOINTS])
 def test_access_policy(api, method, path, body, allowed):
+    api.link_staff_chats()
     order = api.report(reporter_ref="tg:5001")
     number, handler_id = order["number"], api.handlers["h1"]
 
     anonymous = _send(api, None, method, path, body, number, handler_id)
-    assert anonymous.status_code == 401, anonymous.text
-    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
-
     api.client.headers["Authorization"] = "Bearer not-a-token-of-anybody-at-all"
     try:
         forged = _send(api, None, method, path, body, number, handler_id)
     finally:
         del api.client.headers["Authorization"]
+    if allowed == PUBLIC:  # no token needed, and none changes the answer
+        # (a dispute is 404 through Open311 for everyone, like a number that does not exist)
+        assert anonymous.status_code == forged.status_code, anonymous.text
+        assert anonymous.status_code == (404 if "{number}" in path else 200), anonymous.text
+        for who in CALLERS:
+            assert _send(api, who, method, path, body, number, handler_id).content \
+                == anonymous.content
+        return
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     assert forged.status_code == 401, forged.text
     assert forged.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
-    for role in ROLES:
-        response = _send(api, role, method, path, body, number, handler_id)
-        role_refused = response.status_code == 403 and "may not call this endpoint" in response.text
-        if role in allowed:
-            assert not role_refused, f"{role} refused: {response.text}"
+    allowed = _with_bot(allowed)
+    for who in CALLERS:
+        response = _send(api, who, method, path, body, number, handler_id)
+        role_refused = response.status_code == 403 and (
+            "may not call this endpoint" in response.text or "may file requests" in response.text)
+        if who in allowed:
+            assert not role_refused, f"{who} refused: {response.text}"
             assert response.status_code != 401
+        elif who == O311:  # an Open311 key is nobody's token anywhere else
+            assert response.status_code == 401, f"{who} got {response.status_code}"
         else:
-            assert role_refused, f"{role} got {response.status_code}: {response.text}"
+            assert role_refused, f"{who} got {response.status_code}: {response.text}"
 
 
 def test_health_needs_no_token_and_the_docs_are_public(api):
@@ -151,12 +189,14 @@ def test_the_table_covers_every_route(api):
 
 
 def test_a_handler_account_without_role_rights_on_another_order(api):
-    """Allowed role, wrong order: the service's own 403 (not the role check)."""
+    """Allowed role, another handler's order: 404, exactly like a number that does not exist."""
     order = api.report()
     assert order["number"]
     response = api.post("handler2", f"/api/v1/orders/{order['number']}/accept")
-    assert response.status_code == 403
-    assert response.json()["detail"]["reason_zh"] == "该工单未指派给您。"
+    missing = api.post("handler2", "/api/v1/orders/57401920/accept")
+    assert response.status_code == missing.status_code == 404
+    assert response.text.replace(order["number"], "N") == missing.text.replace("57401920", "N")
+    assert api.row(order["number"]).status == "assigned"
 
 
 def test_a_deactivated_staff_token_stops_working(api):

@@ -16,7 +16,7 @@ TRANSCRIPT = [{"speaker": "resident", "text": "我家门口的下水道又堵了
               {"speaker": "resident", "text": "转人工"}]
 
 
-def ask(api, who="service", expect=201, headers=None, **overrides):
+def ask(api, who="actions", expect=201, headers=None, **overrides):
     body = {"reporter_ref": "voice:13800001111", "reason": "asked", "transcript": TRANSCRIPT}
     body.update(overrides)
     response = api.post(who, "/api/v1/callbacks", json=body, headers=headers or {})
@@ -35,7 +35,7 @@ def test_the_action_server_asks_for_a_person(any_api):
                       api.world.clock, areas=["township:qy-dz"], telegram_chat_id="-300")
     number = api.report(reporter_ref="voice:13800001111", category="incident.water")["number"]
 
-    response = api.post("service", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
+    response = api.post("actions", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
                         json={"reporter_ref": "voice:13800001111", "reason": "asked",
                               "transcript": TRANSCRIPT, "contact": "13900002222",
                               "order_number": number})
@@ -57,17 +57,17 @@ def test_the_action_server_asks_for_a_person(any_api):
         f"居民请求人工服务（渠道：电话，涉及工单 {number}），请尽快联系。回拨请求 #{row.id}。")
     assert "13900002222" not in str(message.payload) and "13800001111" not in str(message.payload)
 
-    replay = api.post("service", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
+    replay = api.post("actions", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
                       json={"reporter_ref": "voice:13800001111", "reason": "not_understood"})
     assert replay.status_code == 200 and replay.json() == body
     assert len(rows(api)) == 1 and len(api.outbox(topic="callback.requested")) == 1
-    stolen = api.post("service", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
+    stolen = api.post("actions", "/api/v1/callbacks", headers={"Idempotency-Key": "turn-3"},
                       json={"reporter_ref": "tg:1", "reason": "asked"})
     assert stolen.status_code == 409
     assert stolen.json()["detail"]["reason_zh"] == "请求标识已被使用，请重新提交。"
 
     ask(api, reason="not_understood", transcript=[])  # no key: a new request
-    metrics = api.get("service", "/metrics").text
+    metrics = api.get("admin", "/metrics").text
     assert _sample(metrics, "workorders_callbacks_requested_total", reason="asked") == 1
     assert _sample(metrics, "workorders_callbacks_requested_total", reason="not_understood") == 1
     assert _sample(metrics, "workorders_callbacks_open") == 2
@@ -140,7 +140,7 @@ def test_requests_are_validated_in_chinese(api):
         "transcript.0.text", "对话内容应为文本")
     assert reason_of(contact="12345") == ("contact", "联系电话格式不正确。")
     assert reason_of(reporter_ref="nobody") == ("reporter_ref", "反映人渠道标识有误。")
-    missing = api.post("service", "/api/v1/callbacks", json={"reason": "asked"})
+    missing = api.post("actions", "/api/v1/callbacks", json={"reason": "asked"})
     assert missing.json()["detail"]["reason_zh"] == "缺少反映人标识"
     assert rows(api) == [] and api.outbox(topic="callback.requested") == []
 
@@ -153,11 +153,11 @@ def test_the_transcript_is_cut_as_documented(api):
     assert {len(line["text"]) for line in stored} == {500}
     assert json.dumps(stored, ensure_ascii=False).count("话") == 50 * 498
     # this path takes bodies up to 256 KB (the others keep the 64 KB limit)
-    huge = api.post("service", "/api/v1/callbacks", json={
+    huge = api.post("actions", "/api/v1/callbacks", json={
         "reporter_ref": "tg:1", "reason": "asked",
         "transcript": [{"speaker": "bot", "text": "话" * 1000}] * 90})
     assert huge.status_code == 413
     assert huge.json()["detail"]["reason_zh"] == "请求内容过大，不能超过256KB。"
-    big_order = api.post("service", "/api/v1/orders", json={"description": "话" * 30000})
+    big_order = api.post("actions", "/api/v1/orders", json={"description": "话" * 30000})
     assert big_order.status_code == 413
     assert big_order.json()["detail"]["reason_zh"] == "请求内容过大，不能超过64KB。"

@@ -17,7 +17,6 @@ def test_register_and_read(any_api):
     response = api.post("admin", "/api/v1/handlers", json={
         "name": "赵调解", "role": "mediator", "tier": "grid", "skills": ["dispute.neighbor"],
         "areas": ["grid:qy-dz-02"], "capacity": 4, "phone": "13912345678",
-        "telegram_chat_id": "900",
     })
     assert response.status_code == 201, response.text
     body = response.json()

@@ -14,7 +14,7 @@ def _closed_loop(api, reporter_ref, answer="satisfied"):
     api.post(who, f"/api/v1/orders/{number}/accept")
     api.tick(hours=2)
     api.post(who, f"/api/v1/orders/{number}/resolve")
-    api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    api.post("actions", f"/api/v1/orders/{number}/satisfaction",
              json={"reporter_ref": reporter_ref, "answer": answer})
     return number
 
@@ -24,7 +24,7 @@ def test_scorecard(any_api):
     _closed_loop(api, "tg:1")
     _closed_loop(api, "tg:2", answer="unsatisfied")
     cancelled = api.report(reporter_ref="tg:3")["number"]
-    api.post("service", f"/api/v1/orders/{cancelled}/cancel", json={"reporter_ref": "tg:3"})
+    api.post("actions", f"/api/v1/orders/{cancelled}/cancel", json={"reporter_ref": "tg:3"})
     api.report(reporter_ref="tg:4", category="incident.water")
 
     response = api.get("supervisor", "/api/v1/metrics",
@@ -79,9 +79,10 @@ def test_prometheus_requires_a_token_and_counts(api):
     api.report(category="dispute.labor")  # pending
     number = api.report(category="incident.water")["number"]
     api.get("handler", f"/api/v1/orders/{number}")  # not theirs: 404
-    api.post("service", "/api/v1/orders", json={"category": "x"})  # 422
+    api.post("actions", "/api/v1/orders", json={"category": "x"})  # 422
 
-    response = api.get("service", "/metrics")
+    assert api.get("actions", "/metrics").status_code == 403  # channels do not scrape
+    response = api.get("supervisor", "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text

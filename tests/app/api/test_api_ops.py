@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import SERVICE_TOKEN
+from api_support import ACTIONS_TOKEN
 from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings, as_api_settings
 from integrations.workorders.api.validation_zh import reason_zh, translate
@@ -41,7 +42,7 @@ def test_openapi_lists_the_routes(api):
 
 
 def test_docs_can_be_switched_off(sqlite_db):
-    settings = ApiSettings(database_url=sqlite_db.url, service_token=SERVICE_TOKEN,
+    settings = ApiSettings(database_url=sqlite_db.url, actions_token=ACTIONS_TOKEN,
                            public_docs=False)
     with TestClient(create_app(settings)) as client:
         assert client.get("/openapi.json").status_code == 404
@@ -49,16 +50,19 @@ def test_docs_can_be_switched_off(sqlite_db):
 
 
 def test_plain_settings_get_the_api_defaults():
-    settings = load_settings(service_token="x" * 30)
+    settings = load_settings(follow_up_hours=24)
     api_settings = as_api_settings(settings)
     assert api_settings.max_body_bytes == 64 * 1024 and api_settings.open311_default_area is None
-    assert api_settings.service_token == "x" * 30
+    assert api_settings.follow_up_hours == 24
+    # no channel account and no Open311 key unless configured (fail closed)
+    assert (api_settings.actions_token, api_settings.telegram_token) == (None, None)
+    assert api_settings.open311_api_keys == ()
 
 
 @pytest.fixture
 def unreachable_client():
     settings = ApiSettings(database_url="postgresql://postgres@127.0.0.1:9/nothing",
-                           service_token=SERVICE_TOKEN)
+                           actions_token=ACTIONS_TOKEN)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 
@@ -68,7 +72,7 @@ def test_health_and_requests_without_a_database_are_503(unreachable_client):
     health = client.get("/health")
     assert health.status_code == 503
     assert health.json() == {"status": "error", "database": "unavailable"}
-    response = client.post("/api/v1/orders", headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+    response = client.post("/api/v1/orders", headers={"Authorization": f"Bearer {ACTIONS_TOKEN}"},
                            json={"category": "incident.water", "description": "x",
                                  "location_text": "y", "area_code": "grid:a",
                                  "reporter_ref": "tg:1"})
@@ -122,7 +126,7 @@ def _parallel_creates(api, count, keys):
                 key = keys[i % len(keys)]
                 return await client.post(
                     "/api/v1/orders",
-                    headers={"Authorization": f"Bearer {SERVICE_TOKEN}", "Idempotency-Key": key},
+                    headers={"Authorization": f"Bearer {ACTIONS_TOKEN}", "Idempotency-Key": key},
                     json={"category": "dispute.neighbor", "description": f"第{i}次反映",
                           "location_text": "幸福里", "area_code": "grid:qy-dz-01",
                           "reporter_ref": f"tg:{key}"})
@@ -160,6 +164,26 @@ def test_the_thread_pool_is_sized_for_the_database(api, sqlite_db):
     assert tokens(api.client) == 1  # SQLite: one writer at a time
     assert db_threads(ApiSettings(database_url="postgresql://x@h/db")) == 4
     assert db_threads(ApiSettings(database_url="postgresql://x@h/db", db_threads=7)) == 7
-    settings = ApiSettings(database_url=sqlite_db.url, service_token=SERVICE_TOKEN, db_threads=3)
+    settings = ApiSettings(database_url=sqlite_db.url, actions_token=ACTIONS_TOKEN, db_threads=3)
     with TestClient(create_app(settings)) as client:
         assert tokens(client) == 3
+
+
+def test_channel_credentials_are_checked_and_never_printed(monkeypatch, capsys):
+    from integrations.workorders.api.__main__ import main
+
+    for name in [k for k in os.environ if k.startswith("WORKORDERS_")]:
+        monkeypatch.delenv(name)
+    same = "same-token-for-two-channels-0123456789"
+    for env in ({"WORKORDERS_ACTIONS_TOKEN": same, "WORKORDERS_TELEGRAM_TOKEN": same},
+                {"WORKORDERS_TELEGRAM_TOKEN": "short-" + "x"},
+                {"WORKORDERS_OPEN311_API_KEYS": f"{same},tiny"}):
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            assert main(["--port", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("invalid settings:")
+        assert same not in err and "short-x" not in err and "tiny" not in err
+    keys = ApiSettings(open311_api_keys=f" {same} , other-key-0123456789abcdefgh ")
+    assert keys.open311_api_keys == (same, "other-key-0123456789abcdefgh")

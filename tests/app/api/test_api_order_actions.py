@@ -31,7 +31,7 @@ def test_the_closed_loop(any_api):
     last = api.outbox(number, recipient_kind="resident")[-1]
     assert last.payload["event"] == "resolved" and last.payload["ask_satisfaction"] is True
 
-    answered = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    answered = api.post("actions", f"/api/v1/orders/{number}/satisfaction",
                         json={"reporter_ref": "tg:1", "answer": "satisfied", "reason": "很快"})
     assert answered.status_code == 200
     assert answered.json()["label"] == "已回访"
@@ -120,13 +120,13 @@ def test_reassign_and_reopen_by_a_dispatcher(api):
 def test_the_resident_cancels(any_api):
     api = any_api
     number = api.report(reporter_ref="tg:1")["number"]
-    response = api.post("service", f"/api/v1/orders/{number}/cancel", json={"reporter_ref": "tg:1"})
+    response = api.post("actions", f"/api/v1/orders/{number}/cancel", json={"reporter_ref": "tg:1"})
     assert response.status_code == 200
     assert response.json()["label"] == "已撤销"
     assert api.row(number).status == "cancelled"
     topics = [(m.recipient_kind, m.topic) for m in api.outbox(number)]
     assert ("handler", "order.withdrawn") in topics and ("resident", "order.status") in topics
-    twice = api.post("service", f"/api/v1/orders/{number}/cancel", json={"reporter_ref": "tg:1"})
+    twice = api.post("actions", f"/api/v1/orders/{number}/cancel", json={"reporter_ref": "tg:1"})
     assert twice.status_code == 409
 
 
@@ -134,11 +134,11 @@ def test_unsatisfied_reopens_and_dispatches_again(api):
     number = api.report(reporter_ref="tg:1")["number"]
     api.post("handler", f"/api/v1/orders/{number}/accept")
     api.post("handler", f"/api/v1/orders/{number}/resolve")
-    bad = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    bad = api.post("actions", f"/api/v1/orders/{number}/satisfaction",
                    json={"reporter_ref": "tg:1", "answer": "meh"})
     assert bad.status_code == 422
     assert bad.json()["detail"]["reason_zh"].startswith("回访结果的取值不正确")
-    response = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    response = api.post("actions", f"/api/v1/orders/{number}/satisfaction",
                         json={"reporter_ref": "tg:1", "answer": "unsatisfied", "reason": "没修好"})
     assert response.status_code == 200
     row = api.row(number)
@@ -148,10 +148,10 @@ def test_unsatisfied_reopens_and_dispatches_again(api):
 
 def test_attach_further_reports(api):
     incident = api.report(reporter_ref="tg:1", category="incident.water")["number"]
-    own = api.post("service", f"/api/v1/orders/{incident}/attach",
+    own = api.post("actions", f"/api/v1/orders/{incident}/attach",
                    json={"reporter_ref": "tg:1", "description": "水越来越多了"})
     assert own.status_code == 200 and own.json()["number"] == incident
-    co = api.post("service", f"/api/v1/orders/{incident}/attach",
+    co = api.post("actions", f"/api/v1/orders/{incident}/attach",
                   json={"reporter_ref": "tg:2", "description": "我家门口也在漏"})
     assert co.status_code == 200
     assert set(co.json()) == {"number", "category_name", "label", "created_at"}
@@ -162,7 +162,7 @@ def test_attach_further_reports(api):
     assert len(api.outbox(incident, topic="order.report_added")) == 2
     # a dispute takes additions only from its reporter
     dispute = api.report(reporter_ref="tg:3")["number"]
-    stranger = api.post("service", f"/api/v1/orders/{dispute}/attach",
+    stranger = api.post("actions", f"/api/v1/orders/{dispute}/attach",
                         json={"reporter_ref": "tg:4", "description": "他们说的不对"})
     assert stranger.status_code == 404
     assert api.actions(dispute) == ["create", "dispatch"]
@@ -225,11 +225,11 @@ def test_a_dispatcher_turns_a_request_into_a_dispute(any_api):
     assert [m.recipient_ref for m in withdrawn] == [str(clerk)]
 
     # the resident sees the step (no staff note) and the new kind
-    steps = api.get("service", f"/api/v1/orders/{number}/history",
+    steps = api.get("actions", f"/api/v1/orders/{number}/history",
                     params={"reporter_ref": "tg:77"}).json()
     assert [(s["action"], s["action_label"], s["actor"], s["note"]) for s in steps][-2:] == [
         ("reclassify", "重新分类", "staff", None), ("dispatch", "派单", "staff", None)]
-    mine = api.get("service", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:77"}).json()
+    mine = api.get("actions", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:77"}).json()
     assert (mine["kind"], mine["category_name"], mine["handler_role"]) == (
         "dispute", "邻里纠纷", "人民调解员")
 
@@ -254,7 +254,7 @@ def test_reclassify_refusals(api):
     number = api.report(**COMPLAINT)["number"]
     url = f"/api/v1/orders/{number}/reclassify"
     to_dispute = {"category": "dispute.neighbor"}
-    for who, status in (("supervisor", 403), ("service", 403), ("far_dispatcher", 404),
+    for who, status in (("supervisor", 403), ("actions", 403), ("far_dispatcher", 404),
                         ("handler", 404), ("worker", 404), (None, 401)):
         response = api.post(who, url, json=to_dispute)
         assert response.status_code == status, (who, response.text)
@@ -292,6 +292,6 @@ def test_a_request_is_resolved_over_http_only_with_its_answer(api):
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     told = api.outbox(number, recipient_kind="resident")[-1]
     assert told.payload["text"].startswith(f"您咨询的问题（工单 {number}）已有答复：{answer}")
-    mine = api.get("service", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:78"}).json()
+    mine = api.get("actions", f"/api/v1/orders/{number}", params={"reporter_ref": "tg:78"}).json()
     assert (mine["latest_note"], mine["handler_role"], mine["awaiting_satisfaction"]) == (
         answer, "社区工作人员", True)

@@ -11,7 +11,7 @@ from integrations.workorders.domain import is_valid
 
 def test_service_opens_an_order_that_is_dispatched_at_once(any_api):
     api = any_api
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "dispute.neighbor", "description": "楼上漏水到我家厨房",
         "location_text": "幸福里小区5号楼", "area_code": "grid:qy-dz-01",
         "reporter_ref": "tg:42", "reporter_contact": "138 1234 5678",
@@ -63,20 +63,20 @@ def test_the_same_idempotency_key_gives_the_same_order(any_api, how):
     kw = {"headers": {"Idempotency-Key": "msg-123"}} if how == "header" else {}
     if how == "field":
         body["client_ref"] = "msg-123"
-    first = api.post("service", "/api/v1/orders", json=body, **kw)
-    again = api.post("service", "/api/v1/orders", json=body, **kw)
+    first = api.post("actions", "/api/v1/orders", json=body, **kw)
+    again = api.post("actions", "/api/v1/orders", json=body, **kw)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["number"] == again.json()["number"]
     assert "Location" not in again.headers
     assert len(api.orders()) == 1 and len(api.outbox()) == 1
     # the key of another resident is a conflict, with a reason
-    other = api.post("service", "/api/v1/orders", json={**body, "reporter_ref": "tg:78"}, **kw)
+    other = api.post("actions", "/api/v1/orders", json={**body, "reporter_ref": "tg:78"}, **kw)
     assert other.status_code == 409
     assert other.json()["detail"]["reason_zh"] == "请求标识已被使用，请重新提交。"
 
 
 def test_header_and_field_must_agree(api):
-    response = api.post("service", "/api/v1/orders", headers={"Idempotency-Key": "a"}, json={
+    response = api.post("actions", "/api/v1/orders", headers={"Idempotency-Key": "a"}, json={
         "category": "incident.water", "description": "x", "location_text": "y",
         "area_code": "grid:qy-dz-01", "reporter_ref": "tg:1", "client_ref": "b",
     })
@@ -85,7 +85,7 @@ def test_header_and_field_must_agree(api):
 
 
 def test_unknown_category_is_422_in_chinese(api):
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "dispute.aliens", "description": "x", "location_text": "y",
         "area_code": "grid:qy-dz-01", "reporter_ref": "tg:1",
     })
@@ -99,7 +99,7 @@ def test_unknown_category_is_422_in_chinese(api):
 
 @pytest.mark.parametrize("area", ["grid:nowhere", "township:qy-dz"])
 def test_unknown_or_non_grid_area_is_422_in_chinese(api, area):
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "incident.water", "description": "x", "location_text": "y",
         "area_code": area, "reporter_ref": "tg:1",
     })
@@ -110,7 +110,7 @@ def test_unknown_or_non_grid_area_is_422_in_chinese(api, area):
 
 
 def test_overlong_description_is_422_in_chinese(api):
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "incident.water", "description": "漏" * 2001, "location_text": "y",
         "area_code": "grid:qy-dz-01", "reporter_ref": "tg:1",
     })
@@ -125,7 +125,7 @@ def test_overlong_description_is_422_in_chinese(api):
 
 
 def test_several_problems_are_all_reported(api):
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "incident.water", "location_text": "楼" * 201, "area_code": "grid:qy-dz-01",
         "reporter_ref": "tg:1", "priority": "very", "latitude": "north",
     })
@@ -140,20 +140,20 @@ def test_several_problems_are_all_reported(api):
 
 
 def test_unknown_fields_and_bad_json_are_refused(api):
-    typo = api.post("service", "/api/v1/orders", json={
+    typo = api.post("actions", "/api/v1/orders", json={
         "category": "incident.water", "descripton": "x", "description": "x", "location_text": "y",
         "area_code": "grid:qy-dz-01", "reporter_ref": "tg:1",
     })
     assert typo.status_code == 422
     assert "不支持的字段：descripton" in typo.json()["detail"]["reason_zh"]
-    broken = api.post("service", "/api/v1/orders", content=b"{not json",
+    broken = api.post("actions", "/api/v1/orders", content=b"{not json",
                       headers={"Content-Type": "application/json"})
     assert broken.status_code == 422
     assert broken.json()["detail"]["reason_zh"] == "请求内容不是有效的 JSON"
 
 
 def test_the_service_must_name_the_resident(api):
-    response = api.post("service", "/api/v1/orders", json={
+    response = api.post("actions", "/api/v1/orders", json={
         "category": "incident.water", "description": "x", "location_text": "y",
         "area_code": "grid:qy-dz-01",
     })
@@ -162,7 +162,7 @@ def test_the_service_must_name_the_resident(api):
 
 
 def test_a_body_over_the_limit_is_413(api):
-    response = api.post("service", "/api/v1/orders", json={"description": "x" * 70_000})
+    response = api.post("actions", "/api/v1/orders", json={"description": "x" * 70_000})
     assert response.status_code == 413
     assert response.json()["detail"]["reason_zh"] == "请求内容过大，不能超过64KB。"
 
@@ -170,7 +170,7 @@ def test_a_body_over_the_limit_is_413(api):
         for _ in range(70):
             yield b"x" * 1024
 
-    streamed = api.post("service", "/api/v1/orders", content=chunks(),
+    streamed = api.post("actions", "/api/v1/orders", content=chunks(),
                         headers={"Content-Type": "application/json"})
     assert streamed.status_code == 413
     assert api.orders() == []

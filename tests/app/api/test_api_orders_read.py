@@ -8,26 +8,26 @@ from datetime import timedelta
 def test_resident_isolation(any_api):
     api = any_api
     mine = api.report(reporter_ref="tg:1")["number"]
-    own = api.get("service", f"/api/v1/orders/{mine}", params={"reporter_ref": "tg:1"})
+    own = api.get("actions", f"/api/v1/orders/{mine}", params={"reporter_ref": "tg:1"})
     assert own.status_code == 200 and own.json()["number"] == mine
     # another resident, or a made-up number, gets the same 404
-    other = api.get("service", f"/api/v1/orders/{mine}", params={"reporter_ref": "tg:2"})
+    other = api.get("actions", f"/api/v1/orders/{mine}", params={"reporter_ref": "tg:2"})
     assert other.status_code == 404
     assert other.json()["detail"]["reason_zh"] == f"未找到工单：{mine}"
-    missing = api.get("service", "/api/v1/orders/57401920", params={"reporter_ref": "tg:2"})
+    missing = api.get("actions", "/api/v1/orders/57401920", params={"reporter_ref": "tg:2"})
     assert missing.status_code == 404
     for path in ("history", "cancel", "satisfaction"):
         method = "GET" if path == "history" else "POST"
         kw = ({"params": {"reporter_ref": "tg:2"}} if method == "GET"
               else {"json": {"reporter_ref": "tg:2", "answer": "satisfied"} if path == "satisfaction"
                     else {"reporter_ref": "tg:2"}})
-        assert api.call("service", method, f"/api/v1/orders/{mine}/{path}", **kw).status_code == 404
+        assert api.call("actions", method, f"/api/v1/orders/{mine}/{path}", **kw).status_code == 404
     assert api.row(mine).status == "assigned"  # nothing happened to it
 
 
 def test_the_service_must_say_which_resident(api):
     number = api.report()["number"]
-    response = api.get("service", f"/api/v1/orders/{number}")
+    response = api.get("actions", f"/api/v1/orders/{number}")
     assert response.status_code == 422
     assert response.json()["detail"]["field"] == "reporter_ref"
 
@@ -35,7 +35,7 @@ def test_the_service_must_say_which_resident(api):
 def test_spoken_forms_of_the_number_work(api):
     number = api.report(reporter_ref="tg:1")["number"]
     spaced = " ".join(number)
-    response = api.get("service", f"/api/v1/orders/{spaced}", params={"reporter_ref": "tg:1"})
+    response = api.get("actions", f"/api/v1/orders/{spaced}", params={"reporter_ref": "tg:1"})
     assert response.status_code == 200 and response.json()["number"] == number
 
 
@@ -118,27 +118,27 @@ def test_listing_validates_in_chinese(api):
 
 
 def test_latest_open_order_of_a_resident(api):
-    assert api.get("service", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json() is None
+    assert api.get("actions", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json() is None
     api.report(reporter_ref="tg:1")
     api.tick(minutes=5)
     newer = api.report(reporter_ref="tg:1", category="incident.water")["number"]
     api.report(reporter_ref="tg:2")
-    latest = api.get("service", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json()
+    latest = api.get("actions", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json()
     assert latest["number"] == newer and latest["label"] == "已派单"
 
 
 def test_the_order_awaiting_the_follow_up_answer_whatever_is_newer(api):
     params = {"reporter_ref": "tg:1", "awaiting_satisfaction": "true"}
     resolved = api.report(reporter_ref="tg:1")["number"]
-    assert api.get("service", "/api/v1/orders/latest", params=params).json() is None
+    assert api.get("actions", "/api/v1/orders/latest", params=params).json() is None
     assert api.post("handler", f"/api/v1/orders/{resolved}/accept").status_code == 200
     assert api.post("handler", f"/api/v1/orders/{resolved}/resolve",
                     json={"note": "已调解"}).status_code == 200
     api.tick(minutes=5)
     newer = api.report(reporter_ref="tg:1", category="incident.water")["number"]
-    latest = api.get("service", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json()
+    latest = api.get("actions", "/api/v1/orders/latest", params={"reporter_ref": "tg:1"}).json()
     assert latest["number"] == newer
-    waiting = api.get("service", "/api/v1/orders/latest", params=params).json()
+    waiting = api.get("actions", "/api/v1/orders/latest", params=params).json()
     assert waiting["number"] == resolved and waiting["awaiting_satisfaction"] is True
 
 
@@ -148,13 +148,13 @@ def test_duplicates_are_found_for_incidents_but_never_for_disputes(api):
     dispute = api.report(reporter_ref="tg:2", location_text="幸福里3号楼")["number"]
     assert dispute
     params = {"category": "incident.water", "area_code": "grid:qy-dz-01", "location": "幸福里3号楼"}
-    found = api.get("service", "/api/v1/orders/duplicate", params=params).json()
+    found = api.get("actions", "/api/v1/orders/duplicate", params=params).json()
     assert found["number"] == incident
     assert set(found) == {"number", "category_name", "label", "created_at"}  # not the description
     params["category"] = "dispute.neighbor"
-    assert api.get("service", "/api/v1/orders/duplicate", params=params).json() is None
+    assert api.get("actions", "/api/v1/orders/duplicate", params=params).json() is None
     params["category"] = "incident.nothing"
-    assert api.get("service", "/api/v1/orders/duplicate", params=params).status_code == 422
+    assert api.get("actions", "/api/v1/orders/duplicate", params=params).status_code == 422
 
 
 def test_history_for_staff_and_for_the_resident(any_api):
@@ -167,7 +167,7 @@ def test_history_for_staff_and_for_the_resident(any_api):
     assert [e["action"] for e in staff] == ["create", "dispatch", "decline", "dispatch", "accept"]
     assert staff[2]["actor"] == f"handler:{api.handlers['h1']}" and staff[2]["note"] == "我在外地"
 
-    resident = api.get("service", f"/api/v1/orders/{number}/history",
+    resident = api.get("actions", f"/api/v1/orders/{number}/history",
                        params={"reporter_ref": "tg:1"}).json()
     assert [(e["action"], e["actor"], e["label"]) for e in resident] == [
         ("create", "resident", "已受理"),
@@ -177,7 +177,7 @@ def test_history_for_staff_and_for_the_resident(any_api):
     ]
     assert all(e["note"] is None for e in resident)  # no handler ids, no internal notes
     assert "handler:" not in str(resident)
-    assert api.get("service", f"/api/v1/orders/{number}/history",
+    assert api.get("actions", f"/api/v1/orders/{number}/history",
                    params={"reporter_ref": "tg:2"}).status_code == 404
 
 
@@ -193,7 +193,7 @@ def test_the_residents_view_names_the_role_deadlines_and_the_newest_note(any_api
     api.post(who, f"/api/v1/orders/{number}/progress", json={"note": "已约双方周六面谈"})
 
     def seen(path, **params):
-        response = api.get("service", path, params={"reporter_ref": "tg:1", **params})
+        response = api.get("actions", path, params={"reporter_ref": "tg:1", **params})
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -202,7 +202,7 @@ def test_the_residents_view_names_the_role_deadlines_and_the_newest_note(any_api
         "处理中", "已约双方周六面谈", "人民调解员")
     assert seen("/api/v1/orders/latest") == own
     api.post(who, f"/api/v1/orders/{number}/resolve", json={"note": "双方已签调解协议"})
-    answered = api.post("service", f"/api/v1/orders/{number}/satisfaction",
+    answered = api.post("actions", f"/api/v1/orders/{number}/satisfaction",
                         json={"reporter_ref": "tg:1", "answer": "unsatisfied"}).json()
     # reopened and dispatched again; the newest note is still the resolve note
     assert (answered["status"], answered["latest_note"]) == ("assigned", "双方已签调解协议")
@@ -213,7 +213,7 @@ def test_the_residents_view_names_the_role_deadlines_and_the_newest_note(any_api
 
     incident = api.report(reporter_ref="tg:2", category="incident.water",
                           priority="urgent")["number"]
-    cancelled = api.post("service", f"/api/v1/orders/{incident}/cancel",
+    cancelled = api.post("actions", f"/api/v1/orders/{incident}/cancel",
                          json={"reporter_ref": "tg:2"}).json()
     assert (cancelled["kind"], cancelled["priority"], cancelled["handler_role"],
             cancelled["label"]) == ("incident", "urgent", "网格员", "已撤销")

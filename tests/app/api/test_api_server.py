@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKORDERS_")}
-    return {**env, "PYTHONPATH": str(REPO_ROOT), "WORKORDERS_SERVICE_TOKEN": TOKEN, **extra}
+    return {**env, "PYTHONPATH": str(REPO_ROOT), "WORKORDERS_ACTIONS_TOKEN": TOKEN, **extra}
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> httpx.Response:

@@ -53,7 +53,7 @@ from integrations.workorders.service import create_staff_user
 from tests.app.workorders.conftest import World
 from tests.telegram_emulator import BotApiEmulator, SentCall
 
-SERVICE_TOKEN = "service-token-telegram-0123456789"
+TELEGRAM_TOKEN = "telegram-token-telegram-0123456789"
 RESIDENT_TOKEN = "111111:resident-secret-abcdefghij"
 HANDLER_TOKEN = "222222:handler-secret-abcdefghij"
 DISPATCHER_TOKEN = "token-dispatcher-telegram-0123456789"
@@ -92,7 +92,7 @@ def seed(world: World) -> Seeded:
 def live_api(world: World) -> Iterator[str]:
     """The work-order API over HTTP on 127.0.0.1 (its base URL); ``now`` is the world's clock."""
     db = world.db
-    settings = ApiSettings(database_url=db.url, service_token=SERVICE_TOKEN,
+    settings = ApiSettings(database_url=db.url, telegram_token=TELEGRAM_TOKEN,
                            secret_key=EXAMPLE_KEY, development=True)
     wiring = App(settings=settings, engine=db.engine, session_factory=db.session_factory,
                  config=db.config)
@@ -200,11 +200,11 @@ async def channel(world: World, api_url: str, *, one_bot: bool = False,
             telegram_bot_token=RESIDENT_TOKEN,
             telegram_handler_bot_token=None if one_bot else HANDLER_TOKEN,
             telegram_api_base=emu.base_url, workorders_api_url=api_url,
-            workorders_service_token=SERVICE_TOKEN, workorders_database_url=world.db.url,
+            workorders_telegram_token=TELEGRAM_TOKEN, workorders_database_url=world.db.url,
         )
         try:
             async with httpx.AsyncClient() as http:
-                service = ChannelServiceClient(api_url, SERVICE_TOKEN, http)
+                service = ChannelServiceClient(api_url, TELEGRAM_TOKEN, http)
                 store = ChannelStore(world.db.session_factory)
                 dp = reachable(Dispatcher(service=service, store=store, settings=settings,
                                           categories=load_categories(DEFAULT_TAXONOMY_PATH)))

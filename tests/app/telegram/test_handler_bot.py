@@ -28,7 +28,7 @@ from tests.app.telegram.channel_support import (
     HANDLER_TOKEN,
     RESIDENT_CHAT,
     RESIDENT_TOKEN,
-    SERVICE_TOKEN,
+    TELEGRAM_TOKEN,
     Channel,
     Seeded,
     buttons,
@@ -367,7 +367,7 @@ def test_service_unavailable_keeps_what_was_typed(seeded, api_url):
 
     async def scenario():
         async with channel(world, api_url) as ch, httpx.AsyncClient() as http:
-            down = ChannelServiceClient(f"http://127.0.0.1:{free_port()}", SERVICE_TOKEN, http,
+            down = ChannelServiceClient(f"http://127.0.0.1:{free_port()}", TELEGRAM_TOKEN, http,
                                         timeout=2)
             ticket = await delivered_ticket(ch, H1_CHAT, order.number)
             await ch.press(H1_CHAT, ticket.message_id, f"t:acc:{order.number}", service=down)

@@ -31,7 +31,7 @@ from integrations.telegram.store import ChannelStore
 from integrations.telegram.workorders import ChannelServiceClient
 from integrations.workorders.adapters.orm import Attachment
 from tests.app.image_samples import JPEG
-from tests.app.telegram.channel_support import SERVICE_TOKEN, live_api
+from tests.app.telegram.channel_support import TELEGRAM_TOKEN, live_api
 from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
     World,
     config,
@@ -126,7 +126,7 @@ async def resident(world, rasa):
             bot = make_bot(TOKEN, emu.base_url)
             settings = TelegramSettings(
                 telegram_bot_token=TOKEN, telegram_api_base=emu.base_url, rasa_url=rasa.url,
-                workorders_api_url=api_url, workorders_service_token=SERVICE_TOKEN,
+                workorders_api_url=api_url, workorders_telegram_token=TELEGRAM_TOKEN,
                 workorders_database_url=world.db.url, telegram_rate_burst=6,
                 telegram_rate_per_second=0.2, telegram_max_photo_bytes=4096,
             )
@@ -134,7 +134,7 @@ async def resident(world, rasa):
             router = build_router()
             router.message.outer_middleware(ResidentGate(RateLimiter(6, 0.2)))
             dp = reachable(Dispatcher(relay=RasaRelay(rasa.url, http, backoff=0.01), settings=settings,
-                            service=ChannelServiceClient(api_url, SERVICE_TOKEN, http),
+                            service=ChannelServiceClient(api_url, TELEGRAM_TOKEN, http),
                             store=store, keyboards=Keyboards()))
             dp.include_router(router)
             try:

@@ -26,6 +26,7 @@ ALL_TABLES = {"areas", "area_aliases", "handlers", "work_orders", "order_events"
 ALL_TABLES |= {"telegram_link_codes", "telegram_link_attempts", "telegram_updates",
                "telegram_pending_inputs", "telegram_unreachable"}
 ALL_TABLES |= {"attachments"}
+ALL_TABLES |= {"request_keys"}
 
 
 def schema_diff(url: str) -> list:

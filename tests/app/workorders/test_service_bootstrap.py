@@ -22,7 +22,8 @@ def test_defaults_are_absolute_paths_under_the_repository(monkeypatch):
     assert settings.taxonomy_path == REPO_ROOT / "taxonomy.yml"
     assert (settings.secret_key, settings.development, settings.follow_up_hours) == (
         EXAMPLE_KEY, True, 72)
-    assert (settings.service_token, settings.webhook_url, settings.api_port) == (None, None, 8000)
+    assert (settings.webhook_url, settings.api_port) == (None, 8000)
+    assert not hasattr(settings, "service_token")  # the API has one credential per channel
     assert EXAMPLE_KEY not in repr(settings)
 
 

@@ -3,12 +3,16 @@
 XML follows the specification's examples: a root (``services``,
 ``service_requests``, ``service_definition``, ``errors``) holding one element
 per item (``service``, ``request``, ``error``), field elements inside, empty
-elements for missing values, ``true``/``false`` for booleans.
+elements for missing values, ``true``/``false`` for booleans. Characters XML 1.0
+cannot carry (control characters but tab, newline and carriage return; lone
+surrogates; U+FFFE, U+FFFF) are left out of the text, so the document parses
+whatever a resident typed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -26,6 +30,15 @@ _ITEM_TAG = {
     "attributes": "attribute",
     "values": "value",
 }
+
+
+#: What XML 1.0 does not allow in character data (its ``Char`` production, negated).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry."""
+    return _NOT_XML_CHAR.sub("", text)
 
 
 def is_open311_path(path: str) -> bool:
@@ -55,7 +68,7 @@ def _fill(element: Element, tag: str, value: Any) -> None:
         for item in value:
             _append(element, item_tag, item)
     else:
-        element.text = str(value)
+        element.text = xml_text(str(value))
 
 
 def to_xml(root: str, value: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> bytes:

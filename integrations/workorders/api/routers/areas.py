@@ -1,6 +1,6 @@
 """``/api/v1/areas``: the area hierarchy, the other names of grids, and which grid a place lies in.
 
-- ``GET /resolve?text=``: the action server (service token) and staff: the grid
+- ``GET /resolve?text=``: the action server (actions token) and staff: the grid
   a resident's place lies in, or the fallback grid (``matched: false``);
 - ``GET ""``: staff: every area with its aliases;
 - ``POST /{code}/aliases``: dispatchers (grids within their areas) and admins,
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from ...service import Forbidden, add_alias, get_area, list_area_details, resolve_area
 from ..access import areas_below
-from ..deps import DISPATCH, DISPATCHER, READERS, STAFF, Principal, UowDep
+from ..deps import DISPATCH, DISPATCHER, PLACE_RESOLVERS, STAFF, Principal, UowDep
 from ..schemas.areas import AliasCreate, AreaMatchPublic, AreaPublic
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from . import API_V1
@@ -34,7 +34,7 @@ router = APIRouter(
 )
 def resolve(
     uow: UowDep,
-    principal: Annotated[Principal, Depends(READERS)],
+    principal: Annotated[Principal, Depends(PLACE_RESOLVERS)],
     text: Annotated[str, Query(min_length=1, max_length=200,
                                description="The place as the resident said it")],
 ) -> AreaMatchPublic:

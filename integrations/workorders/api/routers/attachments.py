@@ -1,15 +1,15 @@
 """``/api/v1/attachments`` and ``/api/v1/orders/{number}/attachments``: residents' photos.
 
-- ``POST /attachments?reporter_ref=``: a channel (service token) uploads a
+- ``POST /attachments?reporter_ref=``: a channel (its token) uploads a
   photo a resident sent, as the raw body (``image/jpeg``, ``image/png`` or
   ``image/webp``, checked against the bytes; up to ``max_attachment_bytes``).
   It is staged: 201 with its id, or 200 with the first id when the same
   resident sent the same bytes before; 409 over the resident's quota of
   staged photos. Staged photos never attached expire (the sweeper removes them).
-- ``POST /orders/{number}/attachments``: the service attaches a staged photo
+- ``POST /orders/{number}/attachments``: a channel attaches a staged photo
   of the reporter to their own order.
 - ``GET /orders/{number}/attachments``: the photos of an order (not the
-  bytes), for staff who may see the order and the service for its reporter.
+  bytes), for staff who may see the order and a channel for its reporter.
 - ``GET /attachments/{id}``: the bytes, for staff who may see the photo's
   order; a staged photo only for admins. Everyone else: 404. Each download is
   logged (the id and who, never the content).
@@ -34,9 +34,10 @@ from ...service import (
     list_attachments,
     upload_attachment,
 )
-from ..access import can_see, visible_order
+from ..access import can_see, reporter_order, require_reporter_ref, visible_order
 from ..body_limit import BodyTooLarge
 from ..deps import ADMIN, READERS, RESIDENT_AGENT, STAFF, NowDep, Principal, StateDep, UowDep
+from ..idempotency import IdempotencyKey, once
 from ..present import resident_order
 from ..schemas.attachments import (
     IMAGE_BODY,
@@ -59,7 +60,7 @@ NOT_FOUND = {404: {"model": ErrorBody, "description": "No such photo or order (f
 
 
 async def image_body(request: Request, state: StateDep, principal: Resident) -> bytes:
-    """The uploaded bytes, read only once the caller is known to be the service.
+    """The uploaded bytes, read only once the caller is known to be a channel account.
 
     A declared type that is no image, or a declared length over the limit, is
     refused before anything is read; a body without ``Content-Length`` is
@@ -104,6 +105,7 @@ def post_attachment(
     reporter_ref: Annotated[str, Query(min_length=3, max_length=128)],
     content_type: Annotated[str | None, Header()] = None,
 ) -> AttachmentReceipt:
+    reporter_ref = require_reporter_ref(principal, reporter_ref)
     view, created = upload_attachment(uow, reporter_ref, data, content_type, now)
     if not created:
         response.status_code = 200
@@ -138,7 +140,7 @@ def _may_see(uow: UnitOfWork, principal: Principal, order_number: str | None) ->
 
 @router.get(
     "/orders/{number}/attachments", response_model=list[AttachmentPublic], responses=NOT_FOUND,
-    summary="The photos of an order (the service account needs reporter_ref)",
+    summary="The photos of an order (a channel account needs reporter_ref)",
 )
 def order_attachments(
     number: str,
@@ -158,7 +160,13 @@ def order_attachments(
     summary="The reporter attaches a staged photo to their own order",
 )
 def attach_photo(
-    number: str, body: OrderAttachmentCreate, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: OrderAttachmentCreate, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> ResidentOrderPublic:
-    view = add_attachment(uow, number, body.reporter_ref, body.attachment_id, now)
-    return resident_order(uow, view)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    return once(
+        uow, now, principal, idempotency_key, action="photo", number=number, body=body,
+        apply=lambda: resident_order(uow, add_attachment(uow, number, ref, body.attachment_id,
+                                                         now)),
+        replay=lambda n: resident_order(uow, reporter_order(uow, principal, n, ref)),
+    )

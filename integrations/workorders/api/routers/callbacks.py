@@ -1,6 +1,6 @@
 """``/api/v1/callbacks``: residents waiting for a person to call them back (转人工).
 
-- ``POST ""``: the action server (service token) files one for a resident;
+- ``POST ""``: a channel (the action server) files one for a resident of its channels;
   staff may file one too (a call taken at the desk). ``Idempotency-Key``
   makes a retry return the first request (200 instead of 201). The
   dispatchers of the place are told at once, without any personal data.
@@ -25,6 +25,7 @@ from ...service import (
     mark_callback_done,
     request_callback,
 )
+from ..access import agent_ref
 from ..deps import DISPATCH, DISPATCHER, OVERSIGHT, REPORTERS, NowDep, Principal, StateDep, UowDep
 from ..schemas.callbacks import (
     CallbackCreate,
@@ -70,7 +71,7 @@ def post_callback(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> CallbackReceipt:
     data = ServiceCallbackCreate(
-        reporter_ref=body.reporter_ref, reason=body.reason,
+        reporter_ref=str(agent_ref(principal, body.reporter_ref)), reason=body.reason,
         transcript=[TranscriptLine(line.speaker, line.text) for line in body.transcript],
         contact=body.contact, order_number=body.order_number,
         client_ref=idempotency_key, caller_token=body.caller_token,

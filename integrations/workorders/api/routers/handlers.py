@@ -1,6 +1,10 @@
 """``/api/v1/handlers``: mediators, grid workers and community staff (社区工作人员).
 
-Admins and dispatchers write; supervisors read.
+Admins and dispatchers write; supervisors read. A dispatcher writes only
+handlers whose areas all lie within the dispatcher's areas (sub-areas
+included) and places them only there (403 otherwise). A chat is linked to a
+handler only with a link code (``/api/v1/telegram``): these endpoints cannot
+set ``telegram_chat_id`` (PATCH may only clear it, with null).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ...service import (
     set_duty,
     update_handler,
 )
-from ..deps import DISPATCH, OVERSIGHT, NowDep, Principal, UowDep
+from ..deps import DISPATCH, DISPATCHER, OVERSIGHT, NowDep, Principal, UowDep
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from ..schemas.handlers import (
     CapacityUpdate,
@@ -39,11 +43,17 @@ Writer = Annotated[Principal, Depends(DISPATCH)]
 Reader = Annotated[Principal, Depends(OVERSIGHT)]
 
 
+def _scope(principal: Principal) -> tuple[str, ...] | None:
+    """The areas a dispatcher's changes must stay within (None: an admin, anywhere)."""
+    return principal.areas if principal.role == DISPATCHER else None
+
+
 @router.post("", status_code=201, response_model=HandlerPublic, summary="Register a handler")
 def create(
     body: HandlerCreate, response: Response, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
-    view = create_handler(uow, ServiceHandlerCreate(**body.model_dump()), now)
+    view = create_handler(uow, ServiceHandlerCreate(**body.model_dump()), now,
+                          scope=_scope(principal))
     response.headers["Location"] = f"{router.prefix}/{view.id}"
     return HandlerPublic.from_view(view)
 
@@ -64,10 +74,10 @@ def update(
         capacity=body.capacity,
         on_duty=body.on_duty,
         is_supervisor=body.is_supervisor,
-        telegram_chat_id=body.telegram_chat_id,
-        clear_telegram="telegram_chat_id" in sent and body.telegram_chat_id is None,
+        clear_telegram="telegram_chat_id" in sent,  # only null is accepted: unlink
     )
-    return HandlerPublic.from_view(update_handler(uow, handler_id, changes, now))
+    return HandlerPublic.from_view(
+        update_handler(uow, handler_id, changes, now, scope=_scope(principal)))
 
 
 @router.post("/{handler_id}/duty", response_model=HandlerPublic,
@@ -75,7 +85,8 @@ def update(
 def duty(
     handler_id: int, body: DutyUpdate, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
-    return HandlerPublic.from_view(set_duty(uow, handler_id, body.on_duty, now))
+    return HandlerPublic.from_view(
+        set_duty(uow, handler_id, body.on_duty, now, scope=_scope(principal)))
 
 
 @router.post("/{handler_id}/capacity", response_model=HandlerPublic,
@@ -83,7 +94,8 @@ def duty(
 def capacity(
     handler_id: int, body: CapacityUpdate, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
-    return HandlerPublic.from_view(set_capacity(uow, handler_id, body.capacity, now))
+    return HandlerPublic.from_view(
+        set_capacity(uow, handler_id, body.capacity, now, scope=_scope(principal)))
 
 
 @router.get("", response_model=list[HandlerPublic], summary="Handlers with their current load")

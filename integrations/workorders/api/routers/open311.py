@@ -1,15 +1,20 @@
 """Open311 GeoReport v2 at ``/open311/v2``: services, requests, request status.
 
-Formats ``json`` and ``xml`` (the path's extension). The token is the
-``api_key`` parameter (query, form field or JSON key) or a bearer token: the
-service token or a staff token. Any of them may read; filing needs a role
-that may open orders (not a supervisor). Errors use the specification's
-shape (``[{"code", "description"}]``), with 400 for bad parameters.
-Only the categories ``taxonomy.yml`` marks public exist here (``open311.catalog``).
+Formats ``json`` and ``xml`` (the path's extension). Reading (``services``,
+``requests``) is public, as GeoReport v2 clients expect: no token, and a
+token changes nothing; what is listed is public to everyone (no reporter, no
+contact, no handler, no notes). Filing (``POST requests``) needs an
+``api_key`` (query, form field or JSON key; or a bearer token) that is one of
+``WORKORDERS_OPEN311_API_KEYS``, keys issued to civic-tech clients that allow
+nothing else: no key 401, an unknown key 401, any other credential 403.
+Errors use the specification's shape (``[{"code", "description"}]``), with
+400 for bad parameters. Only the categories ``taxonomy.yml`` marks public
+exist here (``open311.catalog``).
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -21,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
 from ...service import (
+    Forbidden,
     InvalidInput,
     NotFound,
     OrderFilters,
@@ -29,9 +35,10 @@ from ...service import (
     get_order,
     list_areas,
     list_orders,
+    open_order,
 )
-from ..creating import open_order
-from ..deps import REPORTERS, NowDep, Principal, StateDep, UowDep, authenticate, bearer
+from ..deps import NowDep, StateDep, UowDep, authenticate, bearer
+from ..errors import Unauthenticated
 from ..open311.catalog import Catalog, Open311Service
 from ..open311.mapping import (
     CLOSED_STATUSES,
@@ -57,15 +64,16 @@ _PAGE = 200
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def open311_principal(
-    state: StateDep,
-    credentials: Bearer,
-    api_key: Annotated[str | None, Query(description="The service token or a staff token")] = None,
-) -> Principal:
-    return await authenticate(state, credentials.credentials if credentials else api_key)
-
-
-Reader = Annotated[Principal, Depends(open311_principal)]
+async def require_api_key(state: StateDep, key: str | None) -> None:
+    """Let a configured Open311 key through; 401 for none or an unknown one, 403 for
+    another credential (a staff or channel token files nothing here)."""
+    if not key:
+        raise Unauthenticated.missing()
+    if any(hmac.compare_digest(key.encode(), k.encode()) for k in state.settings.open311_api_keys):
+        return
+    await authenticate(state, key)  # 401 if it is nobody's
+    raise Forbidden("only an Open311 api_key may file requests here",
+                    "请使用 Open311 接入密钥（api_key）提交。")
 
 
 def _service_record(service: Open311Service) -> dict[str, Any]:
@@ -81,13 +89,13 @@ def _service_record(service: Open311Service) -> dict[str, Any]:
 
 
 @router.get("/services.{fmt}", summary="Service list (the public categories)")
-def services(fmt: Format, state: StateDep, principal: Reader) -> Response:
+def services(fmt: Format, state: StateDep) -> Response:
     return render(fmt, "services", [_service_record(s) for s in state.catalog.services])
 
 
 @router.get("/services/{service_code}.{fmt}", summary="Service definition (the area attribute)")
 def service_definition(
-    service_code: str, fmt: Format, state: StateDep, uow: UowDep, principal: Reader
+    service_code: str, fmt: Format, state: StateDep, uow: UowDep
 ) -> Response:
     if state.catalog.get(service_code) is None:
         raise NotFound("service", service_code)
@@ -118,7 +126,7 @@ _REQUEST_BODY = {
 }
 
 
-@router.post("/requests.{fmt}", summary="File a request (form-encoded, or JSON)",
+@router.post("/requests.{fmt}", summary="File a request (form-encoded, or JSON; needs api_key)",
              status_code=201, openapi_extra=_REQUEST_BODY)
 async def create_request(
     fmt: Format,
@@ -135,14 +143,14 @@ async def create_request(
     token = credentials.credentials if credentials else (
         fields.get("api_key") or request.query_params.get("api_key")
     )
-    principal = await authenticate(state, str(token) if token else None)
-    await REPORTERS(principal)
+    await require_api_key(state, str(token) if token else None)
     try:
         req = validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(validation_errors(exc)) from None
     data = to_order(req, state.catalog, state.settings.open311_default_area, idempotency_key)
-    view, created = await run_in_threadpool(open_order, state.app.uow(), data, now)
+    opened = await run_in_threadpool(open_order, state.app.uow(), data, now)
+    view, created = opened.order, opened.created
     if created:
         state.telemetry.orders_created.labels("open311").inc()
     notice = f"已受理，工单号 {view.number}。"
@@ -189,7 +197,6 @@ def requests(
     state: StateDep,
     uow: UowDep,
     now: NowDep,
-    principal: Reader,
     service_request_id: Annotated[str | None, Query(max_length=20000)] = None,
     service_code: Annotated[str | None, Query(max_length=2000)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -214,7 +221,7 @@ def requests(
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="One request's status")
 def request_status(
-    service_request_id: str, fmt: Format, state: StateDep, uow: UowDep, principal: Reader
+    service_request_id: str, fmt: Format, state: StateDep, uow: UowDep
 ) -> Response:
     views = _by_ids(uow, state.catalog, [service_request_id])
     if not views:

@@ -7,14 +7,16 @@
 - reopen, reassign: dispatchers (their areas) and admins;
 - reclassify (重新分类): dispatchers (their areas), admins, and the order's assignee
   (a handler on their own order, recorded as ``handler:<id>``);
-- cancel, satisfaction, attach, location: the service account, for the
-  resident given by ``reporter_ref``. Anyone may add to an incident being handled (a
+- cancel, satisfaction, attach, location: a channel account, for the
+  resident given by ``reporter_ref`` (one of its own channels); with an
+  ``Idempotency-Key`` a retry is applied once (``idempotency``). Anyone may add to an incident being handled (a
   co-reporter); a dispute or a request only takes additions from its own reporter.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -39,7 +41,7 @@ from ...service import (
     resolve,
     set_order_location,
 )
-from ..access import PERSONAL_KINDS, staff_order
+from ..access import PERSONAL_KINDS, reporter_order, require_reporter_ref, staff_order
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
@@ -49,6 +51,7 @@ from ..deps import (
     Principal,
     UowDep,
 )
+from ..idempotency import IdempotencyKey, once
 from ..present import order_for, resident_order
 from ..schemas.actions import (
     AttachRequest,
@@ -87,6 +90,7 @@ def acting_handler(uow: UnitOfWork, principal: Principal, number: str, requested
             raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
         if requested is not None and requested != principal.handler_id:
             raise Forbidden("handlers act only for themselves", "您只能以本人身份处理工单。")
+        staff_order(uow, principal, number)  # not theirs: 404, like a number that does not exist
         return principal.handler_id
     if requested is None:
         raise InvalidInput("handler_id", "required when acting for a handler",
@@ -180,21 +184,37 @@ def reclassify_order(
     return order_for(uow, done.order, principal)
 
 
+def _own(uow: UnitOfWork, principal: Principal, ref: str) -> Callable[[str], ResidentOrderPublic]:
+    """The answer to a replayed request: the resident's order as it is now."""
+    return lambda number: resident_order(uow, reporter_order(uow, principal, number, ref))
+
+
 @router.post("/{number}/cancel", response_model=ResidentOrderPublic,
              summary="The reporter withdraws the report")
 def cancel_order(
-    number: str, body: ResidentRequest, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: ResidentRequest, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> ResidentOrderPublic:
-    return resident_order(uow, cancel(uow, number, body.reporter_ref, now))
+    ref = require_reporter_ref(principal, body.reporter_ref)
+    return once(uow, now, principal, idempotency_key, action="cancel", number=number, body=body,
+                apply=lambda: resident_order(uow, cancel(uow, number, ref, now)),
+                replay=_own(uow, principal, ref))
 
 
 @router.post("/{number}/satisfaction", response_model=ResidentOrderPublic,
              summary="回访: the reporter's answer on a resolved order")
 def answer_order(
-    number: str, body: SatisfactionRequest, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: SatisfactionRequest, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> ResidentOrderPublic:
-    view = answer_satisfaction(uow, number, body.reporter_ref, body.answer, body.reason, now)
-    return resident_order(uow, view)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+
+    def apply() -> ResidentOrderPublic:
+        view = answer_satisfaction(uow, number, ref, body.answer, body.reason, now)
+        return resident_order(uow, view)
+
+    return once(uow, now, principal, idempotency_key, action="satisfaction", number=number,
+                body=body, apply=apply, replay=_own(uow, principal, ref))
 
 
 def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
@@ -210,17 +230,34 @@ def _attachable(uow: UnitOfWork, number: str, reporter_ref: str) -> OrderView:
 @router.post("/{number}/attach", response_model=OrderSummaryPublic,
              summary="Add a further report of the same matter to an order being handled")
 def attach_to_order(
-    number: str, body: AttachRequest, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: AttachRequest, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderSummaryPublic:
-    order = _attachable(uow, number, body.reporter_ref)
-    view = attach_report_to(uow, order.number, body.reporter_ref, body.description, now)
-    return OrderSummaryPublic.from_view(view)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+
+    def apply() -> OrderSummaryPublic:
+        order = _attachable(uow, number, ref)
+        view = attach_report_to(uow, order.number, ref, body.description, now)
+        return OrderSummaryPublic.from_view(view)
+
+    def replay(canonical: str) -> OrderSummaryPublic:
+        return OrderSummaryPublic.from_view(_attachable(uow, canonical, ref))
+
+    return once(uow, now, principal, idempotency_key, action="attach", number=number,
+                body=body, apply=apply, replay=replay)
 
 
 @router.post("/{number}/location", response_model=ResidentOrderPublic,
              summary="The reporter adds where it is (coordinates) to their open order")
 def locate_order(
-    number: str, body: LocationUpdate, uow: UowDep, now: NowDep, principal: Resident
+    number: str, body: LocationUpdate, uow: UowDep, now: NowDep, principal: Resident,
+    idempotency_key: IdempotencyKey = None,
 ) -> ResidentOrderPublic:
-    view = set_order_location(uow, number, body.reporter_ref, body.latitude, body.longitude, now)
-    return resident_order(uow, view)
+    ref = require_reporter_ref(principal, body.reporter_ref)
+
+    def apply() -> ResidentOrderPublic:
+        view = set_order_location(uow, number, ref, body.latitude, body.longitude, now)
+        return resident_order(uow, view)
+
+    return once(uow, now, principal, idempotency_key, action="location", number=number,
+                body=body, apply=apply, replay=_own(uow, principal, ref))

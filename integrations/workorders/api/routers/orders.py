@@ -21,6 +21,7 @@ from ...service import (
     history,
     latest_open_order_for_reporter,
     list_orders,
+    open_order,
     reporter_contact,
 )
 from ...service import OrderCreate as ServiceOrderCreate
@@ -31,7 +32,6 @@ from ..access import (
     staff_order,
     visible_order,
 )
-from ..creating import open_order
 from ..deps import (
     DISPATCH,
     DISPATCHER,
@@ -87,8 +87,8 @@ def post_order(
     if idempotency_key and body.client_ref and idempotency_key != body.client_ref:
         raise InvalidInput("client_ref", "differs from the Idempotency-Key header",
                            "请求标识与 Idempotency-Key 不一致。")
-    if principal.is_service:
-        reporter_ref = require_reporter_ref(body.reporter_ref)
+    if principal.is_agent:
+        reporter_ref = require_reporter_ref(principal, body.reporter_ref)
     else:  # a report taken at the desk or on patrol: the staff member stands in
         reporter_ref = body.reporter_ref or f"web:staff-{principal.username}"
     channel = body.reporter_channel or reporter_ref.partition(":")[0]
@@ -100,7 +100,8 @@ def post_order(
         latitude=body.latitude, longitude=body.longitude,
         attachment_ids=tuple(body.attachment_ids), caller_token=body.caller_token,
     )
-    view, created = open_order(uow, data, now)
+    opened = open_order(uow, data, now)
+    view, created = opened.order, opened.created
     if created:
         state.telemetry.orders_created.labels(channel).inc()
         response.headers["Location"] = f"{router.prefix}/{view.number}"
@@ -157,6 +158,7 @@ def latest_order(
     awaiting_satisfaction: Annotated[bool, Query(
         description="only a resolved order waiting for the follow-up answer")] = False,
 ) -> ResidentOrderPublic | None:
+    reporter_ref = require_reporter_ref(principal, reporter_ref)
     view = latest_open_order_for_reporter(uow, reporter_ref,
                                           awaiting_satisfaction=awaiting_satisfaction)
     return None if view is None else resident_order(uow, view)
@@ -183,7 +185,7 @@ def duplicate_order(
 
 
 @router.get("/{number}", response_model=OrderPublic | ResidentOrderPublic, responses=NOT_FOUND,
-            summary="One order (the service account needs reporter_ref)")
+            summary="One order (a channel account needs reporter_ref)")
 def read_order(
     number: str,
     uow: UowDep,
@@ -203,7 +205,7 @@ def order_history(
 ) -> list[EventPublic] | list[ResidentEventPublic]:
     order = visible_order(uow, principal, number, reporter_ref)
     events = history(uow, order.number)
-    if principal.is_service:
+    if principal.is_agent:
         return resident_history(events)
     return [EventPublic.from_view(e) for e in events]
 

@@ -1,4 +1,4 @@
-"""``GET /metrics``: Prometheus text format, for the service token or a supervisor/admin."""
+"""``GET /metrics``: Prometheus text format, for a supervisor's or an admin's token."""
 
 from __future__ import annotations
 

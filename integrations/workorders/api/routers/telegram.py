@@ -4,13 +4,14 @@
   once: admins for anyone; dispatchers for handlers whose areas lie within
   theirs; any staff member for themself (empty body). Their older unused
   codes stop working.
-- ``POST /links`` (the bot, service token): a chat sent a code; the chat now
+- ``POST /links`` (the bot, Telegram token): a chat sent a code; the chat now
   belongs to that person (and to nobody else). A wrong, used or expired code
   is 404; after 5 of them within 15 minutes the chat gets 429 for a while.
 - ``DELETE /links/{chat_id}`` (the bot): nobody is linked to the chat any more.
 
-After linking, the bot acts for the person with the service token and
-``X-Telegram-Chat`` (see ``deps``). The bot's calls here ignore that header.
+After linking, the bot acts for the person with the Telegram token and
+``X-Telegram-Chat`` (see ``deps``; handlers and dispatchers only). The bot's
+calls here ignore that header.
 """
 
 from __future__ import annotations

@@ -25,11 +25,12 @@ class HandlerCreate(Input):
     phone: str | None = Field(default=None, max_length=32)
     on_duty: bool = True
     is_supervisor: bool = False
-    telegram_chat_id: str | None = Field(default=None, max_length=64)
 
 
 class HandlerUpdate(Input):
-    """Fields left out stay as they are; ``phone`` or ``telegram_chat_id`` null removes them."""
+    """Fields left out stay as they are; ``phone`` or ``telegram_chat_id`` null removes them.
+
+    ``telegram_chat_id`` takes only null (unlink): a chat is linked with a link code."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -39,7 +40,8 @@ class HandlerUpdate(Input):
     capacity: int | None = Field(default=None, ge=0, le=1000)
     on_duty: bool | None = None
     is_supervisor: bool | None = None
-    telegram_chat_id: str | None = Field(default=None, max_length=64)
+    telegram_chat_id: None = Field(
+        default=None, description="null unlinks the chat; linking needs a link code")
 
 
 class DutyUpdate(Input):

@@ -1,6 +1,6 @@
 """Work orders in and out.
 
-Staff get ``OrderPublic``; the service account, acting for a resident, gets
+Staff get ``OrderPublic``; a channel account, acting for a resident, gets
 ``ResidentOrderPublic``. Neither ever holds the reporter's contact (only
 ``GET /orders/{number}/contact`` reveals it), and handlers never see the
 reporter's channel id.
@@ -31,8 +31,8 @@ class OrderCreate(Input):
     area_code: str = Field(min_length=1, max_length=64, examples=["grid:qy-dz-01"])
     reporter_ref: str | None = Field(
         default=None, min_length=3, max_length=128,
-        description="The resident's channel id (tg:123, voice:..., web:...). Required for the "
-        "service account; staff entering a report at the desk may leave it out.",
+        description="The resident's channel id (tg:123, voice:..., web:...). Required for a "
+        "channel account (one of its own channels); staff at the desk may leave it out.",
     )
     reporter_channel: Channel | None = Field(
         default=None, description="Defaults to the prefix of reporter_ref"

@@ -5,8 +5,8 @@ recipient is pending (``ix_outbox_order_recipient``); the sweeper deletes
 delivered rows past their retention (``ix_outbox_status_delivered``). No data
 changes.
 
-Revision ID: 0006_priv_outbox_indexes
-Revises: 0005_request_kind
+Revision ID: 0007_outbox_indexes
+Revises: 0006_api_request_keys
 Create Date: 2026-12-06
 """
 from typing import Sequence, Union
@@ -15,8 +15,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0006_priv_outbox_indexes'
-down_revision: Union[str, Sequence[str], None] = '0005_request_kind'
+revision: str = '0007_outbox_indexes'
+down_revision: Union[str, Sequence[str], None] = '0006_api_request_keys'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
