@@ -73,7 +73,7 @@ run: venvs model
 
 # the trust-boundary probe: every attempt and its answer (needs a running `make run`)
 probe: $(VENV)/.installed
-	$(VENV)/bin/python tools/probe.py
+	@rc=0; $(VENV)/bin/python tools/probe.py || rc=1; $(VENV)/bin/python tools/probe_api.py || rc=1; exit $$rc
 
 # --- tests -------------------------------------------------------------------
 test: test-rasa test-app

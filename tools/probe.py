@@ -6,9 +6,10 @@ database through the CLI) only to set up insider roles the review assumed: a
 dispatcher of one area, an admin with a linked Telegram chat. Everything else
 is what an attacker on the office network could send.
 
-It creates three accounts named ``probe-…`` (dispatcher, supervisor, admin) in
-the work-order database; they are ordinary accounts, remove them with the
-database tools if the probe ran against a real system.
+The API's role rules (findings 3, 4, 7, 11: area scoping, the split
+credentials, Open311, probing order numbers) are played by
+``tools/probe_api.py``; ``make probe`` runs both. This one creates a supervisor
+account named ``probe-sup-…``; remove it if the probe ran against a real system.
 
 Exit status: 0 when every attempt was refused as it should be, 1 otherwise.
 """
@@ -165,69 +166,13 @@ def rest_channel(p: Probe) -> None:
             r.status_code == 200)
 
 
-def _areas() -> list[dict]:
-    r = httpx.get(f"{API}/api/v1/areas", headers=_bearer(STAFF["admin"]), timeout=15)
-    r.raise_for_status()
-    return r.json()
-
-
 STAFF: dict[str, str] = {}
 
 
-def staff_scope(p: Probe) -> None:
-    handlers = httpx.get(f"{API}/api/v1/handlers", headers=_bearer(STAFF["admin"]), timeout=15).json()
-    mine = STAFF["dispatcher_area"]
-    below = {a["code"] for a in _areas() if a["code"] == mine or a.get("parent_code") == mine}
-    inside = [h for h in handlers if set(h["areas"]) <= below]
-    outside = [h for h in handlers if not set(h["areas"]) & below]
-    if not outside:
-        p.skip("3", "dispatcher PATCHes a handler of another area", "every handler is in scope")
-    else:
-        victim = outside[0]
-        r = p.request("PATCH", f"{API}/api/v1/handlers/{victim['id']}",
-                      json={"capacity": 0}, headers=_bearer(STAFF["dispatcher"]))
-        p.check("3", f"dispatcher of {mine} sets capacity 0 on handler {victim['id']} "
-                     f"({','.join(victim['areas'])})", _answer(r), r.status_code in (403, 404))
-        r = p.request("PATCH", f"{API}/api/v1/handlers/{victim['id']}",
-                      json={"telegram_chat_id": "999000111"}, headers=_bearer(STAFF["dispatcher"]))
-        p.check("3", f"dispatcher repoints handler {victim['id']}'s Telegram chat", _answer(r),
-                r.status_code in (403, 404, 422))
-    if inside:
-        own = inside[0]
-        r = p.request("PATCH", f"{API}/api/v1/handlers/{own['id']}",
-                      json={"telegram_chat_id": "999000111"}, headers=_bearer(STAFF["dispatcher"]))
-        p.check("3", f"dispatcher repoints their own area's handler {own['id']}'s Telegram chat",
-                _answer(r), r.status_code in (403, 422))
-        if outside:
-            r = p.request("PATCH", f"{API}/api/v1/handlers/{own['id']}",
-                          json={"areas": outside[0]["areas"]}, headers=_bearer(STAFF["dispatcher"]))
-            p.check("3", f"dispatcher moves handler {own['id']} into {outside[0]['areas']}",
-                    _answer(r), r.status_code in (403, 404, 422))
 
 
-def telegram_token(p: Probe) -> None:
-    bot = _secret("telegram-token")
-    if bot is None:
-        p.skip("4", "Telegram adapter's token as an admin", "var/run/telegram-token is missing")
-    else:
-        chat = str(700000000 + secrets.randbelow(99999999))
-        code = httpx.post(f"{API}/api/v1/telegram/link-codes", json={"username": STAFF["admin_name"]},
-                          headers=_bearer(STAFF["admin"]), timeout=15).json()["code"]
-        linked = p.request("POST", f"{API}/api/v1/telegram/links", json={"code": code, "chat_id": chat},
-                           headers=_bearer(bot))
-        if linked.status_code != 200:
-            p.check("4", "link an admin's chat through the bot", _answer(linked), True)
-        else:
-            r = p.request("POST", f"{API}/api/v1/handlers", headers={**_bearer(bot), "X-Telegram-Chat": chat},
-                          json={"name": "探针", "role": "grid_worker", "tier": "grid", "skills": [],
-                                "areas": [STAFF["dispatcher_area"]], "capacity": 1})
-            p.check("4", "Telegram token + X-Telegram-Chat of an admin's chat creates a handler",
-                    _answer(r), r.status_code in (401, 403))
-        r = p.request("GET", f"{API}/api/v1/orders/latest", params={"reporter_ref": f"web:{secrets.token_hex(4)}"},
-                      headers=_bearer(bot))
-        p.check("4", "Telegram token reads a web resident's latest order", _answer(r),
-                r.status_code in (403, 422))
-    for name in ("notifier", "sweep"):
+def credentials_of_workers(p: Probe) -> None:
+    for name in ("integrations.notifier", "sweep"):
         env = _process_env(name)
         if env is None:
             p.skip("4", f"{name}'s environment", "process not found")
@@ -264,34 +209,28 @@ def dialplan(p: Probe) -> None:
 
 
 def identities(p: Probe) -> None:
-    r = p.request("GET", f"{API}/api/v1/orders", params={"limit": 50},
+    r = p.request("GET", f"{API}/api/v1/orders", params={"limit": 200},
                   headers=_bearer(STAFF["supervisor"]))
     items = r.json().get("items", []) if r.status_code == 200 else []
-    exposed = [o["number"] for o in items
-               if any(ch.isdigit() for ch in str(o.get("reporter_ref") or "").split(":")[-1][:3])
-               and str(o.get("reporter_ref") or "").startswith("voice:") and "voice:h:" not in str(o.get("reporter_ref"))]
-    has_ref = [o for o in items if o.get("reporter_ref")]
-    p.check("6", "supervisor lists orders: is the resident's identity in reporter_ref?",
-            f"{len(items)} orders, {len(has_ref)} with reporter_ref, {len(exposed)} with a phone number",
-            not has_ref and not exposed)
+    refs = [str(o.get("reporter_ref") or "") for o in items]
+    callers = [ref for ref in refs if ref.startswith("voice:")]
+    plain = [ref for ref in callers if not ref.startswith(("voice:h:", "voice:unknown-"))]
+    p.check("6", "supervisor lists orders: a phone caller's number in reporter_ref?",
+            f"HTTP {r.status_code}, {len(items)} orders, {len(callers)} phone callers, "
+            f"{len(plain)} with a plain number", r.status_code == 200 and not plain)
+    db = os.environ.get("WORKORDERS_DATABASE_URL") or f"sqlite:///{VAR / 'workorders.db'}"
+    if db.startswith("sqlite:///"):
+        import sqlite3
 
-
-def open311(p: Probe) -> None:
-    r = p.request("GET", f"{API}/open311/v2/services.json")
-    codes = [s.get("service_code") for s in r.json()] if r.status_code == 200 else []
-    p.check("7", "Open311 services without a token (public, public categories only)",
-            f"HTTP {r.status_code} {codes}",
-            r.status_code == 200 and bool(codes) and all(c.split(".")[0] == "incident" for c in codes))
-    r = p.request("GET", f"{API}/open311/v2/requests.json")
-    rows = r.json() if r.status_code == 200 else []
-    private = [x for x in rows if x.get("service_code") not in codes]
-    personal = [x for x in rows if set(x) & {"reporter_ref", "contact", "phone", "email"}]
-    p.check("7", "Open311 requests without a token: only public categories, no personal data",
-            f"HTTP {r.status_code}, {len(rows)} requests, {len(private)} private, {len(personal)} personal",
-            r.status_code == 200 and not private and not personal)
-    r = p.request("POST", f"{API}/open311/v2/requests.json",
-                  data={"service_code": codes[0] if codes else "x", "description": "探针"})
-    p.check("7", "Open311 POST without api_key", _answer(r), r.status_code in (401, 403))
+        with sqlite3.connect(f"file:{db[len('sqlite:///'):]}?mode=ro", uri=True) as conn:
+            rows = [row[0] for table, column in (("work_orders", "reporter_ref"),
+                                                 ("outbox", "recipient_ref"),
+                                                 ("callback_requests", "reporter_ref"))
+                    for row in conn.execute(
+                        f"SELECT {column} FROM {table} WHERE {column} LIKE 'voice:%' "
+                        f"AND {column} NOT LIKE 'voice:h:%' AND {column} NOT LIKE 'voice:unknown-%'")]
+        p.check("6", "database: voice:<number> in orders, outbox or callbacks",
+                f"{len(rows)} rows", not rows)
 
 
 def dev_mode_and_files(p: Probe) -> None:
@@ -309,33 +248,11 @@ def dev_mode_and_files(p: Probe) -> None:
     p.check("9", "var/ and its files readable by others", "; ".join(loose[:6]) or "none", not loose)
 
 
-def probing_numbers(p: Probe) -> None:
-    r1 = p.request("GET", f"{API}/api/v1/orders/20990101-0001", headers=_bearer(STAFF["dispatcher"]))
-    orders = httpx.get(f"{API}/api/v1/orders", params={"limit": 200},
-                       headers=_bearer(STAFF["supervisor"]), timeout=15).json().get("items", [])
-    mine = STAFF["dispatcher_area"]
-    foreign = [o for o in orders if not str(o.get("area_code", "")).startswith(mine)]
-    if not foreign:
-        p.skip("11", "dispatcher tells a foreign order from a missing one", "no order outside the area")
-        return
-    r2 = p.request("GET", f"{API}/api/v1/orders/{foreign[0]['number']}", headers=_bearer(STAFF["dispatcher"]))
-    p.check("11", "dispatcher: foreign order vs missing number answer alike",
-            f"missing {r1.status_code}, foreign {r2.status_code}",
-            r1.status_code == r2.status_code == 404)
 
 
 def setup_staff() -> None:
-    tag = secrets.token_hex(3)
-    admin = f"probe-admin-{tag}"
-    STAFF["admin"] = _token_from(_cli("create-staff", "--username", admin, "--role", "admin"))
-    STAFF["admin_name"] = admin
-    areas = [a for a in _areas() if a.get("tier") in ("community", "township")] or _areas()
-    area = areas[0]["code"]
-    STAFF["dispatcher_area"] = area
-    STAFF["dispatcher"] = _token_from(_cli("create-staff", "--username", f"probe-disp-{tag}",
-                                           "--role", "dispatcher", "--areas", area))
-    STAFF["supervisor"] = _token_from(_cli("create-staff", "--username", f"probe-sup-{tag}",
-                                           "--role", "supervisor"))
+    STAFF["supervisor"] = _token_from(_cli("create-staff", "--username",
+                                           f"probe-sup-{secrets.token_hex(3)}", "--role", "supervisor"))
 
 
 def main() -> int:
@@ -348,8 +265,8 @@ def main() -> int:
         return 2
     setup_staff()
     steps: list[Callable[[Probe], None]] = [
-        action_server, rest_channel, staff_scope, telegram_token, dialplan, identities,
-        open311, dev_mode_and_files, probing_numbers]
+        action_server, rest_channel, credentials_of_workers, dialplan, identities,
+        dev_mode_and_files]
     for step in steps:
         try:
             step(p)
