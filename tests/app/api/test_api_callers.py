@@ -23,9 +23,9 @@ def test_a_callers_token_becomes_the_contact_and_a_foreign_one_is_refused(api, v
     other = caller_ref(vault, "13900002222")
     refused = api.report(reporter_ref=other, caller_token=token, expect=422)
     assert refused["detail"]["field"] == "caller_token" and refused["detail"]["reason_zh"]
-    response = api.post("service", "/api/v1/callbacks", json={
+    response = api.post("actions", "/api/v1/callbacks", json={
         "reporter_ref": other, "reason": "asked", "caller_token": token})
     assert response.status_code == 422 and response.json()["detail"]["field"] == "caller_token"
-    response = api.post("service", "/api/v1/callbacks", json={
+    response = api.post("actions", "/api/v1/callbacks", json={
         "reporter_ref": ref, "reason": "asked", "caller_token": token})
     assert response.status_code == 201, response.text

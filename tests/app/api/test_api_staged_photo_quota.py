@@ -8,7 +8,7 @@ UPLOAD = "/api/v1/attachments"
 
 
 def upload(api, data: bytes, ref: str):
-    return api.post("service", UPLOAD, params={"reporter_ref": ref}, content=data,
+    return api.post("telegram", UPLOAD, params={"reporter_ref": ref}, content=data,
                     headers={"Content-Type": "image/png"})
 
 

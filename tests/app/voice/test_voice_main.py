@@ -110,6 +110,6 @@ async def test_the_gateway_process_refuses_to_start_without_its_secrets(settings
         sys.executable, "-m", "voice", cwd=REPO, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
+    assert process.returncode in (1, 2)  # 2: refused by the start-up check, 1: by the gateway
     assert b"voice gateway ready" not in out
     assert complaint in err.decode()
