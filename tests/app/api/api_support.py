@@ -23,14 +23,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.adapters.orm import OrderEvent, OutboxMessage, WorkOrder
 from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
 from integrations.workorders.bootstrap import App
-from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
-from tests.app.workorders.conftest import T0, Db, World
+from tests.app.world import T0, Db, World
 
 SERVICE_TOKEN = "service-token-0123456789abcdef"
 INCIDENTS = ["incident.facility", "incident.water", "incident.sanitation", "incident.safety",

@@ -23,13 +23,6 @@ from integrations.telegram.outgoing import send_text
 from integrations.telegram.polling import poll
 from integrations.telegram.store import ChannelStore
 from integrations.workorders.adapters.channel_tables import TelegramUpdate
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
 from tests.telegram_emulator import BotApiEmulator
 
 TOKEN = "424242:inbox-test-secret-abcdefgh"
