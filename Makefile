@@ -12,11 +12,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
+.PHONY: help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
 	@echo "make test      all tests, both environments (what CI runs)"
+	@echo "make lint      ruff and mypy (make test-app runs it first)"
 	@echo "make bench     all benchmarks (bench-nlu ...); results in benchmarks/results/"
 	@echo "make classify  < messages.txt: one JSON line per message, from the served model"
 	@echo "make model     train the model if its inputs changed"
@@ -77,8 +78,14 @@ test: test-rasa test-app
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
-test-app: voice-deps $(VENV)/.installed $(RVENV)/.installed model
+test-app: voice-deps $(VENV)/.installed lint $(RVENV)/.installed model
 	$(VENV)/bin/python -m pytest -q tests/app
+
+# ruff (style, imports, bugbear, pyupgrade) on everything, mypy on the
+# application packages; configured in pyproject.toml
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 validate: $(RVENV)/.installed
 	$(RVENV)/bin/rasa data validate $(RASA_DATA)

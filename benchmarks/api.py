@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -116,7 +116,7 @@ def seed(url: str) -> None:
     app = bootstrap(load_settings(database_url=url))
     try:
         taxonomy = app.config.taxonomy
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         add_area(app.uow(), "county:bench", "基准县", "county")
         for t in range(TOWNSHIPS):
             add_area(app.uow(), f"township:t{t}", f"第{t + 1}镇", "township", "county:bench")

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,7 +50,7 @@ from integrations.workorders.notifier.senders import parse_retry_after
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SECRET = "test-webhook-secret"
 OUTBOX = OutboxMessage.__table__
 
@@ -726,7 +726,7 @@ def _status_counts(session_factory):
 def test_crash_mid_delivery_then_restart_delivers_everything(tmp_path, receiver):
     db_file = tmp_path / "outbox.db"
     db = _make_db("sqlite", f"sqlite:///{db_file}")
-    keys = add_messages(db.session_factory, 50, due=datetime.now(timezone.utc) - timedelta(seconds=1))
+    keys = add_messages(db.session_factory, 50, due=datetime.now(UTC) - timedelta(seconds=1))
     receiver.delay_s = 0.15
     env = _notifier_env(f"sqlite:///{db_file}", receiver.url)
     log_path = tmp_path / "notifier.log"
@@ -777,7 +777,7 @@ def test_crash_mid_delivery_then_restart_delivers_everything(tmp_path, receiver)
 def test_two_notifier_processes_share_the_outbox_without_duplicates(tmp_path, receiver):
     db_file = tmp_path / "outbox.db"
     db = _make_db("sqlite", f"sqlite:///{db_file}")
-    keys = add_messages(db.session_factory, 120, due=datetime.now(timezone.utc) - timedelta(seconds=1))
+    keys = add_messages(db.session_factory, 120, due=datetime.now(UTC) - timedelta(seconds=1))
     receiver.delay_s = 0.05
     env = _notifier_env(f"sqlite:///{db_file}", receiver.url)
     log_path = tmp_path / "notifier.log"

@@ -8,7 +8,7 @@ what they were given (the real routers have their own tests)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -30,7 +30,7 @@ TOKEN = "424242:inbox-test-secret-abcdefgh"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
