@@ -72,14 +72,18 @@ run: venvs model
 	@$(VENV)/bin/python tools/run.py
 
 # --- tests -------------------------------------------------------------------
-test: test-rasa test-app
+# The two sides run at once (each mostly waits on servers it started), their
+# output kept apart (-O); the application side in two xdist workers, a test
+# module per worker at a time (module-scoped stacks and servers stay shared).
+test:
+	@$(MAKE) --no-print-directory -j2 -O test-rasa test-app
 
 # the Rasa side's tests also start the work-order API from the application side
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
 test-app: voice-deps $(VENV)/.installed lint $(RVENV)/.installed model
-	$(VENV)/bin/python -m pytest -q tests/app
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope tests/app
 
 # ruff (style, imports, bugbear, pyupgrade) on everything, mypy on the
 # application packages; configured in pyproject.toml
