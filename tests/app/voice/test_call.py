@@ -254,7 +254,7 @@ async def test_silence_gets_two_prompts_then_a_goodbye() -> None:
                                  prompts.GOODBYE_SILENCE]
     bursts = client.bursts()
     assert len(bursts) == 4
-    for before, after in zip(bursts, bursts[1:]):  # each prompt after 0.6 s of quiet
+    for before, after in zip(bursts, bursts[1:], strict=False):  # each prompt after 0.6 s of quiet
         assert 0.55 <= after.start - before.end <= 1.2
 
 
@@ -342,8 +342,9 @@ async def test_the_grammar_keeps_only_words_the_model_knows(caplog: pytest.LogCa
     async with Gateway(model=model) as gw:
         assert "没错" not in gw.deps.grammar.common and "对" in gw.deps.grammar.common
         assert "lacks words" in caplog.text and "错" in caplog.text
+        titles = ("满意", "基本满意", "不满意")
         gw.rasa.answer(REPORT, {"text": "请问您对处理结果满意吗？",
-                                "buttons": [{"title": t, "payload": t} for t in ("满意", "基本满意", "不满意")]})
+                                "buttons": [{"title": t, "payload": t} for t in titles]})
         async with gw.client(caller=CALLER) as client:
             await greeted(client)
             await reply_after(client, client.say(0.3, 0.5))
