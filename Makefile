@@ -12,11 +12,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: probe help venvs voice-deps model run test test-rasa test-app validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
+.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
 	@echo "make test      all tests, both environments (what CI runs)"
+	@echo "make lint      ruff and mypy (make test-app runs it first)"
 	@echo "make bench     all benchmarks (bench-nlu ...); results in benchmarks/results/"
 	@echo "make classify  < messages.txt: one JSON line per message, from the served model"
 	@echo "make model     train the model if its inputs changed"
@@ -76,14 +77,24 @@ probe: $(VENV)/.installed
 	@rc=0; $(VENV)/bin/python tools/probe.py || rc=1; $(VENV)/bin/python tools/probe_api.py || rc=1; exit $$rc
 
 # --- tests -------------------------------------------------------------------
-test: test-rasa test-app
+# The two sides run at once (each mostly waits on servers it started), their
+# output kept apart (-O); the application side in two xdist workers, a test
+# module per worker at a time (module-scoped stacks and servers stay shared).
+test:
+	@$(MAKE) --no-print-directory -j2 -O test-rasa test-app
 
 # the Rasa side's tests also start the work-order API from the application side
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
-test-app: voice-deps $(VENV)/.installed $(RVENV)/.installed model
-	$(VENV)/bin/python -m pytest -q tests/app
+test-app: voice-deps $(VENV)/.installed lint $(RVENV)/.installed model
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope tests/app
+
+# ruff (style, imports, bugbear, pyupgrade) on everything, mypy on the
+# application packages; configured in pyproject.toml
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 validate: $(RVENV)/.installed
 	$(RVENV)/bin/rasa data validate $(RASA_DATA)

@@ -12,6 +12,9 @@ fixed time. The load generator runs in this process, on the same machine.
     cd /work/main && .venv/bin/python -m benchmarks.api [--db sqlite|postgresql|both]
         [--clients 1,8,32] [--seconds 10] [--workers 1,2]
 
+The PostgreSQL server is the tests' one: ``TEST_POSTGRES_URL`` (its maintenance
+database; default postgresql://postgres@127.0.0.1:5432/test) or ``--pg-url``.
+
 Prints a table and writes ``benchmarks/results/api.json``.
 """
 
@@ -34,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -92,6 +95,7 @@ def fresh_database(kind: str, pg_url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
             yield f"sqlite:///{Path(directory) / 'workorders.db'}"
         return
+    pg_url = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
     name = f"bench_api_{secrets.token_hex(5)}"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -112,7 +116,7 @@ def seed(url: str) -> None:
     app = bootstrap(load_settings(database_url=url))
     try:
         taxonomy = app.config.taxonomy
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         add_area(app.uow(), "county:bench", "基准县", "county")
         for t in range(TOWNSHIPS):
             add_area(app.uow(), f"township:t{t}", f"第{t + 1}镇", "township", "county:bench")
@@ -396,7 +400,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rates", default="50,150",
                         help="open-loop levels: orders/s offered over max(--clients) connections "
                         "(comma-separated; empty for none)")
-    parser.add_argument("--pg-url", default=os.environ.get("WORKORDERS_BENCH_PG_URL",
+    parser.add_argument("--pg-url", default=os.environ.get("TEST_POSTGRES_URL",
                                                            DEFAULT_PG_URL),
                         help="PostgreSQL maintenance database (bench databases are made there)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",

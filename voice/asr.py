@@ -17,6 +17,13 @@ the utterance is over, after ``end_silence_s`` of trailing silence:
   closed a segment, no new words for ``end_silence_s`` plus that lag;
 - ``max_utterance_s`` cuts an utterance that goes on.
 
+Every clock above is the audio's own (seconds of audio fed), never the wall
+clock, and audio is decoded in fixed steps of ``STEP_S`` however it arrives:
+the gateway hands over up to a second at once when decoding fell behind, and
+that must not change what is heard or when an utterance ends. Vosk itself is
+not bit-exact from one recognizer to the next (the same audio can come out
+"아이 영파 네요" or "한 영파 네요"), but its input is the same under any load.
+
 A sound that the decoder turns into no words (a cough, a door) ends with no
 event. A final with empty text means speech was heard but, with a phrase
 grammar, none of its phrases ("[unk]").
@@ -31,10 +38,11 @@ import os
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import vosk
@@ -44,6 +52,9 @@ log = logging.getLogger(__name__)
 #: Silence after Vosk closed a segment, on top of ``end_silence_s``, before the
 #: decoder alone may end an utterance (its words lag the audio by up to ~1 s).
 DECODER_LAG_S = 1.0
+#: Audio is decoded (and the end of an utterance judged) in steps of this
+#: length, whatever the size of a feed: the line's 20 ms frame.
+STEP_S = 0.02
 #: Vosk's partial result is asked for at most this often (it walks the whole
 #: utterance's best path, so not on every 20 ms frame).
 PARTIAL_EVERY_S = 0.2
@@ -69,10 +80,13 @@ class AsrEvent:
     """What the recognizer heard: the utterance so far, or its end.
 
     A final with empty text: speech was heard, nothing in it was recognised.
+    ``at``: when, in seconds of the call's audio fed to the recognizer (None
+    from doubles that have no audio clock).
     """
 
     kind: Literal["partial", "final"]
     text: str
+    at: float | None = None
 
 
 class Recognizer(Protocol):
@@ -151,7 +165,8 @@ class SpeechModel:
         self._grammar_warned = False
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None, *, workers: int | None = None) -> SpeechModel:
+    def load(cls, path: str | os.PathLike[str] | None, *,
+             workers: int | None = None) -> SpeechModel:
         """The model in ``path``; raises ``ModelMissing`` saying how to get one."""
         how = ("set VOSK_MODEL_PATH to an unpacked Vosk model folder; "
                "`make vosk-model` downloads vosk-model-small-cn-0.22 and prints its path")
@@ -201,7 +216,8 @@ class SpeechModel:
             if not self._grammar_warned:
                 self._grammar_warned = True
                 log.info("speech model %s has a static graph (HCLG.fst): phrase grammars are "
-                         "not supported, short answers are recognised as free speech", self.path.name)
+                         "not supported, short answers are recognised as free speech",
+                         self.path.name)
             return None
         entries = []
         for phrase in phrases:
@@ -291,7 +307,8 @@ class CallRecognizer:
         self._free: vosk.KaldiRecognizer | None = None
         self._decoder: vosk.KaldiRecognizer | None = None
         self._gate = _SoundGate(sample_rate)
-        self._odd = b""
+        self._step = 2 * max(1, round(sample_rate * STEP_S))  # bytes of one step
+        self._rest = b""  # audio short of a whole step, decoded with the next feed
         self._clock = 0.0  # seconds of audio fed
         self._partial_at = -1.0
         self._clear()
@@ -340,7 +357,8 @@ class CallRecognizer:
         self._last_sound: float | None = None
         self._changed_at = self._clock   # the decoder's words last changed
         self._segment_at: float | None = None
-        self._open = False               # the decoder holds audio of this utterance not yet in a segment
+        # the decoder holds audio of this utterance not yet in a segment
+        self._open = False
         self._sent = ""
 
     def _apply_pending(self) -> None:
@@ -371,13 +389,18 @@ class CallRecognizer:
 
     def _decode(self, pcm: bytes) -> list[AsrEvent]:
         self._apply_pending()
+        data = self._rest + pcm
+        whole = len(data) - len(data) % self._step
+        self._rest = data[whole:]
+        events: list[AsrEvent] = []
+        for start in range(0, whole, self._step):
+            self._decode_step(data[start:start + self._step], events)
+        return events
+
+    def _decode_step(self, pcm: bytes, events: list[AsrEvent]) -> None:
+        """One step of audio through the gate and the decoder; its events into ``events``."""
         decoder = self._decoder
         assert decoder is not None
-        pcm = self._odd + pcm
-        usable = len(pcm) - len(pcm) % 2
-        pcm, self._odd = pcm[:usable], pcm[usable:]
-        if not pcm:
-            return []
         sound = self._gate.last_sound(np.frombuffer(pcm, dtype="<i2").astype(np.float64))
         self._clock += len(pcm) / (2 * self.sample_rate)
         if sound is not None:
@@ -394,7 +417,7 @@ class CallRecognizer:
             if words or self._unknown:
                 self._segments.extend(words)
                 self._segment_at = self._changed_at = self._clock
-        elif self._clock - self._partial_at >= PARTIAL_EVERY_S:
+        elif self._clock - self._partial_at >= PARTIAL_EVERY_S - 1e-9:
             self._partial_at = self._clock
             words = self._take(_words(decoder.PartialResult(), "partial"))
             if words != self._partial:
@@ -402,18 +425,16 @@ class CallRecognizer:
                 self._changed_at = self._clock
                 self._open = True
 
-        events = []
         heard = join_words(self._segments + self._partial)
         if heard and heard != self._sent:
             self._sent = heard
-            events.append(AsrEvent("partial", heard))
+            events.append(AsrEvent("partial", heard, self._clock))
         if (heard or self._unknown) and self._started is None:
             self._started = self._clock
         if self._ended():
             final = self._finish()
             if final is not None:
                 events.append(final)
-        return events
 
     def _ended(self) -> bool:
         words = bool(self._segments or self._partial or self._unknown)
@@ -438,11 +459,12 @@ class CallRecognizer:
         self._clear()
         self._partial_at = self._clock
         if text or unknown:
-            return AsrEvent("final", text)
+            return AsrEvent("final", text, self._clock)
         return None
 
     def _flush(self) -> AsrEvent | None:
         self._apply_pending()
+        # audio short of a step (under 20 ms) waits for the next feed
         if not (self._segments or self._partial or self._unknown or self._open):
             return None
         return self._finish()

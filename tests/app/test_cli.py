@@ -3,28 +3,27 @@
 In-process runs call ``cli.main(argv, settings=...)`` and read its exit code
 and output; subprocess runs go through ``__main__`` with the real environment
 handling. Every outcome is checked in the database. Tests marked with the
-``url`` fixture run on SQLite and on PostgreSQL (skipped if no server answers).
+``url`` fixture run on SQLite and on PostgreSQL (tests/app/conftest.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from integrations.workorders.adapters.db import alembic_config
+from integrations.shared.privacy import EXAMPLE_KEY, generate_key
 from integrations.workorders.adapters.orm import (
     Area,
     AreaAlias,
@@ -39,7 +38,6 @@ from integrations.workorders.bootstrap import App, bootstrap
 from integrations.workorders.cli import main
 from integrations.workorders.demo import GRIDS, demo_data
 from integrations.workorders.domain import location_key
-from integrations.shared.privacy import EXAMPLE_KEY, generate_key
 from integrations.workorders.service import (
     HandlerCreate,
     OrderCreate,
@@ -56,7 +54,6 @@ from integrations.workorders.service import (
 from integrations.workorders.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get("WORKORDERS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOTE = "cannot be shown again"
 DEMO_ALIASES = sum(len(aliases) for _, aliases in demo_data().aliases)
 
@@ -64,27 +61,12 @@ DEMO_ALIASES = sum(len(aliases) for _, aliases in demo_data().aliases)
 # ---------------------------------------------------------------------- fixtures
 
 
-def _pg_url():
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True) as conn:
-            name = f"wo_cli_{secrets.token_hex(5)}"
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path):
     """An empty database (no schema), on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'workorders.db'}"
-    else:
-        yield from _pg_url()
+        return f"sqlite:///{tmp_path / 'workorders.db'}"
+    return request.getfixturevalue("pg_empty_url")
 
 
 @pytest.fixture
@@ -174,7 +156,7 @@ def handler_ids(app: App) -> dict[str, int]:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ----------------------------------------------------------------------- schema

@@ -10,7 +10,6 @@ import os
 import secrets
 from datetime import datetime, timezone
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -32,7 +31,6 @@ from integrations.workorders.service.rekey import rotate_key, token_key_id
 from integrations.workorders.settings import Settings
 
 NOW = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
-PG_ADMIN = os.environ.get("WORKORDERS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 KEY_A, KEY_B = generate_key(), generate_key()
 PHONES = ["13800138000", "13912345678", "02112345678"]
 
@@ -40,25 +38,8 @@ PHONES = ["13800138000", "13912345678", "02112345678"]
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'workorders.db'}"
-        return
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-    except psycopg.Error as exc:  # pragma: no cover
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}")
-    name = f"wo_rekey_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'workorders.db'}"
+    return request.getfixturevalue("pg_empty_url")
 
 
 def settings(url: str, key: str, old: str = "") -> Settings:

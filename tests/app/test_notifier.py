@@ -1,9 +1,9 @@
 """The notifier: senders, leasing, retries, fencing, and crash recovery.
 
 Runs against a temporary SQLite file and, for the leasing tests, PostgreSQL
-(``TEST_POSTGRES_URL``, default postgres@127.0.0.1:5432/test, in a throwaway
-schema). Webhooks go to a real HTTP server on 127.0.0.1 that verifies every
-signature and can be told to fail.
+(a throwaway database on the server of ``TEST_POSTGRES_URL``, see
+tests/app/conftest.py). Webhooks go to a real HTTP server on 127.0.0.1 that
+verifies every signature and can be told to fail.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import sessionmaker
 
 from integrations.shared.identity import caller_ref
@@ -54,9 +53,8 @@ from integrations.workorders.service.outbox import PHONE_CONTEXT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SECRET = "test-webhook-secret"
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 OUTBOX = OutboxMessage.__table__
 
 
@@ -108,35 +106,13 @@ def sqlite_db(tmp_path):
     db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def pg_available():
-    import psycopg
-
-    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        psycopg.connect(plain, connect_timeout=3).close()
-    except Exception as exc:  # pragma: no cover - reachable here and in CI
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({exc}); set TEST_POSTGRES_URL")
-    return PG_URL
-
-
 @pytest.fixture
-def pg_db(pg_available):
-    schema = f"notifier_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_available, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = _make_db(
-        "postgresql", pg_available,
-        connect_args={"options": f"-csearch_path={schema}"}, pool_size=10, max_overflow=10,
-    )
-    try:
-        yield db
-    finally:
-        db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def pg_db(pg_empty_url):
+    """The outbox table alone in an empty PostgreSQL database (tests/app/conftest.py)."""
+    db = _make_db("postgresql", pg_empty_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                  pool_size=10, max_overflow=10)
+    yield db
+    db.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -753,7 +729,7 @@ def _status_counts(session_factory):
 def test_crash_mid_delivery_then_restart_delivers_everything(tmp_path, receiver):
     db_file = tmp_path / "outbox.db"
     db = _make_db("sqlite", f"sqlite:///{db_file}")
-    keys = add_messages(db.session_factory, 50, due=datetime.now(timezone.utc) - timedelta(seconds=1))
+    keys = add_messages(db.session_factory, 50, due=datetime.now(UTC) - timedelta(seconds=1))
     receiver.delay_s = 0.15
     env = _notifier_env(f"sqlite:///{db_file}", receiver.url)
     log_path = tmp_path / "notifier.log"
@@ -804,7 +780,7 @@ def test_crash_mid_delivery_then_restart_delivers_everything(tmp_path, receiver)
 def test_two_notifier_processes_share_the_outbox_without_duplicates(tmp_path, receiver):
     db_file = tmp_path / "outbox.db"
     db = _make_db("sqlite", f"sqlite:///{db_file}")
-    keys = add_messages(db.session_factory, 120, due=datetime.now(timezone.utc) - timedelta(seconds=1))
+    keys = add_messages(db.session_factory, 120, due=datetime.now(UTC) - timedelta(seconds=1))
     receiver.delay_s = 0.05
     env = _notifier_env(f"sqlite:///{db_file}", receiver.url)
     log_path = tmp_path / "notifier.log"

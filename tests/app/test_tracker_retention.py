@@ -14,8 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy import create_engine, text
 
 from integrations.shared.privacy import EXAMPLE_KEY
@@ -26,7 +26,6 @@ from integrations.workorders.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 WRITER = Path(__file__).with_name("rasa_tracker_writer.py")
-PG_ADMIN = os.environ.get("WORKORDERS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DAY = 86400.0
 pytestmark = pytest.mark.slow  # starts Rasa's Python (a few seconds)
 
@@ -69,25 +68,11 @@ def tracker_store(request, tmp_path):
         path = tmp_path / "rasa-tracker.db"
         yield f"sqlite:///{path}", {"dialect": "sqlite", "db": str(path)}
         return
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-    except psycopg.Error as exc:  # pragma: no cover
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}")
-    name = f"tracker_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield (PG_ADMIN.rsplit("/", 1)[0] + f"/{name}",
-               {"dialect": "postgresql", "host": "127.0.0.1", "port": 5432,
-                "username": "postgres", "db": name})
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    url = request.getfixturevalue("pg_empty_url")
+    parts = make_url(url)
+    yield url, {"dialect": "postgresql", "host": parts.host or "127.0.0.1",
+                "port": parts.port or 5432, "username": parts.username,
+                "password": parts.password, "db": parts.database}
 
 
 def test_conversations_silent_longer_than_the_limit_are_removed_whole(tracker_store):

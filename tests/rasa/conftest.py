@@ -52,3 +52,14 @@ def heldout_styles():
     from bot.nlu_eval import HELDOUT_STYLES, load_examples
 
     return load_examples(HELDOUT_STYLES)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """A real work-order API with the demo data, one per test module, and a
+    supervisor's token (``service.supervisor``)."""
+    from tests.rasa.workorder_service import running_service
+
+    with running_service(tmp_path_factory.mktemp("workorders")) as running:
+        running.supervisor = running.staff_token("actions-test-sup", "supervisor")
+        yield running

@@ -13,8 +13,8 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import service as service_module
 from actions import replies
+from actions import service as service_module
 from actions.cancel import ActionCancelOrder, ValidateCancelForm
 from actions.greet import ActionGreet
 from actions.handoff import ActionFallback, ActionHandoff
@@ -27,19 +27,12 @@ from actions.workorders_client import ClientSettings, WorkOrderClient
 from actions.answers import THIS_PHONE
 from integrations.shared.identity import CALLER_CONTEXT, caller_ref
 from integrations.shared.privacy import EXAMPLE_KEY, Vault
-from tests.rasa.workorder_service import free_port, running_service
+from tests.rasa.workorder_service import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    with running_service(tmp_path_factory.mktemp("workorders")) as running:
-        running.supervisor = running.staff_token("actions-test-sup", "supervisor")
-        yield running
 
 
 def message(text, intent="inform", entities=(), category=None, emergency=False, cues=()):
@@ -298,7 +291,8 @@ def test_retry_with_nothing_kept_says_so(service):
 
 
 def _open_order(service, who, **overrides):
-    run(service, ActionSubmitReport(), tracker(who, message("对", "affirm"), slots=filled_report(**overrides)))
+    run(service, ActionSubmitReport(),
+        tracker(who, message("对", "affirm"), slots=filled_report(**overrides)))
     return latest_order(service, who)["number"]
 
 
@@ -416,7 +410,8 @@ def test_asking_for_a_person_files_a_callback_with_the_conversation(service):
     who = sender("human")
     history = [{"event": "user", "text": "楼上漏水", "parse_data": message("楼上漏水", "report_dispute")},
                {"event": "bot", "text": "请问具体在什么地方？"}]
-    texts, _ = run(service, ActionHandoff(), tracker(who, message("转人工", "request_human"), history=history))
+    texts, _ = run(service, ActionHandoff(),
+                   tracker(who, message("转人工", "request_human"), history=history))
     assert texts == [replies.HANDOFF]
     mine = [c for c in _callbacks(service) if c["reporter_ref"] == who]
     assert len(mine) == 1 and mine[0]["reason"] == "asked"

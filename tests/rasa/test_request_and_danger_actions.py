@@ -13,14 +13,13 @@ from actions.handoff import ActionFallback
 from actions.report_form import ValidateReportForm
 from actions.report_start import ActionStartReport
 from actions.report_submit import ActionSubmitReport
-from tests.rasa.test_actions import (  # noqa: F401 (the service fixture)
+from tests.rasa.test_actions import (
     act,
     filled_report,
     latest_order,
     message,
     run,
     sender,
-    service,
     staff_view,
     tracker,
 )

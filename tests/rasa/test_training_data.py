@@ -11,6 +11,7 @@ import yaml
 
 from actions.conversation import MEDIA_INTENTS
 from bot.components.report_labels import REPORT_INTENTS
+from tests.rasa.near_copies import near_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 TAXONOMY = yaml.safe_load((ROOT / "taxonomy.yml").read_text(encoding="utf-8"))
@@ -76,12 +77,8 @@ def test_no_duplicate_training_examples(training_data):
 def test_no_near_duplicate_training_examples(training_data):
     examples = [(m.get("text"), _grams(m.get("text"))) for m in training_data.intent_examples]
     examples = [e for e in examples if len(e[1]) >= 6]
-    near = [
-        (a, b)
-        for i, (a, ga) in enumerate(examples)
-        for b, gb in examples[i + 1:]
-        if len(ga & gb) / len(ga | gb) >= 0.8
-    ]
+    near = [(examples[i][0], examples[j][0])
+            for i, j in near_pairs([grams for _, grams in examples])]
     assert near == []
 
 
@@ -98,6 +95,7 @@ def _near_copies_of_training(examples, training_data):
                for m in training_data.intent_examples]
     trained_texts = {t for t, _ in trained}
     near = []
+    compared = []
     for example in examples:
         text = seen(example.text)
         grams = _grams(text)
@@ -106,9 +104,9 @@ def _near_copies_of_training(examples, training_data):
         if _normal(text) in trained_texts:
             near.append((example.text, "(exact)"))
             continue
-        for other_text, other in trained:
-            if len(grams & other) / len(grams | other) >= 0.8:
-                near.append((example.text, other_text))
+        compared.append((example.text, grams))
+    for i, j in near_pairs([grams for _, grams in compared], [grams for _, grams in trained]):
+        near.append((compared[i][0], trained[j][0]))
     return near
 
 
@@ -131,8 +129,9 @@ def test_the_near_copy_check_catches_copies(heldout_styles, training_data):
     from bot.nlu_eval import Example
 
     text = next(m.get("text") for m in training_data.intent_examples if len(m.get("text")) > 20)
-    from bot.components.normalization import to_simplified  # noqa: F401 (OpenCC present)
     import opencc
+
+    from bot.components.normalization import to_simplified  # noqa: F401 (OpenCC present)
 
     traditional = opencc.OpenCC("s2t").convert(text)
     changed = text[:-1] + ("啊" if text[-1] != "啊" else "呀")
@@ -148,15 +147,15 @@ def test_heldout_set_covers_everything_and_is_never_trained_on(heldout, training
     assert sum(e.emergency for e in heldout) >= 20
     trained = [(_normal(m.get("text")), _grams(m.get("text"))) for m in training_data.intent_examples]
     trained_texts = {t for t, _ in trained}
-    near = []
+    compared = []
     for example in heldout:
         assert _normal(example.text) not in trained_texts, example.text
         grams = _grams(example.text)
         if len(grams) < 6:  # "你好", "是的": short answers are bound to recur
             continue
-        for text, other in trained:
-            if len(grams & other) / len(grams | other) >= 0.8:
-                near.append((example.text, text))
+        compared.append((example.text, grams))
+    near = [(compared[i][0], trained[j][0])
+            for i, j in near_pairs([g for _, g in compared], [g for _, g in trained])]
     assert near == []
 
 

@@ -26,14 +26,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.adapters.orm import OrderEvent, OutboxMessage, StaffUser, WorkOrder
 from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
 from integrations.workorders.bootstrap import App
-from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
-from tests.app.workorders.conftest import T0, Db, World
+from tests.app.world import T0, Db, World
 
 ACTIONS_TOKEN = "actions-token-0123456789abcdef"
 TELEGRAM_TOKEN = "telegram-token-0123456789abcdef"

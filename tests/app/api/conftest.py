@@ -1,7 +1,7 @@
 """Fixtures of the API tests: an API on SQLite, on PostgreSQL, or on both.
 
-The databases come from the persistence tests' fixtures (imported below, so
-they are registered here too); ``api_support`` has the harness and the world.
+The databases come from tests/app/conftest.py; ``api_support`` has the
+harness and the world.
 """
 
 from __future__ import annotations
@@ -9,19 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from api_support import Api, make_api
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    db,
-    pg_admin_url,
-    pg_db,
-    pg_server,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
+from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.telegram.app import reachable
 from integrations.telegram.handler_bot import build_router
 from integrations.telegram.sender import TelegramSender
@@ -48,9 +49,8 @@ from integrations.workorders.api.config import ApiSettings
 from integrations.workorders.api.deps import get_now
 from integrations.workorders.bootstrap import App
 from integrations.workorders.notifier import Counts, LogSender, SenderRegistry, drain
-from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.workorders.service import create_staff_user
-from tests.app.workorders.conftest import World
+from tests.app.world import World
 from tests.telegram_emulator import BotApiEmulator, SentCall
 
 TELEGRAM_TOKEN = "telegram-token-telegram-0123456789"

@@ -37,14 +37,7 @@ from tests.app.telegram.channel_support import (
     live_api,
     seed,
 )
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
-from tests.app.workorders.conftest import World
+from tests.app.world import World
 
 
 @pytest.fixture

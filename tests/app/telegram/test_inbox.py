@@ -8,7 +8,7 @@ what they were given (the real routers have their own tests)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -23,13 +23,6 @@ from integrations.telegram.outgoing import send_text
 from integrations.telegram.polling import poll
 from integrations.telegram.store import ChannelStore
 from integrations.telegram.tables import TelegramUpdate
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
 from tests.telegram_emulator import BotApiEmulator
 
 TOKEN = "424242:inbox-test-secret-abcdefgh"
@@ -37,7 +30,7 @@ TOKEN = "424242:inbox-test-secret-abcdefgh"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -18,12 +18,12 @@ from aiogram import Bot, Dispatcher
 from aiohttp import web
 from sqlalchemy import select
 
+from integrations.rasa_rest import RasaRelay
 from integrations.telegram import texts
 from integrations.telegram.app import make_bot, reachable
 from integrations.telegram.inbox import UpdateProcessor
 from integrations.telegram.middlewares import ResidentGate
 from integrations.telegram.outgoing import Keyboards
-from integrations.rasa_rest import RasaRelay
 from integrations.telegram.ratelimit import RateLimiter
 from integrations.telegram.resident import build_router
 from integrations.telegram.settings import TelegramSettings
@@ -32,14 +32,7 @@ from integrations.telegram.workorders import ChannelServiceClient
 from integrations.workorders.adapters.orm import Attachment
 from tests.app.image_samples import JPEG
 from tests.app.telegram.channel_support import TELEGRAM_TOKEN, live_api
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    World,
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
+from tests.app.world import World
 from tests.telegram_emulator import BotApiEmulator
 
 TOKEN = "515151:resident-test-secret-abcdef"

@@ -38,14 +38,7 @@ from tests.app.telegram.channel_support import (
     free_port,
     seed,
 )
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
-from tests.app.workorders.conftest import REPO_ROOT, World
+from tests.app.world import REPO_ROOT, World
 from tests.telegram_emulator import BotApiEmulator
 
 

@@ -16,18 +16,7 @@ from integrations.telegram.tables import (
     TelegramUnreachable,
     TelegramUpdate,
 )
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    T0,
-    config,
-    db,
-    pg_admin_url,
-    pg_db,
-    pg_server,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
+from tests.app.world import T0
 
 BOT, OTHER_BOT = 6000000001, 6000000002
 

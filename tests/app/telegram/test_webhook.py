@@ -18,13 +18,6 @@ from integrations.telegram.app import make_bot
 from integrations.telegram.inbox import UpdateProcessor
 from integrations.telegram.outgoing import send_text
 from integrations.telegram.store import ChannelStore
-from tests.app.workorders.conftest import (  # noqa: F401  (fixtures reused by import)
-    config,
-    sqlite_db,
-    sqlite_template,
-    taxonomy,
-    vault,
-)
 from tests.telegram_emulator import BotApiEmulator
 
 TOKEN = "626262:webhook-test-secret-abcdefg"

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -47,24 +46,11 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-@pytest.fixture
-def empty_pg(pg_server, pg_admin_url):
-    """An empty schema-less database next to the session's one."""
-    name = pg_server.rsplit("/", 1)[1] + "_mig"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
-    return request.getfixturevalue("empty_pg")
+    return request.getfixturevalue("pg_empty_url")
 
 
 def test_upgrade_to_head_matches_the_models_and_downgrades_to_base(empty_url):
