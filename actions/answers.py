@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from .normalize import normalize_phone
 
@@ -24,7 +24,7 @@ def _clean(text: str) -> str:
     return re.sub(r"[\s，。,.!！?？~、]+", "", folded)
 
 
-def yes_no(text: str, intent: Optional[str]) -> Optional[bool]:
+def yes_no(text: str, intent: str | None) -> bool | None:
     """True for "对/是的/1", False for "不对/不是/2", else None.
 
     The phone line lets callers answer with a key: 1 是, 2 不是."""
@@ -44,7 +44,7 @@ _DANGER_NO = re.compile(r"^(?:没有|没|不是|不|否|无|都没|暂时没|目
 _DANGER_YES = re.compile(r"^(?:有|是|对|快|救命|危险|着火|起火|冒烟|受伤|流血|晕|出事|煤气|燃气)")
 
 
-def danger_answer(text: str, intent: Optional[str]) -> Optional[bool]:
+def danger_answer(text: str, intent: str | None) -> bool | None:
     """The answer to "is anyone hurt, is there fire or gas?": True for "有/是的/1",
     False for "没有/不是/2", None when it answers neither (the caller of this
     takes None as danger: safety first)."""
@@ -94,8 +94,8 @@ NO_CONTACT = ("不用", "不需要", "不留", "不必", "不方便", "没有电
 THIS_PHONE = "本机号码"
 
 
-def contact_answer(text: str, intent: Optional[str], phone_entity: Optional[str] = None,
-                   caller: bool = False) -> Optional[tuple[str, Optional[str]]]:
+def contact_answer(text: str, intent: str | None, phone_entity: str | None = None,
+                   caller: bool = False) -> tuple[str, str | None] | None:
     """How the resident wants to be reached: ("phone", number), ("none", None)
     or ("anonymous", None); None when the text answers something else.
 
@@ -131,7 +131,7 @@ SATISFACTION_KEYS = {"1": "satisfied", "2": "basically_satisfied", "3": "unsatis
 SATISFACTION_VALUES = frozenset(value for value, _ in SATISFACTION_WORDS)
 
 
-def satisfaction_answer(text: str, entity_values: Iterable[str] = ()) -> Optional[str]:
+def satisfaction_answer(text: str, entity_values: Iterable[str] = ()) -> str | None:
     """satisfied | basically_satisfied | unsatisfied, or None.
 
     Words win over the NLU's entity when they disagree on "不": the entity
@@ -159,7 +159,7 @@ def leads_with_rating(text: str) -> bool:
     return bool(_LEADING_RATING.match(_clean(text)))
 
 
-def satisfaction_reason(text: str) -> Optional[str]:
+def satisfaction_reason(text: str) -> str | None:
     """What follows the rating in "不满意，水还在漏" (None if nothing useful)."""
     clean = unicodedata.normalize("NFKC", text or "").strip()
     rest = re.sub(r"^.*?(?:不满意|不太满意|基本满意|满意)[\s，。,.!！、：:]*", "", clean, count=1)
@@ -181,7 +181,7 @@ _PREFIX = re.compile(
 )
 
 
-def correction_target(text: str) -> Optional[str]:
+def correction_target(text: str) -> str | None:
     """Which field a correction names ("地点是…" → location), or None."""
     clean = _clean(text)
     for field, words in CORRECTION_TARGETS:

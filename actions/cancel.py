@@ -3,7 +3,7 @@ asking "确定要撤销……吗？"."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -25,15 +25,15 @@ CANCELLABLE = frozenset({"new", "pending", "assigned", "accepted", "in_progress"
 
 
 class ValidateCancelForm(FormWithSideSlots):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_cancel_form"
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         if tracker.get_slot("cancel_number") in (NONE, DOWN):
             return ["cancel_number"]
         return ["cancel_number", "cancel_confirmed"]
 
-    async def extract_cancel_number(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_cancel_number(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("cancel_number"):
             return {}
         number = order_number_in(tracker)
@@ -55,7 +55,7 @@ class ValidateCancelForm(FormWithSideSlots):
             return {"cancel_number": NONE}
         return {"cancel_number": order["number"]}
 
-    async def extract_cancel_confirmed(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_cancel_confirmed(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if self.requested(tracker) != "cancel_confirmed":
             return {}
         message = said(tracker)
@@ -70,7 +70,7 @@ class ValidateCancelForm(FormWithSideSlots):
 
 
 class AskCancelConfirmed(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_cancel_confirmed"
 
     async def run(self, dispatcher, tracker, domain):
@@ -87,11 +87,11 @@ class AskCancelConfirmed(Action):
 
 
 class ActionCancelOrder(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         number = tracker.get_slot("cancel_number")
         done = [SlotSet("cancel_number", None), SlotSet("cancel_confirmed", None)]
         if number == DOWN:

@@ -3,7 +3,7 @@ channel, what the NLU made of the latest message, the conversation so far."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -43,7 +43,7 @@ def is_phone_caller(tracker: Tracker) -> bool:
     return reporter_ref(tracker).startswith(CALLER_PREFIX)
 
 
-def caller_token(tracker: Tracker) -> Optional[str]:
+def caller_token(tracker: Tracker) -> str | None:
     """The caller's number as the gateway encrypted it for the work-order service
     (the latest message's metadata): the actions pass it on, they cannot read it."""
     if not is_phone_caller(tracker):
@@ -61,22 +61,22 @@ def caller_token(tracker: Tracker) -> Optional[str]:
 class Said:
     """The latest user message as the NLU understood it."""
     text: str
-    intent: Optional[str]
+    intent: str | None
     entities: dict = field(default_factory=dict)  # entity -> list of values
-    category: Optional[str] = None
+    category: str | None = None
     category_confidence: float = 0.0
     emergency: bool = False
     emergency_cues: tuple = ()
     # possible danger the message does not state: ask first
     emergency_check: bool = False
     # the incident category the message takes if there is danger
-    incident_category: Optional[str] = None
+    incident_category: str | None = None
 
-    def first(self, entity: str) -> Optional[str]:
+    def first(self, entity: str) -> str | None:
         values = self.entities.get(entity) or []
         return values[0] if values else None
 
-    def longest(self, entity: str) -> Optional[str]:
+    def longest(self, entity: str) -> str | None:
         values = self.entities.get(entity) or []
         return max(values, key=len) if values else None
 

@@ -7,7 +7,7 @@ so those are passed through here."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -16,11 +16,11 @@ from rasa_sdk.forms import FormValidationAction
 
 class FormWithSideSlots(FormValidationAction):
     @abstractmethod
-    def name(self) -> Text:
+    def name(self) -> str:
         """Subclasses name themselves (validate_<form>)."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         extraction_events = await self.get_extraction_events(dispatcher, tracker, domain)
         tracker.add_slots(extraction_events)
         validation_events = await self._extract_validation_events(dispatcher, tracker, domain)
@@ -33,7 +33,7 @@ class FormWithSideSlots(FormValidationAction):
         if attribute.startswith("validate_") and attribute != "validate_":
             slot = attribute[len("validate_"):]
 
-            def passthrough(value: Any, *_: Any) -> Dict[Text, Any]:
+            def passthrough(value: Any, *_: Any) -> dict[str, Any]:
                 return {slot: value}
 
             return passthrough

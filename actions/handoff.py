@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -62,11 +62,11 @@ def transfer_call(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
 
 
 class ActionHandoff(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         ok = await request_callback(tracker, "asked")
         dispatcher.utter_message(text=replies.HANDOFF if ok else replies.HANDOFF_DOWN)
         transfer_call(dispatcher, tracker)
@@ -89,11 +89,11 @@ class ActionFallback(Action):
     """The NLU could not place the message: ask again; the second time in a
     row, a staff member is asked to call."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         if form_takes_it(tracker):
             return []
         failed = failed_turns_in_a_row(tracker)

@@ -17,8 +17,9 @@ import logging
 import math
 import uuid
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -36,7 +37,7 @@ MAX_PHOTOS = 5
 RECENT = timedelta(minutes=30)
 MAX_ATTACHMENT_ID = 64
 REPORT_FORM = "report_form"
-Events = List[Dict[Text, Any]]
+Events = list[dict[str, Any]]
 
 
 # ------------------------------------------------------------------ reading payloads
@@ -49,7 +50,7 @@ def _payload_value(tracker: Tracker, entity: str) -> Any:
     return None
 
 
-def shared_photo(tracker: Tracker) -> Optional[str]:
+def shared_photo(tracker: Tracker) -> str | None:
     """The staged attachment id of the photo just shared, if the payload holds one."""
     value = _payload_value(tracker, "attachment_id")
     if not isinstance(value, str):
@@ -58,7 +59,7 @@ def shared_photo(tracker: Tracker) -> Optional[str]:
     return value if 0 < len(value) <= MAX_ATTACHMENT_ID else None
 
 
-def _coordinate(value: Any, bound: float) -> Optional[float]:
+def _coordinate(value: Any, bound: float) -> float | None:
     if isinstance(value, bool):
         return None
     try:
@@ -68,7 +69,7 @@ def _coordinate(value: Any, bound: float) -> Optional[float]:
     return number if math.isfinite(number) and -bound <= number <= bound else None
 
 
-def shared_location(tracker: Tracker) -> Optional[tuple[float, float]]:
+def shared_location(tracker: Tracker) -> tuple[float, float] | None:
     """(latitude, longitude) of the location just shared, if both are valid."""
     latitude = _coordinate(_payload_value(tracker, "latitude"), 90)
     longitude = _coordinate(_payload_value(tracker, "longitude"), 180)
@@ -80,7 +81,7 @@ def shared_location(tracker: Tracker) -> Optional[tuple[float, float]]:
 # ------------------------------------------------------------------ the order it belongs to
 
 
-def created_recently(order: Dict[str, Any], now: datetime) -> bool:
+def created_recently(order: dict[str, Any], now: datetime) -> bool:
     """Whether the order was opened less than RECENT before ``now``."""
     value = order.get("created_at")
     if not isinstance(value, str):
@@ -94,7 +95,7 @@ def created_recently(order: Dict[str, Any], now: datetime) -> bool:
     return now - created < RECENT
 
 
-async def recent_order(tracker: Tracker, now: datetime) -> Optional[str]:
+async def recent_order(tracker: Tracker, now: datetime) -> str | None:
     """The number of the sender's latest open order if it was opened less than
     RECENT before ``now``. Raises WorkOrderServiceError when the service cannot tell."""
     order = await client().latest_order(reporter_ref(tracker))
@@ -131,7 +132,7 @@ class ReceiveMedia(Action, metaclass=ABCMeta):
         self._clock = clock  # rasa_sdk builds actions without arguments; tests pass a clock
 
     @abstractmethod
-    def name(self) -> Text:
+    def name(self) -> str:
         """action_receive_<photo|location>"""
 
     @abstractmethod
@@ -139,7 +140,7 @@ class ReceiveMedia(Action, metaclass=ABCMeta):
         """The shared value from the payload, None if it is unusable."""
 
     @abstractmethod
-    def keep(self, tracker: Tracker, value: Any) -> tuple[Optional[str], Events]:
+    def keep(self, tracker: Tracker, value: Any) -> tuple[str | None, Events]:
         """During the report form: what to tell, and the slot events."""
 
     @abstractmethod
@@ -151,7 +152,7 @@ class ReceiveMedia(Action, metaclass=ABCMeta):
         """The slot events that keep the value with a new report."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> Events:
+                  domain: dict[str, Any]) -> Events:
         value = self.read(tracker)
         during_report = tracker.active_loop_name == REPORT_FORM
         if value is None:
@@ -169,7 +170,7 @@ class ReceiveMedia(Action, metaclass=ABCMeta):
         # the rule opens the report form next; staying with an existing order
         # ends the turn here instead
         listen = [FollowupAction("action_listen")]
-        number: Optional[str] = None
+        number: str | None = None
         try:
             number = await recent_order(tracker, self._clock())
             if number:
@@ -196,13 +197,13 @@ class ActionReceivePhoto(ReceiveMedia):
     what = "照片"
     unreadable = replies.PHOTO_UNREADABLE
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_receive_photo"
 
-    def read(self, tracker: Tracker) -> Optional[str]:
+    def read(self, tracker: Tracker) -> str | None:
         return shared_photo(tracker)
 
-    def keep(self, tracker: Tracker, value: str) -> tuple[Optional[str], Events]:
+    def keep(self, tracker: Tracker, value: str) -> tuple[str | None, Events]:
         photos = [p for p in tracker.get_slot("attachment_ids") or [] if isinstance(p, str)]
         if value in photos:
             return replies.PHOTO_KEPT, []
@@ -222,13 +223,13 @@ class ActionReceiveLocation(ReceiveMedia):
     what = "定位"
     unreadable = replies.LOCATION_UNREADABLE
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_receive_location"
 
-    def read(self, tracker: Tracker) -> Optional[tuple[float, float]]:
+    def read(self, tracker: Tracker) -> tuple[float, float] | None:
         return shared_location(tracker)
 
-    def keep(self, tracker: Tracker, value: tuple[float, float]) -> tuple[Optional[str], Events]:
+    def keep(self, tracker: Tracker, value: tuple[float, float]) -> tuple[str | None, Events]:
         # asked for the place right now: the form's question says it received
         # the location (action_ask_location), so it is not said twice
         text = None if tracker.get_slot("requested_slot") == "location" else replies.LOCATION_KEPT

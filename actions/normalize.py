@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
 
 DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4,
           "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -18,7 +17,7 @@ def _to_halfwidth(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def chinese_number(token: str) -> Optional[int]:
+def chinese_number(token: str) -> int | None:
     """"三" → 3, "十二" → 12, "二十三" → 23, "一百零五" → 105, "三零二" → 302.
 
     A run without units is read digit by digit, as people say room and phone
@@ -59,7 +58,7 @@ def digits_only(text: str) -> str:
     return "".join(out)
 
 
-def normalize_phone(text: Optional[str]) -> Optional[str]:
+def normalize_phone(text: str | None) -> str | None:
     """A mainland mobile (11 digits, 1[3-9]...) or a landline with area code,
     from typed or spoken forms: "138 1234 5678", "+86 13812345678",
     "幺三八一二三四五六七八九"."""
@@ -76,7 +75,7 @@ def normalize_phone(text: Optional[str]) -> Optional[str]:
     return None
 
 
-def normalize_order_number(text: Optional[str]) -> Optional[str]:
+def normalize_order_number(text: str | None) -> str | None:
     """The 8-digit work-order number in typed or spoken form ("7392 0416",
     "七三九二零四一六"); None unless there is exactly one such number."""
     if not text:
@@ -95,7 +94,7 @@ LEADING = re.compile(r"^(?:我家|我们|我|俺家|俺)?(?:住在|就在|是在
 TRAILING = re.compile(r"(?:的|那里|这里|那儿|这儿|那边|这边|那块|附近的|这块)+$")
 
 
-def normalize_place(text: Optional[str]) -> Optional[str]:
+def normalize_place(text: str | None) -> str | None:
     """A tidy place: digits for numbered parts, no filler around it, one space
     at most: "就在三号楼二单元那边" → "3号楼2单元"."""
     if not text:

@@ -6,7 +6,6 @@ Fixed sentences that need no data live in bot/domain.yml as responses.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Optional
 
 try:
     from zoneinfo import ZoneInfo
@@ -60,12 +59,12 @@ ASK_CORRECTION = "请问哪里需要改？直接说正确的内容就行，比�
 NOT_UNDERSTOOD_CORRECTION = "没听明白要改哪一项。请说“地点是……”、“电话是……”或者重新说一下事情。"
 
 
-def days(hours: Optional[int]) -> str:
+def days(hours: int | None) -> str:
     """72 → "3天"; what a resident hears as the time to an answer."""
     return f"{max(1, -(-int(hours or 72) // 24))}天"
 
 
-def request_acknowledged(hours: Optional[int]) -> str:
+def request_acknowledged(hours: int | None) -> str:
     return f"好的，这个问题我帮您转给社区工作人员，{days(hours)}内给您答复。"
 
 
@@ -76,7 +75,7 @@ REQUEST_WHAT = {"request.consult": "您要咨询的是", "request.suggest": "您
                 "request.complaint": "您要投诉举报的是"}
 
 
-def contact_text(contact: Optional[str], phone: Optional[str]) -> str:
+def contact_text(contact: str | None, phone: str | None) -> str:
     if contact == "phone" and phone:
         return f"联系电话：{phone}"
     if contact == "anonymous":
@@ -84,8 +83,8 @@ def contact_text(contact: Optional[str], phone: Optional[str]) -> str:
     return "不留联系方式"
 
 
-def readback(category_name: Optional[str], description: str, location: str,
-             contact: Optional[str], phone: Optional[str], photos: int = 0,
+def readback(category_name: str | None, description: str, location: str,
+             contact: str | None, phone: str | None, photos: int = 0,
              located: bool = False) -> str:
     what = f"{category_name}：{description}" if category_name else description
     extras = "".join(part for part, present in (("；附定位", located),
@@ -94,8 +93,8 @@ def readback(category_name: Optional[str], description: str, location: str,
             f"{contact_text(contact, phone)}。对吗？")
 
 
-def readback_request(category: str, description: str, location: Optional[str],
-                     contact: Optional[str], phone: Optional[str], asked_contact: bool,
+def readback_request(category: str, description: str, location: str | None,
+                     contact: str | None, phone: str | None, asked_contact: bool,
                      photos: int = 0) -> str:
     """The read-back of a question, suggestion or complaint: the place and a
     contact only when there are any."""
@@ -115,7 +114,7 @@ def ask_same_matter(number: str, label: str) -> str:
             "您说的是同一件事吗？")
 
 
-def when(value: Optional[str], now: Optional[datetime] = None) -> Optional[str]:
+def when(value: str | None, now: datetime | None = None) -> str | None:
     """An ISO time from the service as "今天18:00" / "明天9:30" / "11月24日18:00"."""
     if not value:
         return None
@@ -145,7 +144,7 @@ ANSWER_REACHES = {
 }
 
 
-def order_opened(order: dict, now: Optional[datetime] = None, reach: str = "chat") -> str:
+def order_opened(order: dict, now: datetime | None = None, reach: str = "chat") -> str:
     """``reach``: for a request, how its answer reaches the resident (ANSWER_REACHES)."""
     number = order["number"]
     if order.get("kind") == "request":
@@ -190,7 +189,7 @@ def location_added(number: str) -> str:
     return f"定位已补充到工单 {number}。"
 
 
-def media_not_added(what: str, number: str, reason_zh: Optional[str]) -> str:
+def media_not_added(what: str, number: str, reason_zh: str | None) -> str:
     """``what``: 照片 or 定位."""
     reason = reason_zh or "这个工单已经不能补充了。"
     return f"抱歉，{what}没能补充到工单 {number}：{reason}如果是新的问题，请直接告诉我。"
@@ -205,7 +204,7 @@ PHOTOS_ONLY_BY_REPORTER = "别人反映的工单只能由反映人补充照片�
 PHOTOS_NOT_ADDED = "系统暂时没能保存照片。"
 
 
-def photos_not_sent(reason_zh: Optional[str]) -> str:
+def photos_not_sent(reason_zh: str | None) -> str:
     reason = reason_zh or "照片已失效。"
     return f"另外，照片没能一起提交：{reason}"
 
@@ -220,19 +219,19 @@ NOTHING_TO_RETRY = "您目前没有待提交的反映。有新情况请直接告
 REPORT_ABORTED = "好的，这次反映先不提交了。有需要随时找我。"
 
 
-def rejected(reason_zh: Optional[str]) -> str:
+def rejected(reason_zh: str | None) -> str:
     reason = reason_zh or "信息不完整"
     return f"抱歉，提交没有成功：{reason} 需要人工帮忙请说“转人工”。"
 
 
-def pending_submitted(order: dict, now: Optional[datetime] = None) -> str:
+def pending_submitted(order: dict, now: datetime | None = None) -> str:
     return "您之前的反映已经提交成功。" + order_opened(order, now)
 
 
 # ------------------------------------------------------------------ status
 
 
-def status(order: dict, now: Optional[datetime] = None) -> str:
+def status(order: dict, now: datetime | None = None) -> str:
     head = f"工单 {order['number']}（{order['category_name']}，{order['location_text']}）"
     parts = [f"{head}目前{order['label']}"]
     role = order.get("handler_role")
@@ -262,7 +261,7 @@ PHONE_GREETING = ("您好，这里是社区服务热线。请直接说出您要�
                   "比如“楼上漏水”“路灯坏了”。")
 
 
-def headline(order: dict, now: Optional[datetime] = None) -> str:
+def headline(order: dict, now: datetime | None = None) -> str:
     """What the phone line says of an order before the caller names its number:
     the number, the category, the status and the deadline; never the place, the
     parties or anyone's notes (the caller's number alone proves little)."""
@@ -278,7 +277,7 @@ def headline(order: dict, now: Optional[datetime] = None) -> str:
 DETAILS_BY_NUMBER = "要听详细情况，请说出工单号，或用按键输入工单号后按井号键。"
 
 
-def phone_status(order: dict, now: Optional[datetime] = None) -> str:
+def phone_status(order: dict, now: datetime | None = None) -> str:
     """A phone caller asking about "my order" without its number: the headline,
     how to hear the details (and the follow-up question, if the order waits for one)."""
     text = headline(order, now) + DETAILS_BY_NUMBER
@@ -287,7 +286,7 @@ def phone_status(order: dict, now: Optional[datetime] = None) -> str:
     return text
 
 
-def phone_greeting_with(order: dict, now: Optional[datetime] = None) -> str:
+def phone_greeting_with(order: dict, now: datetime | None = None) -> str:
     """A caller with an open order hears its headline first (and the follow-up
     question, if the order waits for one)."""
     text = f"您好，这里是社区服务热线。您反映的{phone_status(order, now)}"

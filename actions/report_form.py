@@ -6,7 +6,7 @@ The form asks only for what is missing. An emergency asks only for the place.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -23,8 +23,8 @@ from .answers import (
 )
 from .conversation import (
     MEDIA_INTENTS,
-    is_phone_caller,
     channel_carries_answers,
+    is_phone_caller,
     opened_by_latest_message,
     said,
 )
@@ -37,7 +37,7 @@ from .workorders_client import WorkOrderServiceError
 
 logger = logging.getLogger(__name__)
 
-DomainDict = Dict[Text, Any]
+DomainDict = dict[str, Any]
 MAX_DESCRIPTION = 500
 # answers that never count as a place or a description (nor do a shared
 # photo or location: actions/media.py keeps those)
@@ -48,7 +48,7 @@ NOT_AN_ANSWER = frozenset({"check_status", "request_human", "bot_challenge", "gr
 NOT_CONTENT = NOT_AN_ANSWER | {"affirm", "deny"}
 
 
-async def place_facts(location: str) -> Dict[str, Any]:
+async def place_facts(location: str) -> dict[str, Any]:
     """The grid area of a place; area_code None when the service cannot tell now
     (the submission resolves it again)."""
     try:
@@ -61,7 +61,7 @@ async def place_facts(location: str) -> Dict[str, Any]:
     return {"area_code": match["code"], "area_matched": bool(match.get("matched"))}
 
 
-def _place_from(tracker: Tracker) -> Optional[str]:
+def _place_from(tracker: Tracker) -> str | None:
     message = said(tracker)
     return normalize_place(message.longest("location"))
 
@@ -70,7 +70,7 @@ def _place_from(tracker: Tracker) -> Optional[str]:
 GENERIC_PLACE_MAX = 4
 
 
-def with_community(location: Optional[str], community: str) -> str:
+def with_community(location: str | None, community: str) -> str:
     """The place once the resident has named the community: a vague place is
     replaced by the answer, a specific one is prefixed with it."""
     if not location or len(location) <= GENERIC_PLACE_MAX:
@@ -81,11 +81,11 @@ def with_community(location: Optional[str], community: str) -> str:
 
 
 class ValidateReportForm(FormWithSideSlots):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_report_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
         if tracker.get_slot("emergency"):
             return ["location"]
         slots = []
@@ -108,7 +108,7 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- is anyone in danger now? -------------------------------------------------
     async def extract_danger(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> Dict[Text, Any]:
+                             domain: DomainDict) -> dict[str, Any]:
         if self.requested(tracker) != "danger":
             return {}
         message = said(tracker)
@@ -124,7 +124,7 @@ class ValidateReportForm(FormWithSideSlots):
         numbers = emergency_numbers(f"{description} {message.text}", category,
                                     message.emergency_cues)
         dispatcher.utter_message(text=replies.emergency_advice(numbers))
-        slots: Dict[Text, Any] = {"danger": True, "emergency": True, "category": category}
+        slots: dict[str, Any] = {"danger": True, "emergency": True, "category": category}
         place = _place_from(tracker)
         if place and not tracker.get_slot("location"):
             slots["location"] = place
@@ -133,13 +133,13 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- what happened ---------------------------------------------------------
     async def extract_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+                                  domain: DomainDict) -> dict[str, Any]:
         message = said(tracker)
         if self.requested(tracker) != "description" or not message.text:
             return {}
         if message.intent in NOT_CONTENT:
             return {}
-        slots: Dict[Text, Any] = {"description": strip_preamble(message.text)[:MAX_DESCRIPTION]}
+        slots: dict[str, Any] = {"description": strip_preamble(message.text)[:MAX_DESCRIPTION]}
         if is_category(message.category):
             slots["category"] = message.category
         if message.emergency and not tracker.get_slot("emergency"):
@@ -159,7 +159,7 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- where -----------------------------------------------------------------
     async def extract_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+                               domain: DomainDict) -> dict[str, Any]:
         if self.requested(tracker) != "location":
             return {}
         message = said(tracker)
@@ -171,7 +171,7 @@ class ValidateReportForm(FormWithSideSlots):
         return {"location": place, **(await place_facts(place))}
 
     async def extract_community(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+                                domain: DomainDict) -> dict[str, Any]:
         message = said(tracker)
         if self.requested(tracker) != "community":
             return {}
@@ -191,7 +191,7 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- how to reach them -----------------------------------------------------
     async def extract_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+                              domain: DomainDict) -> dict[str, Any]:
         message = said(tracker)
         if self.requested(tracker) != "contact":
             return {}
@@ -206,7 +206,7 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- the read-back ---------------------------------------------------------
     async def extract_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+                                domain: DomainDict) -> dict[str, Any]:
         message = said(tracker)
         if self.requested(tracker) != "confirmed" or message.intent in NOT_AN_ANSWER:
             return {}
@@ -222,7 +222,7 @@ class ValidateReportForm(FormWithSideSlots):
             return {"confirmed": None, "correcting": True}
         return {}
 
-    async def _correction(self, tracker: Tracker) -> Dict[Text, Any]:
+    async def _correction(self, tracker: Tracker) -> dict[str, Any]:
         """The changed fields if the message corrects the report, else {}."""
         message = said(tracker)
         correcting = bool(tracker.get_slot("correcting"))
@@ -254,12 +254,12 @@ class ValidateReportForm(FormWithSideSlots):
             return {"contact": answer[0], "phone": answer[1]}
         if yes_no(value, None) is not None and len(value) <= 2:
             return {}
-        changes: Dict[Text, Any] = {"description": strip_preamble(value)[:MAX_DESCRIPTION]}
+        changes: dict[str, Any] = {"description": strip_preamble(value)[:MAX_DESCRIPTION]}
         if is_category(message.category):
             changes["category"] = message.category
         return changes
 
-    async def _duplicate(self, tracker: Tracker) -> Dict[Text, Any]:
+    async def _duplicate(self, tracker: Tracker) -> dict[str, Any]:
         """An open order of the same incident at the same place, if the service knows one."""
         category, area = tracker.get_slot("category"), tracker.get_slot("area_code")
         location = tracker.get_slot("location")
@@ -274,7 +274,7 @@ class ValidateReportForm(FormWithSideSlots):
 
     # -- the same matter? -------------------------------------------------------
     async def extract_same_matter(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+                                  domain: DomainDict) -> dict[str, Any]:
         message = said(tracker)
         if self.requested(tracker) != "same_matter" or message.intent in NOT_AN_ANSWER:
             return {}
@@ -286,7 +286,7 @@ class ValidateReportForm(FormWithSideSlots):
 
 
 class AskDanger(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_danger"
 
     async def run(self, dispatcher, tracker, domain):
@@ -296,7 +296,7 @@ class AskDanger(Action):
 
 
 class AskDescription(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_description"
 
     async def run(self, dispatcher, tracker, domain):
@@ -310,7 +310,7 @@ class AskDescription(Action):
 
 
 class AskLocation(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_location"
 
     async def run(self, dispatcher, tracker, domain):
@@ -330,7 +330,7 @@ class AskLocation(Action):
 
 
 class AskCommunity(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_community"
 
     async def run(self, dispatcher, tracker, domain):
@@ -339,7 +339,7 @@ class AskCommunity(Action):
 
 
 class AskContact(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_contact"
 
     async def run(self, dispatcher, tracker, domain):
@@ -356,7 +356,7 @@ class AskContact(Action):
 
 
 class AskConfirmed(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_confirmed"
 
     async def run(self, dispatcher, tracker, domain):
@@ -385,7 +385,7 @@ class AskConfirmed(Action):
 
 
 class AskSameMatter(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_same_matter"
 
     async def run(self, dispatcher, tracker, domain):

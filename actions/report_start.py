@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -39,14 +39,14 @@ async def answers_follow_up(tracker: Tracker) -> bool:
 
 
 class ActionStartReport(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         if await answers_follow_up(tracker):
             return [FollowupAction("satisfaction_form")]
-        events: List[Dict[Text, Any]] = []
+        events: list[dict[str, Any]] = []
         message = said(tracker)
         place = normalize_place(message.longest("location"))
         category = message.category if is_category(message.category) else None

@@ -4,7 +4,7 @@ without retyping."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -29,7 +29,7 @@ REPORT_SLOTS = ("description", "location", "community", "contact", "confirmed", 
 NO_PLACE = "未说明地点"
 
 
-def cleared() -> List[Dict[Text, Any]]:
+def cleared() -> list[dict[str, Any]]:
     """Events that forget the report just taken (kept reports stay in pending_reports)."""
     return [SlotSet(slot, None) for slot in REPORT_SLOTS]
 
@@ -39,7 +39,7 @@ def has_report(tracker: Tracker) -> bool:
     return bool(tracker.get_slot("report_key") and placed and tracker.get_slot("description"))
 
 
-def answer_reach(reporter: str, contact: Optional[str]) -> str:
+def answer_reach(reporter: str, contact: str | None) -> str:
     """How the answer to a request reaches this resident (replies.ANSWER_REACHES)."""
     channel = reporter.partition(":")[0]
     if channel == "tg":
@@ -49,7 +49,7 @@ def answer_reach(reporter: str, contact: Optional[str]) -> str:
     return "contact" if contact == "phone" else "lookup"
 
 
-def caller_contact(tracker: Tracker, contact: Optional[str], phone: Optional[str]) -> Dict[str, Any]:
+def caller_contact(tracker: Tracker, contact: str | None, phone: str | None) -> dict[str, Any]:
     """A phone caller's number as the contact, when they accepted it ("可以" →
     THIS_PHONE) or were not asked (a question, an emergency): the gateway's
     encrypted token, which only the service can read."""
@@ -59,7 +59,7 @@ def caller_contact(tracker: Tracker, contact: Optional[str], phone: Optional[str
     return {}
 
 
-def frozen_report(tracker: Tracker) -> Dict[str, Any]:
+def frozen_report(tracker: Tracker) -> dict[str, Any]:
     """The report as it will be sent: kept as one value if the service is down."""
     contact = tracker.get_slot("contact")
     phone = tracker.get_slot("phone") if contact == "phone" else None
@@ -82,10 +82,10 @@ def frozen_report(tracker: Tracker) -> Dict[str, Any]:
     }
 
 
-def media_fields(tracker: Tracker) -> Dict[str, Any]:
+def media_fields(tracker: Tracker) -> dict[str, Any]:
     """The photos and the shared location of the report (only what there is,
     so a report without them reads as before)."""
-    fields: Dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     photos = [p for p in tracker.get_slot("attachment_ids") or [] if isinstance(p, str) and p]
     if photos:
         fields["attachment_ids"] = photos
@@ -95,7 +95,7 @@ def media_fields(tracker: Tracker) -> Dict[str, Any]:
     return fields
 
 
-async def send(report: Dict[str, Any]) -> str:
+async def send(report: dict[str, Any]) -> str:
     """Open the order (or attach to the same matter's); the text for the resident.
 
     Raises ServiceUnavailable (keep the report) or Rejected (it cannot go in)."""
@@ -130,12 +130,12 @@ async def send(report: Dict[str, Any]) -> str:
     return replies.order_opened(opened, reach=_reach(order))
 
 
-def _reach(order: Dict[str, Any]) -> str:
+def _reach(order: dict[str, Any]) -> str:
     has_contact = order.get("reporter_contact") or order.get("caller_token")
     return answer_reach(order["reporter_ref"], "phone" if has_contact else None)
 
 
-async def _add_photos(number: str, reporter: str, photos: List[str]) -> Optional[str]:
+async def _add_photos(number: str, reporter: str, photos: list[str]) -> str | None:
     """Add the report's photos to the order it was added to; None if all went
     in, else why not (for the resident)."""
     failure = None
@@ -154,7 +154,7 @@ async def _add_photos(number: str, reporter: str, photos: List[str]) -> Optional
     return failure
 
 
-async def send_all(reports: List[Dict[str, Any]]) -> tuple[List[Dict[str, Any]], List[str]]:
+async def send_all(reports: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Send each report; returns the ones still kept and what to tell."""
     kept, texts = [], []
     for report in reports:
@@ -173,11 +173,11 @@ class ActionSubmitReport(Action):
     """After the form: send the report taken, and any kept earlier; on
     "再试一次": send the kept ones."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         reports = list(tracker.get_slot("pending_reports") or [])
         if has_report(tracker):
             reports.append(frozen_report(tracker))
@@ -195,7 +195,7 @@ class ActionSubmitReport(Action):
 class ActionAbortReport(Action):
     """The resident drops the report ("算了，不报了")."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_abort_report"
 
     async def run(self, dispatcher, tracker, domain):
@@ -203,7 +203,7 @@ class ActionAbortReport(Action):
         return cleared()
 
 
-def pending_note(tracker: Tracker) -> Optional[str]:
+def pending_note(tracker: Tracker) -> str | None:
     """A reminder when an earlier report still waits for the service."""
     if tracker.get_slot("pending_reports"):
         return "您之前的反映还没提交成功，说“再试一次”我就帮您重新提交。"

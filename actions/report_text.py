@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 # words that carry no content in "我想反映个事" / "喂，我要投诉"
 _GENERIC = re.compile(
@@ -34,7 +34,7 @@ def strip_preamble(text: str) -> str:
     return clean if len(clean) >= 2 else (text or "").strip()
 
 
-def is_vague(text: str, location: Optional[str] = None) -> bool:
+def is_vague(text: str, location: str | None = None) -> bool:
     """True when the message says that there is a problem but not what it is."""
     clean = unicodedata.normalize("NFKC", text or "")
     if location:
@@ -60,7 +60,7 @@ _CATEGORY_DEFAULT = {
 }
 
 
-def emergency_numbers(text: str, category: Optional[str], cues: Iterable[str] = ()) -> list[str]:
+def emergency_numbers(text: str, category: str | None, cues: Iterable[str] = ()) -> list[str]:
     """110 / 119 / 120 in that order of mention, from the words of the report
     and the danger cues the NLU found; by category when no word decides."""
     haystack = (text or "") + " " + " ".join(cues)

@@ -4,7 +4,7 @@ closes the order or reopens it."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 NONE, DOWN = "none", "down"
 
 
-async def order_to_rate(tracker: Tracker) -> Optional[str]:
+async def order_to_rate(tracker: Tracker) -> str | None:
     """The sender's order waiting for a rating: the one named, else the latest."""
     number = order_number_in(tracker)
     sender = reporter_ref(tracker)
@@ -35,10 +35,10 @@ async def order_to_rate(tracker: Tracker) -> Optional[str]:
 
 
 class ValidateSatisfactionForm(FormWithSideSlots):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_satisfaction_form"
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         if tracker.get_slot("rating_number") in (NONE, DOWN):
             return ["rating_number"]
         slots = ["rating_number", "satisfaction"]
@@ -46,7 +46,7 @@ class ValidateSatisfactionForm(FormWithSideSlots):
             slots.append("satisfaction_reason")
         return slots
 
-    async def extract_rating_number(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_rating_number(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("rating_number"):
             return {}
         try:
@@ -58,7 +58,7 @@ class ValidateSatisfactionForm(FormWithSideSlots):
             return {"rating_number": DOWN}
         return {"rating_number": number or NONE}
 
-    async def extract_satisfaction(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_satisfaction(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if self.requested(tracker) not in (None, "satisfaction") or tracker.get_slot("satisfaction"):
             return {}
         message = said(tracker)
@@ -68,13 +68,13 @@ class ValidateSatisfactionForm(FormWithSideSlots):
         answer = satisfaction_answer(message.text, message.entities.get("satisfaction", []))
         if answer is None:
             return {}
-        slots: Dict[Text, Any] = {"satisfaction": answer}
+        slots: dict[str, Any] = {"satisfaction": answer}
         reason = satisfaction_reason(message.text) if answer == "unsatisfied" else None
         if reason:
             slots["satisfaction_reason"] = reason
         return slots
 
-    async def extract_satisfaction_reason(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+    async def extract_satisfaction_reason(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if self.requested(tracker) != "satisfaction_reason":
             return {}
         message = said(tracker)
@@ -85,7 +85,7 @@ class ValidateSatisfactionForm(FormWithSideSlots):
 
 
 class AskSatisfaction(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_satisfaction"
 
     async def run(self, dispatcher, tracker, domain):
@@ -95,7 +95,7 @@ class AskSatisfaction(Action):
 
 
 class AskSatisfactionReason(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_satisfaction_reason"
 
     async def run(self, dispatcher, tracker, domain):
@@ -104,11 +104,11 @@ class AskSatisfactionReason(Action):
 
 
 class ActionSubmitSatisfaction(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_satisfaction"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         number = tracker.get_slot("rating_number")
         answer = tracker.get_slot("satisfaction")
         done = [SlotSet("rating_number", None), SlotSet("satisfaction", None),

@@ -4,11 +4,10 @@ connections are pooled."""
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from .workorders_client import ClientSettings, WorkOrderClient
 
-_client: Optional[WorkOrderClient] = None
+_client: WorkOrderClient | None = None
 
 
 def client() -> WorkOrderClient:
@@ -18,7 +17,7 @@ def client() -> WorkOrderClient:
     return _client
 
 
-def use(replacement: Optional[WorkOrderClient]) -> None:
+def use(replacement: WorkOrderClient | None) -> None:
     """Point the actions at another client (tests, or a settings change)."""
     global _client
     _client = replacement

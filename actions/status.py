@@ -5,7 +5,7 @@ handler and their notes follow once the caller says or keys the order number."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -27,11 +27,11 @@ def order_number_in(tracker: Tracker) -> str | None:
 
 
 class ActionStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         number = order_number_in(tracker)
         sender = reporter_ref(tracker)
         try:

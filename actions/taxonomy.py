@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -15,24 +14,24 @@ def _categories() -> dict:
     return yaml.safe_load(TAXONOMY_PATH.read_text(encoding="utf-8"))["categories"]
 
 
-def category_name(code: Optional[str]) -> Optional[str]:
+def category_name(code: str | None) -> str | None:
     """"incident.water" → "供排水问题"; None for an unknown code."""
     entry = _categories().get(code or "")
     return entry["name"] if entry else None
 
 
-def resolve_hours(code: Optional[str]) -> Optional[int]:
+def resolve_hours(code: str | None) -> int | None:
     """The category's time limit for a normal order (taxonomy.yml)."""
     entry = _categories().get(code or "")
     return int(entry["resolve_hours"]) if entry else None
 
 
-def is_request(code: Optional[str]) -> bool:
+def is_request(code: str | None) -> bool:
     """A question, suggestion or complaint (kind `request`), not a dispute or incident."""
     return is_category(code) and kind_of(code) == "request"
 
 
-def is_category(code: Optional[str]) -> bool:
+def is_category(code: str | None) -> bool:
     return bool(code) and code in _categories()
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import aiohttp
 
@@ -33,8 +34,8 @@ class ServiceUnavailable(WorkOrderServiceError):
 class Rejected(WorkOrderServiceError):
     """The service refused the request (4xx); `reason_zh` is safe to show."""
 
-    def __init__(self, status: int, reason: str, reason_zh: Optional[str] = None,
-                 field: Optional[str] = None) -> None:
+    def __init__(self, status: int, reason: str, reason_zh: str | None = None,
+                 field: str | None = None) -> None:
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
@@ -55,7 +56,7 @@ class ClientSettings:
     backoff_s: float = 0.3
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ClientSettings":
+    def from_env(cls, env: Mapping[str, str]) -> ClientSettings:
         return cls(
             base_url=env.get("WORKORDERS_URL", "http://127.0.0.1:8000").rstrip("/"),
             token=env.get("WORKORDERS_ACTIONS_TOKEN", ""),
@@ -68,7 +69,7 @@ class WorkOrderClient:
     """Calls of the work-order API made on behalf of a resident (the actions token)."""
 
     def __init__(self, settings: ClientSettings,
-                 session: Optional[aiohttp.ClientSession] = None) -> None:
+                 session: aiohttp.ClientSession | None = None) -> None:
         self._settings = settings
         self._session = session
 
@@ -82,7 +83,7 @@ class WorkOrderClient:
                                 headers={"Idempotency-Key": idempotency_key})
 
     async def latest_order(self, reporter_ref: str,
-                           awaiting_satisfaction: bool = False) -> Optional[dict]:
+                           awaiting_satisfaction: bool = False) -> dict | None:
         params = {"reporter_ref": reporter_ref}
         if awaiting_satisfaction:
             params["awaiting_satisfaction"] = "true"
@@ -96,7 +97,7 @@ class WorkOrderClient:
         return await self._call("GET", f"/api/v1/orders/{number}/history",
                                 params={"reporter_ref": reporter_ref})
 
-    async def find_duplicate(self, category: str, area_code: str, location: str) -> Optional[dict]:
+    async def find_duplicate(self, category: str, area_code: str, location: str) -> dict | None:
         return await self._call("GET", "/api/v1/orders/duplicate", params={
             "category": category, "area_code": area_code, "location": location})
 
@@ -121,12 +122,12 @@ class WorkOrderClient:
                                 {"reporter_ref": reporter_ref})
 
     async def answer_satisfaction(self, number: str, reporter_ref: str, answer: str,
-                                  reason: Optional[str] = None) -> dict:
+                                  reason: str | None = None) -> dict:
         return await self._post(f"/api/v1/orders/{number}/satisfaction", {
             "reporter_ref": reporter_ref, "answer": answer, "reason": reason})
 
     # -- places and people ------------------------------------------------------
-    async def resolve_area(self, text: str) -> Optional[dict]:
+    async def resolve_area(self, text: str) -> dict | None:
         """The grid area a place belongs to: {code, name, matched, alias}; None if unknown."""
         try:
             return await self._call("GET", "/api/v1/areas/resolve", params={"text": text[:200]})
@@ -134,9 +135,9 @@ class WorkOrderClient:
             return None
 
     async def request_callback(self, reporter_ref: str, reason: str, transcript: list,
-                               idempotency_key: str, contact: Optional[str] = None,
-                               order_number: Optional[str] = None,
-                               caller_token: Optional[str] = None) -> dict:
+                               idempotency_key: str, contact: str | None = None,
+                               order_number: str | None = None,
+                               caller_token: str | None = None) -> dict:
         """Ask a dispatcher to contact the resident, with the conversation so far
         (``caller_token``: a phone caller's encrypted number, as the contact)."""
         body = {"reporter_ref": reporter_ref, "reason": reason, "transcript": transcript,

@@ -46,9 +46,8 @@ import tempfile
 import time
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -76,18 +75,18 @@ class Phase:
     conversations: int = 0
     seconds: float = 0.0
     conversations_per_s: float = 0.0
-    turn_p50_ms: Optional[float] = None
-    turn_p95_ms: Optional[float] = None
-    turn_p99_ms: Optional[float] = None
-    turn_max_ms: Optional[float] = None
+    turn_p50_ms: float | None = None
+    turn_p95_ms: float | None = None
+    turn_p99_ms: float | None = None
+    turn_max_ms: float | None = None
     http_errors: int = 0
     no_reply_turns: int = 0
     apology_replies: int = 0
     unexpected_turns: int = 0
-    stack_cpu_percent: Optional[float] = None    # 100 = one core
+    stack_cpu_percent: float | None = None    # 100 = one core
     cpu_percent_by_service: dict[str, float] = field(default_factory=dict)
-    client_cpu_percent: Optional[float] = None   # this process, the load generator
-    machine_busy_percent: Optional[float] = None  # all cores together: 100 = all busy
+    client_cpu_percent: float | None = None   # this process, the load generator
+    machine_busy_percent: float | None = None  # all cores together: 100 = all busy
     error_examples: list[str] = field(default_factory=list)
 
 
@@ -112,7 +111,7 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
-def measure_phase(stack: Stack, *args, **kwargs) -> tuple["Phase", Optional[float]]:
+def measure_phase(stack: Stack, *args, **kwargs) -> tuple[Phase, float | None]:
     """run_phase, with the CPU used meanwhile by the stack, this process and the machine."""
     pids = {name: stack.pids(name) for name in SERVICE_NAMES}
     before = {name: process_cpu_seconds(p) for name, p in pids.items()}
@@ -145,7 +144,7 @@ class Replayer:
     """Replays the conversations with fresh senders and keeps the figures of one phase."""
 
     def __init__(self, client: httpx.AsyncClient, url: str, run_id: str,
-                 serial: "itertools.count[int]", tokens: Optional[dict] = None) -> None:
+                 serial: itertools.count[int], tokens: dict | None = None) -> None:
         self.client = client
         self.url = url
         # the REST channel's token of each sender prefix (web, tg, voice)
@@ -155,7 +154,7 @@ class Replayer:
         self.serial = serial  # shared by the phases: no sender is used twice in a run
         self.latencies_ms: list[float] = []
 
-    async def turn(self, sender: str, text: str, phase: Optional[Phase]) -> tuple[float, list[str]]:
+    async def turn(self, sender: str, text: str, phase: Phase | None) -> tuple[float, list[str]]:
         started = time.perf_counter()
         replies: list[str] = []
         error = None
@@ -201,8 +200,8 @@ class Replayer:
 
 
 async def run_phase(url: str, conversations: list[Conversation], residents: int,
-                    min_turns: int, run_id: str, serial: "itertools.count[int]",
-                    warm_up: bool, tokens: Optional[dict] = None) -> tuple[Phase, Optional[float]]:
+                    min_turns: int, run_id: str, serial: itertools.count[int],
+                    warm_up: bool, tokens: dict | None = None) -> tuple[Phase, float | None]:
     """One phase; with `warm_up`, first one untimed request (its latency returned)."""
     phase = Phase(residents=residents)
     limits = httpx.Limits(max_connections=residents, max_keepalive_connections=residents)
@@ -323,7 +322,7 @@ def main(argv: list[str]) -> int:
         "what": "scripted conversations through Rasa's REST channel with the whole embedded "
                 "stack (actions, work-order API, notifier, sweeper; SQLite); load generator "
                 "on the same machine",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "model": model,
         "conversations": len(conversations),

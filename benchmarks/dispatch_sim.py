@@ -236,7 +236,7 @@ def plot(bench: Benchmark, path: Path) -> None:
     results = bench.results
     fig, axes = plt.subplots(len(results), 1, figsize=(12, 3.2 * len(results)),
                              sharex=True, sharey=True, squeeze=False)
-    for ax, result, metrics in zip(axes[:, 0], results, bench.metrics):
+    for ax, result, metrics in zip(axes[:, 0], results, bench.metrics, strict=False):
         _plot_policy(ax, result, metrics)
     axes[-1, 0].set_xlabel("day")
     fig.suptitle(f"Dispatch simulation, seed {bench.world.seed}, {bench.world.days} days, "
@@ -250,7 +250,7 @@ def plot(bench: Benchmark, path: Path) -> None:
 def _plot_policy(ax, result: RunResult, metrics: PolicyMetrics) -> None:
     days = [t / MINUTES_PER_DAY for t in result.samples.times]
     capacities = [h.spec.capacity for h in result.handlers]
-    ratios = [[load / cap for load, cap in zip(loads, capacities)]
+    ratios = [[load / cap for load, cap in zip(loads, capacities, strict=False)]
               for loads in result.samples.loads]
     for i in range(len(capacities)):
         ax.plot(days, [r[i] for r in ratios], linewidth=0.4, alpha=0.35, color="tab:gray")

@@ -29,7 +29,7 @@ import time
 import unicodedata
 import wave
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.machine import machine
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict = {
         "benchmark": "eval_voice",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "model": folder.name if folder.name != "model" else f"{folder.parent.name}/{folder.name}",
         "chinese_model": chinese,

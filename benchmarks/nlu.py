@@ -24,14 +24,13 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.machine import machine, peak_rss_mb, percentile
@@ -154,7 +153,7 @@ def main(argv: list[str]) -> int:
 
     result = {
         "benchmark": "nlu",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "model": model.name,
         "styles_set": {**figures(styles),

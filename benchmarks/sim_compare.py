@@ -135,17 +135,17 @@ def comparison_table(pooled: Sequence[Pooled], chosen: str, main_seed: int) -> s
     groups = ("urgent breach rate", "breach", "balance", "pending (min)", "over capacity")
     spans = (3, 1, 2, 4, 2)
     top, at = " " * name_width, 0
-    for group, span in zip(groups, spans):
+    for group, span in zip(groups, spans, strict=False):
         width = sum(widths[at:at + span])
         top += group.center(width, "-")[:width]
         at += span
     head = "policy".ljust(name_width) + "".join(
-        heading.rjust(w) for (_, heading, _), w in zip(COLUMNS, widths))
+        heading.rjust(w) for (_, heading, _), w in zip(COLUMNS, widths, strict=False))
     lines = [top, head, "-" * len(head)]
     for p in pooled:
         mark = "*" if p.policy == chosen else " "
         cells = "".join(fmt.format(getattr(p, field)).rjust(w)
-                        for (field, _, fmt), w in zip(COLUMNS, widths))
+                        for (field, _, fmt), w in zip(COLUMNS, widths, strict=False))
         lines.append(f"{mark}{p.policy}".ljust(name_width) + cells)
     first = pooled[0]
     lines += [

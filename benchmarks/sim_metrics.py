@@ -124,8 +124,8 @@ def _load_stats(result: RunResult) -> tuple[float, float, float]:
     """(mean imbalance, mean utilisation, over-capacity share) over the samples."""
     capacities = [h.spec.capacity for h in result.handlers]
     imbalances, utilisations, over, pairs = [], [], 0, 0
-    for loads, duty in zip(result.samples.loads, result.samples.on_duty):
-        ratios = [load / cap for load, cap, on in zip(loads, capacities, duty) if on]
+    for loads, duty in zip(result.samples.loads, result.samples.on_duty, strict=False):
+        ratios = [load / cap for load, cap, on in zip(loads, capacities, duty, strict=False) if on]
         over += sum(r > 1 for r in ratios)
         pairs += len(ratios)
         mean = sum(ratios) / len(ratios) if ratios else 0.0
@@ -238,9 +238,9 @@ def table(metrics: Sequence[PolicyMetrics]) -> str:
     label_width = max(len(label) for _, label, _ in ROWS)
     widths = [max(12, len(m.policy) + 2) for m in metrics]
     lines = ["metric".ljust(label_width)
-             + "".join(m.policy.rjust(w) for m, w in zip(metrics, widths))]
+             + "".join(m.policy.rjust(w) for m, w in zip(metrics, widths, strict=False))]
     lines.append("-" * len(lines[0]))
     for name, label, fmt in ROWS:
-        cells = (fmt.format(getattr(m, name)).rjust(w) for m, w in zip(metrics, widths))
+        cells = (fmt.format(getattr(m, name)).rjust(w) for m, w in zip(metrics, widths, strict=False))
         lines.append(label.ljust(label_width) + "".join(cells))
     return "\n".join(lines)

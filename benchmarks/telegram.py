@@ -39,9 +39,8 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -61,7 +60,7 @@ HANDLER_CHAT_BASE = 910_000_000
 RESIDENT_CHAT_BASE = 920_000_000
 
 
-def script(building: int) -> list[tuple[str, Optional[str]]]:
+def script(building: int) -> list[tuple[str, str | None]]:
     """One resident's report: (message, a word its first reply should hold)."""
     return [
         (f"幸福里小区{building}号楼门口的路灯坏了，晚上黑乎乎的", None),
@@ -79,14 +78,14 @@ class ChatPhase:
     turns: int = 0
     seconds: float = 0.0
     messages_per_s: float = 0.0
-    p50_ms: Optional[float] = None
-    p95_ms: Optional[float] = None
-    p99_ms: Optional[float] = None
-    max_ms: Optional[float] = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
     no_reply: int = 0
     unexpected: int = 0
     cpu_percent_by_service: dict[str, float] = field(default_factory=dict)
-    machine_busy_percent: Optional[float] = None
+    machine_busy_percent: float | None = None
     examples: list[str] = field(default_factory=list)
 
 
@@ -97,9 +96,9 @@ class NotifyPhase:
     tickets: int = 0
     seconds: float = 0.0
     tickets_per_s: float = 0.0
-    p50_ms: Optional[float] = None
-    p95_ms: Optional[float] = None
-    max_ms: Optional[float] = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    max_ms: float | None = None
 
 
 class Replies:
@@ -152,7 +151,7 @@ async def run_chats(emu: BotApiEmulator, phase: ChatPhase, turns_wanted: int, se
                 update_id = await asyncio.to_thread(emu.user_sends, RESIDENT_TOKEN, chat_id, text)
                 try:
                     call = await asyncio.wait_for(future, REPLY_TIMEOUT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     phase.no_reply += 1
                     phase.examples.append(f"chat {chat_id}: no reply to {text!r}")
                     break
@@ -221,7 +220,7 @@ def link_handlers(stack: Stack, emu: BotApiEmulator, admin: str) -> dict[int, in
     return chats
 
 
-async def file_orders(stack: Stack, token: str, count: int) -> list[tuple[str, float, Optional[int]]]:
+async def file_orders(stack: Stack, token: str, count: int) -> list[tuple[str, float, int | None]]:
     """File ``count`` orders at once as staff at a desk would (the staff view names the
     assignee); (number, monotonic creation time, assignee id)."""
     places = [("grid:cg-xingfuli", "幸福里小区"), ("grid:cg-hongxing", "红星村"),
@@ -229,7 +228,7 @@ async def file_orders(stack: Stack, token: str, count: int) -> list[tuple[str, f
     categories = ["incident.facility", "dispute.neighbor"]
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=30) as client:
-        async def one(i: int) -> tuple[str, float, Optional[int]]:
+        async def one(i: int) -> tuple[str, float, int | None]:
             area, name = places[i % len(places)]
             body = {"category": categories[i % 2], "description": f"压测工单 {i}",
                     "location_text": f"{name}{i}号楼", "area_code": area,
@@ -278,7 +277,7 @@ def notify_phase(stack: Stack, emu: BotApiEmulator, admin: str, count: int,
 # ---------------------------------------------------------------------- main
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.telegram", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=120, help="messages measured per chat phase")
@@ -320,7 +319,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     target_phase = phases[1]
     ok = target_phase.p95_ms is not None and target_phase.p95_ms <= TARGET_P95_MS
     result = {
-        "benchmark": "telegram", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "telegram", "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(), "model": stack.model.name,
         "settings": vars(args),
         "notifications": asdict(notify),
@@ -343,7 +342,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f" {p.name} (think {p.think_s:g} s): {p.turns} messages, {p.messages_per_s} msg/s, "
               f"update->reply p50 {p.p50_ms} ms, p95 {p.p95_ms} ms{target}, p99 {p.p99_ms} ms; "
               f"no reply {p.no_reply}, unexpected {p.unexpected}")
-        print(f"   CPU %: " + ", ".join(f"{k} {v}" for k, v in p.cpu_percent_by_service.items())
+        print("   CPU %: " + ", ".join(f"{k} {v}" for k, v in p.cpu_percent_by_service.items())
               + f"; machine busy {p.machine_busy_percent} %")
     print(" peak RSS (MiB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
     for p in phases:

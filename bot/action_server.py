@@ -24,7 +24,6 @@ import os
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import Optional
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
@@ -53,7 +52,7 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
-    def from_env(cls, env: dict) -> "ServerSettings":
+    def from_env(cls, env: dict) -> ServerSettings:
         secret = (env.get("ACTIONS_SECRET") or "").strip()
         if not secret:
             raise ValueError("ACTIONS_SECRET is not set: the action server answers only "
@@ -79,7 +78,7 @@ def inflate(body: bytes, max_bytes: int) -> bytes:
     return out
 
 
-def bearer_matches(authorization: Optional[str], secret: str) -> bool:
+def bearer_matches(authorization: str | None, secret: str) -> bool:
     """``Bearer <secret>``, compared in constant time."""
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":
@@ -130,7 +129,7 @@ def create_app(settings: ServerSettings, actions_package: str = "actions"):
     return app
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--actions", default="actions", help="package of the actions")
     parser.add_argument("--host", help="overrides ACTIONS_HOST")

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
@@ -41,19 +42,19 @@ CHANNEL_TOKEN_ENV: Mapping[str, str] = {
 MAX_SENDER_CHARS = 128
 
 
-def tokens_from_env(env: Mapping[str, str]) -> Dict[str, str]:
+def tokens_from_env(env: Mapping[str, str]) -> dict[str, str]:
     """{prefix: token} of the channels whose token is set."""
     return {prefix: env[name].strip() for prefix, name in CHANNEL_TOKEN_ENV.items()
             if (env.get(name) or "").strip()}
 
 
-def bearer(authorization: Optional[str]) -> Optional[str]:
+def bearer(authorization: str | None) -> str | None:
     scheme, _, value = (authorization or "").partition(" ")
     value = value.strip()
     return value if scheme.lower() == "bearer" and value else None
 
 
-def channel_of(token: Optional[str], tokens: Mapping[str, str]) -> Optional[str]:
+def channel_of(token: str | None, tokens: Mapping[str, str]) -> str | None:
     """The prefix whose token this is (every token compared, in constant time)."""
     if not token:
         return None
@@ -72,8 +73,8 @@ def sender_allowed(prefix: str, sender: Any) -> bool:
     return head == prefix and bool(sep) and bool(rest) and not any(c.isspace() for c in rest)
 
 
-def refusal(authorization: Optional[str], body: Any,
-            tokens: Mapping[str, str]) -> Optional[tuple[int, str, str]]:
+def refusal(authorization: str | None, body: Any,
+            tokens: Mapping[str, str]) -> tuple[int, str, str] | None:
     """(status, reason, reason_zh) if the request may not be served, else None."""
     prefix = channel_of(bearer(authorization), tokens)
     if prefix is None:
@@ -88,7 +89,7 @@ def refusal(authorization: Optional[str], body: Any,
 class TokenRestInput(RestInput):
     """RestInput behind channel tokens (see the module's docstring)."""
 
-    def __init__(self, tokens: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, tokens: Mapping[str, str] | None = None) -> None:
         self.tokens = dict(tokens_from_env(os.environ) if tokens is None else tokens)
         if len(set(self.tokens.values())) != len(self.tokens):
             raise ValueError("each channel needs its own token: "
@@ -101,21 +102,21 @@ class TokenRestInput(RestInput):
                      ", ".join(f"{p}:*" for p in sorted(self.tokens)))
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"  # the same path: /webhooks/rest/webhook
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TokenRestInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TokenRestInput:
         return cls()
 
-    def _extract_input_channel(self, req: Request) -> Text:
+    def _extract_input_channel(self, req: Request) -> str:
         return self.name()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
 
         @webhook.middleware("request")
-        async def authenticate(request: Request) -> Optional[response.HTTPResponse]:
+        async def authenticate(request: Request) -> response.HTTPResponse | None:
             if request.method != "POST":
                 return None  # GET /webhooks/rest/: the channel's health, no data
             try:

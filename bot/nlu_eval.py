@@ -17,7 +17,6 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from bot.model_store import ROOT
 
@@ -35,15 +34,15 @@ STYLES = ("chat", "headline", "letter", "transcript", "traditional")
 class Example:
     text: str
     intent: str
-    category: Optional[str]
+    category: str | None
     emergency: bool
-    entities: List[Dict] = field(default_factory=list)
+    entities: list[dict] = field(default_factory=list)
     style: str = "chat"
     # an ordinary report that sounds alarming (the emergency flag must stay off)
     alarming: bool = False
 
 
-def load_examples(path: Path = HELDOUT) -> List[Example]:
+def load_examples(path: Path = HELDOUT) -> list[Example]:
     from rasa.shared.nlu.constants import METADATA, METADATA_INTENT
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -62,11 +61,11 @@ def load_examples(path: Path = HELDOUT) -> List[Example]:
     return examples
 
 
-def _kind(category: Optional[str]) -> Optional[str]:
+def _kind(category: str | None) -> str | None:
     return category.split(".", 1)[0] if category else None
 
 
-def score(examples: List[Example], predictions: List[Dict]) -> Dict:
+def score(examples: list[Example], predictions: list[dict]) -> dict:
     """Accuracy, macro-F1, confusion and the emergency figures.
 
     Emergencies: ``act`` is the flag that acts at once, ``check`` the one
@@ -94,15 +93,15 @@ def score(examples: List[Example], predictions: List[Dict]) -> Dict:
         {"text": e.text, "style": e.style,
          "expected": {"intent": e.intent, "category": e.category, "emergency": e.emergency},
          "got": {k: p.get(k) for k in ("intent", "category", "emergency", "emergency_check")}}
-        for e, p in zip(examples, predictions)
+        for e, p in zip(examples, predictions, strict=False)
         if p["intent"] != e.intent or (e.category and p["category"] != e.category)
         or bool(p["emergency"]) != e.emergency
     ]
 
-    def share(indices, flags) -> Optional[float]:
+    def share(indices, flags) -> float | None:
         return sum(flags[i] for i in indices) / len(indices) if indices else None
 
-    either = [a or c for a, c in zip(act, check)]
+    either = [a or c for a, c in zip(act, check, strict=False)]
     return {
         "examples": len(examples),
         "intent_accuracy": accuracy_score(intents_true, intents_pred),
@@ -132,7 +131,7 @@ def score(examples: List[Example], predictions: List[Dict]) -> Dict:
     }
 
 
-def by_style(examples: List[Example], predictions: List[Dict]) -> Dict[str, Dict]:
+def by_style(examples: list[Example], predictions: list[dict]) -> dict[str, dict]:
     """``score`` per style, in STYLES order (styles with no example left out)."""
     result = {}
     for style in STYLES + tuple(sorted({e.style for e in examples} - set(STYLES))):
@@ -142,13 +141,13 @@ def by_style(examples: List[Example], predictions: List[Dict]) -> Dict[str, Dict
     return result
 
 
-def predict(agent, examples: List[Example]) -> List[Dict]:
+def predict(agent, examples: list[Example]) -> list[dict]:
     from bot.nlu_runtime import classify
 
     return [classify(agent, e.text) for e in examples]
 
 
-def evaluate(agent, examples: Optional[List[Example]] = None) -> Dict:
+def evaluate(agent, examples: list[Example] | None = None) -> dict:
     examples = examples or load_examples()
     predictions = predict(agent, examples)
     return {**score(examples, predictions), "styles": by_style(examples, predictions)}
@@ -162,7 +161,7 @@ STYLE_COLUMNS = (
 )
 
 
-def style_table(result: Dict) -> str:
+def style_table(result: dict) -> str:
     """One row per style and one for all: intent, kind and category accuracy;
     emergencies: act-now precision and recall, share acted on or asked about;
     non-emergency reports: share acted on at once, share asked about."""
@@ -178,16 +177,16 @@ def style_table(result: Dict) -> str:
     return "\n".join(lines)
 
 
-def confusion_table(result: Dict) -> str:
+def confusion_table(result: dict) -> str:
     labels = result["category_labels"]
-    short = [l.split(".")[1][:8] for l in labels] + ["none"]
+    short = [label.split(".")[1][:8] for label in labels] + ["none"]
     lines = ["true \\ pred".ljust(20) + " ".join(s.rjust(8) for s in short)]
-    for label, row in zip(labels, result["category_confusion"]):
+    for label, row in zip(labels, result["category_confusion"], strict=False):
         lines.append(label.ljust(20) + " ".join(str(v).rjust(8) for v in row))
     return "\n".join(lines)
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     from bot.nlu_runtime import load_agent
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,7 +21,7 @@ from bot.model_store import model_path  # noqa: E402
 MAX_CHARS = 1000
 
 logger = logging.getLogger(__name__)
-_loop: Optional[asyncio.AbstractEventLoop] = None
+_loop: asyncio.AbstractEventLoop | None = None
 
 
 def _run(coroutine):
@@ -33,7 +33,7 @@ def _run(coroutine):
     return _loop.run_until_complete(coroutine)
 
 
-def load_agent(path: Optional[Path] = None):
+def load_agent(path: Path | None = None):
     """A Rasa Agent with the model for the current inputs (or `path`)."""
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
@@ -49,7 +49,7 @@ def load_agent(path: Optional[Path] = None):
     return Agent.load(str(path))
 
 
-def flatten(parse: Dict[str, Any]) -> Dict[str, Any]:
+def flatten(parse: dict[str, Any]) -> dict[str, Any]:
     """Rasa's parse result -> the classifier record documented in the README."""
     intent = parse.get("intent") or {}
     category = parse.get("category") or {}
@@ -68,7 +68,7 @@ def flatten(parse: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def classify(agent, text: str) -> Dict[str, Any]:
+def classify(agent, text: str) -> dict[str, Any]:
     """Classify one message; never raises on odd text."""
     clean = (text or "").replace("\x00", "").strip()
     truncated = len(clean) > MAX_CHARS
@@ -78,6 +78,6 @@ def classify(agent, text: str) -> Dict[str, Any]:
 
 
 # The record for a line with no text, or one that could not be classified.
-EMPTY: Dict[str, Any] = {"intent": None, "confidence": 0.0, "category": None,
+EMPTY: dict[str, Any] = {"intent": None, "confidence": 0.0, "category": None,
                          "kind": None, "emergency": False, "emergency_check": False,
                          "entities": []}

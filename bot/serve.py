@@ -12,7 +12,7 @@ checks the answers, with the same schema and the same error message.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any
 
 
 def install_cached_response_validation() -> None:
@@ -20,9 +20,9 @@ def install_cached_response_validation() -> None:
     from rasa.core.actions import action as rasa_action
     from rasa.shared.constants import DOCS_BASE_URL
 
-    compiled: Dict[str, Any] = {}
+    compiled: dict[str, Any] = {}
 
-    def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         validator = compiled.get("validator")
         if validator is None:
             schema = self.action_response_format_spec()

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Optional
 
 PREFIX = "web:"
 MIN_KEY_BYTES = 16
@@ -49,7 +48,7 @@ def _check_key(key: bytes) -> None:
         raise ValueError(f"the signing key needs at least {MIN_KEY_BYTES} random bytes")
 
 
-def sign(sender: str, key: bytes, now: Optional[float] = None) -> str:
+def sign(sender: str, key: bytes, now: float | None = None) -> str:
     """The cookie value for ``sender``: ``<sender>.<issued>.<HMAC-SHA256>`` (base64url)."""
     _check_key(key)
     if not sender.startswith(PREFIX) or len(sender) <= len(PREFIX):
@@ -58,8 +57,8 @@ def sign(sender: str, key: bytes, now: Optional[float] = None) -> str:
     return f"{_b64(payload.encode('utf-8'))}.{_b64(_mac(key, payload))}"
 
 
-def verify(value: Optional[str], key: bytes, max_age_s: float,
-           now: Optional[float] = None) -> Optional[str]:
+def verify(value: str | None, key: bytes, max_age_s: float,
+           now: float | None = None) -> str | None:
     """The sender of a cookie this key signed, not older than ``max_age_s``; else None."""
     _check_key(key)
     if not value or value.count(".") != 1:

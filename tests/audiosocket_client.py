@@ -259,7 +259,7 @@ class AudioSocketClient:
         """Wait for the gateway to end the call (hang-up frame or close)."""
         try:
             await asyncio.wait_for(self.closed.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"the gateway did not end the call within {timeout} s") from None
 
     async def next_action(self) -> str:

@@ -668,7 +668,7 @@ class BotApiEmulator:
             changed = bot.changed
             try:
                 await asyncio.wait_for(changed.wait(), deadline - loop.time())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if bot.poll_generation != generation:
                 raise _ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
@@ -819,7 +819,7 @@ class BotApiEmulator:
                         reply = await _read_webhook_reply(resp)
                         break
                     error = f"Wrong response from the webhook: {resp.status} {resp.reason}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"Connection failed: {type(exc).__name__}: {exc}"
             bot.webhook_error = (int(time.time()), error)
         else:

@@ -33,7 +33,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,10 +118,10 @@ class Settings:
     #: TELEGRAM_* settings (tokens, API base, mode); the bots run when a token is set
     telegram: dict = field(default_factory=dict)
     #: VOSK_MODEL_PATH and VOICE_* settings; None: the phone line's gateway does not run
-    voice: Optional[dict] = None
+    voice: dict | None = None
 
     @classmethod
-    def from_env(cls, env: dict) -> "Settings":
+    def from_env(cls, env: dict) -> Settings:
         var = Path(env.get("VAR_DIR", ROOT / "var")).resolve()
         return cls(
             host=env.get("BIND_HOST", "127.0.0.1"),
@@ -170,14 +169,14 @@ CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
 class Service:
     name: str
     argv: list[str]
-    health_url: Optional[str]  # None: ready once alive for ALIVE_AFTER_S
+    health_url: str | None  # None: ready once alive for ALIVE_AFTER_S
     describe: str
     env: dict = field(default_factory=dict)
     #: False for processes that are not ours (Rasa, the action server): the launcher
     #: writes the development-mode warning at the head of their log for them
     checks_start: bool = True
-    process: Optional[subprocess.Popen] = None
-    log_path: Optional[Path] = None
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
     started_at: float = 0.0
 
     def ready(self) -> bool:
@@ -196,7 +195,7 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
-def services(settings: Settings, model: Optional[Path] = None) -> list[Service]:
+def services(settings: Settings, model: Path | None = None) -> list[Service]:
     """The processes to start; `model` defaults to the one of the current inputs."""
     model = model or model_path()
     if not model.exists():

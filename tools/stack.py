@@ -36,7 +36,6 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -70,7 +69,7 @@ def _die_with_parent() -> None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def newest_model() -> Optional[Path]:
+def newest_model() -> Path | None:
     """The model of the current inputs if trained, else the newest models/zh-*.tar.gz."""
     current = model_path()
     if current.exists():
@@ -79,7 +78,7 @@ def newest_model() -> Optional[Path]:
     return found[-1] if found else None
 
 
-def unavailable_reason() -> Optional[str]:
+def unavailable_reason() -> str | None:
     """Why a stack cannot be started here (None: it can); for pytest.skip."""
     if not (RASA_BIN / "rasa").exists():
         return "the Rasa environment .venv-rasa is missing: run `make venvs`"
@@ -121,7 +120,7 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _vm_hwm_kib(pid: int) -> Optional[int]:
+def _vm_hwm_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -165,9 +164,9 @@ class Stack:
     gateway runs too (an empty dict: with its defaults).
     """
 
-    def __init__(self, var_dir: Path | str, model: Optional[Path | str] = None, *,
+    def __init__(self, var_dir: Path | str, model: Path | str | None = None, *,
                  warm_up: bool = True, ready_timeout_s: float = READY_TIMEOUT_S,
-                 telegram: Optional[dict] = None, voice: Optional[dict] = None) -> None:
+                 telegram: dict | None = None, voice: dict | None = None) -> None:
         chosen = Path(model) if model else newest_model()
         if chosen is not None and not chosen.is_absolute() and not chosen.exists():
             chosen = ROOT / chosen  # models/zh-….tar.gz from anywhere
@@ -197,7 +196,7 @@ class Stack:
         self.launcher.preexec_fn = _die_with_parent
         self.log_dir = self.var / "log"
         self._log = None
-        self._client: Optional[httpx.Client] = None
+        self._client: httpx.Client | None = None
         self._stopped_on_purpose: set[str] = set()
         self.started = False
         #: seconds spent in each start phase: prepare, ready, warm_up
@@ -253,13 +252,13 @@ class Stack:
         return self.settings.database_url
 
     # -- life cycle ------------------------------------------------------------
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         """Migrate, load the demo data, start every process, wait until all are ready."""
         if self.started:
             return self
@@ -343,7 +342,7 @@ class Stack:
         process = self.service(name).process
         return process is not None and process.poll() is None
 
-    def pid(self, name: str) -> Optional[int]:
+    def pid(self, name: str) -> int | None:
         return self.service(name).process.pid if self.running(name) else None
 
     def stop_service(self, name: str) -> None:
@@ -381,7 +380,7 @@ class Stack:
         pid = self.pid(name)
         return _descendants(pid) if pid else []
 
-    def peak_rss_mib(self, name: str) -> Optional[float]:
+    def peak_rss_mib(self, name: str) -> float | None:
         """Peak resident set size (VmHWM) of the service in MiB, its children added.
 
         The children's peaks are added as if they coincided, so with children

@@ -349,7 +349,7 @@ class EspeakSpeaker:
         try:
             out, err = await asyncio.wait_for(
                 process.communicate(text.encode("utf-8") + b"\n"), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise SpeechSynthesisError(
                 f"espeak-ng took longer than {self.timeout_s:g} s") from None
         finally:

@@ -7,9 +7,8 @@ one part; these helpers extend and merge spans so the location is usable.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
 
-Span = Tuple[int, int]
+Span = tuple[int, int]
 
 _NUM = r"[0-9０-９一二三四五六七八九十百零〇两幺]+"
 # A numbered address part: 3号楼, 二单元, 502室, 三组, 12号, 5层, 东门, 村口 ...
@@ -36,7 +35,7 @@ def extend_right(text: str, span: Span) -> Span:
     return start, end
 
 
-def address_runs(text: str) -> List[Span]:
+def address_runs(text: str) -> list[Span]:
     """Spans of numbered address runs (3号楼2单元), for when no model tagged them."""
     spans = []
     for match in ADDRESS_RUN.finditer(text):
@@ -48,9 +47,9 @@ def address_runs(text: str) -> List[Span]:
     return spans
 
 
-def merge_spans(text: str, spans: List[Span]) -> List[Span]:
+def merge_spans(text: str, spans: list[Span]) -> list[Span]:
     """Union overlapping spans and join neighbours that form one place."""
-    merged: List[Span] = []
+    merged: list[Span] = []
     for start, end in sorted(spans):
         if merged:
             last_start, last_end = merged[-1]
@@ -95,7 +94,7 @@ def trim(text: str, span: Span) -> Span:
     return start, end
 
 
-def assemble(text: str, spans: List[Span], add_runs: bool = True) -> List[Span]:
+def assemble(text: str, spans: list[Span], add_runs: bool = True) -> list[Span]:
     """Extended, merged and trimmed location spans for a message."""
     grown = [extend_right(text, trim(text, s)) for s in spans]
     if add_runs:

@@ -9,7 +9,7 @@ that the model missed. The span rules live in `bot.components.address`.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -28,27 +28,27 @@ LOCATION = "location"
 )
 class EntityAssembler(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "entity": LOCATION,
             "add_address_runs": True,
             "preferred_extractor": "RegexEntityExtractor",
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._config = {**self.get_default_config(), **config}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "EntityAssembler":
+    ) -> EntityAssembler:
         return cls(config)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._assemble(message)
         return messages
@@ -89,7 +89,7 @@ class EntityAssembler(GraphComponent):
             add_to_output=True,
         )
 
-    def _deduplicate(self, entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    def _deduplicate(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Drop an entity overlapped by one of the same type from the preferred extractor."""
         preferred = [
             e for e in entities if e.get("extractor") == self._config["preferred_extractor"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Optional, Tuple
 
 WHITESPACE = re.compile(r"[\s\u3000]+")
 CJK_PUNCTUATION = "，。！？；：、“”‘’（）《》…—,.!?;:()"
@@ -42,9 +41,9 @@ TRANSCRIPT_MIN_SPACES = 2
 class Normalized:
     text: str
     # origin[i]: index in the input of the character text[i] came from
-    origin: Tuple[int, ...]
+    origin: tuple[int, ...]
 
-    def span(self, start: int, end: int) -> Optional[Tuple[int, int]]:
+    def span(self, start: int, end: int) -> tuple[int, int] | None:
         """The span of the result covering input span [start, end), or None
         if nothing of it is left."""
         inside = [i for i, o in enumerate(self.origin) if start <= o < end]
@@ -53,7 +52,7 @@ class Normalized:
         return inside[0], inside[-1] + 1
 
 
-Chars = List[Tuple[str, int]]
+Chars = list[tuple[str, int]]
 
 
 def _is_cjk(char: str) -> bool:
@@ -102,7 +101,7 @@ def _simplified(chars: Chars) -> Chars:
     if converted == text:
         return chars
     if len(converted) == len(text):
-        return [(new, origin) for new, (_, origin) in zip(converted, chars)]
+        return [(new, origin) for new, (_, origin) in zip(converted, chars, strict=False)]
     # a phrase changed length: convert character by character to keep the map
     out: Chars = []
     for char, origin in chars:

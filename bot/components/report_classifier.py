@@ -26,16 +26,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import joblib
 import numpy as np
 import scipy.sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -44,8 +39,11 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import ENTITIES, INTENT, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from bot.components.token_limiter import FULL_TOKENS
 from bot.components.report_labels import (
     ACT,
     CHECK,
@@ -61,8 +59,8 @@ from bot.components.report_labels import (
     emergency_label,
     emergency_level,
     find_cues,
-    kind_of,
 )
+from bot.components.token_limiter import FULL_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +69,17 @@ CATEGORY = "category"
 EMERGENCY = "emergency"
 
 
-def _tokens(words: List[Text]) -> List[Text]:
+def _tokens(words: list[str]) -> list[str]:
     """Identity for pre-tokenized input (module level so it pickles)."""
     return words
 
 
-def _words(message: Message) -> List[Text]:
+def _words(message: Message) -> list[str]:
     tokens = message.get(FULL_TOKENS) or message.get(TOKENS_NAMES[TEXT]) or []
     return [t.text for t in tokens if t.text.strip()]
 
 
-def _intent_metadata(message: Message) -> Dict[Text, Any]:
+def _intent_metadata(message: Message) -> dict[str, Any]:
     metadata = message.get(METADATA) or {}
     return metadata.get(METADATA_INTENT) or {}
 
@@ -93,7 +91,7 @@ class ReportClassifier(GraphComponent):
     """Category and emergency models over word and character n-grams."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # inverse regularisation strength of the category model
             "C": 20.0,
@@ -130,15 +128,15 @@ class ReportClassifier(GraphComponent):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sklearn", "scipy", "joblib"]
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        model: Optional[Dict[Text, Any]] = None,
+        model: dict[str, Any] | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -148,11 +146,11 @@ class ReportClassifier(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "ReportClassifier":
+    ) -> ReportClassifier:
         return cls(config, model_storage, resource)
 
     # ------------------------------------------------------------------ train
@@ -257,7 +255,7 @@ class ReportClassifier(GraphComponent):
                  if LEVELS.index(CHECK) in columns else np.zeros(len(act)))
         return act, act + check
 
-    def _lookup(self, training_data: TrainingData) -> List[Text]:
+    def _lookup(self, training_data: TrainingData) -> list[str]:
         name = self._config["emergency_lookup"]
         for table in training_data.lookup_tables:
             if table.get("name") == name:
@@ -265,13 +263,13 @@ class ReportClassifier(GraphComponent):
         return []
 
     @staticmethod
-    def _features(model: Dict[Text, Any], messages: List[Message]):
+    def _features(model: dict[str, Any], messages: list[Message]):
         words = model["word_vectorizer"].transform([_words(m) for m in messages])
         chars = model["char_vectorizer"].transform([m.get(TEXT) or "" for m in messages])
         return scipy.sparse.hstack([words, chars]).tocsr()
 
     @staticmethod
-    def _emergency_features(model: Dict[Text, Any], messages: List[Message], features):
+    def _emergency_features(model: dict[str, Any], messages: list[Message], features):
         """The text features plus the danger lexicon as features: a present
         cue, and a cue that only voices a worry or something past."""
         rows = []
@@ -287,12 +285,12 @@ class ReportClassifier(GraphComponent):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "ReportClassifier":
+    ) -> ReportClassifier:
         try:
             with model_storage.read_from(resource) as directory:
                 model = joblib.load(directory / MODEL_FILE)
@@ -302,7 +300,7 @@ class ReportClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     # ---------------------------------------------------------------- process
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if not self._model:
             return messages
         texts = [m for m in messages if m.get(TEXT)]
@@ -318,12 +316,12 @@ class ReportClassifier(GraphComponent):
             p_act, p_danger = self._act_and_danger(probabilities, emergency_model.classes_)
         else:
             p_act = p_danger = np.zeros(len(texts))
-        for message, probs, act, danger in zip(texts, category_probs, p_act, p_danger):
-            self._annotate(message, dict(zip(category_model.classes_, probs)),
+        for message, probs, act, danger in zip(texts, category_probs, p_act, p_danger, strict=False):
+            self._annotate(message, dict(zip(category_model.classes_, probs, strict=False)),
                            float(act), float(danger))
         return messages
 
-    def _annotate(self, message: Message, probs: Dict[Text, float], p_act: float,
+    def _annotate(self, message: Message, probs: dict[str, float], p_act: float,
                   p_danger: float) -> None:
         intent = message.get(INTENT) or {}
         text = message.get(TEXT) or ""
@@ -391,7 +389,7 @@ class ReportClassifier(GraphComponent):
         )
 
     @staticmethod
-    def _align_intent(message: Message, report_intent: Text, text_confidence: float) -> None:
+    def _align_intent(message: Message, report_intent: str, text_confidence: float) -> None:
         """Make the report intent of the chosen category the top intent, with
         the intent ranking reshaped so the fallback does not undo it."""
         ranking = message.get("intent_ranking") or []

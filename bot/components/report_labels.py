@@ -7,8 +7,8 @@ their own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
 
 # Intents that carry a report (or another request), and the kind of each.
 REPORT_INTENTS: Mapping[str, str] = {
@@ -44,11 +44,11 @@ def kind_of(category: str) -> str:
 
 @dataclass(frozen=True)
 class CategoryDecision:
-    category: Optional[str]
-    kind: Optional[str]
+    category: str | None
+    kind: str | None
     confidence: float
     ranking: tuple  # ((code, probability), ...) best first, top three
-    intent: Optional[str]  # the report intent that fits the category, if any
+    intent: str | None  # the report intent that fits the category, if any
 
 
 # A cancellation that names the resident's own report ("我刚才报的…撤销吧",
@@ -64,7 +64,7 @@ def names_own_report(text: str) -> bool:
 
 def decide_category(
     probabilities: Mapping[str, float],
-    intent: Optional[str],
+    intent: str | None,
     intent_ranking: Iterable[Mapping[str, object]] = (),
     describing_threshold: float = 0.6,
     reread_max_none: float = 0.3,
@@ -122,7 +122,7 @@ def decide_category(
     return CategoryDecision(None, None, 0.0, ranking, None)
 
 
-def best_incident(probabilities: Mapping[str, float]) -> Optional[str]:
+def best_incident(probabilities: Mapping[str, float]) -> str | None:
     """The most likely incident category: what an emergency is filed as (an
     emergency goes to a grid worker, never to a mediator or an office)."""
     incidents = {c: p for c, p in probabilities.items() if c != NO_CATEGORY and kind_of(c) == "incident"}
@@ -181,7 +181,7 @@ class EmergencyThresholds:
 
 
 def emergency_level(p_act: float, p_danger: float, cues: Sequence[str],
-                    thresholds: EmergencyThresholds, intent: Optional[str] = None,
+                    thresholds: EmergencyThresholds, intent: str | None = None,
                     content_chars: int = 99, min_chars: int = 5) -> str:
     """ACT, CHECK or NONE for one message.
 

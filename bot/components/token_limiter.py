@@ -12,7 +12,7 @@ dropped with it (DIET could not tag them).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -31,21 +31,21 @@ FULL_TOKENS = "full_text_tokens"
 )
 class TokenLimiter(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"head": 24, "tail": 8}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         config = {**self.get_default_config(), **config}
         self._head, self._tail = int(config["head"]), int(config["tail"])
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TokenLimiter":
+    ) -> TokenLimiter:
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -53,7 +53,7 @@ class TokenLimiter(GraphComponent):
             self._limit(message, training=True)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._limit(message, training=False)
         return messages

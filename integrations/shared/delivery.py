@@ -56,7 +56,7 @@ class Delivery:
     lease_until: datetime | None = field(default=None, compare=False)
 
     @classmethod
-    def from_row(cls, row: Any) -> "Delivery":
+    def from_row(cls, row: Any) -> Delivery:
         """From an ``OutboxMessage`` or a result row with the outbox's columns."""
         return cls(
             id=row.id,

@@ -306,7 +306,7 @@ class Vault:
 
     @staticmethod
     def _hash(key: _Key, kind: str, normalized: str) -> str:
-        message = f"{kind}:{normalized}".encode("utf-8")
+        message = f"{kind}:{normalized}".encode()
         return hmac.new(key.lookup, message, hashlib.sha256).hexdigest()
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from integrations.shared.privacy import install_log_redaction, redact
 from integrations.shared.startup import StartupRefused, check_start
+
 from .app import run
 from .settings import load_settings
 

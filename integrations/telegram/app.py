@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiogram import Bot, Dispatcher
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from integrations.shared.sql import make_engine, make_session_factory
 
+from ..rasa_rest import RasaRelay
 from . import handler_bot, resident, webhook
 from .categories import Category, load_categories
 from .inbox import UpdateProcessor, retry_forever
@@ -30,7 +31,6 @@ from .middlewares import ResidentGate
 from .outgoing import Keyboards
 from .polling import poll
 from .ratelimit import RateLimiter
-from ..rasa_rest import RasaRelay
 from .settings import TelegramSettings
 from .store import ChannelStore
 from .workorders import ChannelServiceClient
@@ -92,7 +92,7 @@ def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: Ra
 async def _prune(store: ChannelStore, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            older = datetime.now(timezone.utc) - timedelta(days=KEEP_UPDATES_DAYS)
+            older = datetime.now(UTC) - timedelta(days=KEEP_UPDATES_DAYS)
             removed = await asyncio.to_thread(store.prune_updates, older)
             if removed:
                 log.info("pruned %s handled updates older than %s days", removed, KEEP_UPDATES_DAYS)
@@ -100,7 +100,7 @@ async def _prune(store: ChannelStore, stop: asyncio.Event) -> None:
             log.exception("pruning handled updates failed")
         try:
             await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -40,7 +40,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
@@ -49,8 +49,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ErrorEvent, ForceReply, Message, TelegramObject
 
-from .categories import Category
 from . import tickets
+from .categories import Category
 from .store import ChannelStore, PendingInput
 from .tickets import ACCEPT, BACK, DECLINE, PROGRESS, RECLASSIFY, RESOLVE, TO
 from .workorders import (
@@ -131,11 +131,11 @@ class Texts:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _chat(chat_id: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -33,7 +33,7 @@ DUE_BATCH = 50
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def chat_of(update: Update) -> int | None:
@@ -210,5 +210,5 @@ async def retry_forever(processors: Sequence[UpdateProcessor], stop: asyncio.Eve
                 log.exception("taking up due inbox updates failed; trying again")
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

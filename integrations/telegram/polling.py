@@ -90,5 +90,5 @@ async def poll(bot: Bot, processor: UpdateProcessor, stop: asyncio.Event) -> Non
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass

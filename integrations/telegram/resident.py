@@ -22,9 +22,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Document, Message, PhotoSize
 
+from ..rasa_rest import RasaRelay, as_typed_text, intent_payload
 from . import texts
 from .outgoing import Keyboards, send_replies, send_text
-from ..rasa_rest import RasaRelay, as_typed_text, intent_payload
 from .settings import TelegramSettings
 from .workorders import ChannelServiceClient, Rejected
 

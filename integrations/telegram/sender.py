@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
@@ -43,6 +43,7 @@ from aiogram.exceptions import (
 
 from integrations.shared.delivery import Delivery, PermanentError, TransientError
 from integrations.shared.privacy import redact
+
 from .settings import TelegramSettings
 from .store import ChannelStore
 from .tickets import render_delivery
@@ -58,7 +59,7 @@ DEFAULT_TIMEOUT_S = 15.0
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def chat_of(message: Delivery) -> int | str:
@@ -117,7 +118,7 @@ class TelegramSender:
         except TelegramAPIError as exc:  # 401 (a wrong token), 409, restarting: fixable
             raise TransientError(f"Telegram API error {type(exc).__name__}: "
                                  f"{redact(exc.message)}") from exc
-        except (asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise TransientError(f"Telegram unreachable ({type(exc).__name__})") from exc
 
 

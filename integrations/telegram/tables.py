@@ -20,7 +20,7 @@ with the bot's numeric id.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -44,14 +44,14 @@ class TelegramUpdate(ChannelBase):
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    handled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the update as Telegram sent it (inbox use), dropped once handled
-    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: failed attempts to handle it
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     #: unhandled: when it is due (again); None: nobody is to take it up from the inbox
-    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    last_error: Mapped[Optional[str]] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         # pruning: old updates are deleted by age
@@ -72,7 +72,7 @@ class TelegramPendingInput(ChannelBase):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     order_number: Mapped[str] = mapped_column(String(8), nullable=False)
     #: the bot's message that asked (to edit or answer it)
-    message_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

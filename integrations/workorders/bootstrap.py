@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.shared.privacy import require_production_key
+
 from .adapters.db import make_engine, make_session_factory
 from .domain.taxonomy import Taxonomy
-from integrations.shared.privacy import require_production_key
 from .service.config import ServiceConfig
 from .service.uow import UnitOfWork
 from .settings import Settings

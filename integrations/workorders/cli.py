@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -45,14 +45,15 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from integrations.shared.privacy import PrivacyKeyError, install_log_redaction, redact
+from integrations.shared.startup import StartupRefused, check_start
+from integrations.shared.tracker_retention import make_tracker_engine, prune_trackers
+
 from .adapters.db import downgrade, make_engine, migrate, normalize_url
 from .bootstrap import App, bootstrap
 from .demo import database_contents, load_demo
 from .domain.errors import DomainError
 from .domain.numbers import normalize as normalize_number
-from integrations.shared.privacy import PrivacyKeyError, install_log_redaction, redact
-from integrations.shared.startup import StartupRefused, check_start
-from integrations.shared.tracker_retention import make_tracker_engine, prune_trackers
 from .service import (
     CHINA_TZ,
     InvalidInput,
@@ -60,18 +61,18 @@ from .service import (
     SweepReport,
     add_alias,
     create_staff_user,
-    issue_link_code,
     get_area,
     get_handler,
     get_order,
     history,
+    issue_link_code,
     list_orders,
+    messages,
     reporter_contact,
     run_time_limits,
     set_fallback_area,
     verify_audit,
 )
-from .service import messages
 from .service.rekey import DEFAULT_BATCH as REKEY_BATCH
 from .service.rekey import RekeyReport, TableCount, rotate_key
 from .service.retention import RetentionReport, run_retention
@@ -89,7 +90,7 @@ OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 def utc_now() -> datetime:
     """The real clock (read here only; the service is given ``now``)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ------------------------------------------------------------------------ parsing

@@ -17,7 +17,6 @@ from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PAT
 from integrations.shared.privacy import EXAMPLE_KEY
 
 
-
 class Settings(BaseSettings):
     """Configuration of the work-order service, its notifier and its CLI."""
 

@@ -12,17 +12,16 @@ Create Date: 2025-12-01
 Written for SQLite and PostgreSQL alike (``areas`` is altered in batch mode,
 which SQLite needs to drop the column again on downgrade).
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0002_area_aliases_callbacks'
-down_revision: Union[str, Sequence[str], None] = '0001_initial'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0001_initial'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -15,17 +15,16 @@ Create Date: 2025-12-12
 Written for SQLite and PostgreSQL alike (``work_orders`` is altered in batch
 mode, which SQLite needs to drop the columns again on downgrade).
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0004_telegram'
-down_revision: Union[str, Sequence[str], None] = '0003_attachments'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0003_attachments'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -20,16 +20,15 @@ Create Date: 2026-12-06
 Written for SQLite and PostgreSQL alike (both tables are altered in batch
 mode, which SQLite needs to add or drop a check constraint).
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = '0005_request_kind'
-down_revision: Union[str, Sequence[str], None] = '0004_telegram'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0004_telegram'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 # As of this revision (a later kind or role needs a revision of its own).
 KIND_CHECK = "kind IN ('dispute', 'incident', 'request')"

@@ -10,16 +10,16 @@ Revision ID: 0006_api_request_keys
 Revises: 0005_request_kind
 Create Date: 2026-12-06
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0006_api_request_keys'
-down_revision: Union[str, Sequence[str], None] = '0005_request_kind'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0005_request_kind'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -9,16 +9,15 @@ Revision ID: 0007_outbox_indexes
 Revises: 0006_api_request_keys
 Create Date: 2026-12-06
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = '0007_outbox_indexes'
-down_revision: Union[str, Sequence[str], None] = '0006_api_request_keys'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0006_api_request_keys'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

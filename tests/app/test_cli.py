@@ -22,8 +22,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
-from integrations.workorders.adapters.db import alembic_config
 from integrations.shared.privacy import EXAMPLE_KEY, generate_key
+from integrations.workorders.adapters.db import alembic_config
 from integrations.workorders.adapters.orm import (
     Area,
     AreaAlias,
@@ -700,7 +700,7 @@ def test_hash_caller_refs_rewrites_plain_caller_numbers(sqlite_url, capsys, make
     order = create_order(app.uow(), OrderCreate(
         category="incident.facility", description="路灯坏了", location_text="幸福里小区3号楼",
         area_code="grid:cg-xingfuli", reporter_channel="voice", reporter_ref="voice:13800001111"),
-        datetime.now(timezone.utc))
+        datetime.now(UTC))
     assert cli(url, "hash-caller-refs") == 0
     assert "orders 1" in capsys.readouterr().out
     with app.uow() as uow:

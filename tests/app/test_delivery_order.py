@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, insert, select, text
@@ -60,7 +60,7 @@ def session_factory(request, tmp_path):
 
 def add(session_factory, *rows: tuple[str, str, str]) -> None:
     """Rows of (order number, recipient ref, status word), written in this order."""
-    now = datetime.now(timezone.utc) - timedelta(seconds=1)
+    now = datetime.now(UTC) - timedelta(seconds=1)
     with session_factory.begin() as session:
         for number, ref, status in rows:
             session.execute(insert(OUTBOX).values(
@@ -136,7 +136,7 @@ def test_other_orders_and_recipients_are_not_held_back(session_factory):
 def test_a_later_message_is_not_claimed_while_an_earlier_one_is_pending(session_factory):
     add(session_factory, ("40000003", "tg:7", "accepted"), ("40000003", "tg:7", "resolved"),
         ("40000003", "tg:7", "closed"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     first = claim(session_factory, "w1", now, batch=10, lease_s=30)
     assert [m.payload["status"] for m in first] == ["accepted"]
     # leased by w1 (or waiting for a retry): still pending, so nobody takes the next ones

@@ -81,7 +81,7 @@ def by_policy(bench):
 def test_same_seed_gives_identical_results(short_bench):
     again = dispatch_sim.run_benchmark(seed=7, days=SHORT_DAYS)
     assert comparable(again) == comparable(short_bench)
-    for first, second in zip(short_bench.results, again.results):
+    for first, second in zip(short_bench.results, again.results, strict=False):
         assert [(o.first_accepted, o.resolved_at, o.pending_minutes) for o in first.orders] == \
                [(o.first_accepted, o.resolved_at, o.pending_minutes) for o in second.orders]
         assert first.samples == second.samples
@@ -164,7 +164,7 @@ def test_world_matches_the_brief():
     assert 50 <= len(world.orders) / world.days <= 70
     assert len({o.category for o in world.orders}) == 14
     assert [o.index for o in world.orders] == list(range(len(world.orders)))
-    assert all(a.arrival <= b.arrival for a, b in zip(world.orders, world.orders[1:]))
+    assert all(a.arrival <= b.arrival for a, b in zip(world.orders, world.orders[1:], strict=False))
     requests = sum(o.kind == "request" for o in world.orders) / len(world.orders)
     assert 0.07 < requests < 0.15
     urgent = sum(o.priority is Priority.URGENT for o in world.orders) / len(world.orders)
@@ -255,8 +255,8 @@ def _over_capacity(result):
     capacities = [h.spec.capacity for h in result.handlers]
     return [
         (t, handler.spec.id, load, cap)
-        for t, loads in zip(result.samples.times, result.samples.loads)
-        for handler, load, cap in zip(result.handlers, loads, capacities) if load > cap
+        for t, loads in zip(result.samples.times, result.samples.loads, strict=False)
+        for handler, load, cap in zip(result.handlers, loads, capacities, strict=False) if load > cap
     ]
 
 

@@ -6,12 +6,10 @@ test databases of tests/app/workorders are not used: this runs the CLI itself).
 
 from __future__ import annotations
 
-import os
-import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from integrations.shared.privacy import DecryptionError, Vault, generate_key
 from integrations.workorders.adapters.orm import CallbackRequest, Handler, WorkOrder
@@ -30,7 +28,7 @@ from integrations.workorders.service.callbacks import request_callback
 from integrations.workorders.service.rekey import rotate_key, token_key_id
 from integrations.workorders.settings import Settings
 
-NOW = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 KEY_A, KEY_B = generate_key(), generate_key()
 PHONES = ["13800138000", "13912345678", "02112345678"]
 

@@ -91,9 +91,9 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
         lines = read_until(process, "all services ready", timeout=400)
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "\n".join(lines))]
         assert len(pids) == SERVICES
-        assert any(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in l for l in lines)
-        assert any(f"http://127.0.0.1:{api_port}/api/v1" in l for l in lines)
-        assert any("Telegram channel off" in l for l in lines)
+        assert any(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in line for line in lines)
+        assert any(f"http://127.0.0.1:{api_port}/api/v1" in line for line in lines)
+        assert any("Telegram channel off" in line for line in lines)
         # the phone line answers its dialplan API (no speech model here: it still takes calls)
         with urllib.request.urlopen(f"http://127.0.0.1:{control_port}/health", timeout=10) as r:
             assert json.loads(r.read())["status"] == "ok"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy import create_engine, text
 
 from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.shared.tracker_retention import make_tracker_engine, prune_trackers

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions import service as service_module
+from actions.answers import THIS_PHONE
 from actions.cancel import ActionCancelOrder, ValidateCancelForm
 from actions.greet import ActionGreet
 from actions.handoff import ActionFallback, ActionHandoff
@@ -24,7 +25,6 @@ from actions.report_submit import ActionSubmitReport
 from actions.satisfaction import ActionSubmitSatisfaction, ValidateSatisfactionForm
 from actions.status import ActionStatus
 from actions.workorders_client import ClientSettings, WorkOrderClient
-from actions.answers import THIS_PHONE
 from integrations.shared.identity import CALLER_CONTEXT, caller_ref
 from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from tests.rasa.workorder_service import free_port

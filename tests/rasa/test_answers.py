@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from actions.answers import (THIS_PHONE, contact_answer, correction_target, correction_value,
-                             satisfaction_answer, satisfaction_reason, yes_no)
+from actions.answers import (
+    THIS_PHONE,
+    contact_answer,
+    correction_target,
+    correction_value,
+    satisfaction_answer,
+    satisfaction_reason,
+    yes_no,
+)
 from actions.report_text import emergency_numbers, is_vague
 
 

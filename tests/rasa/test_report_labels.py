@@ -111,7 +111,7 @@ def test_thresholds_keep_false_alarms_rare_and_catch_every_emergency():
     # every emergency at least asked about: check at or below the lowest P(danger)
     assert chosen.check <= 0.6
     assert all(a >= chosen.act or d >= chosen.check
-               for a, d, l in zip(p_act, p_danger, levels) if l == ACT)
+               for a, d, level in zip(p_act, p_danger, levels, strict=False) if level == ACT)
 
 
 def test_a_cue_lets_the_check_threshold_stay_higher():

@@ -15,7 +15,6 @@ the second line of defence.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import (
     JSON,
@@ -77,7 +76,7 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     #: grid | township | county (the taxonomy's tiers)
     tier: Mapped[str] = mapped_column(String(16), nullable=False)
-    parent_code: Mapped[Optional[str]] = mapped_column(
+    parent_code: Mapped[str | None] = mapped_column(
         String(64), ForeignKey("areas.code"), index=True
     )
     #: the grid that receives reports whose place matches no grid (at most one; the
@@ -117,8 +116,8 @@ class Handler(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name_enc: Mapped[str] = mapped_column(Text, nullable=False)
-    phone_enc: Mapped[Optional[str]] = mapped_column(Text)
-    phone_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     #: mediator | grid_worker | staff (the taxonomy's handler roles)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     #: category codes they handle
@@ -130,9 +129,9 @@ class Handler(Base):
     on_duty: Mapped[bool] = mapped_column(Boolean, nullable=False)
     #: supervises their tier for their areas: told of escalations and overdue orders
     is_supervisor: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    telegram_chat_id: Mapped[Optional[str]] = mapped_column(String(64))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    last_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (
@@ -156,43 +155,43 @@ class WorkOrder(Base):
     location_text: Mapped[str] = mapped_column(String(200), nullable=False)
     #: a grid code; its township and county come from ``areas.parent_code``
     area_code: Mapped[str] = mapped_column(String(64), ForeignKey("areas.code"), nullable=False)
-    latitude: Mapped[Optional[float]] = mapped_column(Float)
-    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     #: tg | voice | web | open311
     reporter_channel: Mapped[str] = mapped_column(String(16), nullable=False)
     #: the channel's sender id as given, e.g. "tg:123"
     reporter_ref: Mapped[str] = mapped_column(String(128), nullable=False)
-    reporter_contact_enc: Mapped[Optional[str]] = mapped_column(Text)
-    reporter_contact_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    reporter_contact_enc: Mapped[str | None] = mapped_column(Text)
+    reporter_contact_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     anonymous: Mapped[bool] = mapped_column(Boolean, nullable=False)
     #: the caller's idempotency key: the same key never makes a second order
-    client_ref: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    client_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("handlers.id"))
     tier: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    accept_by: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    accept_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     #: a resolve limit passed at some point (never cleared)
     breached: Mapped[bool] = mapped_column(Boolean, nullable=False)
     #: set when the top tier's resolve limit passed and supervisors were told
-    overdue_notified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the assignee was reminded (催办) to accept; cleared by every new assignment
-    accept_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    accept_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the assignee was reminded to resolve; cleared whenever ``resolve_by`` is set anew
-    resolve_reminded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    resolve_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    first_assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    accepted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    first_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: hash of the last audit event (``GENESIS`` before the first)
     head_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     #: seq of the last audit event (0 before the first)
     event_seq: Mapped[int] = mapped_column(Integer, nullable=False)
     #: satisfied | basically_satisfied | unsatisfied (the latest answer)
-    satisfaction: Mapped[Optional[str]] = mapped_column(String(24))
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (
@@ -227,12 +226,12 @@ class OrderEvent(Base):
     #: "handler:3", "resident", "system", "staff:alice"
     actor: Mapped[str] = mapped_column(String(80), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    from_status: Mapped[Optional[str]] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16), nullable=False)
-    note: Mapped[Optional[str]] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
     #: the handler the event concerns (dispatch, accept, decline, ...); not hashed,
     #: the note repeats it for the audit. Indexed to count recent assignments.
-    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("handlers.id"))
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
@@ -261,13 +260,13 @@ class StaffUser(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     #: handler | dispatcher | supervisor | admin
     role: Mapped[str] = mapped_column(String(16), nullable=False)
-    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("handlers.id"))
     #: area codes they see (dispatcher, supervisor); any tier
     areas: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     #: sha256 hex of the bearer token; the token itself is never stored
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     #: where a dispatcher hears about queued orders (None: the log)
-    telegram_chat_id: Mapped[Optional[str]] = mapped_column(String(64))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
@@ -293,20 +292,20 @@ class CallbackRequest(Base):
     #: asked | not_understood | service_error
     reason: Mapped[str] = mapped_column(String(24), nullable=False)
     transcript_enc: Mapped[str] = mapped_column(Text, nullable=False)
-    contact_enc: Mapped[Optional[str]] = mapped_column(Text)
-    contact_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    order_number: Mapped[Optional[str]] = mapped_column(
+    contact_enc: Mapped[str | None] = mapped_column(Text)
+    contact_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    order_number: Mapped[str | None] = mapped_column(
         String(8), ForeignKey("work_orders.number")
     )
-    area_code: Mapped[Optional[str]] = mapped_column(String(64), ForeignKey("areas.code"))
+    area_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("areas.code"))
     #: open | done
     status: Mapped[str] = mapped_column(String(8), nullable=False)
-    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: who called back, as the audit names staff ("staff:alice")
-    done_by: Mapped[Optional[str]] = mapped_column(String(80))
-    note: Mapped[Optional[str]] = mapped_column(Text)
+    done_by: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)
     #: the caller's idempotency key: the same key never makes a second request
-    client_ref: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    client_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     __table_args__ = (
         # the queue (open ones, oldest first) and a dispatcher's areas
@@ -332,7 +331,7 @@ class Attachment(Base):
     #: the channel's sender id of the resident who sent it, e.g. "tg:123"
     reporter_ref: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
     #: None while staged (uploaded, not attached to an order yet)
-    order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
     #: image/jpeg | image/png | image/webp (checked against the bytes)
     content_type: Mapped[str] = mapped_column(String(32), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -340,7 +339,7 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    attached_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("reporter_ref", "sha256", name="uq_attachments_reporter_ref_sha256"),
@@ -361,11 +360,11 @@ class TelegramLinkCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: sha256 hex of the code
     code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handlers.id"))
-    staff_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("handlers.id"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: who issued it, as the audit names people ("staff:alice", "cli")
     created_by: Mapped[str] = mapped_column(String(80), nullable=False)
 

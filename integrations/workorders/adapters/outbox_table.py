@@ -4,7 +4,7 @@ lets a receiver see each one once in effect)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,7 +30,7 @@ class OutboxMessage(Base):
     recipient_ref: Mapped[str] = mapped_column(String(128), nullable=False)
     # how to deliver: telegram | voice | webhook | log
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
-    order_number: Mapped[Optional[str]] = mapped_column(String(16))
+    order_number: Mapped[str | None] = mapped_column(String(16))
     # {"text": "<Chinese message>", ...structured fields for the channel}
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     # unique per (event, recipient): a redelivery carries the same key
@@ -40,10 +40,10 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # a notifier process claims a row until lease_until; a crashed one's
     # claims expire and another process delivers them
-    leased_by: Mapped[Optional[str]] = mapped_column(String(64))
-    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
-    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from integrations.shared.privacy import PrivacyKeyError, redact
 from integrations.shared.startup import StartupRefused, check_start
+
 from .config import load_api_settings
 from .entrypoint import configure_logging, serve
 

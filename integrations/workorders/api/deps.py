@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -100,7 +100,7 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 async def get_now() -> datetime:
     """The current time (UTC). Tests override this dependency to move the clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 NowDep = Annotated[datetime, Depends(get_now)]

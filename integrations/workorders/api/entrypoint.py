@@ -14,8 +14,9 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
-from ..adapters.db import migrate
 from integrations.shared.privacy import install_log_redaction, require_production_key
+
+from ..adapters.db import migrate
 from .app import create_app
 from .config import ApiSettings, load_api_settings
 from .workers import UVICORN_OPTIONS, Supervisor, event_loop_and_parser

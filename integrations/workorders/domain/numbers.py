@@ -33,7 +33,7 @@ _ASCII_DIGITS = frozenset("0123456789")
 # number is read digit by digit (幺 is the phone reading of 1).
 _TO_ASCII = str.maketrans(
     {**{chr(0xFF10 + i): str(i) for i in range(10)},
-     **dict(zip("〇零一幺二两三四五六七八九", "0011223456789"))}
+     **dict(zip("〇零一幺二两三四五六七八九", "0011223456789", strict=False))}
 )
 _SEPARATORS = frozenset("-‐‑‒–—―－﹣_")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -193,7 +193,7 @@ class Taxonomy:
         """
         if created_at.tzinfo is None or created_at.utcoffset() is None:
             raise ValueError("created_at must be a timezone-aware datetime")
-        start = created_at.astimezone(timezone.utc)
+        start = created_at.astimezone(UTC)
         category = self.category(code)
         accept = timedelta(minutes=self.normal_accept_minutes)
         resolve = timedelta(hours=category.resolve_hours)

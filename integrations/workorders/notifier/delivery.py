@@ -52,15 +52,16 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from ..adapters.outbox_table import DEAD, DELIVERED, PENDING, OutboxMessage
 from integrations.shared.privacy import redact
+
+from ..adapters.outbox_table import DEAD, DELIVERED, PENDING, OutboxMessage
 from .senders import Delivery, PermanentError, SenderRegistry, TransientError
 
 __all__ = [
@@ -112,7 +113,7 @@ class RandomSource(Protocol):
 
 def utc_now() -> datetime:
     """The real clock; the entrypoint passes it, tests pass their own."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -126,7 +127,7 @@ class Counts:
     lost: int = 0  # outcome not recorded: lease lost, or the database failed
     released: int = 0  # not attempted (stopping, or lease too short); due again at once
 
-    def __iadd__(self, other: "Counts") -> "Counts":
+    def __iadd__(self, other: Counts) -> Counts:
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
         return self

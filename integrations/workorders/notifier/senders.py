@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -163,7 +163,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds):
         return None
@@ -227,7 +227,7 @@ class WebhookSender:
             "recipient": {"kind": message.recipient_kind, "ref": message.recipient_ref},
             "order_number": message.order_number,
             "payload": dict(message.payload),
-            "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
+            "sent_at": datetime.fromtimestamp(now_s, UTC).isoformat(timespec="seconds"),
         }
 
     def build_request(self, message: Delivery) -> tuple[bytes, dict[str, str]]:

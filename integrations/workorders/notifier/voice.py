@@ -17,7 +17,7 @@ a row without a number that decrypts is a permanent failure.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -67,7 +67,7 @@ class VoiceSender(WebhookSender):
             "order_number": message.order_number,
             "text": message.text,
             "spoken": digit_by_digit(message.text, message.order_number),
-            "sent_at": datetime.fromtimestamp(now_s, timezone.utc).isoformat(timespec="seconds"),
+            "sent_at": datetime.fromtimestamp(now_s, UTC).isoformat(timespec="seconds"),
         }
 
     def __repr__(self) -> str:  # never the secret

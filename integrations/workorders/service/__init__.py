@@ -41,6 +41,7 @@ from .errors import (
     InvalidInput,
     NotFound,
     ServiceError,
+    TooManyAttempts,
     UnsupportedImage,
 )
 from .handlers import (
@@ -71,7 +72,6 @@ from .resident_actions import answer_satisfaction, attach_report_to, cancel
 from .staff import create_staff_user, set_staff_active, staff_by_token
 from .staff_actions import reassign, reopen
 from .sweeper import SweepReport, run_time_limits
-from .errors import TooManyAttempts
 from .telegram_links import (
     LinkCodeView,
     LinkedAccount,

@@ -28,10 +28,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integrations.shared.privacy import Vault, normalize_phone
+
 from ..adapters import store
 from ..adapters.orm import CallbackRequest
 from ..domain.numbers import normalize
-from integrations.shared.privacy import Vault, normalize_phone
 from . import outbox
 from .callers import with_caller_contact
 from .common import MAX_NOTE, clean_text, require_aware

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
 
+from integrations.shared.privacy import Vault
+
 from ..adapters.taxonomy_file import load_taxonomy
 from ..domain.lifecycle import FOLLOW_UP_WINDOW
 from ..domain.taxonomy import Taxonomy
-from integrations.shared.privacy import Vault
 from ..settings import Settings
 
 #: China Standard Time (no daylight saving): how times are written in messages.

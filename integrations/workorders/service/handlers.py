@@ -14,9 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from integrations.shared.privacy import mask_phone, normalize_phone
+
 from ..adapters import store
 from ..adapters.orm import Area, Handler
-from integrations.shared.privacy import mask_phone, normalize_phone
 from .common import require_aware
 from .dispatching import after_capacity_freed
 from .errors import Forbidden, InvalidInput, NotFound

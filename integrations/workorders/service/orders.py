@@ -13,19 +13,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from integrations.shared.privacy import Vault, normalize_phone
+
 from ..adapters import store
 from ..adapters.orm import WorkOrder
 from ..domain.audit import GENESIS
 from ..domain.lifecycle import Status
 from ..domain.numbers import new_number
 from ..domain.taxonomy import Priority, Taxonomy
-from integrations.shared.privacy import Vault, normalize_phone
 from .attachments import (
     attach_staged,
     attachment_note,
     clean_attachment_ids,
-    stale_photos,
     staged_ready,
+    stale_photos,
 )
 from .audit_trail import ATTACHMENT, CREATE, give_order_id, record
 from .callers import with_caller_contact

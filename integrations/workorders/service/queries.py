@@ -6,12 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from integrations.shared.privacy import mask_phone
+
 from ..adapters import store
 from ..adapters.orm import WorkOrder
 from ..domain.lifecycle import Status
 from ..domain.numbers import normalize
 from ..domain.places import place_key
-from integrations.shared.privacy import mask_phone
 from . import messages
 from .common import event_view, load_order, order_view
 from .orders import CONTACT_CONTEXT

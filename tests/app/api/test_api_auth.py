@@ -14,7 +14,6 @@ nobody's token). ``PUBLIC`` rows need no token at all.
 from __future__ import annotations
 
 import pytest
-
 from api_support import BOT_ROLES, OPEN311_KEY, ROLES
 
 ACT, TG, H, D, SUP, ADM = ROLES

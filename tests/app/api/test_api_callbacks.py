@@ -6,10 +6,10 @@ import json
 import logging
 
 from sqlalchemy import select
+from test_api_metrics import _sample
 
 from integrations.workorders.adapters.orm import CallbackRequest
 from integrations.workorders.service import create_staff_user
-from test_api_metrics import _sample
 
 TRANSCRIPT = [{"speaker": "resident", "text": "我家门口的下水道又堵了"},
               {"speaker": "bot", "text": "抱歉，我没有听懂，请再说一遍。"},

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from xml.etree import ElementTree
 
 import pytest
-
 from api_support import OPEN311_KEY, Api, make_api
 
 FORM = {

@@ -8,9 +8,9 @@ from collections import Counter
 
 import httpx
 import pytest
+from api_support import ACTIONS_TOKEN
 from fastapi.testclient import TestClient
 
-from api_support import ACTIONS_TOKEN
 from integrations.workorders.api import create_app
 from integrations.workorders.api.config import ApiSettings, as_api_settings
 from integrations.workorders.api.validation_zh import reason_zh, translate

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+from api_support import T0
 from sqlalchemy import select, text
 
 from integrations.workorders.adapters.orm import Handler, StaffUser, TelegramLinkCode
 from integrations.workorders.service import set_staff_active
-
-from api_support import T0
 
 INVALID_ZH = "绑定码无效或已过期，请向管理员重新获取。"
 TOO_MANY_ZH = "尝试次数过多，请15分钟后再试。"

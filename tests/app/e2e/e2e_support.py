@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from sqlalchemy import create_engine, select
@@ -74,13 +74,13 @@ class Turn:
 
 @dataclass(frozen=True)
 class OrderExpectation:
-    category: Optional[str] = None
-    area_code: Optional[str] = None
-    priority: Optional[str] = None
-    location_contains: Optional[str] = None
-    description_contains: Optional[str] = None
-    assigned: Optional[bool] = None
-    status: Optional[str] = None
+    category: str | None = None
+    area_code: str | None = None
+    priority: str | None = None
+    location_contains: str | None = None
+    description_contains: str | None = None
+    assigned: bool | None = None
+    status: str | None = None
     count: int = 1
 
 
@@ -89,7 +89,7 @@ class Conversation:
     name: str
     sender: str
     turns: tuple[Turn, ...]
-    order: Optional[OrderExpectation] = None
+    order: OrderExpectation | None = None
     no_order: bool = False
 
     @property
@@ -164,7 +164,7 @@ def _unknown(item: dict, allowed: set[str], where: str, problems: list[str]) -> 
 
 
 def _conversation(item: Any, where: str, problems: list[str], categories: set[str],
-                  areas: set[str]) -> Optional[Conversation]:
+                  areas: set[str]) -> Conversation | None:
     if not isinstance(item, dict):
         problems.append(f"{where}: must be a mapping")
         return None
@@ -208,7 +208,7 @@ def _conversation(item: Any, where: str, problems: list[str], categories: set[st
 
 
 def _order(raw: Any, where: str, problems: list[str], categories: set[str],
-           areas: set[str]) -> Optional[OrderExpectation]:
+           areas: set[str]) -> OrderExpectation | None:
     if not isinstance(raw, dict) or not raw:
         problems.append(f"{where}: must be a non-empty mapping")
         return None
@@ -252,7 +252,7 @@ def check_replies(turn: Turn, replies: Sequence[str]) -> list[str]:
 
 
 def run_conversation(say: Callable[[str, str], list[str]], conversation: Conversation,
-                     sender: Optional[str] = None) -> list[TurnResult]:
+                     sender: str | None = None) -> list[TurnResult]:
     """Say every turn (all of them, even after a wrong reply) and check each turn's replies."""
     sender = sender or conversation.sender
     results = []

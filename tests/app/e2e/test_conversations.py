@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from e2e_support import (
     CONVERSATIONS_FILE,
     Conversation,

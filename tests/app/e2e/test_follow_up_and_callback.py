@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from e2e_support import orders_for
+
 from tests.staff_accounts import create_staff
 
 pytestmark = pytest.mark.slow

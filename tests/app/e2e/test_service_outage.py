@@ -9,7 +9,6 @@ then (the action's Idempotency-Key keeps a retry from opening a second).
 from __future__ import annotations
 
 import pytest
-
 from e2e_support import TurnResult, format_orders, format_transcript, orders_for
 
 pytestmark = pytest.mark.slow

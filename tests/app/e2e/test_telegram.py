@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from e2e_support import orders_for
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from e2e_support import orders_for
 from integrations.telegram.tables import TelegramUnreachable
 from integrations.workorders.adapters.outbox_table import OutboxMessage
 from tests.staff_accounts import create_staff

@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from e2e_support import orders_for
 from sqlalchemy import create_engine, text
 
-from e2e_support import orders_for
 from integrations.shared.privacy import EXAMPLE_KEY, Vault
 from integrations.workorders.service.callbacks import CONTACT_CONTEXT as CALLBACK_CONTACT
 from integrations.workorders.service.orders import CONTACT_CONTEXT as ORDER_CONTACT
@@ -64,7 +64,7 @@ async def spoken_after(gw: Gateway, client: AudioSocketClient, action) -> list[s
 
 @pytest.mark.asyncio
 async def test_a_report_by_phone_with_keys_then_a_second_call_hears_its_status(stack):
-    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token(SENDER)) as gw:
+    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token("voice:")) as gw:
         gw.model.say("幸福里小区9号楼门口的路灯坏了，晚上黑乎乎的")
         async with gw.client(caller=CALLER) as client:
             greeting = await spoken_after(gw, client, asyncio.sleep(0))
@@ -120,7 +120,7 @@ async def test_possible_danger_is_asked_and_answered_with_a_key(stack):
     """The one question for possible danger takes 1 (有) and 2 (没有) as keys;
     2 goes on as a normal report at normal priority."""
     caller = "13600002222"
-    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token(SENDER)) as gw:
+    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token("voice:")) as gw:
         gw.model.say("我爸刚才说胸口有点闷，现在在沙发上躺着")
         gw.model.say("阳光花园小区5号楼301")
         async with gw.client(caller=caller) as client:
@@ -147,7 +147,7 @@ async def test_a_question_by_phone_is_answered_by_text_message(stack):
     """A question needs no place and no contact on the phone line: its answer
     goes by SMS/callback to the number the caller rang from."""
     caller = "13600003333"
-    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token(SENDER)) as gw:
+    async with Gateway(rasa_url=stack.rasa_url, rasa_token=stack.channel_token("voice:")) as gw:
         gw.model.say("我想咨询一下城乡居民医保每年什么时候交")
         async with gw.client(caller=caller) as client:
             await spoken_after(gw, client, asyncio.sleep(0))

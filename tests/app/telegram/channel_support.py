@@ -35,13 +35,13 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 
+from integrations.shared.paths import DEFAULT_TAXONOMY_PATH
 from integrations.shared.privacy import EXAMPLE_KEY
 from integrations.telegram.app import reachable
+from integrations.telegram.categories import load_categories
 from integrations.telegram.handler_bot import build_router
 from integrations.telegram.sender import TelegramSender
 from integrations.telegram.settings import TelegramSettings
-from integrations.shared.paths import DEFAULT_TAXONOMY_PATH
-from integrations.telegram.categories import load_categories
 from integrations.telegram.store import ChannelStore
 from integrations.telegram.workorders import ChannelServiceClient
 from integrations.workorders.api import create_app

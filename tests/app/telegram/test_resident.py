@@ -9,6 +9,7 @@ exercised by tests/app/e2e/test_telegram.py.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -195,12 +196,12 @@ async def test_a_photo_too_big_is_refused_politely(resident, rasa, world):
 @pytest.mark.asyncio
 async def test_over_the_staged_photo_quota_the_resident_hears_the_services_reason(
         resident, rasa, world):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from integrations.workorders.service import upload_attachment
     from tests.app.image_samples import png
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for seed in range(world.db.config.max_staged_photos):
         upload_attachment(world.uow(), f"tg:{CHAT}", png(seed), "image/png", now)
     await resident.sends(photo=JPEG)

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from aiogram import Bot
 
+from integrations.notifier import telegram_channel
 from integrations.telegram.sender import TelegramSender, build_telegram_sender
 from integrations.telegram.settings import TelegramSettings
 from integrations.telegram.store import ChannelStore
@@ -25,7 +26,6 @@ from integrations.workorders.notifier import (
     TransientError,
     drain,
 )
-from integrations.notifier import telegram_channel
 from integrations.workorders.notifier.process import build_registry
 from integrations.workorders.service import accept
 from integrations.workorders.settings import Settings

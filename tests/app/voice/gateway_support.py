@@ -18,14 +18,13 @@ import httpx
 from integrations.rasa_rest import RasaRelay
 from integrations.shared.identity import caller_ref
 from integrations.shared.privacy import EXAMPLE_KEY, Vault
+from tests.app.voice.doubles import RasaDouble, ScriptedModel, ToneSpeaker
 from tests.audiosocket_client import AudioSocketClient
 from voice.answers import AnswerGrammar
 from voice.call import CallDeps
 from voice.control import CallRegistry, bound_port, control_app, start_control
 from voice.server import VoiceServer
 from voice.settings import VoiceSettings
-
-from tests.app.voice.doubles import RasaDouble, ScriptedModel, ToneSpeaker
 
 #: Short timers so a test takes seconds, not minutes.
 FAST = dict(voice_end_silence_s=0.3, voice_no_speech_s=3.0, voice_dtmf_timeout_s=0.5,

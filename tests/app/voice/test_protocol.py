@@ -115,7 +115,7 @@ def test_encode_refuses_unknown_types_and_digits() -> None:
 
 def test_frame_accessors_check_the_type() -> None:
     with pytest.raises(ValueError):
-        Frame(FrameType.AUDIO, bytes(2)).call_id
+        _ = Frame(FrameType.AUDIO, bytes(2)).call_id
     with pytest.raises(ValueError):
-        Frame(FrameType.HANGUP).digit
+        _ = Frame(FrameType.HANGUP).digit
     assert Frame(FrameType.ERROR).error_code is None

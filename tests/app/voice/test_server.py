@@ -13,13 +13,12 @@ import uuid
 import httpx
 import pytest
 
+from tests.app.voice.doubles import ToneSpeaker
+from tests.app.voice.gateway_support import Gateway
 from tests.audiosocket_client import AudioSocketClient
 from voice import prompts
 from voice.control import CallRegistry, InvalidCaller, NextAction, parse_caller
 from voice.protocol import MAX_PAYLOAD
-
-from tests.app.voice.doubles import ToneSpeaker
-from tests.app.voice.gateway_support import Gateway
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 import functools
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 
 import pytest
@@ -32,7 +32,7 @@ from integrations.workorders.domain import (
     plan,
 )
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 TIERS = ("grid", "township", "county")
 AREAS = {"grid": "G-01", "township": "T-01", "county": "C-01"}
 

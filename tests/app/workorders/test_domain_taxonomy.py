@@ -2,7 +2,7 @@
 
 import copy
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 # shared/ sits beside the repository (on CI too); the repo may carry a copy.
 CANDIDATES = [REPO_ROOT.parent / "shared" / "taxonomy.yml", REPO_ROOT / "taxonomy.yml"]
 
-T0 = datetime(2025, 3, 1, 8, 30, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

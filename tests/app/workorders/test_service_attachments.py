@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
+from test_concurrency import run_in_threads
 
 from integrations.workorders.adapters.orm import Attachment, OrderEvent, WorkOrder
 from integrations.workorders.service import (
@@ -35,10 +36,8 @@ from integrations.workorders.service import (
     upload_attachment,
     verify_audit,
 )
-
 from tests.app.image_samples import JPEG, WEBP, png
 
-from test_concurrency import run_in_threads
 
 def stage(w, ref: str, data: bytes | None = None):
     """A staged PNG of ``ref`` (``png(1)`` unless other bytes are given)."""

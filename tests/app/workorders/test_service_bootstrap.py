@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from integrations.shared.paths import REPO_ROOT
+from integrations.shared.privacy import EXAMPLE_KEY, PrivacyKeyError, generate_key
 from integrations.workorders.adapters.db import migrate
 from integrations.workorders.bootstrap import bootstrap
-from integrations.shared.privacy import EXAMPLE_KEY, PrivacyKeyError, generate_key
 from integrations.workorders.service import add_area, list_areas
-from integrations.shared.paths import REPO_ROOT
 from integrations.workorders.settings import load_settings
 
 

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from sqlalchemy import select
+from test_concurrency import run_in_threads
 
 from integrations.workorders.adapters.orm import CallbackRequest, OutboxMessage
 from integrations.workorders.notifier.delivery import drain
@@ -27,7 +28,6 @@ from integrations.workorders.service import (
     request_callback,
 )
 from integrations.workorders.service.callbacks import CONTACT_CONTEXT, TRANSCRIPT_CONTEXT
-from test_concurrency import run_in_threads
 
 TALK = (TranscriptLine("resident", "我家楼上天天吵"), TranscriptLine("bot", "请问您说的是哪里？"),
         TranscriptLine("resident", "我要找人工，电话13812345678"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from integrations.workorders.service import (
     resolve,
 )
 
-T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)  # the world's start (conftest.T0)
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # the world's start (conftest.T0)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from integrations.workorders.service import (
     history,
     progress,
     reclassify,
-    resolve,
     resident_view,
+    resolve,
     verify_audit,
 )
 

@@ -4,7 +4,7 @@ per deadline, and again for the next holder of the order. The clock is the world
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from integrations.workorders.service import (
     verify_audit,
 )
 
-T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)  # the world's start (conftest.T0)
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # the world's start (conftest.T0)
 
 
 def sweep(world, **delta):

@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ...domain.lifecycle import Status
 from integrations.shared.privacy import redact
+
+from ...domain.lifecycle import Status
 from ...service import CHINA_TZ, InvalidInput, OrderCreate, OrderView
 from .catalog import Catalog
 
