@@ -350,7 +350,8 @@ def measure(db: str, workers: int, clients: int, base: str, pid: int, seconds: f
 
 def table(results: Sequence[Result]) -> str:
     head = (f"{'db':<11}{'workers':>8}{'clients':>8}{'load':>8}{'orders':>8}{'orders/s':>10}"
-            f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'srv CPU%':>10}{'cli CPU%':>10}{'db CPU%':>9}{'machine%':>10}")
+            f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+            f"{'srv CPU%':>10}{'cli CPU%':>10}{'db CPU%':>9}{'machine%':>10}")
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
@@ -444,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine(),
         "config": {
             "seconds": args.seconds, "warmup": args.warmup, "clients": args.clients,
-            "workers": args.workers, "rates": args.rates, "server_env": args.server_env, "grids": len(grids()),
+            "workers": args.workers, "rates": args.rates, "server_env": args.server_env,
+            "grids": len(grids()),
             "handlers": len(grids()) * 2 * HANDLERS_PER_GRID_AND_ROLE, "capacity": CAPACITY,
         },
         "target": TARGET,

@@ -232,8 +232,10 @@ def intent_report(clips: list[Clip], transcripts: dict[tuple[str, str], str]) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.eval_voice", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, help="a Vosk model folder (default: VOSK_MODEL_PATH, models/vosk/)")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.eval_voice",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path,
+                        help="a Vosk model folder (default: VOSK_MODEL_PATH, models/vosk/)")
     parser.add_argument("--clips", type=Path, default=CLIPS)
     parser.add_argument("--no-classify", action="store_true", help="character error rate only")
     parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2)

@@ -113,7 +113,8 @@ def parse_latencies(port: int, token: str, texts: list[str], count: int) -> list
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-train", action="store_true", help="do not measure training time")
     parser.add_argument("--parses", type=int, default=600)
     args = parser.parse_args(argv)
@@ -215,15 +216,19 @@ def report(result: dict, styles: dict, first: dict, blind: dict) -> str:
             lines.append(f"  {style:12} intent {verdict(row['intent_accuracy'], TARGETS['intent_accuracy'])}"
                          f"  category {verdict(row['category_accuracy'], TARGETS['category_accuracy'])}")
     lines += [
-        f"  emergencies acted on or asked about  {verdict(styles['emergency_flagged'], TARGETS['emergency_flagged'])}",
-        f"  ordinary reports acted on at once    {verdict(styles['false_act'], TARGETS['false_act'], higher=False)}",
-        f"  ordinary reports asked about         {verdict(styles['false_check'], TARGETS['false_check'], higher=False)}",
+        "  emergencies acted on or asked about  "
+        + verdict(styles['emergency_flagged'], TARGETS['emergency_flagged']),
+        "  ordinary reports acted on at once    "
+        + verdict(styles['false_act'], TARGETS['false_act'], higher=False),
+        "  ordinary reports asked about         "
+        + verdict(styles['false_check'], TARGETS['false_check'], higher=False),
         f"  emergencies filed as incidents       {styles['emergency_kind_accuracy']:.3f}",
         "",
         f"  training time (s)        {result['training_s']}",
         f"  model load time (s)      {result['model_load_s']}",
         f"  parse p50 (ms, n={result['parses']}) {result['parse_p50_ms']}",
-        f"  parse p95 (ms)           {verdict(result['parse_p95_ms'], TARGETS['parse_p95_ms'], higher=False)}",
+        "  parse p95 (ms)           "
+        + verdict(result['parse_p95_ms'], TARGETS['parse_p95_ms'], higher=False),
         f"  parse p99 (ms)           {result['parse_p99_ms']}",
         f"  Rasa peak RSS (MiB)      {result['rasa_peak_rss_mb']}",
         "category confusion, styles set (rows: true, columns: predicted):",

@@ -332,9 +332,11 @@ def main(argv: list[str] | None = None) -> int:
 
     m = result["machine"]
     print(f"Telegram benchmark, {result['at']}, {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB")
-    print(f"model {stack.model.name}, Bot API emulator on 127.0.0.1, aiogram bots in their own process, SQLite")
-    print(f" handler tickets: {notify.tickets}/{notify.assigned} assigned orders of {notify.orders} filed at once, "
-          f"{notify.tickets_per_s} tickets/s, creation->ticket p50 {notify.p50_ms} ms, p95 {notify.p95_ms} ms")
+    print(f"model {stack.model.name}, Bot API emulator on 127.0.0.1, "
+          "aiogram bots in their own process, SQLite")
+    print(f" handler tickets: {notify.tickets}/{notify.assigned} assigned orders of "
+          f"{notify.orders} filed at once, {notify.tickets_per_s} tickets/s, "
+          f"creation->ticket p50 {notify.p50_ms} ms, p95 {notify.p95_ms} ms")
     for p in phases:
         target = ""
         if p is target_phase:

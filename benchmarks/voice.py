@@ -307,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
               f"worst backlog (start-up) {row.worst_backlog_s} s")
     print(f" calls kept in real time: {in_real_time} (target >= {TARGETS['calls_in_real_time']} "
           f"{ok('calls_in_real_time')})")
-    print(f" end of speech -> first reply audio, {args.callers} callers at once x 2 rounds x 2 turns, real stack: "
+    print(f" end of speech -> first reply audio, {args.callers} callers at once "
+          "x 2 rounds x 2 turns, real stack: "
           f"p50 {p50} s, p95 {p95} s (target <= {TARGETS['first_audio_p95_s']} {ok('first_audio_p95_s')}), "
           f"includes {END_SILENCE_S} s of endpointing silence; failures {len(failures)}")
     print(f" gateway peak RSS: {rss} MiB")

@@ -1,4 +1,5 @@
-"""The one client of Rasa's REST channel, shared by the channels (Telegram, the voice line): a resident's message in, the bot's replies out."""
+"""The one client of Rasa's REST channel, shared by the channels (Telegram, the voice line):
+a resident's message in, the bot's replies out."""
 
 from __future__ import annotations
 

@@ -301,7 +301,7 @@ def test_log_sender_writes_one_redacted_json_line(caplog):
     message = Delivery(
         id=7, topic="order.assigned", recipient_kind="resident", recipient_ref="voice:13812345678",
         channel="voice", order_number="52718093",
-        payload={"text": "工单 52718093 已派单，联系电话 138 1234 5678"}, dedupe_key="order.assigned:52718093",
+        payload={"text": "工单 52718093 已派单，联系电话 138 1234 5678"}, dedupe_key="order.assigned:52718093",  # noqa: E501  (Chinese text counts double)
     )
     logger = logging.getLogger("test.notifier.log_sender")
     with caplog.at_level(logging.INFO, logger=logger.name):

@@ -1,4 +1,5 @@
-"""The REST-channel client shared by the channels: replies parsed with their buttons, typed text never a payload, outages typed."""
+"""The REST-channel client shared by the channels: replies parsed with their buttons,
+typed text never a payload, outages typed."""
 
 import json
 

@@ -97,7 +97,7 @@ def test_emergency_numbers(text, category, numbers):
 def test_a_message_that_opens_with_a_rating():
     from actions.answers import leads_with_rating
 
-    for text in ("不满意，灯还是一闪一闪的", "很不满意 根本没人来", "基本满意，就是慢了点", "满意！", "说实话不太满意"):
+    for text in ("不满意，灯还是一闪一闪的", "很不满意 根本没人来", "基本满意，就是慢了点", "满意！", "说实话不太满意"):  # noqa: E501  (Chinese text counts double)
         assert leads_with_rating(text), text
     for text in ("我对楼上邻居很不满意，他们天天吵", "楼道灯坏了", "不用了", ""):
         assert not leads_with_rating(text), text

@@ -2,8 +2,9 @@
 
 Serves the HTTP API with uvicorn. Configuration comes from ``WORKORDERS_*``
 (``settings.py``, ``api/config.py``): the database URL, the secret key, the
-channel tokens (actions, Telegram) and Open311 keys, the port (``WORKORDERS_API_PORT``, default 8000). On start the
-database is migrated to the newest schema unless ``--no-migrate``.
+channel tokens (actions, Telegram) and Open311 keys, the port
+(``WORKORDERS_API_PORT``, default 8000). On start the database is migrated to the
+newest schema unless ``--no-migrate``.
 """
 
 from __future__ import annotations

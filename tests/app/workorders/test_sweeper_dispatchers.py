@@ -82,7 +82,7 @@ def test_overdue_at_the_top_tier_tells_the_dispatchers_once(any_world):
         ("staff:d-east", "telegram", "-100"), ("staff:d-county", "telegram", "-300")]
     message = w.outbox(order.number, recipient_kind="dispatcher", topic="order.overdue")[0]
     assert message.payload["text"] == (
-        f"工单 {order.number}（邻里纠纷，幸福里小区3号楼）已超过办结时限仍未办结，已无更高层级可升级，请督办。")
+        f"工单 {order.number}（邻里纠纷，幸福里小区3号楼）已超过办结时限仍未办结，已无更高层级可升级，请督办。")  # noqa: E501  (Chinese text counts double)
     sweep(w, hours=24)
     assert len(told(w, order.number, "order.overdue")) == 2  # no loop
 

@@ -9,8 +9,8 @@
   (a handler on their own order, recorded as ``handler:<id>``);
 - cancel, satisfaction, attach, location: a channel account, for the
   resident given by ``reporter_ref`` (one of its own channels); with an
-  ``Idempotency-Key`` a retry is applied once (``idempotency``). Anyone may add to an incident being handled (a
-  co-reporter); a dispute or a request only takes additions from its own reporter.
+  ``Idempotency-Key`` a retry is applied once (``idempotency``). Anyone may add to an
+  incident being handled (a co-reporter); a dispute or a request only takes additions from its own reporter.
 """
 
 from __future__ import annotations
