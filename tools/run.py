@@ -140,8 +140,9 @@ class Settings:
             actions_secret=env.get("ACTIONS_SECRET") or secrets.token_urlsafe(32),
             channel_tokens=channel_tokens_from_env(env),
             telegram={k: v for k, v in env.items() if k.startswith("TELEGRAM_") and v},
-            voice={k: v for k, v in env.items()
-                   if (k.startswith("VOICE_") or k == "VOSK_MODEL_PATH") and v},
+            voice={"VOICE_CONTROL_SECRET": secrets.token_urlsafe(32),  # the dialplan's
+                   **{k: v for k, v in env.items()
+                      if (k.startswith("VOICE_") or k == "VOSK_MODEL_PATH") and v}},
         )
 
     @property
@@ -268,7 +269,6 @@ def services(settings: Settings, model: Path | None = None) -> list[Service]:
 def voice_service(settings: Settings) -> Service:
     """The phone line's gateway (voice/): AudioSocket for the PBX, Vosk, espeak-ng."""
     voice = dict(settings.voice or {})
-    voice.setdefault("VOICE_CONTROL_SECRET", secrets.token_urlsafe(32))  # the dialplan's
     port = voice.get("VOICE_AUDIOSOCKET_PORT", "9092")
     control = voice.setdefault("VOICE_CONTROL_PORT", "9093")
     model = voice.get("VOSK_MODEL_PATH")
@@ -366,15 +366,11 @@ class Launcher:
                     ("actions-secret", self.settings.actions_secret),
                     *((CHANNEL_TOKEN_FILES[p], t) for p, t in self.settings.channel_tokens.items())]
         if self.settings.voice is not None:  # the dialplan presents it to the phone line
-            secrets_.append(("voice-control-secret", self.voice_secret()))
+            secrets_.append(("voice-control-secret", self.settings.voice["VOICE_CONTROL_SECRET"]))
         for name, secret in secrets_:
             write_private(run_dir / name, secret)
         for service in self.plan:
             self.launch(service)
-
-    def voice_secret(self) -> str:
-        """The phone line's control API secret (given, or generated for this run)."""
-        return next(s.env["VOICE_CONTROL_SECRET"] for s in self.plan if s.name == "voice")
 
     def launch(self, service: Service) -> None:
         """Start one service (again), appending to var/log/<name>.log."""

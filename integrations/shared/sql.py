@@ -27,7 +27,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["NAMING", "READ_ONLY", "UTCDateTime", "is_sqlite", "make_engine",
-           "make_session_factory", "normalize_url"]
+           "make_session_factory", "normalize_url", "private_file"]
 
 #: Session/connection execution option: this transaction only reads.
 READ_ONLY = "workorders_read_only"
@@ -74,7 +74,7 @@ def make_engine(
     )
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
     """Create the database file owner-only (0600) before SQLite does, in a 0700 directory
     if this creates the directory; an existing file keeps its mode (``make run`` tightens var/)."""
     if not path.parent.exists():
@@ -93,7 +93,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, or each sees its own DB
     else:
-        _private_file(Path(database).expanduser().resolve())
+        private_file(Path(database).expanduser().resolve())
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     engine = create_engine(url, **kwargs)
 

@@ -58,7 +58,8 @@ def test_var_is_owner_only_after_a_real_launch(tmp_path):
         except OSError:
             pass  # the channel may demand a token: the tracker file exists either way
 
-        expected = {var / "workorders.db", var / "rasa-tracker.db", var / "run" / "service-token",
+        expected = {var / "workorders.db", var / "rasa-tracker.db", var / "run" / "actions-token",
+                    var / "run" / "channel-token",
                     var / "run" / "rasa-token", var / "run" / "endpoints.yml",
                     var / "log" / "workorders-api.log", var / "log" / "rasa.log",
                     var / "log" / "sweeper.log", stale}

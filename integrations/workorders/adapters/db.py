@@ -20,6 +20,7 @@ from integrations.shared.sql import (
     make_engine,
     make_session_factory,
     normalize_url,
+    private_file,
 )
 
 __all__ = ["PROJECT_ROOT", "READ_ONLY", "alembic_config", "downgrade", "is_sqlite", "make_engine",
@@ -40,7 +41,15 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 
 def migrate(url: str | URL, revision: str = "head") -> None:
-    """``alembic upgrade <revision>`` on ``url`` (the only way the schema is made)."""
+    """``alembic upgrade <revision>`` on ``url`` (the only way the schema is made).
+
+    A SQLite file that does not exist yet is created owner-only first.
+    """
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    if (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+            and not database.startswith("file:")):
+        private_file(Path(database).expanduser().resolve())
     command.upgrade(alembic_config(url), revision)
 
 
