@@ -226,3 +226,24 @@ def test_an_order_out_of_reach_is_a_missing_order(api, who, method, path, body):
     assert real.text.replace(number, "N") == missing.text.replace(MISSING, "N")
     assert api.row(number).status == "assigned" and api.row(number).assignee_id == \
         api.handlers["h1"]
+
+
+def test_a_dispatcher_reassigns_only_to_handlers_within_their_areas(api):
+    far = api.post("admin", "/api/v1/handlers", json={
+        "name": "西镇调解员", "role": "mediator", "tier": "grid", "skills": ["dispute.neighbor"],
+        "areas": ["grid:qy-xz-01"], "capacity": 5})
+    assert far.status_code == 201, far.text
+    order = api.report()
+    before = api.get("dispatcher", f"/api/v1/orders/{order['number']}").json()["assignee_id"]
+    refused = api.post("dispatcher", f"/api/v1/orders/{order['number']}/reassign",
+                       json={"handler_id": far.json()["id"], "reason": "试试"})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"]["reason_zh"] == "只能把工单改派给您管辖区域内的处理人员。"
+    assert api.get("dispatcher", f"/api/v1/orders/{order['number']}").json()["assignee_id"] == before
+    # within the area it works, and an admin may send it anywhere
+    inside = api.post("dispatcher", f"/api/v1/orders/{order['number']}/reassign",
+                      json={"handler_id": api.handlers["h2"], "reason": "换人"})
+    assert inside.status_code == 200 and inside.json()["assignee_id"] == api.handlers["h2"]
+    anywhere = api.post("admin", f"/api/v1/orders/{order['number']}/reassign",
+                        json={"handler_id": far.json()["id"], "reason": "跨镇协调"})
+    assert anywhere.status_code == 200 and anywhere.json()["assignee_id"] == far.json()["id"]

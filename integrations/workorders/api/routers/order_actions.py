@@ -32,6 +32,7 @@ from ...service import (
     attach_report_to,
     cancel,
     decline,
+    get_handler,
     get_order,
     get_order_for_reporter,
     progress,
@@ -41,10 +42,17 @@ from ...service import (
     resolve,
     set_order_location,
 )
-from ..access import PERSONAL_KINDS, reporter_order, require_reporter_ref, staff_order
+from ..access import (
+    PERSONAL_KINDS,
+    areas_below,
+    reporter_order,
+    require_reporter_ref,
+    staff_order,
+)
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
+    DISPATCHER,
     HANDLER,
     RESIDENT_AGENT,
     NowDep,
@@ -154,6 +162,11 @@ def reassign_order(
 ) -> OrderPublic:
     body = body or ReassignRequest()
     order = staff_order(uow, principal, number)
+    if principal.role == DISPATCHER and body.handler_id is not None:
+        handler = get_handler(uow, body.handler_id)
+        if not handler.areas or not set(handler.areas) <= areas_below(uow, principal.areas):
+            raise Forbidden(f"handler {body.handler_id} works outside your areas",
+                            "只能把工单改派给您管辖区域内的处理人员。")
     view = reassign(uow, order.number, body.handler_id, principal.actor, now, reason=body.reason)
     return order_for(uow, view, principal)
 
