@@ -57,11 +57,11 @@ class Probe:
     def skip(self, finding: str, attempt: str, why: str) -> None:
         print(f"[{finding:>3}] skip   {attempt}\n        -> {why}", flush=True)
 
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response | None:
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response | _Refused:
         try:
             return self.http.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            return _Refused(f"{type(exc).__name__}: {exc}")  # type: ignore[return-value]
+            return _Refused(f"{type(exc).__name__}: {exc}")
 
 
 class _Refused:
@@ -211,7 +211,7 @@ def dialplan(p: Probe) -> None:
 def identities(p: Probe) -> None:
     r = p.request("GET", f"{API}/api/v1/orders", params={"limit": 200},
                   headers=_bearer(STAFF["supervisor"]))
-    items = r.json().get("items", []) if r.status_code == 200 else []
+    items = r.json().get("items", []) if isinstance(r, httpx.Response) and r.status_code == 200 else []
     refs = [str(o.get("reporter_ref") or "") for o in items]
     callers = [ref for ref in refs if ref.startswith("voice:")]
     plain = [ref for ref in callers if not ref.startswith(("voice:h:", "voice:unknown-"))]

@@ -31,8 +31,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -164,6 +166,13 @@ class Settings:
 
 #: The API credentials: each process gets only its own (``Launcher._env`` drops the rest).
 CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
+
+
+class TextSink(Protocol):
+    """Where the launcher's messages go: a text stream (default: stdout, stderr)."""
+
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
 
 
 @dataclass
@@ -321,10 +330,10 @@ class Launcher:
         self.stopping = False
         # where progress and error messages go (None: stdout and stderr at the time);
         # tools/stack.py sends them to its own log file
-        self.out = None
-        self.err = None
+        self.out: TextSink | None = None
+        self.err: TextSink | None = None
         # run in each child before exec (tools/stack.py: die with the test process)
-        self.preexec_fn = None
+        self.preexec_fn: Callable[[], None] | None = None
         # development mode (checked by main() before anything starts)
         self.development = os.environ.get("WORKORDERS_DEVELOPMENT", "true").strip().lower() \
             not in ("0", "false", "no", "off", "f", "n")
@@ -411,6 +420,7 @@ class Launcher:
         return not self.stopping
 
     def dead(self, service: Service) -> bool:
+        assert service.process is not None and service.log_path is not None, "launch() first"
         code = service.process.poll()
         if code is None:
             return False

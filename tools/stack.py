@@ -53,6 +53,7 @@ SAY_TIMEOUT_S = 60.0
 WARM_UP_SENDER = "web:stack-warm-up"
 
 PR_SET_PDEATHSIG = 1
+_LIBC: ctypes.CDLL | None
 try:
     _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:  # not glibc Linux: no parent-death signal
@@ -195,7 +196,7 @@ class Stack:
         self.launcher = Launcher(self.settings, self.plan)
         self.launcher.preexec_fn = _die_with_parent
         self.log_dir = self.var / "log"
-        self._log = None
+        self._log: _StampedLog | None = None
         self._client: httpx.Client | None = None
         self._stopped_on_purpose: set[str] = set()
         self.started = False
@@ -317,12 +318,14 @@ class Stack:
         pending = list(chosen)
         while pending:
             for service in list(pending):
-                code = service.process.poll()
+                process = service.process
+                assert process is not None, "launched before waiting"
+                code = process.poll()
                 if code is not None:
                     raise StackError(f"{service.name} exited with code {code} while starting:\n"
                                      + self.log_tail(service.name))
                 if service.ready():
-                    self._note(f"ready {service.name} (pid {service.process.pid})")
+                    self._note(f"ready {service.name} (pid {process.pid})")
                     pending.remove(service)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(s.name for s in pending)
@@ -343,7 +346,8 @@ class Stack:
         return process is not None and process.poll() is None
 
     def pid(self, name: str) -> int | None:
-        return self.service(name).process.pid if self.running(name) else None
+        process = self.service(name).process
+        return process.pid if process is not None and self.running(name) else None
 
     def stop_service(self, name: str) -> None:
         """Stop one process (its whole process group) and wait until it is gone."""
@@ -362,7 +366,7 @@ class Stack:
             raise StackError("the stack is not running")
         service = self.service(name)
         if self.running(name):
-            raise StackError(f"{name} is running already (pid {service.process.pid})")
+            raise StackError(f"{name} is running already (pid {self.pid(name)})")
         self.launcher.launch(service)
         self._stopped_on_purpose.discard(name)
         began = time.monotonic()

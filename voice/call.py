@@ -145,7 +145,7 @@ class Call:
                 max_utterance_s=self._settings.voice_max_utterance_s)
         reader = asyncio.create_task(self._read(), name=f"call-{self.tag}-read")
         session = asyncio.create_task(self._session(), name=f"call-{self.tag}-session")
-        tasks = [reader, session]
+        tasks: list[asyncio.Task[object]] = [reader, session]
         if self._recognizer is not None:
             tasks.append(asyncio.create_task(self._listen(), name=f"call-{self.tag}-listen"))
         try:

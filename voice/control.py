@@ -172,7 +172,7 @@ def _call_id(text: object) -> uuid.UUID | None:
 
 
 REGISTRY_KEY = web.AppKey("registry", CallRegistry)
-HEALTH_KEY = web.AppKey("health", Callable[[], dict])
+HEALTH_KEY: web.AppKey[Callable[[], dict]] = web.AppKey("health")
 SECRET_KEY = web.AppKey("secret", bytes)
 #: Shorter secrets are refused at start-up: ``make run`` generates 43 characters.
 MIN_SECRET_CHARS = 16

@@ -17,6 +17,8 @@ A withheld number has no hash: the gateway names such a call
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from .privacy import DecryptionError, Vault
 
 __all__ = ["CALLER_CONTEXT", "CALLER_PREFIX", "METADATA_KEY", "InvalidCallerToken", "caller_refs_all_keys",
@@ -39,7 +41,7 @@ def caller_ref(vault: Vault, phone: str) -> str:
     return CALLER_PREFIX + vault.lookup_hash(phone, kind="caller")[:_HASH_CHARS]
 
 
-def is_caller_ref(ref: object) -> bool:
+def is_caller_ref(ref: object) -> TypeGuard[str]:
     """Whether ``ref`` has the form of a hashed caller id."""
     if not isinstance(ref, str) or not ref.startswith(CALLER_PREFIX):
         return False

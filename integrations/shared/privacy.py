@@ -38,6 +38,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
+from typing import overload
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -232,6 +233,13 @@ class Vault:
         return self._current.kid
 
     # ---- encryption
+
+    @overload
+    def encrypt(self, plain: str, context: str = "") -> str: ...
+    @overload
+    def encrypt(self, plain: None, context: str = "") -> None: ...
+    @overload
+    def encrypt(self, plain: str | None, context: str = "") -> str | None: ...
 
     def encrypt(self, plain: str | None, context: str = "") -> str | None:
         """An ASCII token ``v1.<kid>.<b64>`` for ``plain``; None stays None.

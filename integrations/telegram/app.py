@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from aiogram import Bot, Dispatcher
@@ -65,8 +66,8 @@ def reachable(dp: Dispatcher) -> Dispatcher:
 def build_dispatchers(settings: TelegramSettings, store: ChannelStore, relay: RasaRelay,
                       service: ChannelServiceClient, resident_bot: Bot,
                       handlers_bot: Bot, categories: Sequence[Category]) -> list[Served]:
-    deps = dict(relay=relay, service=service, store=store, settings=settings,
-                keyboards=Keyboards(), categories=categories)
+    deps: dict[str, Any] = dict(relay=relay, service=service, store=store, settings=settings,
+                                keyboards=Keyboards(), categories=categories)
     limiter = RateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_second)
     residents = resident.build_router()
     residents.message.outer_middleware(ResidentGate(limiter))
@@ -160,8 +161,9 @@ async def run(settings: TelegramSettings, stop: asyncio.Event) -> None:
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task is not stopper and task.exception() is not None:
-                    raise task.exception()  # e.g. the token was revoked
+                error = None if task is stopper else task.exception()
+                if error is not None:
+                    raise error  # e.g. the token was revoked
         finally:
             stop.set()
             if runner is not None:

@@ -130,8 +130,9 @@ class UpdateProcessor:
 
     def _spawn(self, update: Update, attempts: int, received_at: datetime | None = None) -> None:
         task = asyncio.create_task(self._handle(update, attempts, received_at or self._clock()))
-        self._inflight[update.update_id] = task
-        task.add_done_callback(lambda _t, uid=update.update_id: self._inflight.pop(uid, None))
+        uid = update.update_id
+        self._inflight[uid] = task
+        task.add_done_callback(lambda _t: self._inflight.pop(uid, None))
 
     async def _lock_for(self, key: Hashable) -> asyncio.Lock:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))

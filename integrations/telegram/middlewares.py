@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Message
+from aiogram.types import Message, TelegramObject
 
 from . import texts
 from .outgoing import send_text
@@ -21,10 +21,12 @@ class ResidentGate(BaseMiddleware):
 
     async def __call__(
         self,
-        handler: Callable[[Message, dict[str, Any]], Awaitable[Any]],
-        event: Message,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        if not isinstance(event, Message):  # registered for messages only
+            return await handler(event, data)
         bot = data["bot"]
         chat_id = event.chat.id
         decision = self._limiter.check((bot.id, chat_id))

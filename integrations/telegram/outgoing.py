@@ -73,7 +73,7 @@ async def send_replies(bot: Bot, chat_id: int, replies: Sequence[Reply], keyboar
     sent = 0
     replies = [r for r in replies if r.text]  # custom payloads are for other channels
     for index, reply in enumerate(replies):
-        markup = None
+        markup: ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
         last = index == len(replies) - 1
         if reply.buttons and last:
             keyboards.shown(chat_id, {b.title: b.payload for b in reply.buttons})

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, and_, delete, select, update
+from sqlalchemy import CursorResult, and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -107,7 +107,7 @@ class ChannelStore:
         return name
 
     @staticmethod
-    def _insert(dialect: str, table: Any) -> Insert:
+    def _insert(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
         """``INSERT`` with ``ON CONFLICT`` support for ``dialect``."""
         if dialect == "postgresql":
             return postgresql.insert(table)
@@ -137,7 +137,7 @@ class ChannelStore:
             result = session.execute(
                 delete(TelegramUpdate).where(TelegramUpdate.received_at < older_than)
             )
-            return int(result.rowcount or 0)
+            return int(cast("CursorResult[Any]", result).rowcount or 0)
 
     # ------------------------------------------------------------------- inbox
 
@@ -224,7 +224,7 @@ class ChannelStore:
                 .where(t.c.bot_id == bot_id, t.c.handled_at.is_(None), t.c.payload.is_not(None))
                 .values(next_attempt_at=now)
             )
-            return int(result.rowcount or 0)
+            return int(cast("CursorResult[Any]", result).rowcount or 0)
 
     # ---------------------------------------------------------- pending inputs
 
@@ -296,7 +296,7 @@ class ChannelStore:
                     TelegramUnreachable.chat_id == _chat(chat_id),
                 )
             )
-            return bool(result.rowcount)
+            return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 def _pending(row: TelegramPendingInput) -> PendingInput:

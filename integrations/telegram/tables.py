@@ -20,9 +20,9 @@ with the bot's numeric id.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from integrations.shared.sql import NAMING, UTCDateTime
@@ -34,6 +34,8 @@ class ChannelBase(DeclarativeBase):
     """The channel's tables; ``ChannelBase.metadata`` is Alembic's second target."""
 
     metadata = MetaData(naming_convention=NAMING)
+    # every subclass is mapped to a Table (DeclarativeBase types it as FromClause)
+    __table__: ClassVar[Table]
 
 
 class TelegramUpdate(ChannelBase):

@@ -271,7 +271,8 @@ def render_delivery(delivery: Delivery) -> tuple[str, Markup | None]:
     """
     payload = delivery.payload
     number = str(payload.get("number") or delivery.order_number or "")
-    text = payload.get("text") if isinstance(payload.get("text"), str) else ""
+    given = payload.get("text")
+    text = given if isinstance(given, str) else ""
     if delivery.topic == TOPIC_ASSIGNED and number:
         return _assigned_ticket(payload, number), keyboard_for("assigned", number)
     if delivery.topic == TOPIC_REMINDER and number:

@@ -2,7 +2,9 @@
 same on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import ClassVar
+
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 from integrations.shared.sql import NAMING, UTCDateTime
@@ -12,3 +14,5 @@ __all__ = ["NAMING", "Base", "UTCDateTime"]
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # every subclass is mapped to a Table (DeclarativeBase types it as FromClause)
+    __table__: ClassVar[Table]

@@ -292,6 +292,7 @@ def handler_loads(session: Session, handler_ids: Collection[int]) -> dict[int, i
     )
     loads = {hid: 0 for hid in handler_ids}
     for handler_id, load in session.execute(stmt):
+        assert handler_id is not None  # the statement selects assignees in handler_ids
         loads[handler_id] = int(load or 0)
     return loads
 
@@ -328,7 +329,7 @@ def handler_stats(
 
 
 @functools.cache
-def _stats_statement(with_declines: bool) -> Select[tuple[int, int, int, bool]]:
+def _stats_statement(with_declines: bool) -> Select[int, int, int, bool]:
     """The statement of ``handler_stats``, built once (binds: ids, since, order_id)."""
     load = (
         select(func.coalesce(func.sum(weight_expr()), 0))
@@ -395,7 +396,7 @@ def candidate_handlers(
 
 
 @functools.cache
-def _locking_candidates_statement(tiers: tuple[str, ...]) -> Select[tuple[Handler]]:
+def _locking_candidates_statement(tiers: tuple[str, ...]) -> Select[Handler]:
     """PostgreSQL: candidates at ``tiers``, locked in id order (binds: role, skill, area_<i>)."""
     areas = cast(Handler.areas, JSONB)
     return (

@@ -16,6 +16,7 @@ instead (``open311.render``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -120,7 +121,7 @@ def detail_of(exc: DomainError) -> dict[str, Any]:
 
 
 def error_response(
-    request: Request, status: int, detail: dict[str, Any], headers: dict[str, str] | None = None
+    request: Request, status: int, detail: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> Response:
     """The error in the caller's dialect: ours, or Open311's on ``/open311`` paths."""
     if is_open311_path(request.url.path):

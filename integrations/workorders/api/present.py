@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from ..domain.lifecycle import RESIDENT_LABELS, Status
 from ..service import EventView, OrderView, UnitOfWork, attachment_counts, resident_view
@@ -22,6 +23,14 @@ def order_for(
     ``attachments``: the number of photos, if known (else counted)."""
     if principal.is_agent:
         return resident_order(uow, view, new=new, attachments=attachments)
+    return staff_order_public(uow, view, principal, attachments=attachments)
+
+
+def staff_order_public(
+    uow: UnitOfWork, view: OrderView, principal: Principal, *, attachments: int | None = None
+) -> OrderPublic:
+    """The staff view of ``order_for`` (minus what a handler must not know of the
+    reporter), for routes only staff reach."""
     return OrderPublic.from_view(view, hide_reporter=principal.role == HANDLER,
                                  attachments=_photos(uow, view, attachments))
 
@@ -38,7 +47,7 @@ def _photos(uow: UnitOfWork, view: OrderView, known: int | None) -> int:
     return known if known is not None else attachment_counts(uow, [view.number])[view.number]
 
 
-def actor_role(actor: str) -> str:
+def actor_role(actor: str) -> Literal["resident", "handler", "staff", "system"]:
     """``handler:3`` -> handler, ``staff:alice`` -> staff; residents and co-reporters -> resident."""
     if actor in ("resident", "co-reporter"):
         return "resident"

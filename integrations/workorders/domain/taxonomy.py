@@ -25,10 +25,12 @@ class Priority(StrEnum):
     @classmethod
     def parse(cls, value: object) -> Priority:
         """``Priority(value)``, raising ``UnknownPriority`` instead of ValueError."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise UnknownPriority(value) from None
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        raise UnknownPriority(value)
 
 
 class Deadlines(NamedTuple):

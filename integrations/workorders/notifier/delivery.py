@@ -53,9 +53,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -294,7 +294,7 @@ def _record(
         with session_factory() as session, session.begin():
             _begin_write(session)
             result = session.execute(update(_t).where(_fenced(message, worker_id)).values(**values))
-            return result.rowcount == 1
+            return cast("CursorResult[Any]", result).rowcount == 1
 
     return _retrying(once)
 
@@ -315,7 +315,7 @@ def release(session_factory: SessionFactory, messages: Sequence[Delivery], worke
                 result = session.execute(
                     update(_t).where(_fenced(message, worker_id)).values(leased_by=None, lease_until=None)
                 )
-                done += result.rowcount
+                done += cast("CursorResult[Any]", result).rowcount
             return done
 
     return _retrying(once)
@@ -409,6 +409,7 @@ async def deliver_batch(
         # The outcome is recorded before the slot is freed, so at most
         # ``concurrency`` messages are ever sent-but-unrecorded: a crash
         # duplicates no more than that many.
+        assert message.lease_until is not None  # every message was checked on entry
         async with gate:
             if (stop is not None and stop.is_set()) or clock() + margin > message.lease_until:
                 not_sent.append(message)

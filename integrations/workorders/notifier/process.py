@@ -126,14 +126,14 @@ def build_registry(
     if settings.webhook_url:
         # The HTTP timeout sits inside the notifier's own per-send limit.
         webhook = WebhookSender(
-            settings.webhook_url, settings.webhook_secret, client, timeout=0.8 * send_timeout_s
+            settings.webhook_url, settings.webhook_secret or "", client, timeout=0.8 * send_timeout_s
         )
         registry.register("webhook", webhook)
     for channel, sender in (channels or {}).items():
         registry.register(channel, sender)
     if settings.voice_webhook_url:
         registry.register("voice", VoiceSender(
-            settings.voice_webhook_url, settings.voice_webhook_secret, client,
+            settings.voice_webhook_url, settings.voice_webhook_secret or "", client,
             Vault(settings.secret_key, old_keys=settings.old_keys), timeout=0.8 * send_timeout_s,
         ))
     for channel in registry.unserved(CHANNELS):

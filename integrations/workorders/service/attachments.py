@@ -18,13 +18,14 @@ import functools
 import hashlib
 import math
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Insert, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ..adapters.orm import Attachment, Handler, WorkOrder
 from ..domain.images import IMAGE_TYPES, media_type, sniff
@@ -183,11 +184,13 @@ def _insert_ignoring_conflicts(session: Session, row: dict[str, object]) -> bool
     return True
 
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
+}
 
 
 @functools.cache
-def _insert_statement(dialect: str) -> Insert:
+def _insert_statement(dialect: str) -> ReturningInsert[int]:
     table = Attachment.__table__
     return _INSERTS[dialect](table).on_conflict_do_nothing().returning(table.c.id)
 

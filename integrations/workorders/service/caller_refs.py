@@ -14,8 +14,9 @@ Idempotent: a second run finds nothing to do. ``voice:unknown-<call>`` ids
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.shared.identity import caller_ref, caller_refs_all_keys
@@ -163,9 +164,10 @@ def rekey_caller_refs(sessions: sessionmaker[Session], vault: Vault, batch: int 
             for model, column in ((WorkOrder, WorkOrder.reporter_ref),
                                   (CallbackRequest, CallbackRequest.reporter_ref),
                                   (Attachment, Attachment.reporter_ref)):
-                changed += session.execute(
+                result = session.execute(
                     update(model).where(column == old).values({column.key: new})
-                    .execution_options(synchronize_session=False)).rowcount or 0
+                    .execution_options(synchronize_session=False))
+                changed += cast("CursorResult[Any]", result).rowcount or 0
             for message in session.scalars(
                     select(OutboxMessage).where(OutboxMessage.recipient_ref == old)):
                 message.recipient_ref = new

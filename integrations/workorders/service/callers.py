@@ -12,14 +12,17 @@ server can read the number.
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from integrations.shared.identity import InvalidCallerToken, caller_number, is_caller_ref
 from integrations.shared.privacy import Vault, normalize_phone
 
 from .errors import InvalidInput
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def with_caller_contact(vault: Vault, data: T, contact_field: str) -> T:

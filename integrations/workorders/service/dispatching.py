@@ -32,6 +32,7 @@ from ..adapters.orm import Handler, WorkOrder
 from ..domain.dispatch import URGENT_RULE, HandlerState, OrderToDispatch, plan
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Action, Status, allowed_actions
+from ..domain.taxonomy import Priority
 from . import outbox
 from .audit_trail import transition
 from .uow import UnitOfWork
@@ -91,7 +92,7 @@ def dispatch(
         OrderToDispatch(
             kind=order.kind,
             category=order.category,
-            priority=order.priority,
+            priority=Priority.parse(order.priority),
             area_by_tier=area_by_tier,
             tier=order.tier,
             declined_by=declined,

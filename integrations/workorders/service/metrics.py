@@ -150,8 +150,8 @@ def metrics(
     ).where(WorkOrder.created_at >= period_start, WorkOrder.created_at < period_end)
     tallies: dict[str | None, _Tally] = {}
     with uow.read_only():
-        for *fields, group_key in uow.session.execute(stmt).yield_per(1000):
-            tallies.setdefault(_key(group_by, group_key), _Tally()).add(*fields)
+        for row in uow.session.execute(stmt).yield_per(1000):
+            tallies.setdefault(_key(group_by, row.group_key), _Tally()).add(*row[:-1])
     if group_by is None:
         return [tallies.get(None, _Tally()).result(None)]
     return [tallies[k].result(k) for k in sorted(tallies, key=str)]

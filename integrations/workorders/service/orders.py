@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.sql.dml import ReturningInsert
 
 from integrations.shared.privacy import Vault, normalize_phone
 
@@ -285,7 +286,9 @@ def _insert_ignoring_conflicts(session: Session, order: WorkOrder) -> int | None
             result = connection.execute(insert(WorkOrder.__table__), row)
     except IntegrityError:
         return None
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row INSERT always has one
+    return int(key[0])
 
 
 def _as_inserted(session: Session, order: WorkOrder, order_id: int) -> None:
@@ -300,11 +303,13 @@ def _as_inserted(session: Session, order: WorkOrder, order_id: int) -> None:
 #: Every column of an order but its id, in table order.
 _INSERT_COLUMNS = tuple(c.key for c in WorkOrder.__table__.columns if c.key != "id")
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
+}
 
 
 @functools.cache
-def _insert_statement(dialect: str) -> Insert:
+def _insert_statement(dialect: str) -> ReturningInsert[int]:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for ``dialect``, built once."""
     table = WorkOrder.__table__
     return _INSERTS[dialect](table).on_conflict_do_nothing().returning(table.c.id)

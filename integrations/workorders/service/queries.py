@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from integrations.shared.privacy import mask_phone
 
@@ -149,7 +149,7 @@ def list_orders(
     offset = max(0, offset)
     with uow.read_only():
         session = uow.session
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if filters.statuses:
             conditions.append(WorkOrder.status.in_(list(filters.statuses)))
         if filters.category is not None:

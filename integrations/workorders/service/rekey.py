@@ -61,15 +61,15 @@ class EncryptedTable:
 
 #: Every table with personal data encrypted at rest (``*_enc``) and its keyed hashes.
 ENCRYPTED_TABLES: tuple[EncryptedTable, ...] = (
-    EncryptedTable(Handler.__table__, (  # type: ignore[arg-type]
+    EncryptedTable(Handler.__table__, (
         EncryptedColumn("name_enc", NAME_CONTEXT),
         EncryptedColumn("phone_enc", PHONE_CONTEXT, hash="phone_hash"),
     )),
-    EncryptedTable(WorkOrder.__table__, (  # type: ignore[arg-type]
+    EncryptedTable(WorkOrder.__table__, (
         EncryptedColumn("reporter_contact_enc", ORDER_CONTACT_CONTEXT,
                         hash="reporter_contact_hash"),
     )),
-    EncryptedTable(CallbackRequest.__table__, (  # type: ignore[arg-type]
+    EncryptedTable(CallbackRequest.__table__, (
         EncryptedColumn("transcript_enc", TRANSCRIPT_CONTEXT),
         EncryptedColumn("contact_enc", CALLBACK_CONTACT_CONTEXT, hash="contact_hash"),
     )),

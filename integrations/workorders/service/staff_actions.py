@@ -13,6 +13,7 @@ from ..adapters import store
 from ..adapters.orm import Handler, WorkOrder
 from ..domain.dispatch import URGENT_RULE, OrderToDispatch, has_room, may_overflow
 from ..domain.lifecycle import Action, Status, apply
+from ..domain.taxonomy import Priority
 from . import messages, outbox
 from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
@@ -115,7 +116,8 @@ def _assign_directly(
         raise Conflict(f"handler {handler_id} is off duty", "该处理人员不在岗。")
     load = store.handler_loads(session, [handler_id])[handler_id]
     state = handler_state(handler, load, 0)
-    request = OrderToDispatch(kind=order.kind, category=order.category, priority=order.priority,
+    request = OrderToDispatch(kind=order.kind, category=order.category,
+                              priority=Priority.parse(order.priority),
                               area_by_tier={}, tier=handler.tier)
     over = not has_room(state, request, URGENT_RULE)
     if over and not (URGENT_RULE.overflow and may_overflow(state, request)):

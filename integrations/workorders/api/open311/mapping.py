@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,7 +29,7 @@ from ...domain.lifecycle import Status
 from ...service import CHINA_TZ, InvalidInput, OrderCreate, OrderView
 from .catalog import Catalog
 
-AREA_ATTRIBUTE = "attribute[area_code]"
+AREA_ATTRIBUTE: Final = "attribute[area_code]"
 
 #: Statuses reported as ``closed``; everything else is ``open``.
 CLOSED_STATUSES = frozenset(

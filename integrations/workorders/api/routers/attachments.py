@@ -56,7 +56,9 @@ audit_log = logging.getLogger("integrations.workorders.api.audit")
 UPLOAD_PATH = f"{API_V1}/attachments"
 
 Resident = Annotated[Principal, Depends(RESIDENT_AGENT)]
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such photo or order (for this caller)"}}
+NOT_FOUND: dict[int | str, dict] = {
+    404: {"model": ErrorBody, "description": "No such photo or order (for this caller)"},
+}
 
 
 async def image_body(request: Request, state: StateDep, principal: Resident) -> bytes:

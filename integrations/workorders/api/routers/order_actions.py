@@ -60,7 +60,7 @@ from ..deps import (
     UowDep,
 )
 from ..idempotency import IdempotencyKey, once
-from ..present import order_for, resident_order
+from ..present import resident_order, staff_order_public
 from ..schemas.actions import (
     AttachRequest,
     DeclineRequest,
@@ -113,7 +113,7 @@ def accept_order(
     number: str, uow: UowDep, now: NowDep, principal: Assignee, body: HandlerAction | None = None
 ) -> OrderPublic:
     handler_id = acting_handler(uow, principal, number, body.handler_id if body else None)
-    return order_for(uow, accept(uow, number, handler_id, now), principal)
+    return staff_order_public(uow, accept(uow, number, handler_id, now), principal)
 
 
 @router.post("/{number}/decline", response_model=OrderPublic,
@@ -123,7 +123,7 @@ def decline_order(
 ) -> OrderPublic:
     body = body or DeclineRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(uow, decline(uow, number, handler_id, body.reason, now), principal)
+    return staff_order_public(uow, decline(uow, number, handler_id, body.reason, now), principal)
 
 
 @router.post("/{number}/progress", response_model=OrderPublic, summary="处置 (progress note)")
@@ -132,7 +132,7 @@ def progress_order(
 ) -> OrderPublic:
     body = body or NoteRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(uow, progress(uow, number, handler_id, body.note, now), principal)
+    return staff_order_public(uow, progress(uow, number, handler_id, body.note, now), principal)
 
 
 @router.post("/{number}/resolve", response_model=OrderPublic, summary="办结 (resolve)")
@@ -141,7 +141,7 @@ def resolve_order(
 ) -> OrderPublic:
     body = body or NoteRequest()
     handler_id = acting_handler(uow, principal, number, body.handler_id)
-    return order_for(uow, resolve(uow, number, handler_id, body.note, now), principal)
+    return staff_order_public(uow, resolve(uow, number, handler_id, body.note, now), principal)
 
 
 @router.post("/{number}/reopen", response_model=OrderPublic,
@@ -151,7 +151,7 @@ def reopen_order(
 ) -> OrderPublic:
     body = body or ReopenRequest()
     order = staff_order(uow, principal, number)
-    return order_for(uow, reopen(uow, order.number, principal.actor, body.reason, now), principal)
+    return staff_order_public(uow, reopen(uow, order.number, principal.actor, body.reason, now), principal)
 
 
 @router.post("/{number}/reassign", response_model=OrderPublic,
@@ -168,7 +168,7 @@ def reassign_order(
             raise Forbidden(f"handler {body.handler_id} works outside your areas",
                             "只能把工单改派给您管辖区域内的处理人员。")
     view = reassign(uow, order.number, body.handler_id, principal.actor, now, reason=body.reason)
-    return order_for(uow, view, principal)
+    return staff_order_public(uow, view, principal)
 
 
 @router.post(
@@ -194,7 +194,7 @@ def reclassify_order(
         done = reclassify(uow, order.number, body.category, principal.actor, now, note=body.note)
     log.info("%s reclassified order %s from %s to %s", principal.actor, order.number,
              done.from_category, done.order.category)
-    return order_for(uow, done.order, principal)
+    return staff_order_public(uow, done.order, principal)
 
 
 def _own(uow: UnitOfWork, principal: Principal, ref: str) -> Callable[[str], ResidentOrderPublic]:

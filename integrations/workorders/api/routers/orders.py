@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
@@ -63,8 +63,13 @@ from . import API_V1
 router = APIRouter(prefix=f"{API_V1}/orders", tags=["orders"], responses=AUTH_ERRORS)
 audit_log = logging.getLogger("integrations.workorders.api.audit")
 
-StatusName = Literal[tuple(s.value for s in Status)]  # type: ignore[valid-type]
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such order, or not one the caller may see"}}
+if TYPE_CHECKING:
+    StatusName = str
+else:  # the statuses' values, for the query parameter's schema
+    StatusName = Literal[tuple(s.value for s in Status)]
+NOT_FOUND: dict[int | str, dict] = {
+    404: {"model": ErrorBody, "description": "No such order, or not one the caller may see"},
+}
 
 
 @router.post(
