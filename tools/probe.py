@@ -93,11 +93,12 @@ def _cli(*args: str) -> str:
 
 
 def _token_from(output: str) -> str:
-    """The token that ``create-staff`` printed (the line ``token: …`` or the last word)."""
+    """The token ``create-staff`` printed (its first line: urlsafe characters only)."""
     for line in output.splitlines():
-        if "token" in line.lower() and ":" in line:
-            return line.split(":", 1)[1].strip()
-    return output.split()[-1]
+        word = line.strip()
+        if len(word) >= 20 and all(c.isascii() and (c.isalnum() or c in "-_") for c in word):
+            return word
+    raise RuntimeError(f"create-staff printed no token: {output[:200]!r}")
 
 
 def _bearer(token: str | None) -> dict[str, str]:
