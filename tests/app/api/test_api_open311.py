@@ -184,7 +184,7 @@ def test_error_shapes_for_tokens_and_xml(api):
     assert response.status_code == 401
     root = ElementTree.fromstring(response.content)
     assert root.tag == "errors" and root.find("error/code").text == "401"
-    assert "请提供访问令牌" in root.find("error/description").text
+    assert "接入密钥（api_key）" in root.find("error/description").text
     unknown = api.client.post("/open311/v2/requests.json",
                               data={**FORM, "api_key": "x" * 30})
     assert unknown.status_code == 401 and unknown.json()[0]["code"] == 401

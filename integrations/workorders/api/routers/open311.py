@@ -68,7 +68,8 @@ async def require_api_key(state: StateDep, key: str | None) -> None:
     """Let a configured Open311 key through; 401 for none or an unknown one, 403 for
     another credential (a staff or channel token files nothing here)."""
     if not key:
-        raise Unauthenticated.missing()
+        raise Unauthenticated("an Open311 api_key is required to file requests",
+                              "提交反映需要 Open311 接入密钥（api_key）。", invalid=False)
     if any(hmac.compare_digest(key.encode(), k.encode()) for k in state.settings.open311_api_keys):
         return
     await authenticate(state, key)  # 401 if it is nobody's
