@@ -86,9 +86,25 @@ def require_reporter_ref(principal: Principal, reporter_ref: str | None) -> str:
     return ref
 
 
+#: Resident ids that belong to a channel: only that channel's account may name them, so
+#: no staff member can make the service write to someone's chat or phone.
+CHANNEL_OWNED_PREFIXES = ("tg:", "voice:")
+
+
+def staff_ref(reporter_ref: str | None) -> str | None:
+    """A resident id a staff member files under (``web:…`` and the like), never a channel's."""
+    if reporter_ref is not None and reporter_ref.strip().startswith(CHANNEL_OWNED_PREFIXES):
+        raise Forbidden(
+            "staff may not file under a Telegram chat's or a phone caller's id",
+            "工作人员代为登记时不能使用居民的聊天或来电身份。",
+        )
+    return reporter_ref
+
+
 def agent_ref(principal: Principal, reporter_ref: str | None) -> str | None:
-    """``reporter_ref`` checked for a channel account; staff pass it through as is."""
-    return require_reporter_ref(principal, reporter_ref) if principal.is_agent else reporter_ref
+    """``reporter_ref`` checked for a channel account, or for staff (``staff_ref``)."""
+    return (require_reporter_ref(principal, reporter_ref) if principal.is_agent
+            else staff_ref(reporter_ref))
 
 
 def reporter_order(

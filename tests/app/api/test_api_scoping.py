@@ -247,3 +247,16 @@ def test_a_dispatcher_reassigns_only_to_handlers_within_their_areas(api):
     anywhere = api.post("admin", f"/api/v1/orders/{order['number']}/reassign",
                         json={"handler_id": far.json()["id"], "reason": "跨镇协调"})
     assert anywhere.status_code == 200 and anywhere.json()["assignee_id"] == far.json()["id"]
+
+
+@pytest.mark.parametrize("ref", ["tg:5001", "voice:h:0123456789abcdef0123456789abcdef"])
+def test_staff_cannot_file_under_a_chats_or_a_callers_id(api, ref):
+    """A dispatcher filing for a walk-in resident cannot make the service write to a chat."""
+    before = _count(api, WorkOrder)
+    refused = api.report(who="dispatcher", reporter_ref=ref, expect=403)
+    assert refused["detail"]["reason_zh"] == "工作人员代为登记时不能使用居民的聊天或来电身份。"
+    callback = api.post("dispatcher", "/api/v1/callbacks", json={"reporter_ref": ref, "reason": "asked"})
+    assert callback.status_code == 403, callback.text
+    assert _count(api, WorkOrder) == before
+    # under their own or a web id it works
+    assert api.report(who="dispatcher", reporter_ref="web:walk-in-1")["reporter_ref"] == "web:walk-in-1"

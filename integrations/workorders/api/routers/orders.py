@@ -30,6 +30,7 @@ from ..access import (
     areas_below,
     require_reporter_ref,
     staff_order,
+    staff_ref,
     visible_order,
 )
 from ..deps import (
@@ -95,7 +96,7 @@ def post_order(
     if principal.is_agent:
         reporter_ref = require_reporter_ref(principal, body.reporter_ref)
     else:  # a report taken at the desk or on patrol: the staff member stands in
-        reporter_ref = body.reporter_ref or f"web:staff-{principal.username}"
+        reporter_ref = staff_ref(body.reporter_ref) or f"web:staff-{principal.username}"
     channel = body.reporter_channel or reporter_ref.partition(":")[0]
     data = ServiceOrderCreate(
         category=body.category, description=body.description, location_text=body.location_text,
