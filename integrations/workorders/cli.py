@@ -71,6 +71,7 @@ from .service import (
     reporter_contact,
     run_time_limits,
     set_fallback_area,
+    set_password,
     verify_audit,
 )
 from .service.rekey import DEFAULT_BATCH as REKEY_BATCH
@@ -127,7 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="area codes the account sees (dispatcher, supervisor), any tier")
     p.add_argument("--telegram-chat-id", default=None,
                    help="where a dispatcher hears about queued orders")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="also set a sign-in password, read as one line from standard input")
     p.set_defaults(run=cmd_create_staff)
+
+    p = commands.add_parser("set-password",
+                            help="set a staff account's sign-in password (argon2id hash only)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--password-stdin", action="store_true", required=True,
+                   help="read the password as one line from standard input (never an argument)")
+    p.set_defaults(run=cmd_set_password)
 
     p = commands.add_parser("link-code",
                             help="print a one-time code that links a Telegram chat to a person")
@@ -321,16 +331,36 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
         if args.role == "handler" and args.handler_id is None:
             raise InvalidInput("handler_id", "--role handler needs --handler-id",
                                "处理人员账号须关联处理人员（--handler-id）。")
+        password = _password_from_stdin() if args.password_stdin else None
         token = secrets.token_urlsafe(32)
         account = create_staff_user(
             app.uow(), args.username, args.role, token, utc_now(),
             areas=args.areas, handler_id=args.handler_id,
             telegram_chat_id=args.telegram_chat_id,
         )
+        if password is not None:
+            set_password(app.uow(), account.username, password)
     log.info("created staff account %r (id %s, role %s)", account.username, account.id,
              account.role)
     print(token)
     print(TOKEN_NOTE)
+    return OK
+
+
+def _password_from_stdin() -> str:
+    """One line of standard input, without its line end (a password is never an argument)."""
+    line = sys.stdin.readline()
+    if not line:
+        raise InvalidInput("password", "no password on standard input", "请从标准输入提供密码。")
+    return line.rstrip("\r\n")
+
+
+def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    password = _password_from_stdin()
+    with _app(settings) as app:
+        account = set_password(app.uow(), args.username, password)
+    log.info("password set for staff account %r", account.username)
+    print(f"password set for {account.username}")
     return OK
 
 

@@ -708,3 +708,45 @@ def test_hash_caller_refs_rewrites_plain_caller_numbers(sqlite_url, capsys, make
         assert row.reporter_ref == caller_ref(Vault(EXAMPLE_KEY), "13800001111")
     assert cli(url, "hash-caller-refs") == 0
     assert "orders 0" in capsys.readouterr().out
+
+
+def test_passwords_are_set_from_standard_input_and_stored_as_argon2id_only(sqlite_url, capsys, make_app):
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerifyMismatchError
+
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    env = _env(sqlite_url)
+
+    def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "integrations.workorders", *args],
+                              cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+                              timeout=120)
+
+    created = run("create-staff", "--username", "li.super", "--role", "supervisor",
+                  "--password-stdin", stdin="正确的密码 horse battery\n")
+    assert created.returncode == 0, created.stderr
+    changed = run("set-password", "--username", "demo-dispatcher", "--password-stdin",
+                  stdin="another long secret\n")
+    assert changed.returncode == 0 and "password set for demo-dispatcher" in changed.stdout
+    with app.session_factory() as s:
+        rows = dict(s.execute(text("SELECT username, password_hash FROM staff_users")).all())
+    hasher = PasswordHasher()
+    assert rows["li.super"].startswith("$argon2id$")
+    assert hasher.verify(rows["li.super"], "正确的密码 horse battery")
+    assert hasher.verify(rows["demo-dispatcher"], "another long secret")
+    with pytest.raises(VerifyMismatchError):
+        hasher.verify(rows["demo-dispatcher"], "another long secreT")
+    assert rows["demo-admin"] is None  # nobody else got one
+    # the password never appears in output, logs or the table
+    assert "horse battery" not in created.stdout + created.stderr
+    assert all("another long secret" not in (value or "") for value in rows.values())
+
+    too_short = run("set-password", "--username", "demo-admin", "--password-stdin", stdin="short\n")
+    assert too_short.returncode == 1 and "密码长度须为10到256个字符" in too_short.stderr
+    unknown = run("set-password", "--username", "nobody", "--password-stdin", stdin="long enough pw\n")
+    assert unknown.returncode != 0
+    empty = run("set-password", "--username", "demo-admin", "--password-stdin", stdin="")
+    assert empty.returncode == 1 and "请从标准输入提供密码" in empty.stderr
+    with app.session_factory() as s:
+        assert s.scalar(text("SELECT password_hash FROM staff_users WHERE username = 'demo-admin'")) is None

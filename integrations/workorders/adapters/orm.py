@@ -265,6 +265,8 @@ class StaffUser(Base):
     areas: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     #: sha256 hex of the bearer token; the token itself is never stored
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    #: argon2id hash of the sign-in password (``set-password``); None: no password set
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     #: where a dispatcher hears about queued orders (None: the log)
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -69,7 +69,7 @@ from .queries import (
 )
 from .reclassifying import reclassify
 from .resident_actions import answer_satisfaction, attach_report_to, cancel
-from .staff import create_staff_user, set_staff_active, staff_by_token
+from .staff import create_staff_user, set_password, set_staff_active, staff_by_token
 from .staff_actions import reassign, reopen
 from .sweeper import SweepReport, run_time_limits
 from .telegram_links import (
@@ -186,6 +186,7 @@ __all__ = [
     "set_duty",
     "set_fallback_area",
     "set_order_location",
+    "set_password",
     "set_staff_active",
     "staff_by_token",
     "update_handler",
