@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -122,33 +122,6 @@ def _check_staged_quota(
     ).one()
     if count >= cfg.max_staged_photos or int(total) + size > cfg.max_staged_bytes:
         raise StagedPhotoQuota(cfg.max_staged_photos)
-
-
-def expire_staged_photos(uow: UnitOfWork, now: datetime, *, batch: int = 500) -> int:
-    """Delete staged photos (bytes and rows) older than ``config.staged_photo_ttl``; how many.
-
-    Attached photos are kept with their order. A photo attached concurrently
-    is not deleted: the delete re-checks ``order_id IS NULL`` on each row.
-    """
-    require_aware(now)
-    cutoff = now - uow.config.staged_photo_ttl
-    removed = 0
-    while True:
-        with uow:
-            session = uow.session
-            ids = session.scalars(
-                select(Attachment.id).where(Attachment.order_id.is_(None),
-                                            Attachment.created_at <= cutoff)
-                .order_by(Attachment.id).limit(batch)).all()
-            if not ids:
-                return removed
-            result = session.execute(
-                delete(Attachment).where(Attachment.id.in_(ids), Attachment.order_id.is_(None))
-                .execution_options(synchronize_session=False))
-            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-            uow.commit()
-        if len(ids) < batch:
-            return removed
 
 
 def new_public_id() -> str:

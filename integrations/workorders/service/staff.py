@@ -103,9 +103,7 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> StaffView:
             f"密码长度须为{MIN_PASSWORD_LENGTH}到{MAX_PASSWORD_LENGTH}个字符。")
     digest = _HASHER.hash(password)
     with uow:
-        user = uow.session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if user is None:
-            raise NotFound("staff user", username)
+        user = _by_username(uow, username)
         user.password_hash = digest
         view = _view(user)
         uow.commit()
@@ -114,13 +112,18 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> StaffView:
 
 def set_staff_active(uow: UnitOfWork, username: str, active: bool) -> StaffView:
     with uow:
-        user = uow.session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if user is None:
-            raise NotFound("staff user", username)
+        user = _by_username(uow, username)
         user.active = active
         view = _view(user)
         uow.commit()
     return view
+
+
+def _by_username(uow: UnitOfWork, username: str) -> StaffUser:
+    user = uow.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise NotFound("staff user", username)
+    return user
 
 
 def _view(user: StaffUser) -> StaffView:
