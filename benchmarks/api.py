@@ -41,12 +41,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 
 from integrations.workorders.adapters.db import migrate
 from integrations.workorders.bootstrap import bootstrap
 from integrations.workorders.service import HandlerCreate, add_area, create_handler
 from integrations.workorders.settings import load_settings
+from tools.pg import temporary_database
 
 from .machine import machine, percentile
 
@@ -95,15 +95,8 @@ def fresh_database(kind: str, pg_url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
             yield f"sqlite:///{Path(directory) / 'workorders.db'}"
         return
-    pg_url = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"bench_api_{secrets.token_hex(5)}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{pg_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database(pg_url, "bench_api") as url:
+        yield url
 
 
 def grids() -> list[str]:

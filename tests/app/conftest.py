@@ -14,10 +14,8 @@ concurrency proofs.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -29,6 +27,7 @@ from integrations.workorders.adapters.db import make_engine, make_session_factor
 from integrations.workorders.adapters.taxonomy_file import load_taxonomy
 from integrations.workorders.service import ServiceConfig
 from tests.app.world import REPO_ROOT, Db, World
+from tools.pg import temporary_database
 
 PG_URL_VARIABLE = "TEST_POSTGRES_URL"
 PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -42,19 +41,6 @@ def pg_admin_url_from_env() -> str:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-@contextmanager
-def _database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A new empty database on the server of ``admin_url``; dropped afterwards."""
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------ service config
@@ -124,14 +110,14 @@ def pg_admin_url() -> str:
 @pytest.fixture
 def pg_empty_url(pg_admin_url) -> Iterator[str]:
     """An empty database (no schema) for one test."""
-    with _database(pg_admin_url, "wo_empty") as url:
+    with temporary_database(pg_admin_url, "wo_empty") as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def pg_server(pg_admin_url) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session; its URL."""
-    with _database(pg_admin_url, "wo_test") as url:
+    with temporary_database(pg_admin_url, "wo_test") as url:
         migrate(url)
         yield url
 
