@@ -85,7 +85,10 @@ CHANNEL_TOKEN_ENV = {"web": "CHANNEL_TOKEN_WEB", "tg": "CHANNEL_TOKEN_TELEGRAM",
 CHANNEL_TOKEN_FILES = {"web": "channel-token", "tg": "channel-token-telegram",
                        "voice": "channel-token-voice"}
 #: never inherited from the launcher's environment: only the services that use one get it
-PER_SERVICE_SECRETS = frozenset({"ACTIONS_SECRET", *CHANNEL_TOKEN_ENV.values()})
+#: The API credentials: each process gets only its own.
+CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
+#: Never inherited from the launcher's environment: each goes only to the process that uses it.
+PER_SERVICE_SECRETS = frozenset({"ACTIONS_SECRET", *CHANNEL_TOKEN_ENV.values(), *CREDENTIAL_VARS})
 
 
 def channel_tokens_from_env(env: dict) -> dict:
@@ -162,10 +165,6 @@ class Settings:
     @property
     def actions_url(self) -> str:
         return f"http://{loopback_if_any(self.actions_host)}:{self.actions_port}"
-
-
-#: The API credentials: each process gets only its own (``Launcher._env`` drops the rest).
-CREDENTIAL_VARS = ("WORKORDERS_ACTIONS_TOKEN", "WORKORDERS_TELEGRAM_TOKEN")
 
 
 class TextSink(Protocol):
@@ -362,7 +361,7 @@ class Launcher:
 
     def _env(self, extra: dict) -> dict:
         inherited = {k: v for k, v in os.environ.items()
-                     if k not in PER_SERVICE_SECRETS and k not in CREDENTIAL_VARS}
+                     if k not in PER_SERVICE_SECRETS}
         return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
