@@ -9,12 +9,10 @@ retried "accepted" never arrives after "resolved".
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import sessionmaker
 
 from integrations.shared.delivery import Delivery, TransientError
@@ -23,39 +21,22 @@ from integrations.workorders.adapters.outbox_table import DELIVERED, PENDING, Ou
 from integrations.workorders.notifier import SenderRegistry, claim, run_forever
 
 OUTBOX = OutboxMessage.__table__
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def session_factory(request, tmp_path):
     if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'outbox.db'}",
-                               connect_args={"timeout": 30})
-        Base.metadata.create_all(engine, tables=[OUTBOX])
-        yield sessionmaker(engine, expire_on_commit=False)
-        engine.dispose()
-        return
-    import psycopg
-
-    try:
-        psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3).close()
-    except Exception as exc:  # pragma: no cover
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({exc})")
-    schema = f"order_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    else:  # the shared fixture: skips with the reason, fails under CI=true
+        url = request.getfixturevalue("pg_empty_url").replace(
+            "postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url, **({"connect_args": {"timeout": 30}}
+                                   if url.startswith("sqlite") else {}))
     Base.metadata.create_all(engine, tables=[OUTBOX])
     try:
         yield sessionmaker(engine, expire_on_commit=False)
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def add(session_factory, *rows: tuple[str, str, str]) -> None:
