@@ -23,6 +23,14 @@ Modules
                  ``python -m integrations.notifier [--once]`` (it adds the channels).
 """
 
+from integrations.shared.delivery import (
+    Delivery,
+    DeliveryError,
+    PermanentError,
+    Sender,
+    TransientError,
+)
+
 from .delivery import (
     DEFAULT_BATCH,
     DEFAULT_LEASE_S,
@@ -35,18 +43,7 @@ from .delivery import (
     release,
     run_forever,
 )
-from .senders import (
-    Delivery,
-    DeliveryError,
-    LogSender,
-    PermanentError,
-    Sender,
-    SenderRegistry,
-    TransientError,
-    WebhookSender,
-    sign,
-    verify_signature,
-)
+from .senders import LogSender, SenderRegistry, WebhookSender, sign, verify_signature
 
 __all__ = [
     "DEFAULT_BATCH",

@@ -59,10 +59,11 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from integrations.shared.delivery import Delivery, PermanentError, TransientError
 from integrations.shared.privacy import redact
 
 from ..adapters.outbox_table import DEAD, DELIVERED, PENDING, OutboxMessage
-from .senders import Delivery, PermanentError, SenderRegistry, TransientError
+from .senders import SenderRegistry
 
 __all__ = [
     "BACKOFF_BASE_S",

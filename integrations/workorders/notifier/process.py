@@ -34,6 +34,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 import httpx
 from sqlalchemy.orm import Session
 
+from integrations.shared.delivery import CHANNELS, Sender
 from integrations.shared.privacy import Vault, install_log_redaction, redact
 from integrations.shared.startup import StartupRefused, check_start
 
@@ -51,7 +52,7 @@ from .delivery import (
     run_forever,
     utc_now,
 )
-from .senders import CHANNELS, LogSender, Sender, SenderRegistry, WebhookSender
+from .senders import LogSender, SenderRegistry, WebhookSender
 from .voice import VoiceSender
 
 log = logging.getLogger("integrations.workorders.notifier")

@@ -34,24 +34,12 @@ from typing import Any
 
 import httpx
 
-from integrations.shared.delivery import (  # noqa: F401  (re-exported for the notifier's callers)
-    CHANNELS,
-    Delivery,
-    DeliveryError,
-    PermanentError,
-    Sender,
-    TransientError,
-)
+from integrations.shared.delivery import CHANNELS, Delivery, PermanentError, Sender, TransientError
 from integrations.shared.privacy import redact
 
 __all__ = [
-    "Delivery",
-    "DeliveryError",
     "LogSender",
-    "PermanentError",
-    "Sender",
     "SenderRegistry",
-    "TransientError",
     "WebhookSender",
     "parse_retry_after",
     "sign",

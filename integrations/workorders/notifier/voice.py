@@ -22,10 +22,11 @@ from typing import Any
 
 import httpx
 
+from integrations.shared.delivery import Delivery, PermanentError
 from integrations.shared.privacy import DecryptionError, Vault
 
 from ..service.outbox import PHONE_CONTEXT
-from .senders import Delivery, PermanentError, WebhookSender
+from .senders import WebhookSender
 
 _DIGITS = "零幺二三四五六七八九"
 
