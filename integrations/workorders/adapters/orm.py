@@ -273,6 +273,44 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
+class ConsoleSession(Base):
+    """A signed-in session of the web console (工作台).
+
+    Only the sha256 of the cookie's token is stored. ``csrf_token`` is the
+    session's synchronizer token (every state-changing request carries it).
+    A session ends at sign-out, after ``idle`` minutes without a request, at
+    its absolute lifetime, or when its account is disabled or its password changed.
+    """
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    #: the address it was opened from (for the staff member's own list; not a check)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """A failed console sign-in: counted per account and per address over a window."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the username as typed (lower-cased, cut to 64): unknown names count too
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_address_at", "address", "at"),
+    )
+
+
 
 class CallbackRequest(Base):
     """A resident's request to be called back by a person (转人工).

@@ -21,6 +21,7 @@ from ..bootstrap import App, bootstrap
 from ..settings import Settings
 from .body_limit import BodyLimitMiddleware
 from .config import as_api_settings, db_threads
+from .console import install_console
 from .errors import install_error_handlers
 from .open311.catalog import Catalog, read_covers
 from .routers import (
@@ -103,6 +104,7 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     )
     app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)  # outermost: counts all
 
+    install_console(app, state)  # the web console at /console/ (same process, same port)
     for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
                    metrics, audit, open311, prometheus, health):
         app.include_router(module.router)

@@ -52,6 +52,11 @@ class ApiSettings(Settings):
     db_threads: int | None = Field(default=None, gt=0, le=200)
     #: Level of the service's logs (the access log is INFO).
     log_level: str = "info"
+    #: Minutes without a request after which a console session ends.
+    console_idle_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    #: Console cookies ``Secure``: None (default) when the request came over HTTPS
+    #: (behind a proxy, uvicorn's ``--proxy-headers`` tells); true/false to force.
+    console_secure_cookie: bool | None = None
 
 
     @field_validator("open311_api_keys", mode="before")

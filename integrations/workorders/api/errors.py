@@ -123,9 +123,13 @@ def detail_of(exc: DomainError) -> dict[str, Any]:
 def error_response(
     request: Request, status: int, detail: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> Response:
-    """The error in the caller's dialect: ours, or Open311's on ``/open311`` paths."""
+    """The error in the caller's dialect: ours, Open311's on ``/open311`` paths, or a
+    page on the console's paths."""
     if is_open311_path(request.url.path):
         return open311_error(request.url.path, status, detail, headers)
+    html = getattr(request.app.state, "html_errors", None)  # the console's pages (if mounted)
+    if html is not None and request.url.path.startswith(html[0]):
+        return html[1](request, status, detail, headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

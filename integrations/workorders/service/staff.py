@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..adapters.orm import Handler, StaffUser
 from .common import require_aware
 from .errors import Conflict, InvalidInput, NotFound
+from .signin import end_sessions_of
 from .uow import UnitOfWork
 from .views import StaffView
 
@@ -105,6 +106,7 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> StaffView:
     with uow:
         user = _by_username(uow, username)
         user.password_hash = digest
+        end_sessions_of(uow, user.id)  # a new password signs every session out
         view = _view(user)
         uow.commit()
     return view
@@ -114,6 +116,8 @@ def set_staff_active(uow: UnitOfWork, username: str, active: bool) -> StaffView:
     with uow:
         user = _by_username(uow, username)
         user.active = active
+        if not active:
+            end_sessions_of(uow, user.id)
         view = _view(user)
         uow.commit()
     return view

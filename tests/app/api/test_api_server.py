@@ -71,8 +71,10 @@ def test_the_server_migrates_serves_and_stops(tmp_path, workers):
                 started = time.perf_counter()
                 client.get("/health")
                 timings.append(time.perf_counter() - started)
-        # no ~40 ms stall per response (TCP_NODELAY on every worker's connections)
-        assert sorted(timings)[10] < 0.02, timings
+        # no ~40 ms stall per response (TCP_NODELAY on every worker's connections): a
+        # stall delays every response, so even the fastest of 21 would take 40 ms; the
+        # fastest is robust to a busy machine, where the median was not
+        assert min(timings) < 0.03, timings
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

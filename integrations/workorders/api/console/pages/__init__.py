@@ -1,0 +1,9 @@
+"""The console's pages, one module per screen; ``ROUTERS`` is what the console mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import account, auth, home
+
+ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
