@@ -154,8 +154,9 @@ class Tally:
     def from_row(cls, row: Any) -> Tally:
         """The tally of a result row carrying ``TALLY_COLUMNS`` by name."""
         mapping = row._mapping
-        return cls(**{f.name: (float if f.type == "float" else int)(mapping[f.name] or 0)
-                      for f in fields(cls)})
+        values: dict[str, Any] = {f.name: (float if f.type == "float" else int)(mapping[f.name] or 0)
+                                  for f in fields(cls)}
+        return cls(**values)
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name)
