@@ -26,6 +26,7 @@ ALL_TABLES |= {"telegram_link_codes", "telegram_link_attempts", "telegram_update
                "telegram_pending_inputs", "telegram_unreachable"}
 ALL_TABLES |= {"attachments"}
 ALL_TABLES |= {"request_keys"}
+ALL_TABLES |= {"audit_checks"}
 
 
 def schema_diff(url: str) -> list:
