@@ -28,6 +28,7 @@ from .routers import (
     attachments,
     audit,
     callbacks,
+    exports,
     handlers,
     health,
     metrics,
@@ -104,6 +105,6 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)  # outermost: counts all
 
     for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
-                   metrics, audit, open311, prometheus, health):
+                   metrics, audit, open311, prometheus, health, exports):
         app.include_router(module.router)
     return app

@@ -262,10 +262,11 @@ def _buckets(period_start: datetime, period_end: datetime, bucket: Bucket) -> li
 def group_labels(uow: UnitOfWork, group_by: str) -> dict[str, str]:
     """Chinese names of the group keys of ``group_by`` (kind, category, area, handler, tier)."""
     with uow.read_only():
-        return _labels_from(uow, uow.session, group_by)
+        return labels_in(uow, uow.session, group_by)
 
 
-def _labels_from(uow: UnitOfWork, session: Session, group_by: str) -> dict[str, str]:
+def labels_in(uow: UnitOfWork, session: Session, group_by: str) -> dict[str, str]:
+    """``group_labels`` within an open read (``session`` of ``uow``)."""
     taxonomy = uow.config.taxonomy
     if group_by == "kind":
         return dict(taxonomy.kind_names)
@@ -312,7 +313,7 @@ def dashboard(
     where = period_filter(period_start, period_end, area_codes)
     with uow.read_only():
         session = uow.session
-        labels = {name: _labels_from(uow, session, name) for name in DASHBOARD_GROUPS}
+        labels = {name: labels_in(uow, session, name) for name in DASHBOARD_GROUPS}
         keys = [WorkOrder.area_code, WorkOrder.category, WorkOrder.assignee_id, WorkOrder.tier]
         found: dict[tuple[str, ...], Tally] = {}
         for row in session.execute(_tally_stmt(keys, where)):
