@@ -77,7 +77,7 @@ def dashboard_view(
 ) -> DashboardPublic:
     """Dispatchers see their areas only (and no audit state); supervisors and admins all.
 
-    The audit state is the latest stored check; when it is older than 10
+    The audit state is the latest stored check; when it is older than 30
     minutes, a new check runs after this response is sent.
     """
     start, end = period(period_from, period_to, now)
