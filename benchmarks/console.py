@@ -631,7 +631,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "(start it, or set TEST_POSTGRES_URL)")
             kinds.remove("postgresql")
     info = machine()
-    print(f"machine: {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB")
+    load_before = os.getloadavg()
+    print(f"machine: {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB; "
+          f"load average {load_before[0]:.1f} (other work on the machine slows every number)")
     started = time.perf_counter()
     now = datetime.now(UTC).replace(microsecond=0)
     seeded: list[Seeded] = []
@@ -665,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "create_app), one request at a time; console pages when installed, else their "
                 "API equivalents",
         "machine": info,
+        "load_average": {"before": [round(x, 1) for x in load_before],
+                         "after": [round(x, 1) for x in os.getloadavg()]},
         "config": {"sizes": args.sizes, "requests": args.requests, "warmup": args.warmup,
                    "days": DAYS, "grids": len(grids()),
                    "pages": {"console": CONSOLE_PAGES, "api": API_PAGES}},
