@@ -78,7 +78,7 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # made of several requests, timed together). Placeholders are filled per request
 # by ``Params`` (status, area, page, offset, number, period_from, period_to).
 CONSOLE_PAGES: dict[str, tuple[str, list[str]]] = {
-    "order list": ("dispatcher", ["/console/orders?{status_q}{area_q}page={page}"]),
+    "order list": ("dispatcher", ["/console/orders?{status_q}{area_q}limit=50&offset={offset}"]),
     "order page": ("dispatcher", ["/console/orders/{number}"]),
     "dashboard, month": ("supervisor", ["/console/dashboard?from={month_from}&to={month_to}"]),
     "dashboard, year": ("supervisor", ["/console/dashboard?from={year_from}&to={year_to}"]),
@@ -495,8 +495,16 @@ class Params:
         }
 
 
-def has_console(app: Any) -> bool:
-    return any(getattr(r, "path", "") == "/console/login" for r in app.routes)
+def has_route(app: Any, template: str) -> bool:
+    """Whether ``app`` serves ``template``'s path (``{...}`` matches any path parameter)."""
+    wanted = template.split("?")[0].split("/")
+    for route in app.routes:
+        path = getattr(route, "path", "").split("/")
+        if len(path) == len(wanted) and all(
+                a == b or (a.startswith("{") and b.startswith("{")) for a, b in zip(
+                    path, wanted, strict=True)):
+            return True
+    return False
 
 
 async def console_client(app: Any, username: str) -> httpx.AsyncClient | None:
@@ -524,21 +532,30 @@ def api_client(app: Any, who: str) -> httpx.AsyncClient:
 
 async def measure_all(app: Any, db: str, n: int, seeder: Seeder, requests: int,
                       warmup: int) -> list[Result]:
-    pages, measured = API_PAGES, "api"
+    # each page: the console's when it is served and signing in works, else the API's
+    pages: dict[str, tuple[str, str, list[str]]] = {}
+    consoles: dict[str, httpx.AsyncClient | None] = {}
+    apis = {who: api_client(app, who) for who in TOKENS}
     clients: dict[str, httpx.AsyncClient] = {}
-    if has_console(app):
-        signed = {who: await console_client(app, f"bench-{who}")
-                  for who in ("dispatcher", "supervisor")}
-        if all(signed.values()):
-            clients = {k: v for k, v in signed.items() if v is not None}
-            pages, measured = CONSOLE_PAGES, "console"
-    if not clients:
-        clients = {who: api_client(app, who) for who in TOKENS}
+    for name, (who, templates) in CONSOLE_PAGES.items():
+        if has_route(app, "/console/login") and all(has_route(app, t) for t in templates):
+            if who not in consoles:
+                consoles[who] = await console_client(app, f"bench-{who}")
+            signed = consoles[who]
+            if signed is not None:
+                clients[f"console:{who}"] = signed
+                pages[name] = ("console", f"console:{who}", templates)
+                continue
+        api_who, api_templates = API_PAGES[name]
+        clients[f"api:{api_who}"] = apis[api_who]
+        pages[name] = ("api", f"api:{api_who}", api_templates)
+    print("  measuring: " + ", ".join(f"{name} ({where})" for name, (where, _, _)
+                                      in pages.items()), flush=True)
     params = Params(seeder, random.Random(7))
     results = []
     try:
-        for name, (who, templates) in pages.items():
-            client = clients[who]
+        for name, (measured, key, templates) in pages.items():
+            client = clients[key]
             count = max(10, int(requests * SHARE[name]))
             times: list[float] = []
             errors = 0
@@ -563,7 +580,7 @@ async def measure_all(app: Any, db: str, n: int, seeder: Seeder, requests: int,
             print(row(result), flush=True)
             results.append(result)
     finally:
-        for client in clients.values():
+        for client in {*apis.values(), *(c for c in consoles.values() if c is not None)}:
             await client.aclose()
     return results
 
