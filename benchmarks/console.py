@@ -424,12 +424,14 @@ def bulk_insert(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
                 for row in rows:
                     copy.write_row([row[c] for c in columns])
         else:
+            cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: indexes updated in memory
             cursor.execute("BEGIN")
             marks = ", ".join("?" for _ in columns)
             cursor.executemany(
                 f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
                 ([_sqlite_value(row[c]) for c in columns] for row in rows))
             cursor.execute("COMMIT")
+            cursor.execute("PRAGMA cache_size=-2000")  # back to SQLite's default
         raw.commit()
     finally:
         raw.close()
