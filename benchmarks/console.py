@@ -316,71 +316,80 @@ class Seeder:
         self.event(order, "attachment", "resident", at, order["status"], note=public_id)
 
     def lifecycle(self, order: dict[str, Any], handlers: list[int], accept_by: datetime) -> None:
+        """Queue (1 %), dispatch, cancel (4 %), accept, co-report (2 %), stuck in progress
+        (1.5 %), resolve, the answer;
+        an unsatisfied order (8 %) is reopened, dispatched and handled once more. Steps
+        that would fall after ``now`` are not taken: recent orders are still open."""
         rng, now = self.rng, self.now
         at = order["created_at"]
+        accept_window = accept_by - order["created_at"]
+        resolve_window = order["resolve_by"] - order["created_at"]
 
-        def step(minutes: float) -> datetime | None:
+        def step(minutes: float) -> bool:
             nonlocal at
             nxt = at + timedelta(minutes=minutes)
             if nxt >= now:
-                return None
+                return False
             at = nxt
-            return at
+            return True
 
         if rng.random() < 0.01:
             self.event(order, "queue", "system", at, "pending")
-            return
-        handler = rng.choice(handlers)
-        if step(rng.uniform(0, 3)) is None:
-            return
-        order.update(assignee_id=handler, first_assigned_at=at,
-                     accept_by=accept_by + (at - order["created_at"]))
-        self.event(order, "dispatch", "system", at, "assigned", note=f"派给处理人员{handler}",
-                   handler_id=handler)
-        if rng.random() < 0.04:
-            if step(rng.uniform(10, 600)) is not None:
-                self.event(order, "cancel", "resident", at, "cancelled")
-            return
-        if step(rng.expovariate(1 / 40)) is None:
-            return
-        order["accepted_at"] = at
-        self.event(order, "accept", f"handler:{handler}", at, "accepted", handler_id=handler)
-        limit = (order["resolve_by"] - order["created_at"]).total_seconds() / 60
-        if rng.random() < 0.02 and step(rng.uniform(30, 600)) is not None:
-            self.event(order, "report", "co-reporter", at, order["status"],
-                       note="我也看到这个问题了，希望尽快处理。")
-        if step(rng.expovariate(1 / (limit * 0.45))) is None:
-            return
-        order["resolved_at"] = at
-        if at > order["resolve_by"]:
-            order["breached"] = True
-        self.event(order, "resolve", f"handler:{handler}", at, "resolved",
-                   note="已到现场处理完毕。", handler_id=handler)
-        if step(rng.uniform(60, 72 * 60)) is None:
-            return
-        answer = rng.choices(["satisfied", "basically_satisfied", "unsatisfied", None],
-                             [60, 20, 8, 12])[0]
-        if answer == "unsatisfied":
-            reason = rng.choice(REASONS) if rng.random() < 0.7 else None
-            order.update(satisfaction=answer, accepted_at=None, resolved_at=None,
-                         assignee_id=None, accept_by=None)
-            self.event(order, "unsatisfied", "resident", at, "reopened",
-                       note="不满意" + (f"：{reason}" if reason else ""))
-            order["resolve_by"] = at + (order["resolve_by"] - order["created_at"])
+            if not step(rng.uniform(10, 48 * 60)):
+                return
+        for round_ in range(2):
+            if not step(rng.uniform(0, 3)):
+                return
             handler = rng.choice(handlers)
-            order.update(assignee_id=handler, accept_by=at + timedelta(minutes=30))
-            self.event(order, "dispatch", "system", at, "assigned", note=f"派给处理人员{handler}",
+            order.update(assignee_id=handler, accept_by=at + accept_window)
+            order["first_assigned_at"] = order["first_assigned_at"] or at
+            self.event(order, "dispatch", "system", at, "assigned",
+                       note=f"派给处理人员{handler}", handler_id=handler)
+            if round_ == 0 and rng.random() < 0.04:
+                if step(rng.uniform(10, 600)):
+                    self.event(order, "cancel", "resident", at, "cancelled")
+                return
+            if not step(rng.expovariate(1 / 40)):
+                return
+            order["accepted_at"] = at
+            self.event(order, "accept", f"handler:{handler}", at, "accepted",
                        handler_id=handler)
+            if rng.random() < 0.02 and step(rng.uniform(30, 600)):
+                self.event(order, "report", "co-reporter", at, order["status"],
+                           note="我也看到这个问题了，希望尽快处理。")
+            if rng.random() < 0.015:  # stuck: in progress for good (the old backlog)
+                if step(rng.uniform(60, 24 * 60)):
+                    self.event(order, "progress", f"handler:{handler}", at, "in_progress",
+                               note="已联系相关部门，等待处理。", handler_id=handler)
+                return
+            if not step(rng.expovariate(1 / (resolve_window.total_seconds() / 60 * 0.45))):
+                return
+            order["resolved_at"] = at
+            if at > order["resolve_by"]:
+                order["breached"] = True
+            self.event(order, "resolve", f"handler:{handler}", at, "resolved",
+                       note="已到现场处理完毕。", handler_id=handler)
+            if not step(rng.uniform(60, 72 * 60)):
+                return
+            answer = rng.choices(["satisfied", "basically_satisfied", "unsatisfied", None],
+                                 [60, 20, 8 if round_ == 0 else 0, 12])[0]
+            order["satisfaction"] = answer
+            if answer == "unsatisfied":
+                reason = rng.choice(REASONS) if rng.random() < 0.7 else None
+                order.update(accepted_at=None, resolved_at=None, assignee_id=None,
+                             accept_by=None, resolve_by=at + resolve_window)
+                self.event(order, "unsatisfied", "resident", at, "reopened",
+                           note="不满意" + (f"：{reason}" if reason else ""))
+                continue
+            order["closed_at"] = at
+            if answer is None:
+                self.event(order, "no_answer", "system", at, "closed")
+            else:
+                self.event(order, "satisfied", "resident", at, "closed",
+                           note={"satisfied": "满意", "basically_satisfied": "基本满意"}[answer])
+            if step(30 * 24 * 60):
+                self.event(order, "archive", "system", at, "archived")
             return
-        order["satisfaction"] = answer
-        order["closed_at"] = at
-        if answer is None:
-            self.event(order, "no_answer", "system", at, "closed")
-        else:
-            self.event(order, "satisfied", "resident", at, "closed",
-                       note={"satisfied": "满意", "basically_satisfied": "基本满意"}[answer])
-        if step(30 * 24 * 60) is not None:
-            self.event(order, "archive", "system", at, "archived")
 
 
 @dataclass
