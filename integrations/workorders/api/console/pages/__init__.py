@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, auth, home
+from . import account, admin_areas, admin_staff, auth, callbacks, handlers, home
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
+ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
