@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, auth, home
+from . import account, auth, home, order, order_actions, orders, todo
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
+ROUTERS += [todo.router, orders.router, order.router, order_actions.router]
