@@ -280,7 +280,9 @@ def test_priority_makes_the_order_urgent_and_tells_the_assignee(console, dispatc
     number = report(console)
     done = dispatcher.post(f"/console/orders/{number}/priority",
                            {"priority": "urgent", "reason": "老人独居"})
-    assert "已设为紧急" in follow(dispatcher, done)
+    page = follow(dispatcher, done)
+    assert "已设为紧急" in page
+    assert "原为「一般」 改为「紧急」 老人独居" in page  # the timeline, in words
     row = api.row(number)
     assert row.priority == "urgent"
     event = last_event(console, number)
