@@ -88,7 +88,9 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(console, d
 # -------------------------------------------------------------------------- list
 
 
-def test_the_list_shows_the_dispatchers_orders_and_each_filter_narrows_it(console, dispatcher):
+def test_the_list_shows_the_dispatchers_orders_and_each_filter_narrows_it(any_console):
+    console = any_console
+    dispatcher = console.sign_in("dispatcher")
     dispute = report(console)
     lamp = incident(console, "和平街路灯", grid="grid:qy-dz-02")
     urgent = report(console, priority="urgent", location_text="幸福里小区5号楼")
