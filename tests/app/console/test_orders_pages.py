@@ -196,6 +196,11 @@ def test_the_order_page_shows_the_report_its_handling_and_its_timeline(console, 
         f"/console/orders/{number}/photos/{photo}").status_code == 404
     other = report(console)
     assert dispatcher.get(f"/console/orders/{other}/photos/{photo}").status_code == 404
+    # the assignee (张网格) may see the photo on their own order; another handler may not
+    assert console.sign_in("worker").get(
+        f"/console/orders/{number}/photos/{photo}").content == png(3)
+    assert console.sign_in("handler").get(
+        f"/console/orders/{number}/photos/{photo}").status_code == 404
 
 
 def test_the_assign_form_lists_eligible_handlers_with_load_and_capacity(console, dispatcher):
