@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, admin_areas, admin_staff, auth, callbacks, handlers, home
+from . import (
+    account,
+    admin_areas,
+    admin_staff,
+    auth,
+    callbacks,
+    handlers,
+    home,
+    order,
+    order_actions,
+    orders,
+    todo,
+)
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
 ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
+ROUTERS += [todo.router, orders.router, order.router, order_actions.router]
