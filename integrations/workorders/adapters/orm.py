@@ -48,6 +48,7 @@ __all__ = [
     "OrderEvent",
     "OutboxMessage",
     "RequestKey",
+    "StaffAccessLog",
     "StaffUser",
     "TelegramLinkAttempt",
     "TelegramLinkCode",
@@ -429,4 +430,30 @@ class TelegramLinkAttempt(Base):
     __table_args__ = (
         Index("ix_telegram_link_attempts_chat_id_at", "chat_id", "at"),
         Index("ix_telegram_link_attempts_at", "at"),
+    )
+
+
+class StaffAccessLog(Base):
+    """Who read personal data or changed an account outside an order's audit chain.
+
+    A callback request's transcript revealed (``callback_transcript_revealed``,
+    subject ``callback:<id>``), a staff account created or changed
+    (``staff_created``, ``staff_updated``, ``password_set``, ``staff_disabled``,
+    ``staff_enabled``, subject ``staff:<username>``). Reveals of an order's
+    contact are events of the order's chain instead.
+    """
+
+    __tablename__ = "staff_access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: as the audit names staff ("staff:alice")
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    action: Mapped[str] = mapped_column(String(48), nullable=False)
+    #: what was read or changed ("callback:12", "staff:bob")
+    subject: Mapped[str] = mapped_column(String(128), nullable=False)
+
+    __table_args__ = (
+        Index("ix_staff_access_log_subject_at", "subject", "at"),
+        Index("ix_staff_access_log_at", "at"),
     )

@@ -34,8 +34,10 @@ from .routers import (
     metrics,
     open311,
     order_actions,
+    order_desk,
     orders,
     prometheus,
+    staff,
     telegram,
 )
 from .state import ApiState
@@ -106,6 +108,6 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
 
     install_console(app, state)  # the web console at /console/ (same process, same port)
     for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
-                   metrics, audit, open311, prometheus, health):
+                   metrics, audit, open311, prometheus, health, order_desk, staff):
         app.include_router(module.router)
     return app
