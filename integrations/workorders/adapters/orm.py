@@ -53,6 +53,7 @@ __all__ = [
     "TelegramLinkAttempt",
     "TelegramLinkCode",
     "WorkOrder",
+    "AuditCheck",
 ]
 
 #: The taxonomy's kinds and handler roles as the schema allows them (check constraints
@@ -239,6 +240,8 @@ class OrderEvent(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "seq", name="uq_order_events_order_id_seq"),
         Index("ix_order_events_handler_action_at", "handler_id", "action", "at"),
+        # the dashboard: residents' unsatisfied answers (and their reasons) in a period
+        Index("ix_order_events_action_at", "action", "at"),
     )
 
 
@@ -457,3 +460,23 @@ class StaffAccessLog(Base):
         Index("ix_staff_access_log_subject_at", "subject", "at"),
         Index("ix_staff_access_log_at", "at"),
     )
+
+
+class AuditCheck(Base):
+    """One run of the audit-chain check over every order (``service.dashboard``).
+
+    The dashboard shows the latest row instead of hashing every event on each
+    view; ``first_number`` / ``first_seq`` name the first broken event found.
+    """
+
+    __tablename__ = "audit_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    #: how long the check took
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    #: orders whose chains were checked; orders with an altered history
+    orders: Mapped[int] = mapped_column(Integer, nullable=False)
+    broken: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_number: Mapped[str | None] = mapped_column(String(8))
+    first_seq: Mapped[int | None] = mapped_column(Integer)

@@ -95,6 +95,9 @@ ENDPOINTS = [
     ("DELETE", "/api/v1/telegram/links/{chat_id}", None, BOT),
     ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
+    ("GET", "/api/v1/metrics/dashboard", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/exports/orders.csv", None, frozenset({SUP, ADM})),
+    ("GET", "/api/v1/exports/scorecard.csv", None, frozenset({SUP, ADM})),
     ("GET", "/metrics", None, frozenset({SUP, ADM})),
     ("GET", "/open311/v2/services.json", None, PUBLIC),
     ("GET", "/open311/v2/services/incident.water.xml", None, PUBLIC),
@@ -184,7 +187,7 @@ def _template(path: str) -> str:
     path = path.split("?")[0]
     path = path.replace("services/incident.water.xml", "services/{service_code}.{fmt}")
     path = path.replace("requests/{number}.json", "requests/{service_request_id}.{fmt}")
-    return path.replace(".json", ".{fmt}")
+    return path.replace(".json", ".{fmt}").replace(".csv", ".{fmt}")
 
 
 def test_the_table_covers_every_route(api):

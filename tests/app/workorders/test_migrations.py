@@ -28,6 +28,7 @@ ALL_TABLES |= {"attachments"}
 ALL_TABLES |= {"request_keys"}
 ALL_TABLES |= {"console_sessions", "sign_in_failures"}
 ALL_TABLES |= {"staff_access_log"}
+ALL_TABLES |= {"audit_checks"}
 
 
 def schema_diff(url: str) -> list:
