@@ -60,6 +60,18 @@ def test_a_handler_sees_only_their_orders_open_first_with_a_countdown(console):
     assert theirs in other.text and mine not in other.text
 
 
+def test_urgent_orders_come_first(console):
+    api = console.api
+    normal = _order_of(console, "handler")
+    api.tick(minutes=5)
+    urgent = _order_of(console, "handler", priority="urgent",
+                       description="水管爆裂，楼道已经积水。", category="dispute.neighbor")
+    page = console.sign_in("handler").get("/console/my").text
+    assert page.index(urgent) < page.index(normal)
+    assert re.search(rf'my-urgent">\s*<a class="my-link" href="/console/my/{urgent}"', page)
+    assert not re.search(rf'my-urgent">\s*<a class="my-link" href="/console/my/{normal}"', page)
+
+
 def test_another_handlers_order_is_a_404_page_and_their_actions_too(console):
     theirs = _order_of(console, "handler2")
     browser = console.sign_in("handler")

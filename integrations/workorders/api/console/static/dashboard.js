@@ -31,7 +31,7 @@
     volume: function () {
       var t = data.trend;
       return base({
-        xAxis: category(t.labels, true), yAxis: { type: "value", minInterval: 1 },
+        xAxis: category(t.labels, false), yAxis: { type: "value", minInterval: 1 },
         series: [{ name: "受理量", type: "bar", data: t.created },
                  { name: "办结量", type: "bar", data: t.resolved }]
       });
@@ -39,10 +39,11 @@
     rates: function () {
       var t = data.trend;
       var line = function (name, values) {
-        return { name: name, type: "line", data: values, connectNulls: true, symbolSize: 6 };
+        return { name: name, type: "line", data: values, connectNulls: true, symbolSize: 6,
+                 showAllSymbol: true };
       };
       return base({
-        xAxis: category(t.labels, true),
+        xAxis: category(t.labels, false),
         yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
         tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v + "%"; } },
         series: [line("办结率", t.resolution_rate), line("按时办结率", t.on_time_rate),
@@ -94,6 +95,8 @@
   // Printing: size the charts for the page, then back for the screen.
   window.addEventListener("beforeprint", resize);
   window.addEventListener("afterprint", resize);
+  var printing = window.matchMedia("print");
+  if (printing.addEventListener) { printing.addEventListener("change", resize); }
   Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
