@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
+.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice bench-console vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -104,7 +104,7 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice
+bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice bench-console
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
@@ -136,3 +136,8 @@ clean:
 # the phone line: decoding real-time factor, calls kept in real time, end of speech -> first reply audio
 bench-voice: voice-deps $(VENV)/.installed $(RVENV)/.installed model
 	$(VENV)/bin/python -m benchmarks.voice
+
+# the staff pages' server time (console, or its API equivalents) at 10,000 and 100,000
+# orders; needs PostgreSQL for the PostgreSQL half (127.0.0.1:5432, or TEST_POSTGRES_URL)
+bench-console: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.console
