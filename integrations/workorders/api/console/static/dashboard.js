@@ -3,6 +3,9 @@
 // [data-chart="name"] gets the chart of that name; charts follow the window's size.
 (function () {
   "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
   var source = document.getElementById("dashboard-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
@@ -97,7 +100,4 @@
   window.addEventListener("afterprint", resize);
   var printing = window.matchMedia("print");
   if (printing.addEventListener) { printing.addEventListener("change", resize); }
-  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
-    button.addEventListener("click", function () { window.print(); });
-  });
 })();
