@@ -10,8 +10,11 @@ from . import (
     admin_staff,
     auth,
     callbacks,
+    dashboard,
+    exports,
     handlers,
     home,
+    my_orders,
     order,
     order_actions,
     orders,
@@ -21,3 +24,4 @@ from . import (
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
 ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
 ROUTERS += [todo.router, orders.router, order.router, order_actions.router]
+ROUTERS += [my_orders.router, dashboard.router, exports.router]
