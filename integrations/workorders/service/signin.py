@@ -153,9 +153,14 @@ def _password_matches(user: StaffUser | None, password: str) -> bool:
 
 
 def session_by_token(
-    uow: UnitOfWork, token: str | None, now: datetime, policy: SignInPolicy = SignInPolicy()
+    uow: UnitOfWork, token: str | None, now: datetime, policy: SignInPolicy = SignInPolicy(),
+    *, touch: bool = True,
 ) -> SessionView | None:
-    """The live session of the cookie ``token``, or None (expired ones are removed)."""
+    """The live session of the cookie ``token``, or None (expired ones are removed).
+
+    ``touch``: the request counts as activity (the idle clock restarts). A page
+    polling by itself passes False, so an open tab does not keep a session alive.
+    """
     require_aware(now)
     if not token or len(token) > 128:
         return None
@@ -171,7 +176,7 @@ def session_by_token(
         row, user = found
         expired = (not user.active or now - row.last_seen_at > policy.idle
                    or now - row.created_at > policy.lifetime)
-        stale = now - row.last_seen_at > TOUCH_EVERY
+        stale = touch and now - row.last_seen_at > TOUCH_EVERY
         view = None if expired else _view(row, user)
     if expired:
         sign_out(uow, token)

@@ -422,8 +422,11 @@ def order_title(category_name: str, place: str) -> str:
 
 def _version(session: Session) -> str:
     changed = session.scalar(select(func.max(WorkOrder.updated_at)))
+    # every change of an order appends an event: the newest event's id changes even
+    # when two changes carry the same time stamp
+    newest_event = session.scalar(select(func.max(OrderEvent.id)))
     newest_callback = session.scalar(select(func.max(CallbackRequest.id)))
     open_callbacks = session.scalar(
         select(func.count()).select_from(CallbackRequest).where(CallbackRequest.status == OPEN))
     stamp = changed.isoformat() if changed is not None else "-"
-    return f"{stamp}|{newest_callback or 0}|{open_callbacks or 0}"
+    return f"{stamp}|{newest_event or 0}|{newest_callback or 0}|{open_callbacks or 0}"

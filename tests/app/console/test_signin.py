@@ -170,3 +170,14 @@ def test_the_vendored_scripts_are_served_from_the_project(console):
     assert charts.status_code == 200 and len(charts.content) > 500_000
     page = console.browser().get("/console/login").text
     assert "//cdn" not in page and "https://" not in page
+
+
+def test_a_page_polling_by_itself_does_not_keep_the_session_alive(console):
+    browser = console.sign_in("dispatcher")
+    poll = {"HX-Request": "true", "X-Console-Poll": "1"}
+    for _ in range(3):
+        console.api.tick(minutes=10)
+        assert browser.get("/console/todo/items", headers=poll).status_code in (200, 204)
+    console.api.tick(minutes=1)  # 31 minutes since the person last did anything
+    expired = browser.get("/console/todo/items", headers=poll, follow_redirects=False)
+    assert expired.status_code == 401 and expired.headers["HX-Redirect"].startswith("/console/login")

@@ -58,6 +58,8 @@ LOGIN_PATH = f"{PREFIX}/login"
 SESSION_COOKIE = "wb_session"
 FLASH_COOKIE = "wb_flash"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: set (to "1") by a page's automatic refreshes: they do not restart the idle clock
+POLL_HEADER = "X-Console-Poll"
 HERE = Path(__file__).resolve().parent
 
 
@@ -231,8 +233,10 @@ async def optional_user(request: Request, state: StateDep, now: NowDep) -> Conso
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
+    # a page's own polling (htmx, marked with POLL_HEADER) is not the person's activity
+    passive = request.method in SAFE_METHODS and request.headers.get(POLL_HEADER) == "1"
     view: SessionView | None = await run_in_threadpool(
-        session_by_token, state.app.uow(), token, now, policy_of(state)
+        lambda: session_by_token(state.app.uow(), token, now, policy_of(state), touch=not passive)
     )
     if view is None:
         return None
