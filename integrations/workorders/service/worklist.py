@@ -1,7 +1,10 @@
 """The dispatcher's inbox (待办): what waits for a person, newest first.
 
-``worklist(uow, area_codes, now)`` reads seven sections, each a bounded,
-indexed query over the orders still open (never the whole history):
+``worklist(uow, area_codes, now)`` reads seven sections, each over the
+orders still open through an index (never the whole history). Sections that
+depend on the history read their candidates a batch at a time, most recently
+changed first, with the batch's events, and stop once the newest items are
+certain (an order entered a section at or before its last change):
 
 - ``pending`` (待派单): status pending, nobody eligible took it. Entered: the
   newest event that put it into pending (queue, decline, accept timeout,
