@@ -7,7 +7,7 @@ from datetime import datetime
 from ..adapters import store
 from ..adapters.orm import WorkOrder
 from ..domain.lifecycle import Action, Status
-from . import outbox
+from . import messages, outbox
 from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed, dispatch
@@ -104,7 +104,9 @@ def resolve(
     """The assignee resolves (办结) the order; the resident is told and asked for satisfaction.
 
     For a request (``ANSWERED_KINDS``) the note is the answer: it is required
-    (``InvalidInput``) and the resident's message quotes it. The handler's
+    (``InvalidInput``) and the resident's message quotes it. For a dispute or an
+    incident the note, if any, is quoted as the result (handlers write notes
+    knowing the resident reads them, as ``resident_view`` shows them too). The handler's
     capacity frees, so queued orders are dispatched afterwards.
     """
     require_aware(now)
@@ -120,8 +122,12 @@ def resolve(
         event = transition(session, order, Action.RESOLVE, actor=f"handler:{handler_id}", at=now,
                            note=text, handler_id=handler_id)
         order.resolved_at = now
-        outbox.to_resident(session, uow.config, order, seq=event.seq, now=now, event="resolved",
-                           answer=text if answered else None)
+        # the note reaches the resident: a request's as its answer, the others' as the result
+        outbox.to_resident(
+            session, uow.config, order, seq=event.seq, now=now, event="resolved",
+            answer=text if answered else None,
+            text=messages.resolved_with_note(order.number, text) if text and not answered
+            else None)
         view = order_view(order, uow.config.taxonomy)
         uow.commit()
     after_capacity_freed(uow, now)

@@ -210,6 +210,16 @@ def answered(number: str, category: str, answer: str) -> str:
     return f"{subject}（工单 {number}）已有答复：{text}{_satisfaction_question('答复')}"
 
 
+def resolved_with_note(number: str, note: str) -> str:
+    """A dispute or incident resolved: what the handler wrote (knowing the resident reads it).
+
+    ``您反映的工单 12345678 已办结，处理结果：……。请问您对处理结果是否满意？……``
+    """
+    label = RESIDENT_LABELS[Status.RESOLVED]
+    return (f"您反映的工单 {number} {label}，处理结果：{_sentence(note)}"
+            f"{_satisfaction_question('处理结果')}")
+
+
 def reclassified(number: str, category_name: str, handled_by: str) -> str:
     """The order became another kind or category (重新分类); ``handled_by`` a role or office."""
     return f"您反映的问题已转为「{category_name}」，由{handled_by}处理，工单号不变：{number}。"

@@ -111,7 +111,7 @@ def test_progress_and_resolve_tell_the_resident_and_ask_satisfaction(world, vaul
     assert not any("13800001111" in repr(m.payload) for m in messages)
     last = messages[-1]
     assert last.payload["text"] == (
-        f"您反映的工单 {order.number} 已办结。请问您对处理结果是否满意？"
+        f"您反映的工单 {order.number} 已办结，处理结果：双方达成协议。请问您对处理结果是否满意？"
         "请回复“满意”“基本满意”或“不满意”。")
     assert last.payload["ask_satisfaction"] is True
     assert [o["label"] for o in last.payload["options"]] == ["满意", "基本满意", "不满意"]

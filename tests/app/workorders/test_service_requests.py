@@ -129,16 +129,27 @@ def test_a_request_is_not_resolved_without_an_answer(world):
     assert world.actions(order.number) == ["create", "dispatch", "accept"]
 
 
-def test_a_dispute_is_still_resolved_without_quoting_the_note(world):
+def test_a_dispute_is_resolved_with_its_note_as_the_result(world):
     mediator = world.handler()
     order = world.order(reporter_ref="tg:7002")
     accept(world.uow(), order.number, mediator, world.clock)
     resolve(world.uow(), order.number, mediator, "双方已和解，签了调解协议", world.tick(hours=1))
     message = resident_messages(world, order.number)[-1]
     assert message.payload["text"] == (
+        f"您反映的工单 {order.number} 已办结，处理结果：双方已和解，签了调解协议。"
+        "请问您对处理结果是否满意？请回复“满意”“基本满意”或“不满意”。")
+    assert "answer" not in message.payload  # not a request's answer
+
+
+def test_without_a_note_the_resolved_notice_is_the_plain_one(world):
+    mediator = world.handler()
+    order = world.order(reporter_ref="tg:7003")
+    accept(world.uow(), order.number, mediator, world.clock)
+    resolve(world.uow(), order.number, mediator, None, world.tick(hours=1))
+    message = resident_messages(world, order.number)[-1]
+    assert message.payload["text"] == (
         f"您反映的工单 {order.number} 已办结。"
         "请问您对处理结果是否满意？请回复“满意”“基本满意”或“不满意”。")
-    assert "answer" not in message.payload
 
 
 def test_a_phone_caller_hears_the_answer_with_the_number_digit_by_digit(world, vault):
