@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean
+.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean browser-deps
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -41,6 +41,22 @@ voice-deps:
 	  $$apt install -y --no-install-recommends espeak-ng >&2 \
 	    || { $$apt update >&2 && $$apt install -y --no-install-recommends espeak-ng >&2; } \
 	    || { echo "error: could not install espeak-ng; install it by hand: apt-get install espeak-ng" >&2; exit 1; }
+
+# Debian's chromium and chromium-driver: the console's browser tests
+# (tests/app/console/browser/) drive the system browser through Playwright
+# (never `playwright install`). Installed like espeak-ng: apt-get as root,
+# through sudo otherwise; without either, says what to install.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && exit 0; \
+	  if [ "$$(id -u)" = 0 ]; then su=; elif command -v sudo >/dev/null 2>&1; then su=sudo; else su=none; fi; \
+	  if [ "$$su" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: the console's browser tests need Chromium: install the packages chromium and chromium-driver (Debian/Ubuntu: apt-get install chromium chromium-driver), then run make again" >&2; \
+	    exit 1; fi; \
+	  echo "installing chromium and chromium-driver (the console's browser tests)" >&2; \
+	  apt="$$su env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  $$apt install -y --no-install-recommends chromium chromium-driver >&2 \
+	    || { $$apt update >&2 && $$apt install -y --no-install-recommends chromium chromium-driver >&2; } \
+	    || { echo "error: could not install chromium; install it by hand: apt-get install chromium chromium-driver" >&2; exit 1; }
 
 $(VENV)/.installed: requirements.txt
 	@$(APP_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: the application side needs Python 3.11 or newer (set APP_PYTHON)")' >&2
@@ -87,7 +103,7 @@ test:
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
-test-app: voice-deps $(VENV)/.installed lint $(RVENV)/.installed model
+test-app: voice-deps browser-deps $(VENV)/.installed lint $(RVENV)/.installed model
 	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope tests/app
 
 # ruff (style, imports, bugbear, pyupgrade) on everything, mypy on the
