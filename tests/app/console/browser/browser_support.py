@@ -1,16 +1,19 @@
 """The browser tests' helpers: staff accounts with passwords on a real stack, signing in
 through the real sign-in page, screenshots, canvas pixels and database reads.
 
-Accounts are made the way an operator makes them: ``python -m integrations.workorders
-set-password`` / ``create-staff --password-stdin`` against the stack's database.
+Accounts are made the way an operator makes them, with the CLI of ``python -m
+integrations.workorders`` (``set-password`` / ``create-staff --password-stdin``)
+against the stack's database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
-import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +22,8 @@ from typing import Any
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
+from integrations.shared.privacy import EXAMPLE_KEY, Vault
+from integrations.workorders import cli
 from integrations.workorders.adapters.orm import (
     ConsoleSession,
     Handler,
@@ -26,9 +31,8 @@ from integrations.workorders.adapters.orm import (
     SignInFailure,
     WorkOrder,
 )
+from integrations.workorders.service.handlers import NAME_CONTEXT
 
-ROOT = Path(__file__).resolve().parents[4]
-APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 OFFICE = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
@@ -57,33 +61,32 @@ def password_of(username: str) -> str:
     return f"pw-{username}-browser-2026"
 
 
-def _cli(database_url: str, args: Sequence[str], stdin: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKORDERS_DATABASE_URL": database_url}
-    return subprocess.Popen([str(APP_PYTHON), "-m", "integrations.workorders", *args], cwd=ROOT,
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _finish(processes: list[tuple[str, subprocess.Popen]], stdin: dict[str, str]) -> None:
-    for name, process in processes:
-        out, err = process.communicate(stdin[name] + "\n", timeout=120)
-        if process.returncode != 0:
-            raise AssertionError(f"the CLI failed for {name}: {out}\n{err}")
+def _cli(database_url: str, args: Sequence[str], password: str) -> None:
+    """``python -m integrations.workorders --database-url URL ARGS`` with the password on
+    standard input, run in this process (the CLI's own ``main``; no interpreter start-up)."""
+    out, saved = io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(password + "\n")
+    try:
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["--database-url", database_url, "--log-level", "WARNING", *args])
+    finally:
+        sys.stdin = saved
+    assert code == 0, f"workorders {' '.join(args)} failed ({code}): {out.getvalue()}"
 
 
 def set_passwords(database_url: str, usernames: Sequence[str]) -> None:
-    """``set-password --password-stdin`` for each existing account (in parallel)."""
-    running = [(u, _cli(database_url, ["set-password", "--username", u, "--password-stdin"], ""))
-               for u in usernames]
-    _finish(running, {u: password_of(u) for u in usernames})
+    """``set-password --password-stdin`` for each existing account."""
+    for username in usernames:
+        _cli(database_url, ["set-password", "--username", username, "--password-stdin"],
+             password_of(username))
 
 
 def create_handler_accounts(database_url: str, accounts: dict[str, int]) -> None:
     """``create-staff --role handler --handler-id N --password-stdin`` for {username: handler id}."""
-    running = [(u, _cli(database_url, ["create-staff", "--username", u, "--role", "handler",
-                                       "--handler-id", str(h), "--password-stdin"], ""))
-               for u, h in accounts.items()]
-    _finish(running, {u: password_of(u) for u in accounts})
+    for username, handler_id in accounts.items():
+        _cli(database_url, ["create-staff", "--username", username, "--role", "handler",
+                            "--handler-id", str(handler_id), "--password-stdin"],
+             password_of(username))
 
 
 class Db:
@@ -98,17 +101,20 @@ class Db:
     def session(self) -> Session:
         return Session(self.engine)
 
-    def handler_id(self, name: str) -> int:
+    def handler_names(self) -> dict[int, str]:
+        """{handler id: name} (names are stored encrypted, with the stack's key)."""
+        vault = Vault(os.environ.get("WORKORDERS_SECRET_KEY") or EXAMPLE_KEY)
         with self.session() as s:
-            found = s.scalar(select(Handler.id).where(Handler.name == name))
-        assert found is not None, f"no handler {name} in the demo data"
-        return found
+            return {h.id: vault.decrypt(h.name_enc, context=NAME_CONTEXT) or ""
+                    for h in s.scalars(select(Handler))}
+
+    def handler_id(self, name: str) -> int:
+        found = [i for i, n in self.handler_names().items() if n == name]
+        assert found, f"no handler {name} in the demo data"
+        return found[0]
 
     def handler_name(self, handler_id: int | None) -> str | None:
-        if handler_id is None:
-            return None
-        with self.session() as s:
-            return s.scalar(select(Handler.name).where(Handler.id == handler_id))
+        return self.handler_names().get(handler_id) if handler_id is not None else None
 
     def orders_of(self, reporter_ref: str) -> list[WorkOrder]:
         with self.session() as s:

@@ -98,7 +98,8 @@ def test_the_sixth_try_is_refused_even_with_the_right_password(stack, db, staff,
         expect(page.get_by_role("alert")).to_contain_text("登录失败次数过多")
         expect(page).to_have_url(re.compile(r"/console/login"))
         assert not [c for c in office.cookies() if c["name"] == "wb_session"]
-        assert page.goto(f"{base}/console/my").url.startswith(f"{base}/console/login")
+        page.goto(f"{base}/console/account")
+        expect(page).to_have_url(re.compile(r"/console/login\?next=/console/account$"))
     finally:
         db.forget_failed_sign_ins()  # the address is locked for every account otherwise
     sign_in(page, base, "bt-zhangli")
