@@ -48,10 +48,12 @@ __all__ = [
     "OrderEvent",
     "OutboxMessage",
     "RequestKey",
+    "StaffAccessLog",
     "StaffUser",
     "TelegramLinkAttempt",
     "TelegramLinkCode",
     "WorkOrder",
+    "AuditCheck",
 ]
 
 #: The taxonomy's kinds and handler roles as the schema allows them (check constraints
@@ -238,6 +240,8 @@ class OrderEvent(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "seq", name="uq_order_events_order_id_seq"),
         Index("ix_order_events_handler_action_at", "handler_id", "action", "at"),
+        # the dashboard: residents' unsatisfied answers (and their reasons) in a period
+        Index("ix_order_events_action_at", "action", "at"),
     )
 
 
@@ -430,3 +434,49 @@ class TelegramLinkAttempt(Base):
         Index("ix_telegram_link_attempts_chat_id_at", "chat_id", "at"),
         Index("ix_telegram_link_attempts_at", "at"),
     )
+
+
+class StaffAccessLog(Base):
+    """Who read personal data or changed an account outside an order's audit chain.
+
+    A callback request's transcript revealed (``callback_transcript_revealed``,
+    subject ``callback:<id>``), a staff account created or changed
+    (``staff_created``, ``staff_updated``, ``password_set``, ``staff_disabled``,
+    ``staff_enabled``, subject ``staff:<username>``). Reveals of an order's
+    contact are events of the order's chain instead.
+    """
+
+    __tablename__ = "staff_access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: as the audit names staff ("staff:alice")
+    actor: Mapped[str] = mapped_column(String(80), nullable=False)
+    action: Mapped[str] = mapped_column(String(48), nullable=False)
+    #: what was read or changed ("callback:12", "staff:bob")
+    subject: Mapped[str] = mapped_column(String(128), nullable=False)
+
+    __table_args__ = (
+        Index("ix_staff_access_log_subject_at", "subject", "at"),
+        Index("ix_staff_access_log_at", "at"),
+    )
+
+
+class AuditCheck(Base):
+    """One run of the audit-chain check over every order (``service.dashboard``).
+
+    The dashboard shows the latest row instead of hashing every event on each
+    view; ``first_number`` / ``first_seq`` name the first broken event found.
+    """
+
+    __tablename__ = "audit_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    #: how long the check took
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    #: orders whose chains were checked; orders with an altered history
+    orders: Mapped[int] = mapped_column(Integer, nullable=False)
+    broken: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_number: Mapped[str | None] = mapped_column(String(8))
+    first_seq: Mapped[int | None] = mapped_column(Integer)

@@ -13,19 +13,24 @@ that does not exist, so nobody can probe for other people's orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 
 from ..service import (
     Forbidden,
+    HandlerView,
     InvalidInput,
     NotFound,
     OrderView,
     UnitOfWork,
+    get_handler,
     get_order,
     get_order_for_reporter,
     list_areas,
 )
 from .deps import DISPATCHER, HANDLER, Principal
+
+log = logging.getLogger("integrations.workorders.api.audit")
 
 #: Kinds whose orders are their reporter's alone: never offered as the duplicate of
 #: someone else's report, never added to by anyone else. A dispute's reporter must
@@ -48,6 +53,64 @@ def areas_below(uow: UnitOfWork, roots: Iterable[str]) -> set[str]:
                 found.add(child)
                 frontier.append(child)
     return found
+
+
+def dispatcher_scope(principal: Principal) -> tuple[str, ...] | None:
+    """The areas a dispatcher's reads and changes stay within (None: not limited, e.g. an
+    admin). Pass it as ``scope`` to the use cases that take one."""
+    return principal.areas if principal.role == DISPATCHER else None
+
+
+def require_areas_in_scope(uow: UnitOfWork, principal: Principal, areas: Sequence[str]) -> None:
+    """A dispatcher may place handlers only in their own areas (sub-areas included): 403
+    otherwise, and for no areas at all. Anyone else passes. (The handler use cases check
+    the same under their lock when given ``scope=dispatcher_scope(principal)``.)"""
+    scope = dispatcher_scope(principal)
+    if scope is None:
+        return
+    if isinstance(areas, str) or not areas or not set(areas) <= areas_below(uow, scope):
+        raise Forbidden("the areas lie outside your areas", "只能把处理人员安排在您管辖的区域内。")
+
+
+def require_handler_in_scope(
+    uow: UnitOfWork, principal: Principal, handler_id: int, *,
+    reason_zh: str = "该处理人员不在您的管辖范围内。",
+) -> HandlerView:
+    """The handler (``NotFound`` if none); a dispatcher may use only handlers whose areas
+    all lie within theirs (403 with ``reason_zh`` otherwise, and for a handler without areas)."""
+    handler = get_handler(uow, handler_id)
+    scope = dispatcher_scope(principal)
+    if scope is not None and (
+        not handler.areas or not set(handler.areas) <= areas_below(uow, scope)
+    ):
+        raise Forbidden(f"handler {handler_id} works outside your areas", reason_zh)
+    return handler
+
+
+def acting_handler(
+    uow: UnitOfWork, principal: Principal, number: str, requested: int | None
+) -> int:
+    """The handler on whose behalf an assignee's action (accept, decline, progress, resolve)
+    is taken.
+
+    A handler acts only for themself (403 for another ``requested``, or an account
+    linked to no handler) and only on their own order (404 otherwise, like a number that
+    does not exist); a dispatcher (orders in their areas) or an admin names the handler
+    in ``requested`` (422 without), and a log line names who acted.
+    """
+    if principal.role == HANDLER:
+        if principal.handler_id is None:
+            raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
+        if requested is not None and requested != principal.handler_id:
+            raise Forbidden("handlers act only for themselves", "您只能以本人身份处理工单。")
+        staff_order(uow, principal, number)  # not theirs: 404, like a number that does not exist
+        return principal.handler_id
+    if requested is None:
+        raise InvalidInput("handler_id", "required when acting for a handler",
+                           "代处理人员操作时请指定处理人员。")
+    staff_order(uow, principal, number)
+    log.info("%s acts for handler:%s on order %s", principal.actor, requested, number)
+    return requested
 
 
 def can_see(uow: UnitOfWork, principal: Principal, order: OrderView) -> bool:

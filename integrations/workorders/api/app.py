@@ -29,13 +29,16 @@ from .routers import (
     attachments,
     audit,
     callbacks,
+    exports,
     handlers,
     health,
     metrics,
     open311,
     order_actions,
+    order_desk,
     orders,
     prometheus,
+    staff,
     telegram,
 )
 from .state import ApiState
@@ -106,6 +109,7 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
 
     install_console(app, state)  # the web console at /console/ (same process, same port)
     for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
-                   metrics, audit, open311, prometheus, health):
+                   metrics, audit, open311, prometheus, health, order_desk, staff,
+                   exports):
         app.include_router(module.router)
     return app

@@ -7,11 +7,14 @@ from typing import Literal
 
 from ..domain.lifecycle import RESIDENT_LABELS, Status
 from ..service import EventView, OrderView, UnitOfWork, attachment_counts, resident_view
+from ..service.desk_actions import RESIDENT_NOTE_ACTIONS, STAFF_ONLY_ACTIONS
 from .deps import HANDLER, Principal
 from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPublic
 
-#: Events a reporter does not see: queueing, taking back and re-dispatching are internal.
-INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue"})
+#: Events a reporter does not see: queueing, taking back and re-dispatching are internal,
+#: and so are staff's internal notes, priority changes and contact reveals.
+INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue",
+                              *STAFF_ONLY_ACTIONS})
 
 
 def order_for(
@@ -59,12 +62,13 @@ def actor_role(actor: str) -> Literal["resident", "handler", "staff", "system"]:
 
 
 def resident_history(events: Iterable[EventView]) -> list[ResidentEventPublic]:
-    """The reporter's view of the history: no internal steps, no names, only their own words."""
+    """The reporter's view of the history: no internal steps, no names; only their own words
+    and what staff wrote to them (a note to the resident, the reason of a staff cancel)."""
     return [
         ResidentEventPublic(
             seq=e.seq, action=e.action, action_label=e.action_label, actor=actor_role(e.actor),
             at=e.at, label=RESIDENT_LABELS[Status(e.to_status)],
-            note=e.note if e.actor == "resident" else None,
+            note=e.note if e.actor == "resident" or e.action in RESIDENT_NOTE_ACTIONS else None,
         )
         for e in events
         if e.action not in INTERNAL_ACTIONS

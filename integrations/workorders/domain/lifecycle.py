@@ -52,6 +52,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     ARCHIVE = "archive"
     RECLASSIFY = "reclassify"
+    WITHDRAW = "withdraw"
 
     @property
     def label(self) -> str:
@@ -92,6 +93,13 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType({
     (_S.ACCEPTED, _A.RECLASSIFY): _S.PENDING,
     (_S.IN_PROGRESS, _A.RECLASSIFY): _S.PENDING,
     (_S.REOPENED, _A.RECLASSIFY): _S.PENDING,
+    # staff cancel with a reason (a duplicate, a mistaken or unlawful report) until resolved
+    (_S.NEW, _A.WITHDRAW): _S.CANCELLED,
+    (_S.PENDING, _A.WITHDRAW): _S.CANCELLED,
+    (_S.REOPENED, _A.WITHDRAW): _S.CANCELLED,
+    (_S.ASSIGNED, _A.WITHDRAW): _S.CANCELLED,
+    (_S.ACCEPTED, _A.WITHDRAW): _S.CANCELLED,
+    (_S.IN_PROGRESS, _A.WITHDRAW): _S.CANCELLED,
 })
 
 #: Statuses that count toward a handler's load.
@@ -147,6 +155,7 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     _A.CANCEL: "撤销",
     _A.ARCHIVE: "归档",
     _A.RECLASSIFY: "重新分类",
+    _A.WITHDRAW: "工作人员撤销",
 })
 
 

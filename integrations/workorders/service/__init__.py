@@ -203,3 +203,33 @@ __all__ += [
     "redeem_link_code",
     "unlink_chat",
 ]
+
+# Desk actions of dispatchers and admins, callback requests to orders, staff accounts.
+from .access_log import AccessEntry, access_log  # noqa: E402
+from .callback_actions import (  # noqa: E402
+    CallbackOrder,
+    callback_to_order,
+    reveal_callback_transcript,
+)
+from .desk_actions import (  # noqa: E402
+    add_staff_note,
+    cancel_by_staff,
+    reveal_contact,
+    set_priority,
+)
+from .staff import get_staff, list_staff, update_staff  # noqa: E402
+
+__all__ += [
+    "AccessEntry",
+    "CallbackOrder",
+    "access_log",
+    "add_staff_note",
+    "callback_to_order",
+    "cancel_by_staff",
+    "get_staff",
+    "list_staff",
+    "reveal_callback_transcript",
+    "reveal_contact",
+    "set_priority",
+    "update_staff",
+]

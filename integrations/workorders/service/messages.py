@@ -75,6 +75,16 @@ def withdrawn_reclassified(number: str, category_name: str) -> str:
     return f"工单 {number} 已重新分类为「{category_name}」，转由其他人员处理，您无需继续处理。"
 
 
+def withdrawn_by_staff(number: str) -> str:
+    return f"工单 {number} 已由工作人员撤销，您无需继续处理。"
+
+
+def made_urgent(number: str, category_name: str, location: str, accept_by: str | None) -> str:
+    """The assignee's order became urgent (``accept_by`` as ``clock`` writes it, if not accepted)."""
+    tail = f"请在{accept_by}前签收并尽快处理。" if accept_by else "请尽快处理。"
+    return f"【紧急】工单 {number}（{category_name}，{location}）已调整为紧急，{tail}"
+
+
 def report_added(number: str) -> str:
     return f"工单 {number} 收到一条补充反映，请在系统中查看。"
 
@@ -147,6 +157,26 @@ RESIDENT_EVENTS: dict[str, Status] = {
     "escalated": Status.PENDING,
     "reclassified": Status.PENDING,
 }
+
+
+#: A staff member's note to the reporter: the message's label is the order's current status.
+NOTE_EVENT = "note"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith(_SENTENCE_ENDS) else text + "。"
+
+
+def staff_note(number: str, note: str) -> str:
+    """A staff member writes to the reporter about their order (never naming the writer)."""
+    return f"关于您反映的工单 {number}，工作人员留言：{_sentence(note)}"
+
+
+def cancelled_by_staff(number: str, reason: str) -> str:
+    """Staff cancelled the order (a duplicate, a mistaken report ...), with why."""
+    return (f"您反映的工单 {number} 已撤销，原因：{_sentence(reason)}"
+            "如有疑问，欢迎再次反映。")
 
 
 #: A request (其他诉求) as its reporter is reminded of it when the answer comes.

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..adapters import store
 from ..adapters.orm import CallbackRequest, Handler, OutboxMessage, StaffUser, WorkOrder
 from ..adapters.outbox_table import PENDING
+from ..domain.lifecycle import Status
 from . import messages
 from .common import category_label
 from .config import ServiceConfig
@@ -41,6 +42,7 @@ TOPIC_ESCALATED = "order.escalated"
 TOPIC_OVERDUE = "order.overdue"
 TOPIC_REMINDER = "order.reminder"
 TOPIC_CALLBACK = "callback.requested"
+TOPIC_PRIORITY = "order.priority"
 #: Associated data of a phone caller's number in a ``voice`` row's payload (``phone_enc``).
 PHONE_CONTEXT = "outbox_messages.payload.phone_enc"
 
@@ -214,7 +216,9 @@ def to_resident(
     event: str, answer: str | None = None, text: str | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``).
+    """Tell the reporter about a status change (``messages.RESIDENT_EVENTS``), or pass on a
+    staff member's note (``messages.NOTE_EVENT``, with ``text``; labelled with the current
+    status).
 
     ``answer``: a request's answer (the resolve note), given with ``resolved``: the
     text quotes it (``messages.answered``) and the payload carries it as ``answer``.
@@ -224,7 +228,8 @@ def to_resident(
     channel, extra = resident_channel(order.reporter_ref, cfg.webhook_enabled)
     if channel == "voice":
         channel, extra = _caller_channel(cfg, order)
-    status = messages.RESIDENT_EVENTS[event]
+    status = (Status(order.status) if event == messages.NOTE_EVENT
+              else messages.RESIDENT_EVENTS[event])
     if text is None:
         text = (messages.resident(event, order.number) if answer is None
                 else messages.answered(order.number, order.category, answer))

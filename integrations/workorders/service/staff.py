@@ -15,7 +15,15 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from ..adapters.orm import Handler, StaffUser
+from ..adapters.orm import Area, Handler, StaffUser
+from .access_log import (
+    PASSWORD_SET,
+    STAFF_CREATED,
+    STAFF_DISABLED,
+    STAFF_ENABLED,
+    STAFF_UPDATED,
+    log_access,
+)
 from .common import require_aware
 from .errors import Conflict, InvalidInput, NotFound
 from .signin import end_sessions_of
@@ -44,11 +52,13 @@ def create_staff_user(
     areas: Sequence[str] = (),
     handler_id: int | None = None,
     telegram_chat_id: str | None = None,
+    actor: str | None = None,
 ) -> StaffView:
     """Create an account; ``role="handler"`` needs ``handler_id``.
 
     ``Conflict`` if the username is taken, ``InvalidInput`` for a bad role or a
-    token shorter than 24 characters.
+    token shorter than 24 characters. ``actor`` (an admin, ``staff:root``): the
+    creation goes into the staff access log (``staff_created``).
     """
     require_aware(now)
     username = (username or "").strip()
@@ -73,6 +83,80 @@ def create_staff_user(
         )
         session.add(user)
         session.flush()
+        if actor is not None:
+            log_access(session, actor=actor, action=STAFF_CREATED, subject=f"staff:{username}",
+                       at=now)
+        view = _view(user)
+        uow.commit()
+    return view
+
+
+def list_staff(uow: UnitOfWork) -> list[StaffView]:
+    """Every staff account, active or not, by username (never a token or password hash)."""
+    with uow.read_only():
+        return [_view(u) for u in uow.session.scalars(
+            select(StaffUser).order_by(StaffUser.username))]
+
+
+def get_staff(uow: UnitOfWork, username: str) -> StaffView:
+    """One account; ``NotFound`` if there is none."""
+    with uow.read_only():
+        return _view(_by_username(uow, username))
+
+
+def update_staff(
+    uow: UnitOfWork,
+    username: str,
+    *,
+    role: str | None = None,
+    areas: Sequence[str] | None = None,
+    handler_id: int | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> StaffView:
+    """Change an account's role, areas or handler (None leaves one as it is).
+
+    Validated like ``create_staff_user``: a known role (``InvalidInput``), a
+    handler account keeps or gets a handler (``InvalidInput``), which must exist
+    (``NotFound``); areas must exist (``InvalidInput``). ``actor`` and ``now``
+    (both or neither): the change goes into the staff access log
+    (``staff_updated``), and an admin may not change their own role
+    (``Conflict``: nobody locks themself out).
+    """
+    if (actor is None) != (now is None):
+        raise ValueError("give both actor and now, or neither")
+    if now is not None:
+        require_aware(now)
+    if role is not None and role not in STAFF_ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(STAFF_ROLES)}", "角色不正确。")
+    if areas is not None and (isinstance(areas, str) or not all(
+            isinstance(a, str) and a for a in areas)):
+        raise InvalidInput("areas", "a list of area codes", "区域不正确。")
+    with uow:
+        session = uow.session
+        user = _by_username(uow, username)
+        if actor == f"staff:{user.username}" and role is not None and role != user.role:
+            raise Conflict("admins may not change their own role", "不能更改自己的角色。")
+        new_role = role if role is not None else user.role
+        new_handler = handler_id if handler_id is not None else user.handler_id
+        if new_role == "handler" and new_handler is None:
+            raise InvalidInput("handler_id", "a handler account needs its handler",
+                               "请关联处理人员。")
+        if handler_id is not None and session.get(Handler, handler_id) is None:
+            raise NotFound("handler", handler_id)
+        if areas is not None:
+            wanted = sorted(set(areas))
+            known = set(session.scalars(select(Area.code).where(Area.code.in_(wanted))))
+            unknown = [a for a in wanted if a not in known]
+            if unknown:
+                raise InvalidInput("areas", f"unknown areas: {', '.join(unknown)}",
+                                   f"区域不存在：{'、'.join(unknown)}")
+            user.areas = wanted
+        user.role = new_role
+        user.handler_id = new_handler
+        if actor is not None and now is not None:
+            log_access(session, actor=actor, action=STAFF_UPDATED,
+                       subject=f"staff:{user.username}", at=now)
         view = _view(user)
         uow.commit()
     return view
@@ -91,12 +175,18 @@ def staff_by_token(uow: UnitOfWork, token: str) -> StaffView | None:
         return None if user is None else _view(user)
 
 
-def set_password(uow: UnitOfWork, username: str, password: str) -> StaffView:
+def set_password(
+    uow: UnitOfWork, username: str, password: str, *, actor: str | None = None,
+    now: datetime | None = None,
+) -> StaffView:
     """Store the argon2id hash of ``password`` for the account (replacing any earlier one).
 
     ``InvalidInput`` for a password shorter than 10 or longer than 256 characters,
-    ``NotFound`` for an unknown username.
+    ``NotFound`` for an unknown username. ``actor`` and ``now`` (both or
+    neither): logged in the staff access log (``password_set``).
     """
+    if (actor is None) != (now is None):
+        raise ValueError("give both actor and now, or neither")
     if not isinstance(password, str) or not (
             MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH):
         raise InvalidInput(
@@ -107,17 +197,37 @@ def set_password(uow: UnitOfWork, username: str, password: str) -> StaffView:
         user = _by_username(uow, username)
         user.password_hash = digest
         end_sessions_of(uow, user.id)  # a new password signs every session out
+        if actor is not None and now is not None:
+            log_access(uow.session, actor=actor, action=PASSWORD_SET,
+                       subject=f"staff:{user.username}", at=now)
         view = _view(user)
         uow.commit()
     return view
 
 
-def set_staff_active(uow: UnitOfWork, username: str, active: bool) -> StaffView:
+def set_staff_active(
+    uow: UnitOfWork, username: str, active: bool, *, actor: str | None = None,
+    now: datetime | None = None,
+) -> StaffView:
+    """Enable or disable an account (a disabled one's token and password stop working).
+
+    ``NotFound`` for an unknown username. ``actor`` and ``now`` (both or
+    neither): logged in the staff access log (``staff_disabled`` /
+    ``staff_enabled``), and nobody may disable their own account (``Conflict``).
+    """
+    if (actor is None) != (now is None):
+        raise ValueError("give both actor and now, or neither")
     with uow:
         user = _by_username(uow, username)
+        if not active and actor == f"staff:{user.username}":
+            raise Conflict("staff may not disable their own account", "不能停用自己的账号。")
         user.active = active
         if not active:
             end_sessions_of(uow, user.id)
+        if actor is not None and now is not None:
+            log_access(uow.session, actor=actor,
+                       action=STAFF_ENABLED if active else STAFF_DISABLED,
+                       subject=f"staff:{user.username}", at=now)
         view = _view(user)
         uow.commit()
     return view
@@ -134,4 +244,5 @@ def _view(user: StaffUser) -> StaffView:
     return StaffView(
         id=user.id, username=user.username, role=user.role, handler_id=user.handler_id,
         areas=list(user.areas or []), active=user.active, telegram_chat_id=user.telegram_chat_id,
+        has_password=user.password_hash is not None,
     )

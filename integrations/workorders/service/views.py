@@ -267,6 +267,8 @@ class StaffView:
     areas: list[str] = field(default_factory=list)
     active: bool = True
     telegram_chat_id: str | None = None
+    #: whether a sign-in password is set (never the hash itself)
+    has_password: bool = False
 
 
 @dataclass(frozen=True)

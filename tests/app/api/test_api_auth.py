@@ -79,11 +79,25 @@ ENDPOINTS = [
     ("GET", "/api/v1/callbacks", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/callbacks/{request_id}", None, frozenset({D, SUP, ADM})),
     ("POST", "/api/v1/callbacks/{request_id}/done", {}, DISPATCH),
+    ("POST", "/api/v1/callbacks/{request_id}/transcript", None, frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/callbacks/{request_id}/order", {}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/priority", {"priority": "urgent"}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/notes", {"note": "已电话核实"}, DISPATCH),
+    ("POST", "/api/v1/orders/{number}/withdraw", {"reason": "重复反映"}, DISPATCH),
+    ("GET", "/api/v1/staff", None, frozenset({ADM})),
+    ("POST", "/api/v1/staff", {}, frozenset({ADM})),
+    ("PATCH", "/api/v1/staff/{username}", {}, frozenset({ADM})),
+    ("POST", "/api/v1/staff/{username}/password", {"password": "a-long-password"},
+     frozenset({ADM})),
+    ("POST", "/api/v1/staff/{username}/active", {"active": True}, frozenset({ADM})),
     ("POST", "/api/v1/telegram/link-codes", {}, STAFF),
     ("POST", "/api/v1/telegram/links", {"code": "00000000", "chat_id": "1"}, BOT),
     ("DELETE", "/api/v1/telegram/links/{chat_id}", None, BOT),
     ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
+    ("GET", "/api/v1/metrics/dashboard", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/exports/orders.csv", None, frozenset({SUP, ADM})),
+    ("GET", "/api/v1/exports/scorecard.csv", None, frozenset({SUP, ADM})),
     ("GET", "/metrics", None, frozenset({SUP, ADM})),
     ("GET", "/open311/v2/services.json", None, PUBLIC),
     ("GET", "/open311/v2/services/incident.water.xml", None, PUBLIC),
@@ -173,7 +187,7 @@ def _template(path: str) -> str:
     path = path.split("?")[0]
     path = path.replace("services/incident.water.xml", "services/{service_code}.{fmt}")
     path = path.replace("requests/{number}.json", "requests/{service_request_id}.{fmt}")
-    return path.replace(".json", ".{fmt}")
+    return path.replace(".json", ".{fmt}").replace(".csv", ".{fmt}")
 
 
 def test_the_table_covers_every_route(api):

@@ -56,7 +56,8 @@ def test_scorecard(any_api):
 def test_scorecard_validation(api):
     wrong = api.get("supervisor", "/api/v1/metrics", params={"group_by": "weather"})
     assert wrong.status_code == 422
-    assert wrong.json()["detail"]["reason_zh"] == "分组方式的取值不正确，可选：kind、category、area、handler"
+    assert wrong.json()["detail"]["reason_zh"] == (
+        "分组方式的取值不正确，可选：kind、category、area、handler、tier")
     backwards = api.get("supervisor", "/api/v1/metrics",
                         params={"from": "2025-03-02", "to": "2025-03-01"})
     assert backwards.status_code == 422

@@ -50,6 +50,12 @@ EXPECTED = {
     ("accepted", "reclassify"): "pending",
     ("in_progress", "reclassify"): "pending",
     ("reopened", "reclassify"): "pending",
+    ("new", "withdraw"): "cancelled",
+    ("pending", "withdraw"): "cancelled",
+    ("reopened", "withdraw"): "cancelled",
+    ("assigned", "withdraw"): "cancelled",
+    ("accepted", "withdraw"): "cancelled",
+    ("in_progress", "withdraw"): "cancelled",
 }
 
 ALL_PAIRS = list(itertools.product(Status, Action))
@@ -63,7 +69,7 @@ def test_enums_have_exactly_the_designed_values():
     assert {a.value for a in Action} == {
         "dispatch", "queue", "accept", "decline", "accept_timeout", "progress",
         "resolve", "escalate", "satisfied", "no_answer", "unsatisfied", "cancel", "archive",
-        "reclassify",
+        "reclassify", "withdraw",
     }
 
 

@@ -27,6 +27,8 @@ ALL_TABLES |= {"telegram_link_codes", "telegram_link_attempts", "telegram_update
 ALL_TABLES |= {"attachments"}
 ALL_TABLES |= {"request_keys"}
 ALL_TABLES |= {"console_sessions", "sign_in_failures"}
+ALL_TABLES |= {"staff_access_log"}
+ALL_TABLES |= {"audit_checks"}
 
 
 def schema_diff(url: str) -> list:

@@ -7,7 +7,12 @@
 - ``GET ""``: dispatchers (requests in their areas and those without an
   area), supervisors and admins (all): the phone number and transcript in clear.
 - ``GET /{id}``: one request, same reach (the dispatchers' message names its id);
-- ``POST /{id}/done``: a dispatcher (same reach) or an admin called back.
+- ``POST /{id}/done``: a dispatcher (same reach) or an admin called back;
+- ``POST /{id}/transcript``: the transcript alone, the reveal written to the
+  staff access log (the console shows it on click); same reach;
+- ``POST /{id}/order``: a dispatcher (same reach, the order in their areas) or an
+  admin turns the request into a work order for its resident; the request is
+  done with that order's number.
 """
 
 from __future__ import annotations
@@ -20,21 +25,28 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from ...service import CallbackCreate as ServiceCallbackCreate
 from ...service import (
     TranscriptLine,
+    callback_to_order,
     get_callback,
     list_callbacks,
     mark_callback_done,
     request_callback,
+    reveal_callback_transcript,
 )
-from ..access import agent_ref
-from ..deps import DISPATCH, DISPATCHER, OVERSIGHT, REPORTERS, NowDep, Principal, StateDep, UowDep
+from ..access import agent_ref, dispatcher_scope
+from ..deps import DISPATCH, OVERSIGHT, REPORTERS, NowDep, Principal, StateDep, UowDep
 from ..schemas.callbacks import (
     CallbackCreate,
     CallbackDone,
+    CallbackOrderPublic,
     CallbackPublic,
     CallbackReceipt,
     CallbackStatus,
+    CallbackToOrder,
+    TranscriptLinePublic,
+    TranscriptPublic,
 )
 from ..schemas.common import AUTH_ERRORS, ErrorBody, PagePublic
+from ..schemas.orders import OrderPublic
 from . import API_V1
 
 router = APIRouter(
@@ -47,11 +59,6 @@ audit_log = logging.getLogger("integrations.workorders.api.audit")
 #: for this path): 50 lines of 500 Chinese characters are about 75 KB, and a client
 #: may send more lines (the newest 50 are kept).
 MAX_BODY_BYTES = 256 * 1024
-
-
-def _scope(principal: Principal) -> tuple[str, ...] | None:
-    """The areas whose requests a dispatcher sees (None: all)."""
-    return principal.areas if principal.role == DISPATCHER else None
 
 
 @router.post(
@@ -94,7 +101,7 @@ def search_callbacks(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PagePublic[CallbackPublic]:
-    page = list_callbacks(uow, status=status, scope=_scope(principal), limit=limit,
+    page = list_callbacks(uow, status=status, scope=dispatcher_scope(principal), limit=limit,
                           offset=offset)
     audit_log.info("callback requests read: actor=%s status=%s count=%d",
                    principal.actor, status or "any", len(page.items))
@@ -112,7 +119,7 @@ def search_callbacks(
 def read_callback(
     request_id: int, uow: UowDep, principal: Annotated[Principal, Depends(OVERSIGHT)]
 ) -> CallbackPublic:
-    view = get_callback(uow, request_id, scope=_scope(principal))
+    view = get_callback(uow, request_id, scope=dispatcher_scope(principal))
     audit_log.info("callback request read: actor=%s id=%d", principal.actor, request_id)
     return CallbackPublic.from_view(view)
 
@@ -132,5 +139,54 @@ def callback_done(
 ) -> CallbackPublic:
     body = body or CallbackDone()
     view = mark_callback_done(uow, request_id, principal.actor, body.note, now,
-                              scope=_scope(principal))
+                              scope=dispatcher_scope(principal))
     return CallbackPublic.from_view(view)
+
+
+@router.post(
+    "/{request_id}/transcript", response_model=TranscriptPublic,
+    responses={404: {"model": ErrorBody, "description": "No such request (for this caller)"}},
+    summary="Reveal the transcript (who and when is logged)",
+)
+def callback_transcript(
+    request_id: int, uow: UowDep, now: NowDep, principal: Annotated[Principal, Depends(OVERSIGHT)]
+) -> TranscriptPublic:
+    lines = reveal_callback_transcript(uow, request_id, principal.actor, now,
+                                       scope=dispatcher_scope(principal))
+    audit_log.info("callback transcript revealed: actor=%s id=%d", principal.actor, request_id)
+    return TranscriptPublic(id=request_id, transcript=[
+        TranscriptLinePublic(speaker=line.speaker, text=line.text)  # type: ignore[arg-type]
+        for line in lines])
+
+
+@router.post(
+    "/{request_id}/order", status_code=201, response_model=CallbackOrderPublic,
+    responses={200: {"description": "A retry: the order an earlier call opened"},
+               403: {"model": ErrorBody, "description": "The area is outside your areas"},
+               404: {"model": ErrorBody, "description": "No such request (for this caller)"},
+               409: {"model": ErrorBody, "description": "Done already"}},
+    summary="Turn the request into a work order for its resident (dispatched at once)",
+)
+def callback_order(
+    request_id: int,
+    body: CallbackToOrder,
+    response: Response,
+    uow: UowDep,
+    now: NowDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(DISPATCH)],
+) -> CallbackOrderPublic:
+    done = callback_to_order(
+        uow, request_id, body.category, body.description, body.location_text,
+        principal.actor, now, area_code=body.area_code, priority=body.priority, note=body.note,
+        scope=dispatcher_scope(principal),
+    )
+    if done.created:
+        state.telemetry.orders_created.labels(done.order.reporter_channel).inc()
+        response.headers["Location"] = f"{API_V1}/orders/{done.order.number}"
+    else:
+        response.status_code = 200
+    return CallbackOrderPublic(
+        order=OrderPublic.from_view(done.order, hide_reporter=False),
+        callback=CallbackPublic.from_view(done.callback),
+    )

@@ -2,7 +2,8 @@
 
 Admins and dispatchers write; supervisors read. A dispatcher writes only
 handlers whose areas all lie within the dispatcher's areas (sub-areas
-included) and places them only there (403 otherwise). A chat is linked to a
+included) and places them only there (403 otherwise; ``access`` holds the
+rule, and the use cases check it again under their locks). A chat is linked to a
 handler only with a link code (``/api/v1/telegram``): these endpoints cannot
 set ``telegram_chat_id`` (PATCH may only clear it, with null).
 """
@@ -23,7 +24,8 @@ from ...service import (
     set_duty,
     update_handler,
 )
-from ..deps import DISPATCH, DISPATCHER, OVERSIGHT, NowDep, Principal, UowDep
+from ..access import dispatcher_scope, require_areas_in_scope, require_handler_in_scope
+from ..deps import DISPATCH, OVERSIGHT, NowDep, Principal, UowDep
 from ..schemas.common import AUTH_ERRORS, ErrorBody
 from ..schemas.handlers import (
     CapacityUpdate,
@@ -43,17 +45,13 @@ Writer = Annotated[Principal, Depends(DISPATCH)]
 Reader = Annotated[Principal, Depends(OVERSIGHT)]
 
 
-def _scope(principal: Principal) -> tuple[str, ...] | None:
-    """The areas a dispatcher's changes must stay within (None: an admin, anywhere)."""
-    return principal.areas if principal.role == DISPATCHER else None
-
-
 @router.post("", status_code=201, response_model=HandlerPublic, summary="Register a handler")
 def create(
     body: HandlerCreate, response: Response, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
+    require_areas_in_scope(uow, principal, body.areas)
     view = create_handler(uow, ServiceHandlerCreate(**body.model_dump()), now,
-                          scope=_scope(principal))
+                          scope=dispatcher_scope(principal))
     response.headers["Location"] = f"{router.prefix}/{view.id}"
     return HandlerPublic.from_view(view)
 
@@ -63,6 +61,9 @@ def create(
 def update(
     handler_id: int, body: HandlerUpdate, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
+    require_handler_in_scope(uow, principal, handler_id)
+    if body.areas is not None:
+        require_areas_in_scope(uow, principal, body.areas)
     sent = body.model_fields_set
     changes = ServiceHandlerUpdate(
         name=body.name,
@@ -77,7 +78,7 @@ def update(
         clear_telegram="telegram_chat_id" in sent,  # only null is accepted: unlink
     )
     return HandlerPublic.from_view(
-        update_handler(uow, handler_id, changes, now, scope=_scope(principal)))
+        update_handler(uow, handler_id, changes, now, scope=dispatcher_scope(principal)))
 
 
 @router.post("/{handler_id}/duty", response_model=HandlerPublic,
@@ -86,7 +87,7 @@ def duty(
     handler_id: int, body: DutyUpdate, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
     return HandlerPublic.from_view(
-        set_duty(uow, handler_id, body.on_duty, now, scope=_scope(principal)))
+        set_duty(uow, handler_id, body.on_duty, now, scope=dispatcher_scope(principal)))
 
 
 @router.post("/{handler_id}/capacity", response_model=HandlerPublic,
@@ -95,7 +96,7 @@ def capacity(
     handler_id: int, body: CapacityUpdate, uow: UowDep, now: NowDep, principal: Writer
 ) -> HandlerPublic:
     return HandlerPublic.from_view(
-        set_capacity(uow, handler_id, body.capacity, now, scope=_scope(principal)))
+        set_capacity(uow, handler_id, body.capacity, now, scope=dispatcher_scope(principal)))
 
 
 @router.get("", response_model=list[HandlerPublic], summary="Handlers with their current load")

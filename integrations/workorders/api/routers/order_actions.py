@@ -23,7 +23,6 @@ from fastapi import APIRouter, Depends
 
 from ...service import (
     Forbidden,
-    InvalidInput,
     NotFound,
     OrderView,
     UnitOfWork,
@@ -32,7 +31,6 @@ from ...service import (
     attach_report_to,
     cancel,
     decline,
-    get_handler,
     get_order,
     get_order_for_reporter,
     progress,
@@ -44,15 +42,15 @@ from ...service import (
 )
 from ..access import (
     PERSONAL_KINDS,
-    areas_below,
+    acting_handler,
     reporter_order,
+    require_handler_in_scope,
     require_reporter_ref,
     staff_order,
 )
 from ..deps import (
     ASSIGNEE_OR_DISPATCH,
     DISPATCH,
-    DISPATCHER,
     HANDLER,
     RESIDENT_AGENT,
     NowDep,
@@ -89,23 +87,6 @@ log = logging.getLogger("integrations.workorders.api.audit")
 Assignee = Annotated[Principal, Depends(ASSIGNEE_OR_DISPATCH)]
 Dispatcher = Annotated[Principal, Depends(DISPATCH)]
 Resident = Annotated[Principal, Depends(RESIDENT_AGENT)]
-
-
-def acting_handler(uow: UnitOfWork, principal: Principal, number: str, requested: int | None) -> int:
-    """The handler on whose behalf the call acts (see the module docstring)."""
-    if principal.role == HANDLER:
-        if principal.handler_id is None:
-            raise Forbidden("this account is not linked to a handler", "该账号未关联处理人员。")
-        if requested is not None and requested != principal.handler_id:
-            raise Forbidden("handlers act only for themselves", "您只能以本人身份处理工单。")
-        staff_order(uow, principal, number)  # not theirs: 404, like a number that does not exist
-        return principal.handler_id
-    if requested is None:
-        raise InvalidInput("handler_id", "required when acting for a handler",
-                           "代处理人员操作时请指定处理人员。")
-    staff_order(uow, principal, number)
-    log.info("%s acts for handler:%s on order %s", principal.actor, requested, number)
-    return requested
 
 
 @router.post("/{number}/accept", response_model=OrderPublic, summary="签收 (accept)")
@@ -162,11 +143,9 @@ def reassign_order(
 ) -> OrderPublic:
     body = body or ReassignRequest()
     order = staff_order(uow, principal, number)
-    if principal.role == DISPATCHER and body.handler_id is not None:
-        handler = get_handler(uow, body.handler_id)
-        if not handler.areas or not set(handler.areas) <= areas_below(uow, principal.areas):
-            raise Forbidden(f"handler {body.handler_id} works outside your areas",
-                            "只能把工单改派给您管辖区域内的处理人员。")
+    if body.handler_id is not None:
+        require_handler_in_scope(uow, principal, body.handler_id,
+                                 reason_zh="只能把工单改派给您管辖区域内的处理人员。")
     view = reassign(uow, order.number, body.handler_id, principal.actor, now, reason=body.reason)
     return staff_order_public(uow, view, principal)
 

@@ -22,7 +22,7 @@ from ...service import (
     latest_open_order_for_reporter,
     list_orders,
     open_order,
-    reporter_contact,
+    reveal_contact,
 )
 from ...service import OrderCreate as ServiceOrderCreate
 from ..access import (
@@ -217,15 +217,16 @@ def order_history(
 
 
 @router.get("/{number}/contact", response_model=ContactPublic, responses=NOT_FOUND,
-            summary="Reveal the reporter's phone number (dispatchers, admins; logged)")
+            summary="Reveal the reporter's phone number (dispatchers, admins; an audit event)")
 def order_contact(
     number: str,
     uow: UowDep,
+    now: NowDep,
     state: StateDep,
     principal: Annotated[Principal, Depends(DISPATCH)],
 ) -> ContactPublic:
     order = staff_order(uow, principal, number)
-    phone = reporter_contact(uow, order.number, reveal=True)
+    phone = reveal_contact(uow, order.number, principal.actor, now)  # an event of the order
     state.telemetry.contact_reveals.inc()
     audit_log.info(
         "contact revealed: order=%s actor=%s had_contact=%s",

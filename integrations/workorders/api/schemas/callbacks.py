@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ...service import CallbackView
 from .common import Input, Note, ReporterRef
+from .orders import OrderPublic
 
 Reason = Literal["asked", "not_understood", "service_error"]
 Speaker = Literal["resident", "bot"]
@@ -88,3 +89,28 @@ class CallbackPublic(BaseModel):
 
 class CallbackDone(Input):
     note: Note = None
+
+
+class TranscriptPublic(BaseModel):
+    """A request's transcript, revealed (the reveal is logged)."""
+
+    id: int
+    transcript: list[TranscriptLinePublic]
+
+
+class CallbackToOrder(Input):
+    """The order a callback request becomes, for the request's resident."""
+
+    category: str = Field(min_length=1, max_length=64, examples=["incident.water"])
+    description: str = Field(min_length=1, max_length=2000)
+    location_text: str = Field(min_length=1, max_length=200)
+    area_code: str = Field(min_length=1, max_length=64, examples=["grid:qy-dz-01"])
+    priority: Literal["normal", "urgent"] = "normal"
+    note: Note = None
+
+
+class CallbackOrderPublic(BaseModel):
+    """The order a callback request became, and the request (done)."""
+
+    order: OrderPublic
+    callback: CallbackPublic

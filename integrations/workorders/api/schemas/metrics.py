@@ -9,30 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ...service import Metrics
+from ...service.metrics import LABELS_ZH
 
-GroupBy = Literal["kind", "category", "area", "handler"]
-
-LABELS_ZH: dict[str, str] = {
-    "created": "受理量",
-    "cancelled": "撤销量",
-    "resolved": "办结量",
-    "resolved_on_time": "按时办结量",
-    "accepted": "签收量",
-    "accepted_on_time": "按时签收量",
-    "answered": "回访量",
-    "satisfied": "满意量",
-    "resolution_rate": "办结率",
-    "on_time_rate": "按时办结率",
-    "accept_timely_rate": "签收及时率",
-    "satisfaction_rate": "满意率",
-    "avg_accept_minutes": "平均签收用时（分钟）",
-    "avg_resolve_minutes": "平均办结用时（分钟）",
-}
+GroupBy = Literal["kind", "category", "area", "handler", "tier"]
 
 
 class ScorecardPublic(BaseModel):
     group: str | None = Field(
-        description="Kind, category code, grid code or handler id; None: all"
+        description="Kind, category code, grid code, handler id or tier; None: all"
     )
     group_label: str | None = Field(description="The group's Chinese name")
     created: int

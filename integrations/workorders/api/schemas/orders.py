@@ -183,7 +183,8 @@ class ResidentEventPublic(BaseModel):
     actor: Literal["resident", "handler", "staff", "system"]
     at: datetime
     label: str
-    note: str | None = Field(description="Only the resident's own words")
+    note: str | None = Field(description="Only the resident's own words, and what staff wrote "
+                             "to them (a note to the resident, why staff cancelled)")
 
 
 class ContactPublic(BaseModel):

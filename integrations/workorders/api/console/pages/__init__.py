@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, auth, home
+from . import account, auth, dashboard, exports, home, my_orders
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
+ROUTERS += [my_orders.router, dashboard.router, exports.router]
