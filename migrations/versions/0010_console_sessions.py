@@ -1,7 +1,7 @@
 """The web console's sessions and the failed sign-ins it counts.
 
 Revision ID: 0010_console_sessions
-Revises: 0008_staff_passwords
+Revises: 0009_staff_access_log
 Create Date: 2026-12-06
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0010_console_sessions'
-down_revision: str | Sequence[str] | None = '0008_staff_passwords'
+down_revision: str | Sequence[str] | None = '0009_staff_access_log'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

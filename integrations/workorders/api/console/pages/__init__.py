@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, auth, dashboard, exports, home, my_orders
+from . import (
+    account,
+    admin_areas,
+    admin_staff,
+    auth,
+    callbacks,
+    dashboard,
+    exports,
+    handlers,
+    home,
+    my_orders,
+)
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
 ROUTERS += [my_orders.router, dashboard.router, exports.router]
+ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
