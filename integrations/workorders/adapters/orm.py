@@ -210,6 +210,13 @@ class WorkOrder(Base):
         Index("ix_work_orders_reporter_ref", "reporter_ref", "created_at"),
         # duplicates: same category and place
         Index("ix_work_orders_category_area", "category", "area_code", "status"),
+        # the console's lists and 待办 (migration 0009): an area's orders by status,
+        # kind, urgent ones, answers, and what changed last (the worklist's version)
+        Index("ix_work_orders_area_status_created", "area_code", "status", "created_at"),
+        Index("ix_work_orders_kind_created", "kind", "created_at"),
+        Index("ix_work_orders_priority_status", "priority", "status"),
+        Index("ix_work_orders_satisfaction", "satisfaction", "created_at"),
+        Index("ix_work_orders_updated_at", "updated_at"),
         CheckConstraint(_one_of("kind", KINDS), name="kind"),
     )
     __mapper_args__ = {"version_id_col": version}
@@ -242,6 +249,8 @@ class OrderEvent(Base):
         Index("ix_order_events_handler_action_at", "handler_id", "action", "at"),
         # the dashboard: residents' unsatisfied answers (and their reasons) in a period
         Index("ix_order_events_action_at", "action", "at"),
+        # orders with an answer or a step of a kind (不满意, escalations): migration 0009
+        Index("ix_order_events_action_order", "action", "order_id"),
     )
 
 

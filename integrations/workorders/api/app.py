@@ -40,6 +40,7 @@ from .routers import (
     prometheus,
     staff,
     telegram,
+    worklist,
 )
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
@@ -110,6 +111,6 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     install_console(app, state)  # the web console at /console/ (same process, same port)
     for module in (orders, order_actions, attachments, callbacks, areas, handlers, telegram,
                    metrics, audit, open311, prometheus, health, order_desk, staff,
-                   exports):
+                   exports, worklist):
         app.include_router(module.router)
     return app

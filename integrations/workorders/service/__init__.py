@@ -233,3 +233,25 @@ __all__ += [
     "set_priority",
     "update_staff",
 ]
+
+# the console's lists: the dispatcher's inbox (待办) and the overdue rule
+from .queries import order_is_overdue, overdue_since  # noqa: E402
+from .worklist import (  # noqa: E402
+    SECTION_LABELS,
+    SECTIONS,
+    WorkItem,
+    Worklist,
+    worklist,
+    worklist_version,
+)
+
+__all__ += [
+    "SECTIONS",
+    "SECTION_LABELS",
+    "WorkItem",
+    "Worklist",
+    "order_is_overdue",
+    "overdue_since",
+    "worklist",
+    "worklist_version",
+]

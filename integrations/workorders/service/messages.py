@@ -127,10 +127,15 @@ _CALLBACK_HEADS = {
 }
 
 
+def callback_head(reason: str) -> str:
+    """Why a resident waits for a call, in a few words (no personal data)."""
+    return _CALLBACK_HEADS.get(reason, _CALLBACK_HEADS["asked"])
+
+
 def callback_requested(request_id: int, reason: str, channel: str,
                        order_number: str | None = None) -> str:
     """For dispatchers: a resident waits for a call. No phone number, no transcript."""
-    head = _CALLBACK_HEADS.get(reason, _CALLBACK_HEADS["asked"])
+    head = callback_head(reason)
     about = f"，涉及工单 {order_number}" if order_number else ""
     return (f"{head}（渠道：{channel_name(channel)}{about}），请尽快联系。"
             f"回拨请求 #{request_id}。")

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from integrations.shared.privacy import mask_phone
 
 from ..adapters import store
-from ..adapters.orm import WorkOrder
-from ..domain.lifecycle import Status
+from ..adapters.orm import OrderEvent, WorkOrder
+from ..domain.lifecycle import Action, Status
 from ..domain.numbers import normalize
 from ..domain.places import place_key
 from . import messages
-from .common import event_view, load_order, order_view
+from .common import event_view, load_order, order_view, require_aware
+from .errors import InvalidInput
 from .orders import CONTACT_CONTEXT
 from .uow import UnitOfWork
-from .views import EventView, OrderFilters, OrderView, Page, ResidentOrderView
+from .views import (
+    DISSATISFIED,
+    SATISFACTION_FILTERS,
+    EventView,
+    OrderFilters,
+    OrderView,
+    Page,
+    ResidentOrderView,
+)
 
 #: Statuses in which a resident's report is still "open" for them (resolved
 #: awaits their satisfaction answer).
@@ -33,6 +42,39 @@ BEING_HANDLED = tuple(
 )
 
 MAX_PAGE = 200
+#: The longest search text ``OrderFilters.q`` takes (a place is at most 200 characters).
+MAX_QUERY = 200
+
+
+def overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """Orders past a deadline and still open (逾期), as SQL.
+
+    Not yet resolved (new, pending, assigned, accepted, in progress, reopened)
+    and past ``resolve_by``; or assigned, not accepted, and past ``accept_by``.
+    Resolved orders (awaiting the resident's answer) and finished ones never are.
+    ``order_is_overdue`` is the same rule for a view.
+    """
+    return or_(
+        and_(WorkOrder.status.in_(BEING_HANDLED), WorkOrder.resolve_by <= now),
+        # IS NOT NULL: so that NOT (overdue=False) is never NULL
+        and_(WorkOrder.status == Status.ASSIGNED.value, WorkOrder.accept_by.is_not(None),
+             WorkOrder.accept_by <= now),
+    )
+
+
+def order_is_overdue(order: OrderView, now: datetime) -> bool:
+    """``overdue_condition`` for one order already read."""
+    if order.status in BEING_HANDLED and order.resolve_by <= now:
+        return True
+    return (order.status == Status.ASSIGNED.value and order.accept_by is not None
+            and order.accept_by <= now)
+
+
+def overdue_since(order: OrderView) -> datetime:
+    """When an overdue order became overdue: the earlier deadline that passed."""
+    if order.status == Status.ASSIGNED.value and order.accept_by is not None:
+        return min(order.accept_by, order.resolve_by)
+    return order.resolve_by
 
 
 def get_order(uow: UnitOfWork, number: str) -> OrderView:
@@ -142,35 +184,17 @@ def list_orders(
     *,
     limit: int = 50,
     offset: int = 0,
+    now: datetime | None = None,
 ) -> Page[OrderView]:
-    """Orders matching ``filters``, newest first; ``limit`` is capped at 200."""
+    """Orders matching ``filters`` (see ``OrderFilters``), newest first; ``limit`` is capped
+    at 200. ``now`` is needed for ``overdue`` (``InvalidInput`` for an unknown
+    ``satisfaction`` or a search over 200 characters)."""
     filters = filters or OrderFilters()
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
     with uow.read_only():
         session = uow.session
-        conditions: list[ColumnElement[bool]] = []
-        if filters.statuses:
-            conditions.append(WorkOrder.status.in_(list(filters.statuses)))
-        if filters.category is not None:
-            conditions.append(WorkOrder.category == filters.category)
-        if filters.area_codes is not None:
-            within = store.areas_within(session, filters.area_codes)
-            conditions.append(WorkOrder.area_code.in_(sorted(within)))
-        if filters.assignee_id is not None:
-            conditions.append(WorkOrder.assignee_id == filters.assignee_id)
-        if filters.tier is not None:
-            conditions.append(WorkOrder.tier == filters.tier)
-        if filters.priority is not None:
-            conditions.append(WorkOrder.priority == filters.priority)
-        if filters.breached is not None:
-            conditions.append(WorkOrder.breached.is_(filters.breached))
-        if filters.reporter_ref is not None:
-            conditions.append(WorkOrder.reporter_ref == filters.reporter_ref)
-        if filters.created_from is not None:
-            conditions.append(WorkOrder.created_at >= filters.created_from)
-        if filters.created_to is not None:
-            conditions.append(WorkOrder.created_at < filters.created_to)
+        conditions = _conditions(session, filters, now)
         total = session.scalar(select(func.count()).select_from(WorkOrder).where(*conditions))
         rows = session.scalars(
             select(WorkOrder)
@@ -181,6 +205,65 @@ def list_orders(
         )
         items = [order_view(o, uow.config.taxonomy) for o in rows]
     return Page(items=items, total=int(total or 0), limit=limit, offset=offset)
+
+
+def _conditions(session, filters: OrderFilters, now: datetime | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        conditions.append(WorkOrder.status.in_(list(filters.statuses)))
+    if filters.kind is not None:
+        conditions.append(WorkOrder.kind == filters.kind)
+    if filters.category is not None:
+        conditions.append(WorkOrder.category == filters.category)
+    if filters.area_codes is not None:
+        within = store.areas_within(session, filters.area_codes)
+        conditions.append(WorkOrder.area_code.in_(sorted(within)))
+    if filters.assignee_id is not None:
+        conditions.append(WorkOrder.assignee_id == filters.assignee_id)
+    if filters.tier is not None:
+        conditions.append(WorkOrder.tier == filters.tier)
+    if filters.priority is not None:
+        conditions.append(WorkOrder.priority == filters.priority)
+    if filters.breached is not None:
+        conditions.append(WorkOrder.breached.is_(filters.breached))
+    if filters.reporter_ref is not None:
+        conditions.append(WorkOrder.reporter_ref == filters.reporter_ref)
+    if filters.created_from is not None:
+        conditions.append(WorkOrder.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        conditions.append(WorkOrder.created_at < filters.created_to)
+    if filters.overdue is not None:
+        if now is None:
+            raise ValueError("the overdue filter needs now")
+        require_aware(now)
+        late = overdue_condition(now)
+        conditions.append(late if filters.overdue else ~late)
+    if filters.satisfaction is not None:
+        conditions.append(_satisfaction_condition(filters.satisfaction))
+    if filters.q is not None and filters.q.strip():
+        conditions.append(_search_condition(filters.q.strip()))
+    return conditions
+
+
+def _satisfaction_condition(answer: str) -> ColumnElement[bool]:
+    if answer not in SATISFACTION_FILTERS:
+        raise InvalidInput("satisfaction", f"must be one of {', '.join(SATISFACTION_FILTERS)}",
+                           "满意度筛选条件不正确。")
+    if answer == DISSATISFIED:  # 不满意 at least once: one event per such answer
+        unsatisfied = select(OrderEvent.order_id).where(OrderEvent.action == Action.UNSATISFIED)
+        return WorkOrder.id.in_(unsatisfied)
+    return WorkOrder.satisfaction == answer
+
+
+def _search_condition(text: str) -> ColumnElement[bool]:
+    if len(text) > MAX_QUERY:
+        raise InvalidInput("q", f"at most {MAX_QUERY} characters",
+                           f"搜索内容不能超过{MAX_QUERY}字。")
+    number = normalize(text)
+    if number is not None:
+        return WorkOrder.number == number
+    return or_(WorkOrder.location_text.contains(text, autoescape=True),
+               WorkOrder.description.contains(text, autoescape=True))
 
 
 def reporter_contact(uow: UnitOfWork, number: str, *, reveal: bool = False) -> str | None:

@@ -176,6 +176,16 @@ class OrderFilters:
     ``area_codes``: orders whose grid lies in any of these areas (any tier).
     ``statuses``: any of these statuses. ``created_from`` inclusive,
     ``created_to`` exclusive.
+
+    ``kind``: dispute | incident | request. ``overdue``: True for orders past a
+    deadline and still open (``queries.overdue_condition``: not resolved and past
+    ``resolve_by``, or assigned, not accepted and past ``accept_by``), False for the
+    others; it needs ``now`` (``list_orders``). ``satisfaction``: the latest answer
+    (satisfied, basically_satisfied, unsatisfied), or ``"dissatisfied"``: the resident
+    answered 不满意 at least once (the latest answer may differ). ``q``: a search: an
+    order number in any form ``domain.numbers.normalize`` reads (spoken, full-width,
+    with dashes) matches that order alone; any other text matches orders whose place
+    or description contains it.
     """
 
     statuses: Sequence[str] | None = None
@@ -188,6 +198,15 @@ class OrderFilters:
     reporter_ref: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    kind: str | None = None
+    overdue: bool | None = None
+    satisfaction: str | None = None
+    q: str | None = None
+
+
+#: ``OrderFilters.satisfaction``: every answer, and "dissatisfied" (不满意 at least once).
+DISSATISFIED = "dissatisfied"
+SATISFACTION_FILTERS = (*SATISFACTION_LABELS, DISSATISFIED)
 
 
 @dataclass(frozen=True)

@@ -220,3 +220,31 @@ def test_the_residents_view_names_the_role_deadlines_and_the_newest_note(any_api
     queued = api.report(reporter_ref="tg:3", category="dispute.labor")  # nobody takes labour
     assert (queued["status"], queued["handler_role"], queued["accept_by"]) == (
         "pending", None, None)
+
+
+def test_listing_by_kind_overdue_satisfaction_and_search(api):
+    noise = api.report(reporter_ref="tg:1", location_text="幸福里小区3号楼")["number"]
+    water = api.report(reporter_ref="tg:2", category="incident.water",
+                       location_text="和平街菜市场", description="水管爆裂，路面积水")["number"]
+
+    def numbers(who="admin", **params):
+        response = api.get(who, "/api/v1/orders", params=params)
+        assert response.status_code == 200, response.text
+        return [o["number"] for o in response.json()["items"]]
+
+    assert numbers(kind="incident") == [water]
+    assert numbers(kind="dispute") == [noise]
+    assert numbers(q=" ".join(noise)) == [noise]  # a number read out digit by digit
+    assert numbers(q="菜市场") == [water] and numbers(q="积水") == [water]
+    assert numbers("dispatcher", q="号楼") == [noise]
+    assert numbers("far_dispatcher", q="号楼") == []
+    assert numbers(overdue="true") == []
+    api.tick(minutes=121)  # neither was accepted in time
+    assert numbers(overdue="true") == [water, noise]
+    assert numbers(overdue="false") == []
+    assert numbers(satisfaction="dissatisfied") == []
+    bad = api.get("admin", "/api/v1/orders", params={"kind": "other", "satisfaction": "happy",
+                                                     "q": "很" * 201})
+    assert bad.status_code == 422
+    fields = {e["field"] for e in bad.json()["detail"]["errors"]}
+    assert fields == {"kind", "satisfaction", "q"}

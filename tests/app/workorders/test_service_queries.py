@@ -81,3 +81,71 @@ def test_contact_is_masked_unless_revealed(world):
     assert reporter_contact(world.uow(), world.order().number) is None
     with pytest.raises(NotFound):
         get_order(world.uow(), "12345678")
+
+
+def test_list_orders_by_kind_overdue_satisfaction_and_search(any_world):
+    from integrations.workorders.service import (
+        InvalidInput,
+        answer_satisfaction,
+        order_is_overdue,
+    )
+
+    w = any_world
+    c = w.handler("县调解中心", tier="county", capacity=10)
+    noise = w.order(location_text="幸福里小区3号楼", description="楼上装修噪音很大")
+    leak = w.order(location_text="和平街5号楼_东", description="楼顶漏水%")
+    trash = w.order(category="incident.sanitation", location_text="菜市场门口",
+                    description="垃圾没人清运")  # nobody handles incidents: pending
+
+    def numbers(**kw):
+        page = list_orders(w.uow(), OrderFilters(**kw), now=w.clock)
+        assert page.total == len(page.items)
+        return {o.number for o in page.items}
+
+    assert numbers(kind="incident") == {trash.number}
+    assert numbers(kind="dispute") == {noise.number, leak.number}
+
+    # search: the number in any form, else the place or the description
+    spoken = "".join("零一二三四五六七八九"[int(d)] for d in noise.number)
+    assert numbers(q=spoken) == {noise.number}
+    assert numbers(q=f" {noise.number[:4]}-{noise.number[4:]} ") == {noise.number}
+    assert numbers(q="5号楼") == {leak.number}
+    assert numbers(q="漏水%") == {leak.number}
+    assert numbers(q="5号楼_") == {leak.number} and numbers(q="%") == {leak.number}
+    assert numbers(q="清运") == {trash.number}
+    assert numbers(q="号楼") == {noise.number, leak.number}
+    assert numbers(q="  ") == {noise.number, leak.number, trash.number}
+    with pytest.raises(InvalidInput):
+        numbers(q="很" * 201)
+
+    # overdue: open past resolve_by, or assigned past accept_by
+    accept(w.uow(), noise.number, c, w.tick(minutes=5))
+    w.tick(minutes=120)  # leak: assigned, accept limit passed
+    assert numbers(overdue=True) == {leak.number}
+    assert numbers(overdue=False) == {noise.number, trash.number}
+    assert order_is_overdue(get_order(w.uow(), leak.number), w.clock)
+    assert not order_is_overdue(get_order(w.uow(), noise.number), w.clock)
+    w.tick(hours=168)
+    assert numbers(overdue=True) == {noise.number, leak.number, trash.number}
+    resolve(w.uow(), noise.number, c, "已调解", w.clock)
+    assert numbers(overdue=True) == {leak.number, trash.number}  # resolved: not overdue
+    with pytest.raises(ValueError):
+        list_orders(w.uow(), OrderFilters(overdue=True))
+
+    # satisfaction: the latest answer, or 不满意 at least once
+    assert numbers(satisfaction="dissatisfied") == set()
+    answer_satisfaction(w.uow(), noise.number, noise.reporter_ref, "unsatisfied", None,
+                        w.tick(minutes=1))
+    assert numbers(satisfaction="unsatisfied") == {noise.number}
+    assert numbers(satisfaction="dissatisfied") == {noise.number}
+    row = w.row(noise.number)
+    accept(w.uow(), noise.number, row.assignee_id, w.tick(minutes=1))
+    resolve(w.uow(), noise.number, row.assignee_id, "再次调解", w.tick(minutes=1))
+    answer_satisfaction(w.uow(), noise.number, noise.reporter_ref, "satisfied", None,
+                        w.tick(minutes=1))
+    assert numbers(satisfaction="unsatisfied") == set()
+    assert numbers(satisfaction="satisfied") == {noise.number}
+    assert numbers(satisfaction="dissatisfied") == {noise.number}  # once is enough
+    with pytest.raises(InvalidInput):
+        numbers(satisfaction="happy")
+    assert numbers(kind="dispute", satisfaction="satisfied", q="3号楼") == {noise.number}

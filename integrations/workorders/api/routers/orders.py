@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from ...adapters.orm import KINDS
 from ...domain.lifecycle import Status
 from ...service import (
     Forbidden,
@@ -25,6 +26,7 @@ from ...service import (
     reveal_contact,
 )
 from ...service import OrderCreate as ServiceOrderCreate
+from ...service.views import SATISFACTION_FILTERS
 from ..access import (
     PERSONAL_KINDS,
     areas_below,
@@ -66,8 +68,12 @@ audit_log = logging.getLogger("integrations.workorders.api.audit")
 
 if TYPE_CHECKING:
     StatusName = str
-else:  # the statuses' values, for the query parameter's schema
+    KindName = str
+    SatisfactionFilter = str
+else:  # the values, for the query parameters' schema
     StatusName = Literal[tuple(s.value for s in Status)]
+    KindName = Literal[KINDS]
+    SatisfactionFilter = Literal[SATISFACTION_FILTERS]
 NOT_FOUND: dict[int | str, dict] = {
     404: {"model": ErrorBody, "description": "No such order, or not one the caller may see"},
 }
@@ -121,6 +127,7 @@ def post_order(
 def search_orders(
     uow: UowDep,
     principal: Annotated[Principal, Depends(STAFF)],
+    now: NowDep,
     status: Annotated[list[StatusName] | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     area: Annotated[str | None, Query(max_length=64, description="Area code, any tier")] = None,
@@ -130,6 +137,15 @@ def search_orders(
     created_to: Annotated[datetime | None, Query(description="Exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    kind: Annotated[KindName | None, Query(description="dispute, incident or request")] = None,
+    overdue: Annotated[bool | None, Query(
+        description="true: open and past a deadline (not resolved past resolve_by, or assigned "
+                    "past accept_by); false: the others")] = None,
+    satisfaction: Annotated[SatisfactionFilter | None, Query(
+        description="The latest answer, or 'dissatisfied': answered 不满意 at least once")] = None,
+    q: Annotated[str | None, Query(max_length=200, description=(
+        "Search: an order number in any written or spoken form finds that order; other text "
+        "finds orders whose place or description contains it"))] = None,
 ) -> PagePublic[OrderPublic]:
     area_codes: list[str] | None = [area] if area is not None else None
     if principal.role == HANDLER:
@@ -144,8 +160,9 @@ def search_orders(
     filters = OrderFilters(
         statuses=status, category=category, area_codes=area_codes, assignee_id=assignee,
         priority=priority, created_from=aware(created_from), created_to=aware(created_to),
+        kind=kind, overdue=overdue, satisfaction=satisfaction, q=q,
     )
-    page = list_orders(uow, filters, limit=limit, offset=offset)
+    page = list_orders(uow, filters, limit=limit, offset=offset, now=now)
     hide = principal.role == HANDLER
     photos = attachment_counts(uow, [v.number for v in page.items])
     return PagePublic[OrderPublic](

@@ -15,8 +15,13 @@ from . import (
     handlers,
     home,
     my_orders,
+    order,
+    order_actions,
+    orders,
+    todo,
 )
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
 ROUTERS += [my_orders.router, dashboard.router, exports.router]
 ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
+ROUTERS += [todo.router, orders.router, order.router, order_actions.router]
