@@ -37,13 +37,21 @@ CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 OFFICE = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
-#: counts the pixels of each <canvas> on the page whose alpha is not 0
-CANVAS_PIXELS_JS = """() => Array.from(document.querySelectorAll('canvas')).map(c => {
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let drawn = 0;
-  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) drawn++;
-  return drawn;
-})"""
+#: for each chart of the page (an element with ``data-chart``, or a bare <canvas>): how
+#: many pixels of its canvases are not transparent
+CANVAS_PIXELS_JS = """() => {
+  const drawn = c => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n++;
+    return n;
+  };
+  const charts = Array.from(document.querySelectorAll('[data-chart]'));
+  const loose = Array.from(document.querySelectorAll('canvas'))
+    .filter(c => !c.closest('[data-chart]')).map(drawn);
+  return charts.map(el => Array.from(el.querySelectorAll('canvas'))
+    .reduce((sum, c) => sum + drawn(c), 0)).concat(loose);
+}"""
 
 
 def chromium_missing() -> str | None:

@@ -34,9 +34,10 @@ def flow() -> dict[str, Any]:
 
 
 def kpi(page, label: str) -> str:
-    """The value shown next to a dashboard figure's label (e.g. 办结率 -> "50.0%")."""
+    """The figure the dashboard shows under ``label`` (e.g. 办结率 -> "50.0%")."""
     card = page.locator(".kpi", has=page.get_by_text(label, exact=True)).first
-    return card.locator(".kpi-value").inner_text().strip()
+    expect(card).to_be_visible()
+    return card.locator("b").inner_text().strip()
 
 
 def test_a_new_report_appears_in_todo_without_reloading(stack, db, staff, base, office, flow,
@@ -163,8 +164,9 @@ def test_the_dashboard_and_the_xlsx_export_show_the_resolved_order(stack, db, st
 
     page.goto(f"{base}/console/exports")
     screenshots.shoot(page, "exports")
+    orders = page.locator("section", has=page.get_by_role("heading", name="工单明细"))
     with page.expect_download() as download:
-        page.get_by_role("link", name=re.compile("工单.*XLSX|XLSX.*工单")).first.click()
+        orders.get_by_role("button", name="下载 Excel（XLSX）").click()
     path = download.value.path()
     book = load_workbook(path, read_only=True)
     cells = {str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
