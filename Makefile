@@ -42,21 +42,23 @@ voice-deps:
 	    || { $$apt update >&2 && $$apt install -y --no-install-recommends espeak-ng >&2; } \
 	    || { echo "error: could not install espeak-ng; install it by hand: apt-get install espeak-ng" >&2; exit 1; }
 
-# Debian's chromium and chromium-driver: the console's browser tests
-# (tests/app/console/browser/) drive the system browser through Playwright
-# (never `playwright install`). Installed like espeak-ng: apt-get as root,
-# through sudo otherwise; without either, says what to install.
+# Debian's chromium and chromium-driver (and fonts-noto-cjk, to draw Chinese):
+# the console's browser tests (tests/app/console/browser/) drive the system
+# browser through Playwright (never `playwright install`). Installed like
+# espeak-ng: apt-get as root, through sudo otherwise; else says what to install.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && exit 0; \
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	  && test -n "$$(fc-list :lang=zh family 2>/dev/null)" && exit 0; \
 	  if [ "$$(id -u)" = 0 ]; then su=; elif command -v sudo >/dev/null 2>&1; then su=sudo; else su=none; fi; \
 	  if [ "$$su" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "error: the console's browser tests need Chromium: install the packages chromium and chromium-driver (Debian/Ubuntu: apt-get install chromium chromium-driver), then run make again" >&2; \
+	    echo "error: the console's browser tests need Chromium and Chinese fonts: install the packages $(BROWSER_PACKAGES) (Debian/Ubuntu: apt-get install $(BROWSER_PACKAGES)), then run make again" >&2; \
 	    exit 1; fi; \
-	  echo "installing chromium and chromium-driver (the console's browser tests)" >&2; \
+	  echo "installing $(BROWSER_PACKAGES) (the console's browser tests)" >&2; \
 	  apt="$$su env DEBIAN_FRONTEND=noninteractive apt-get"; \
-	  $$apt install -y --no-install-recommends chromium chromium-driver >&2 \
-	    || { $$apt update >&2 && $$apt install -y --no-install-recommends chromium chromium-driver >&2; } \
-	    || { echo "error: could not install chromium; install it by hand: apt-get install chromium chromium-driver" >&2; exit 1; }
+	  $$apt install -y --no-install-recommends $(BROWSER_PACKAGES) >&2 \
+	    || { $$apt update >&2 && $$apt install -y --no-install-recommends $(BROWSER_PACKAGES) >&2; } \
+	    || { echo "error: could not install them; install them by hand: apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; }
 
 $(VENV)/.installed: requirements.txt
 	@$(APP_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: the application side needs Python 3.11 or newer (set APP_PYTHON)")' >&2

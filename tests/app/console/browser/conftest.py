@@ -5,7 +5,7 @@ console at ``stack.api_url + "/console/"``, the notifier, the sweeper, the
 action server and Rasa with the REST channel, on free ports), staff passwords
 set through the CLI, and Debian's Chromium driven by Playwright
 (``executable_path``, never a downloaded browser). Contexts: ``office``
-(1366x768) and ``phone`` (390x844).
+(1366x768) and ``phone`` (390x844), from ``browse``.
 
 Skipped (with the reason) when the stack or Chromium is missing; under
 ``CI=true`` they fail instead, so CI never passes without them.
@@ -15,7 +15,7 @@ Screenshots go to ``CONSOLE_SCREENSHOTS`` (default: a tmp dir of the run).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +108,25 @@ def _context(chromium: Any, viewport: dict[str, int], **extra: Any) -> Any:
 
 
 @pytest.fixture
-def office(chromium) -> Iterator[Any]:
-    """A fresh browser context at an office screen's size (its own cookies)."""
-    context = _context(chromium, OFFICE)
-    try:
-        yield context
-    finally:
-        context.close()
+def browse(chromium) -> Iterator[Callable[[str], Any]]:
+    """``browse("office")`` / ``browse("phone")``: a fresh browser context (its own
+    cookies: one person) at an office screen's size or a phone's width; closed after
+    the test."""
+    opened: list[Any] = []
 
+    def new(kind: str = "office") -> Any:
+        if kind == "phone":
+            context = _context(chromium, PHONE, is_mobile=True, has_touch=True)
+        else:
+            context = _context(chromium, OFFICE)
+        opened.append(context)
+        return context
 
-@pytest.fixture
-def phone(chromium) -> Iterator[Any]:
-    """A fresh browser context at a phone's width, touch enabled."""
-    context = _context(chromium, PHONE, is_mobile=True, has_touch=True)
     try:
-        yield context
+        yield new
     finally:
-        context.close()
+        for context in opened:
+            context.close()
 
 
 @pytest.fixture(scope="session")
