@@ -13,6 +13,9 @@ each is ready.
         stack.stop_service("workorders-api")       # stop one process (its process group)
         stack.start_service("workorders-api")      # start it again, wait until ready
         stack.peak_rss_mib("rasa")                 # VmHWM of the process and its children
+        stack.staff_password("demo-dispatcher")    # the demo accounts' passwords (and
+        stack.staff_token("lixiuying")             # tokens), as load-demo printed them
+        stack.console_url                          # http://127.0.0.1:<api port>/console/
     # stack.stop() on leaving: every process group, as run.py stops them
 
 Logs: <var_dir>/log/<service>.log for each process and <var_dir>/log/stack.log
@@ -35,6 +38,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -153,6 +157,55 @@ class _StampedLog:
         self._file.close()
 
 
+@dataclass(frozen=True)
+class StaffAccount:
+    """A demo staff account as load-demo printed it (once) when the stack started."""
+
+    username: str
+    role: str
+    password: str
+    token: str
+
+
+#: load-demo's header above one line per new account: username, role, password, token
+ACCOUNTS_HEADER = "staff accounts ("
+
+
+def parse_demo_accounts(text: str) -> dict[str, StaffAccount]:
+    """The accounts in load-demo's output (`python -m integrations.workorders load-demo`)."""
+    found: dict[str, StaffAccount] = {}
+    inside = False
+    for line in text.splitlines():
+        fields = line.split()
+        if line.startswith(ACCOUNTS_HEADER):
+            inside = True
+        elif inside and line.startswith("  ") and len(fields) == 4:
+            username, role, password, token = fields
+            found[username] = StaffAccount(username, role, password, token)
+        else:
+            inside = False
+    return found
+
+
+class _Capture:
+    """A text sink that keeps what it is given and passes it on."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 class Stack:
     """The five processes of the embedded default on free ports in `var_dir`.
 
@@ -202,6 +255,8 @@ class Stack:
         self.started = False
         #: seconds spent in each start phase: prepare, ready, warm_up
         self.timings: dict[str, float] = {}
+        #: the demo's staff accounts with their passwords and tokens (filled by start)
+        self.staff_accounts: dict[str, StaffAccount] = {}
 
     # -- addresses -------------------------------------------------------------
     @property
@@ -215,6 +270,11 @@ class Stack:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.api_port}"
+
+    @property
+    def console_url(self) -> str:
+        """The web console (served by the work-order API's process)."""
+        return f"{self.api_url}/console/"
 
     @property
     def actions_url(self) -> str:
@@ -248,6 +308,21 @@ class Stack:
     def rasa_token(self) -> str:
         return self.settings.rasa_token
 
+    def staff_password(self, username: str) -> str:
+        """The sign-in password of a demo account (demo-dispatcher, lixiuying, ...)."""
+        return self._account(username).password
+
+    def staff_token(self, username: str) -> str:
+        """The API token of a demo account ('Authorization: Bearer <token>')."""
+        return self._account(username).token
+
+    def _account(self, username: str) -> StaffAccount:
+        try:
+            return self.staff_accounts[username]
+        except KeyError:
+            raise StackError(f"no demo account {username!r} (there are "
+                             f"{', '.join(self.staff_accounts) or 'none'})") from None
+
     @property
     def database_url(self) -> str:
         return self.settings.database_url
@@ -270,10 +345,15 @@ class Stack:
                    f"{self.settings.rasa_port}, actions {self.settings.actions_port}, "
                    f"api {self.settings.api_port}")
         began = time.monotonic()
-        if not self.launcher.prepare():
+        capture = _Capture(self._log)  # load-demo prints each account's password once
+        self.launcher.out = capture
+        prepared = self.launcher.prepare()
+        self.launcher.out = self._log
+        if not prepared:
             self._log.close()
             self._log = None
             raise StackError("preparing the work-order database failed:\n" + self.log_tail("stack"))
+        self.staff_accounts = parse_demo_accounts(capture.text)
         self.timings["prepare"] = time.monotonic() - began
         atexit.register(self.stop)
         self.started = True
@@ -433,6 +513,9 @@ def main() -> int:
     with Stack(var) as stack:
         print(f"REST {stack.rest_url} (web token {stack.channel_token('web:')})\n"
               f"API  {stack.api_url} (actions token {stack.actions_token})\n"
+              f"console {stack.console_url} ("
+              + ", ".join(f"{a.username} {a.password}" for a in stack.staff_accounts.values())
+              + ")\n"
               f"logs {stack.log_dir}\nstarted in "
               + ", ".join(f"{k} {v:.1f} s" for k, v in stack.timings.items()))
         try:

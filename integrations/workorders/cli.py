@@ -7,7 +7,8 @@
     link-code --handler-id N | --username U
                                   a one-time code (24 h) that links a Telegram chat to a person
     load-demo [--force | --if-empty]
-                                  the demo data set (``demo.py``) into a database without orders
+                                  the demo data set (``demo.py``) into a database without orders;
+                                  prints each new account's password and token once
     add-alias CODE ALIAS          another name of a grid (a street, a landmark)
     set-fallback-area CODE        the grid that receives reports whose place matches no grid
     verify-audit [--number N]     check the hash chains of the orders' histories
@@ -51,7 +52,7 @@ from integrations.shared.tracker_retention import make_tracker_engine, prune_tra
 
 from .adapters.db import downgrade, make_engine, migrate, normalize_url
 from .bootstrap import App, bootstrap
-from .demo import database_contents, load_demo
+from .demo import database_contents, load_demo, new_password
 from .domain.errors import DomainError
 from .domain.numbers import normalize as normalize_number
 from .service import (
@@ -85,6 +86,9 @@ log = logging.getLogger("integrations.workorders.cli")
 
 TOKEN_NOTE = ("This token cannot be shown again; store it now. "
               "此令牌只显示这一次，无法再次查看，请立即妥善保存。")
+
+DEMO_CREDENTIALS_NOTE = ("These passwords and tokens cannot be shown again; store them now. "
+                         "这些密码和令牌只显示这一次，无法再次查看，请立即妥善保存。")
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -396,7 +400,8 @@ def cmd_load_demo(args: argparse.Namespace, settings: Settings) -> int:
             return OK
         # load_demo refuses a database with orders, or with areas/handlers unless forced
         result = load_demo(app.uow(), utc_now(), force=args.force,
-                           with_staff=settings.development)
+                           with_staff=settings.development,
+                           make_password=new_password if settings.development else None)
     print(f"demo data loaded: {len(result.areas_added)} areas, {len(result.handlers_added)} "
           f"handlers, {len(result.staff_added)} staff accounts, "
           f"{len(result.aliases_added)} place aliases")
@@ -408,11 +413,13 @@ def cmd_load_demo(args: argparse.Namespace, settings: Settings) -> int:
     if any(n for n, _ in kept):
         print("kept as they were: " + ", ".join(f"{n} {what}" for n, what in kept if n))
     if result.staff_added:
-        print("staff tokens (send as 'Authorization: Bearer <token>'):")
+        print("staff accounts (sign in at /console/ with the password; "
+              "send the token as 'Authorization: Bearer <token>'):")
         width = max(len(account.username) for account, _ in result.staff_added)
         for account, token in result.staff_added:
-            print(f"  {account.username:<{width}}  {account.role:<10}  {token}")
-        print(TOKEN_NOTE)
+            password = result.staff_passwords.get(account.username, "-")
+            print(f"  {account.username:<{width}}  {account.role:<10}  {password:<16}  {token}")
+        print(DEMO_CREDENTIALS_NOTE if result.staff_passwords else TOKEN_NOTE)
     return OK
 
 

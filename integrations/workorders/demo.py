@@ -1,7 +1,15 @@
-"""The demo data set: one county, one town, three grids, 21 handlers, three staff accounts.
+"""The demo data set: one county, one town, three grids, 21 handlers, eight staff accounts.
 
     data = demo_data()                                    # plain specs; touches nothing
     result = load_demo(app.uow(), now, with_staff=True)   # adds what is missing
+    result = load_demo(app.uow(), now, make_password=new_password)  # and sign-in passwords
+
+Staff accounts: a dispatcher (the town), a supervisor (the county), an admin,
+and five handlers who sign in as themselves (pinyin usernames: 幸福里社区's
+李秀英 ``lixiuying``, 王建国 ``wangjianguo``, 张丽 ``zhangli``, 何静 ``hejing``;
+阳光花园社区's 赵敏 ``zhaomin``). Each new account gets a token and, with
+``make_password`` (development mode), a password; both are returned once and
+only their hashes are stored.
 
 Everything goes through the service's use cases (names are encrypted at rest
 like any other handler's). ``load_demo`` only ever adds: it refuses a database
@@ -59,6 +67,7 @@ from .service import (
     list_areas,
     list_handlers,
     set_fallback_area,
+    set_password,
 )
 from .service.common import require_aware
 
@@ -86,11 +95,14 @@ class AreaSpec:
 
 @dataclass(frozen=True)
 class StaffSpec:
-    """A staff account of the demo; its token is generated when it is created."""
+    """A staff account of the demo; its token (and in development its password) is
+    generated when it is created. ``handler``: the demo handler's name a
+    ``handler`` account acts as."""
 
     username: str
     role: str
     areas: tuple[str, ...] = ()
+    handler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,8 @@ class DemoData:
 
 
 def demo_data() -> DemoData:
-    """青阳县城关镇 with three grids, 21 handlers and a dispatcher, a supervisor and an admin."""
+    """青阳县城关镇 with three grids, 21 handlers, a dispatcher, a supervisor, an admin and
+    five handlers' own accounts."""
     areas = (
         AreaSpec(COUNTY, "青阳县", "county"),
         AreaSpec(TOWNSHIP, "城关镇", "township", COUNTY),
@@ -170,6 +183,14 @@ def demo_data() -> DemoData:
         StaffSpec("demo-dispatcher", "dispatcher", (TOWNSHIP,)),
         StaffSpec("demo-supervisor", "supervisor", (COUNTY,)),
         StaffSpec("demo-admin", "admin"),
+        # handlers who sign in to the console (我的工单): 幸福里社区's mediator, two grid
+        # workers (an order can be moved between them) and a community staff member,
+        # and 阳光花园社区's mediator
+        StaffSpec("lixiuying", "handler", handler="李秀英"),
+        StaffSpec("wangjianguo", "handler", handler="王建国"),
+        StaffSpec("zhangli", "handler", handler="张丽"),
+        StaffSpec("hejing", "handler", handler="何静"),
+        StaffSpec("zhaomin", "handler", handler="赵敏"),
     )
     aliases = (
         # the township seat: the old street, the market, the roads around it
@@ -232,10 +253,17 @@ class DemoResult:
     #: new accounts and their tokens: show each token once, store it nowhere
     staff_added: list[tuple[StaffView, str]] = field(default_factory=list)
     staff_kept: list[str] = field(default_factory=list)
+    #: username -> the sign-in password of each new account (``make_password``): show once
+    staff_passwords: dict[str, str] = field(default_factory=dict)
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def new_password() -> str:
+    """16 random URL-safe characters (96 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 def load_demo(
@@ -246,13 +274,15 @@ def load_demo(
     with_staff: bool = True,
     data: DemoData | None = None,
     make_token: Callable[[], str] = new_token,
+    make_password: Callable[[], str] | None = None,
 ) -> DemoResult:
     """Add the demo data set (see the module docstring for what is refused and kept).
 
     ``Conflict`` if the database holds work orders, if it has areas or
     handlers and ``force`` is False, or if an area of a demo code exists with
     another name, tier or parent. ``with_staff=False`` creates no accounts
-    (and so makes no tokens).
+    (and so makes no tokens). ``make_password``: each new account also gets a
+    sign-in password (stored as its argon2id hash, returned in ``staff_passwords``).
     """
     require_aware(now)
     data = data or demo_data()
@@ -275,7 +305,7 @@ def load_demo(
     _load_places(uow, data, result)
     _load_handlers(uow, data, now, result)
     if with_staff:
-        _load_staff(uow, data, now, make_token, result)
+        _load_staff(uow, data, now, make_token, make_password, result)
     return result
 
 
@@ -330,14 +360,28 @@ def _load_staff(
     data: DemoData,
     now: datetime,
     make_token: Callable[[], str],
+    make_password: Callable[[], str] | None,
     result: DemoResult,
 ) -> None:
+    specs = {(h.name, h.role, h.tier) for h in data.handlers}
+    handler_ids = {h.name: h.id for h in list_handlers(uow)
+                   if (h.name, h.role, h.tier) in specs}
     for spec in data.staff:
+        handler_id = None
+        if spec.handler is not None:
+            handler_id = handler_ids.get(spec.handler)
+            if handler_id is None:
+                raise Conflict(f"demo account {spec.username!r} needs the demo handler "
+                               f"{spec.handler!r}", f"演示账号 {spec.username} 缺少对应的处理人员。")
         token = make_token()
         try:
             account = create_staff_user(uow, spec.username, spec.role, token, now,
-                                        areas=spec.areas)
+                                        areas=spec.areas, handler_id=handler_id)
         except Conflict:  # the username is taken: keep that account as it is
             result.staff_kept.append(spec.username)
-        else:
-            result.staff_added.append((account, token))
+            continue
+        result.staff_added.append((account, token))
+        if make_password is not None:
+            password = make_password()
+            set_password(uow, account.username, password)
+            result.staff_passwords[account.username] = password

@@ -338,20 +338,43 @@ def test_load_demo_if_empty_loads_once_then_does_nothing(sqlite_url, make_app):
     first = run_cli(sqlite_url, "load-demo", "--if-empty")
     assert first.returncode == 0, first.stderr
     app = make_app(sqlite_url)
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 8)
     assert count(app, AreaAlias) == DEMO_ALIASES
     assert "fallback area for unplaced reports: grid:cg-xingfuli" in first.stdout
-    tokens = {line.split()[0]: line.split()[2] for line in first.stdout.splitlines()
-              if line.startswith("  demo-")}
-    assert set(tokens) == {"demo-dispatcher", "demo-supervisor", "demo-admin"}
+    # one line per account: username, role, password, token (shown this once)
+    accounts = {fields[0]: fields[1:] for fields in (
+        line.split() for line in first.stdout.splitlines() if line.startswith("  "))}
+    assert set(accounts) == {"demo-dispatcher", "demo-supervisor", "demo-admin", "lixiuying",
+                             "wangjianguo", "zhangli", "hejing", "zhaomin"}
+    tokens = {name: token for name, (_, _, token) in accounts.items()}
     assert staff_by_token(app.uow(), tokens["demo-dispatcher"]).areas == ["township:qy-chengguan"]
     assert staff_by_token(app.uow(), tokens["demo-supervisor"]).role == "supervisor"
+    handlers = {h.id: h.name for h in list_handlers(app.uow())}
+    mediator = staff_by_token(app.uow(), tokens["lixiuying"])
+    assert (mediator.role, handlers[mediator.handler_id]) == ("handler", "李秀英")
+    assert accounts["zhaomin"][0] == "handler"
+    # each password is long, different, and stored only as its argon2id hash
+    from argon2 import PasswordHasher
+    passwords = {name: password for name, (_, password, _) in accounts.items()}
+    assert all(len(p) >= 12 for p in passwords.values())
+    assert len(set(passwords.values())) == len(passwords)
+    with app.session_factory() as s:
+        hashes = dict(s.execute(select(StaffUser.username, StaffUser.password_hash)).all())
+    for name, password in passwords.items():
+        assert hashes[name].startswith("$argon2id$") and password not in hashes[name]
+        assert PasswordHasher().verify(hashes[name], password)
+    assert "只显示这一次" in first.stdout
+    # the test stack reads them from the same output
+    from tools.stack import parse_demo_accounts
+    parsed = parse_demo_accounts(first.stdout)
+    assert {name: (a.role, a.password, a.token) for name, a in parsed.items()} == {
+        name: tuple(fields) for name, fields in accounts.items()}
 
     second = run_cli(sqlite_url, "load-demo", "--if-empty")
     assert second.returncode == 0, second.stderr
     assert "not loaded" in second.stdout
     assert not any(t in second.stdout for t in tokens.values())
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (5, 21, 8)
     assert count(app, AreaAlias) == DEMO_ALIASES
     with app.session_factory() as s:
         assert list(s.scalars(select(Area.code).where(Area.fallback.is_(True)))) == [
@@ -368,7 +391,7 @@ def test_load_demo_refuses_a_database_with_orders(sqlite_url, capsys, make_app):
     assert cli(sqlite_url, "load-demo", "--if-empty") == 0
     assert "not loaded" in capsys.readouterr().out
     assert (count(app, Area), count(app, Handler), count(app, StaffUser),
-            count(app, WorkOrder)) == (5, 21, 3, 1)
+            count(app, WorkOrder)) == (5, 21, 8, 1)
     assert order_row(app, order.number).status == "assigned"
 
 
@@ -387,12 +410,12 @@ def test_load_demo_refuses_existing_setup_unless_forced_and_never_changes_it(
     assert (count(app, Area), count(app, Handler)) == (1, 1)
 
     assert cli(sqlite_url, "load-demo", "--force") == 0
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 8)
     assert cli(sqlite_url, "load-demo", "--force") == 0  # again: everything is kept
-    assert (f"kept as they were: 5 areas, 21 handlers, 3 staff accounts, {DEMO_ALIASES} place "
+    assert (f"kept as they were: 5 areas, 21 handlers, 8 staff accounts, {DEMO_ALIASES} place "
             "aliases") in capsys.readouterr().out
     assert count(app, AreaAlias) == DEMO_ALIASES
-    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 3)
+    assert (count(app, Area), count(app, Handler), count(app, StaffUser)) == (6, 22, 8)
     (mine,) = [h for h in list_handlers(app.uow()) if h.id == own.id]
     assert (mine.name, mine.capacity, mine.areas) == ("钱调解", 2, ["county:other"])
 
@@ -434,7 +457,13 @@ def test_demo_data_has_the_promised_shape():
     assert {c for _, c in at_grid} == set(taxonomy.categories)  # every category at grid tier
     gaps = {(g, c) for g in GRIDS for c in taxonomy.categories} - at_grid
     assert {g for g, _ in gaps} == set(GRIDS)  # each grid relies on the town for something
-    assert {s.role for s in data.staff} == {"dispatcher", "supervisor", "admin"}
+    assert {s.role for s in data.staff} == {"dispatcher", "supervisor", "admin", "handler"}
+    by_name = {h.name: h for h in data.handlers}
+    own = [by_name[s.handler] for s in data.staff if s.role == "handler"]  # each a demo handler
+    assert {h.role for h in own if h.areas == [GRIDS[0]]} == {"mediator", "grid_worker", "staff"}
+    assert any(h.areas != [GRIDS[0]] for h in own)  # and someone of another grid
+    assert all(s.username.isascii() and s.username.isalpha() for s in data.staff
+               if s.role == "handler")  # pinyin
     requests = {c for c, cat in taxonomy.categories.items() if cat.kind == "request"}
     for grid in GRIDS:  # two community staff members per grid answer every kind of request
         staff = [h for h in data.handlers if h.role == "staff" and h.tier == "grid"
@@ -717,6 +746,8 @@ def test_passwords_are_set_from_standard_input_and_stored_as_argon2id_only(sqlit
     with_demo(sqlite_url, capsys)
     app = make_app(sqlite_url)
     env = _env(sqlite_url)
+    with app.session_factory() as s:
+        demo_admin = s.scalar(text("SELECT password_hash FROM staff_users WHERE username = 'demo-admin'"))
 
     def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "integrations.workorders", *args],
@@ -737,7 +768,7 @@ def test_passwords_are_set_from_standard_input_and_stored_as_argon2id_only(sqlit
     assert hasher.verify(rows["demo-dispatcher"], "another long secret")
     with pytest.raises(VerifyMismatchError):
         hasher.verify(rows["demo-dispatcher"], "another long secreT")
-    assert rows["demo-admin"] is None  # nobody else got one
+    assert rows["demo-admin"] == demo_admin  # nobody else's changed
     # the password never appears in output, logs or the table
     assert "horse battery" not in created.stdout + created.stderr
     assert all("another long secret" not in (value or "") for value in rows.values())
@@ -749,4 +780,5 @@ def test_passwords_are_set_from_standard_input_and_stored_as_argon2id_only(sqlit
     empty = run("set-password", "--username", "demo-admin", "--password-stdin", stdin="")
     assert empty.returncode == 1 and "请从标准输入提供密码" in empty.stderr
     with app.session_factory() as s:
-        assert s.scalar(text("SELECT password_hash FROM staff_users WHERE username = 'demo-admin'")) is None
+        kept = s.scalar(text("SELECT password_hash FROM staff_users WHERE username = 'demo-admin'"))
+    assert kept == demo_admin

@@ -36,12 +36,13 @@ overdue mark), i.e. within a sweep interval.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy import ColumnElement, and_, case, exists, func, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..adapters import store
 from ..adapters.orm import Area, CallbackRequest, OrderEvent, WorkOrder
@@ -69,8 +70,6 @@ SECTION_LABELS = {
     DISSATISFIED: "不满意",
 }
 MAX_PER_SECTION = 200
-#: How many candidates of the fallback grid are read to find ``limit`` unplaced ones.
-TRIAGE_SCAN_FACTOR = 4
 #: A title's place is cut to this many characters.
 TITLE_PLACE = 20
 
@@ -79,7 +78,7 @@ WAITING = (S.PENDING.value, S.ASSIGNED.value)
 ESCALATIONS = (Action.ESCALATE.value, Action.ACCEPT_TIMEOUT.value)
 #: What ends an escalation's stay in the inbox: someone accepted it, or it began anew.
 ESCALATION_ENDS = (Action.ACCEPT.value, Action.RECLASSIFY.value, Action.UNSATISFIED.value)
-STAFF_ACTOR = "staff:%"
+STAFF_ACTOR = "staff:"
 
 
 @dataclass(frozen=True)
@@ -156,17 +155,20 @@ def worklist(
     limit = max(1, min(limit_per_section, MAX_PER_SECTION))
     with uow.read_only():
         session = uow.session
+        if session.get_bind().dialect.name == "postgresql":
+            # short queries on an index each: compiling them (JIT) costs more than it saves
+            session.execute(text("SET LOCAL jit = off"))
         version = _version(session)
         within = None if area_codes is None else sorted(store.areas_within(session, area_codes))
         reader = _Reader(uow, session, within, now, limit)
         found: dict[str, list[WorkItem]] = {
-            PENDING: reader.orders(PENDING, *_pending()),
-            URGENT: reader.orders(URGENT, *_urgent()),
+            PENDING: reader.orders(PENDING, _pending()),
+            URGENT: reader.orders(URGENT, _urgent()),
             TRIAGE: reader.triage(),
-            ESCALATED: reader.orders(ESCALATED, *_escalated()),
-            OVERDUE: reader.orders(OVERDUE, *_overdue(now)),
+            ESCALATED: reader.orders(ESCALATED, _escalated()),
+            OVERDUE: reader.orders(OVERDUE, _overdue(now)),
             CALLBACKS: reader.callbacks(),
-            DISSATISFIED: reader.orders(DISSATISFIED, *_dissatisfied()),
+            DISSATISFIED: reader.orders(DISSATISFIED, _dissatisfied()),
         }
     truncated = frozenset(k for k, items in found.items() if len(items) > limit)
     kept = {k: items[:limit] for k, items in found.items()}
@@ -191,74 +193,89 @@ def worklist_version(uow: UnitOfWork) -> str:
 
 
 # ------------------------------------------------------------------------ sections
-# Each gives the conditions on the order and the moment it entered the section.
-
+# Each section: conditions on the order (SQL), and when it entered. Sections
+# that look at the history name "marks": the seq of the order's newest event
+# that passes a test (read in Python from the candidates' events, a batch at a
+# time); ``keep`` decides on the marks, and ``entered`` may name one of them.
 
 Moment = ColumnElement[datetime] | InstrumentedAttribute[datetime]
-Entry = tuple[list[ColumnElement[bool]], Moment]
+EventTest = Callable[[Any], bool]  # given an event row (action, actor, from/to_status)
+Marks = dict[str, int | None]
 
 
-def _pending() -> Entry:
-    ev = aliased(OrderEvent)
-    newest = (
-        select(func.max(ev.seq)).where(
-            ev.order_id == WorkOrder.id, ev.to_status == S.PENDING.value,
-            or_(ev.from_status.is_(None), ev.from_status != S.PENDING.value))
-        .correlate(WorkOrder).scalar_subquery()
+@dataclass(frozen=True)
+class Section:
+    conditions: list[ColumnElement[bool]]
+    #: when it entered: a column of the order, or the name of a mark (that event's time)
+    entered: Moment | str
+    #: name -> which events: the seq of the newest such event of the order (None: none)
+    marks: dict[str, EventTest] = field(default_factory=dict)
+    #: whether an order with these marks belongs to the section
+    keep: Callable[[Marks], bool] | None = None
+
+
+def _pending() -> Section:
+    return Section(
+        [WorkOrder.status == S.PENDING.value], "entry",
+        # what put it into pending (not an overdue mark or a reclassification while waiting)
+        marks={"entry": lambda ev: ev.to_status == S.PENDING.value
+               and ev.from_status != S.PENDING.value},
     )
-    return [WorkOrder.status == S.PENDING.value], _event_at(newest)
 
 
-def _urgent() -> Entry:
+def _urgent() -> Section:
     accepted = exists().where(OrderEvent.order_id == WorkOrder.id,
                               OrderEvent.action == Action.ACCEPT.value)
-    return ([WorkOrder.priority == "urgent", WorkOrder.status.in_(UNACCEPTED), ~accepted],
-            WorkOrder.created_at)
+    return Section([WorkOrder.priority == "urgent", WorkOrder.status.in_(UNACCEPTED), ~accepted],
+                   WorkOrder.created_at)
 
 
-def _escalated() -> Entry:
-    escalation = _newest_seq(ESCALATIONS)
-    ended = _newest_seq(ESCALATION_ENDS)
-    return ([WorkOrder.status.in_(WAITING), escalation.is_not(None),
-             or_(ended.is_(None), ended < escalation)],
-            _event_at(escalation))
+def _triage(fallback: str) -> Section:
+    return Section(
+        [WorkOrder.area_code == fallback, WorkOrder.status.in_(UNACCEPTED)], WorkOrder.created_at,
+        marks={"staff": _by_staff},
+        keep=lambda m: m["staff"] is None,
+    )
 
 
-def _overdue(now: datetime) -> Entry:
+def _escalated() -> Section:
+    escalated = select(OrderEvent.order_id).where(OrderEvent.action.in_(ESCALATIONS))
+    return Section(
+        [WorkOrder.status.in_(WAITING), WorkOrder.id.in_(escalated)], "escalation",
+        marks={"escalation": lambda ev: ev.action in ESCALATIONS,
+               "ended": lambda ev: ev.action in ESCALATION_ENDS},
+        keep=lambda m: _after(m["escalation"], m["ended"]),
+    )
+
+
+def _overdue(now: datetime) -> Section:
     accept_first = and_(WorkOrder.status == S.ASSIGNED.value, WorkOrder.accept_by.is_not(None),
                         WorkOrder.accept_by < WorkOrder.resolve_by)
     since = case((accept_first, WorkOrder.accept_by), else_=WorkOrder.resolve_by)
-    return [overdue_condition(now)], since
+    return Section([overdue_condition(now)], since)
 
 
-def _dissatisfied() -> Entry:
-    answer = _newest_seq((Action.UNSATISFIED.value,))
-    ev = aliased(OrderEvent)
-    handled = exists().where(ev.order_id == WorkOrder.id, ev.seq > answer,
-                             ev.actor.like(STAFF_ACTOR))
-    return ([WorkOrder.satisfaction == "unsatisfied", WorkOrder.status.in_(BEING_HANDLED),
-             answer.is_not(None), ~handled],
-            _event_at(answer))
-
-
-def _newest_seq(actions: Sequence[str]) -> ColumnElement[int]:
-    """The seq of the order's newest event of one of ``actions`` (NULL if none)."""
-    ev = aliased(OrderEvent)
-    return (
-        select(func.max(ev.seq)).where(ev.order_id == WorkOrder.id, ev.action.in_(actions))
-        .correlate(WorkOrder).scalar_subquery()
+def _dissatisfied() -> Section:
+    return Section(
+        [WorkOrder.satisfaction == "unsatisfied", WorkOrder.status.in_(BEING_HANDLED)], "answer",
+        marks={"answer": lambda ev: ev.action == Action.UNSATISFIED.value, "staff": _by_staff},
+        keep=lambda m: _after(m["answer"], m["staff"]),
     )
 
 
-def _event_at(seq: ColumnElement[int]) -> ColumnElement[datetime]:
-    """When the order's event ``seq`` happened (its last change if there is no such event)."""
-    ev = aliased(OrderEvent)
-    at = (select(ev.at).where(ev.order_id == WorkOrder.id, ev.seq == seq)
-          .correlate(WorkOrder).scalar_subquery())
-    return func.coalesce(at, WorkOrder.updated_at)
+def _by_staff(ev: Any) -> bool:
+    return str(ev.actor).startswith(STAFF_ACTOR)
+
+
+def _after(seq: int | None, other: int | None) -> bool:
+    """An event ``seq`` happened, and no ``other`` event since."""
+    return seq is not None and (other is None or other < seq)
 
 
 # ------------------------------------------------------------------------- reading
+
+#: Candidates read at a time in a section that looks at the history.
+BATCH = 200
 
 
 class _Reader:
@@ -273,43 +290,91 @@ class _Reader:
     def _scope(self) -> list[ColumnElement[bool]]:
         return [] if self.within is None else [WorkOrder.area_code.in_(self.within)]
 
-    def _select(self, conditions: list[ColumnElement[bool]],
-                entered: Moment, limit: int) -> Select:
-        entered_at = entered.label("entered_at")
-        return (
-            select(WorkOrder.number, WorkOrder.category, WorkOrder.location_text,
-                   WorkOrder.status, WorkOrder.priority, WorkOrder.area_code, entered_at)
-            .where(*conditions, *self._scope())
-            .order_by(entered_at.desc(), WorkOrder.id.desc())
-            .limit(limit)
-        )
+    def _columns(self) -> tuple:
+        return (WorkOrder.id, WorkOrder.number, WorkOrder.category, WorkOrder.location_text,
+                WorkOrder.status, WorkOrder.priority, WorkOrder.area_code, WorkOrder.updated_at)
 
-    def orders(self, section: str, conditions: list[ColumnElement[bool]],
-               entered: Moment) -> list[WorkItem]:
-        """Up to limit + 1 items (one more tells that the section was cut)."""
-        rows = self.session.execute(self._select(conditions, entered, self.limit + 1))
-        return [self._item(section, row) for row in rows]
+    def orders(self, section: str, spec: Section,
+               place: Callable[[str], bool] | None = None) -> list[WorkItem]:
+        """Up to limit + 1 items, newest first (one more tells that the section was cut).
+
+        ``place``: keeps only orders whose place text passes (read in Python).
+        """
+        conditions = [*spec.conditions, *self._scope()]
+        if not spec.marks and place is None:
+            assert not isinstance(spec.entered, str)
+            entered_at = spec.entered.label("entered_at")
+            stmt = (select(*self._columns(), entered_at).where(*conditions)
+                    .order_by(entered_at.desc(), WorkOrder.id.desc()).limit(self.limit + 1))
+            return [self._item(section, row, row.entered_at)
+                    for row in self.session.execute(stmt)]
+        # Candidates by their last change, newest first: an order entered a section at
+        # or before its last change, so once limit + 1 items are newer than the next
+        # candidate's last change, no later candidate can displace them.
+        column = None if isinstance(spec.entered, str) else spec.entered.label("entered_at")
+        columns = (*self._columns(), *((column,) if column is not None else ()))
+        base = (select(*columns).where(*conditions)
+                .order_by(WorkOrder.updated_at.desc(), WorkOrder.id.desc()))
+        found: list[tuple[datetime, int, WorkItem]] = []
+        offset = 0
+        while True:
+            batch = self.session.execute(base.limit(BATCH).offset(offset)).all()
+            offset += len(batch)
+            if place is not None:
+                batch_kept = [row for row in batch if place(row.location_text)]
+            else:
+                batch_kept = list(batch)
+            events = self._events([row.id for row in batch_kept]) if spec.marks else {}
+            for row in batch_kept:
+                entered = self._entered(spec, row, events.get(row.id, []))
+                if entered is not None:
+                    found.append((entered, row.id, self._item(section, row, entered)))
+            found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+            del found[self.limit + 1:]
+            if len(batch) < BATCH:
+                break
+            if len(found) > self.limit and found[-1][0] > batch[-1].updated_at:
+                break
+        return [item for _, _, item in found]
+
+    def _events(self, order_ids: list[int]) -> dict[int, list[Any]]:
+        by_order: dict[int, list[Any]] = {}
+        if not order_ids:
+            return by_order
+        rows = self.session.execute(
+            select(OrderEvent.order_id, OrderEvent.seq, OrderEvent.action, OrderEvent.actor,
+                   OrderEvent.from_status, OrderEvent.to_status, OrderEvent.at)
+            .where(OrderEvent.order_id.in_(order_ids))
+        )
+        for row in rows:
+            by_order.setdefault(row.order_id, []).append(row)
+        return by_order
+
+    def _entered(self, spec: Section, row: Any, events: list[Any]) -> datetime | None:
+        """When the order entered the section, None if it does not belong there."""
+        marks: Marks = {name: max((e.seq for e in events if test(e)), default=None)
+                        for name, test in spec.marks.items()}
+        if spec.keep is not None and not spec.keep(marks):
+            return None
+        if not isinstance(spec.entered, str):
+            return row.entered_at
+        seq = marks[spec.entered]
+        if seq is None:
+            return None
+        return next(e.at for e in events if e.seq == seq)
 
     def triage(self) -> list[WorkItem]:
         fallback = self.session.scalar(select(Area.code).where(Area.fallback.is_(True)))
         if fallback is None or (self.within is not None and fallback not in self.within):
             return []
-        ev = aliased(OrderEvent)
-        touched = exists().where(ev.order_id == WorkOrder.id, ev.actor.like(STAFF_ACTOR))
-        conditions = [WorkOrder.area_code == fallback, WorkOrder.status.in_(UNACCEPTED),
-                      ~touched]
-        stmt = self._select(conditions, WorkOrder.created_at,
-                            (self.limit + 1) * TRIAGE_SCAN_FACTOR)
         index = store.place_index_cached(self.session, self.taxonomy.tiers[0])
-        items = []
-        for row in self.session.execute(stmt):
-            match = best_match(row.location_text, index.names)
-            if match is not None and match.area_code == fallback:
-                continue  # the resident named this grid: it is where it belongs
-            items.append(self._item(TRIAGE, row))
-            if len(items) > self.limit:
-                break
-        return items
+
+        def unplaced(text: str) -> bool:
+            match = best_match(text, index.names)
+            # the resident named the fallback grid itself: it is where it belongs
+            return match is None or match.area_code != fallback
+
+        return self.orders(TRIAGE, _triage(fallback), place=unplaced)
 
     def callbacks(self) -> list[WorkItem]:
         conditions: list[ColumnElement[bool]] = [CallbackRequest.status == OPEN]
@@ -335,8 +400,7 @@ class _Reader:
             for row in self.session.execute(stmt)
         ]
 
-    def _item(self, section: str, row) -> WorkItem:
-        entered = row.entered_at
+    def _item(self, section: str, row: Any, entered: datetime) -> WorkItem:
         return WorkItem(
             section=section, key=row.number, order_number=row.number, callback_id=None,
             title=order_title(category_label(self.taxonomy, row.category), row.location_text),

@@ -94,6 +94,8 @@ ENDPOINTS = [
     ("POST", "/api/v1/telegram/links", {"code": "00000000", "chat_id": "1"}, BOT),
     ("DELETE", "/api/v1/telegram/links/{chat_id}", None, BOT),
     ("GET", "/api/v1/metrics", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/worklist", None, DISPATCH),
+    ("GET", "/api/v1/worklist/version", None, DISPATCH),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
     ("GET", "/api/v1/metrics/dashboard", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/exports/orders.csv", None, frozenset({SUP, ADM})),

@@ -88,7 +88,9 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(console, d
 # -------------------------------------------------------------------------- list
 
 
-def test_the_list_shows_the_dispatchers_orders_and_each_filter_narrows_it(console, dispatcher):
+def test_the_list_shows_the_dispatchers_orders_and_each_filter_narrows_it(any_console):
+    console = any_console
+    dispatcher = console.sign_in("dispatcher")
     dispute = report(console)
     lamp = incident(console, "和平街路灯", grid="grid:qy-dz-02")
     urgent = report(console, priority="urgent", location_text="幸福里小区5号楼")
@@ -194,6 +196,11 @@ def test_the_order_page_shows_the_report_its_handling_and_its_timeline(console, 
         f"/console/orders/{number}/photos/{photo}").status_code == 404
     other = report(console)
     assert dispatcher.get(f"/console/orders/{other}/photos/{photo}").status_code == 404
+    # the assignee (张网格) may see the photo on their own order; another handler may not
+    assert console.sign_in("worker").get(
+        f"/console/orders/{number}/photos/{photo}").content == png(3)
+    assert console.sign_in("handler").get(
+        f"/console/orders/{number}/photos/{photo}").status_code == 404
 
 
 def test_the_assign_form_lists_eligible_handlers_with_load_and_capacity(console, dispatcher):
@@ -280,7 +287,9 @@ def test_priority_makes_the_order_urgent_and_tells_the_assignee(console, dispatc
     number = report(console)
     done = dispatcher.post(f"/console/orders/{number}/priority",
                            {"priority": "urgent", "reason": "老人独居"})
-    assert "已设为紧急" in follow(dispatcher, done)
+    page = follow(dispatcher, done)
+    assert "已设为紧急" in page
+    assert "原为「一般」 改为「紧急」 老人独居" in page  # the timeline, in words
     row = api.row(number)
     assert row.priority == "urgent"
     event = last_event(console, number)

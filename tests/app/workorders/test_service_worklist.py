@@ -198,3 +198,23 @@ def test_an_empty_inbox(world):
 def test_now_must_be_aware(world):
     with pytest.raises(ValueError):
         worklist(world.uow(), None, world.clock.replace(tzinfo=None))
+
+
+def test_sections_read_in_batches_still_give_the_newest(world, monkeypatch):
+    import sys
+
+    module = sys.modules["integrations.workorders.service.worklist"]
+    monkeypatch.setattr(module, "BATCH", 2)
+    orders = []
+    for _ in range(7):
+        orders.append(world.order())  # nobody can take them: pending
+        world.tick(minutes=10)
+    # the oldest changes last (a co-report, an attachment ...): its last change is
+    # newest, yet it entered the section first
+    from integrations.workorders.service import attach_report_to
+    attach_report_to(world.uow(), orders[0].number, orders[0].reporter_ref, "还在吵", world.clock)
+    got = inbox(world, limit_per_section=3)
+    assert [i.key for i in got.section("pending")] == [o.number for o in orders[::-1][:3]]
+    assert got.truncated == frozenset({"pending"})
+    everything = inbox(world, limit_per_section=50)
+    assert [i.key for i in everything.section("pending")] == [o.number for o in orders[::-1]]

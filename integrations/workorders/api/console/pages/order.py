@@ -37,7 +37,7 @@ from ....service.desk_actions import FINISHED
 from ...access import require_handler_in_scope, staff_order
 from ..labels import PRIORITY_NAMES
 from ..web import ConsoleUser, CurrentUser, Dispatcher, NowDep, UowDep, render
-from .order_labels import ORDERS_PATH, actor_label, area_names, handlers_by_id
+from .order_labels import ORDERS_PATH, actor_label, area_names, handlers_by_id, note_text
 
 router = APIRouter()
 audit_log = logging.getLogger("integrations.workorders.api.audit")
@@ -89,7 +89,8 @@ def order_context(
     return {
         "order": order,
         "now": now,
-        "events": [(e, actor_label(e.actor, handlers)) for e in reversed(events)],
+        "events": [(e, actor_label(e.actor, handlers), note_text(e.note, handlers, taxonomy))
+                   for e in reversed(events)],
         "co_reports": [(e, actor_label(e.actor, handlers)) for e in events
                        if e.action == REPORT],
         "photos": list_attachments(uow, order.number),
