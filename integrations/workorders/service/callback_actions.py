@@ -16,7 +16,7 @@ from ..adapters.orm import CallbackRequest
 from .access_log import CALLBACK_TRANSCRIPT_REVEALED, log_access
 from .audit_trail import record
 from .callbacks import CONTACT_CONTEXT, DONE, _in_scope, _lock, _view
-from .common import MAX_DESCRIPTION, MAX_NOTE, clean_text, lock_order, order_view, require_aware
+from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .desk_actions import STAFF_NOTE
 from .errors import Conflict, Forbidden, NotFound
 from .orders import open_order
@@ -98,7 +98,6 @@ def callback_to_order(
     require_aware(now)
     who = _who(actor)
     text = clean_text(note, "note", limit=MAX_NOTE, required=False)
-    clean_text(description, "description", limit=MAX_DESCRIPTION, required=True)
     with uow.read_only():
         session, cfg = uow.session, uow.config
         request = session.get(CallbackRequest, request_id)

@@ -61,7 +61,8 @@ def set_priority(
     order's accept limit and the resolve limit tighten (never loosen);
     becoming normal the accept limit loosens (the resolve limit stays). The
     assignee is told when it becomes urgent; its load weight changes with it
-    (becoming normal may free room for queued orders). ``UnknownPriority``
+    (becoming normal may free room for queued orders), and a pending order
+    made urgent is dispatched at once by the urgent rule. ``UnknownPriority``
     (422); ``Conflict`` (409) if it already has that priority or is finished
     (resolved, closed, archived, cancelled).
     """
@@ -97,10 +98,12 @@ def set_priority(
                 fields={"accept_by": order.accept_by.isoformat() if order.accept_by else None,
                         "resolve_by": order.resolve_by.isoformat()},
             )
-        freed = target is Priority.NORMAL and order.status in _OPEN
+        # lighter load may make room for queued orders; an urgent one never waits for room
+        redispatch = (target is Priority.NORMAL and order.status in _OPEN) or (
+            target is Priority.URGENT and order.status == Status.PENDING.value)
         view = order_view(order, cfg.taxonomy)
         uow.commit()
-    if freed:
+    if redispatch:
         after_capacity_freed(uow, now)
     return view
 

@@ -115,7 +115,8 @@ def test_other_roles_may_not_open_the_dispatcher_pages(console):
             assert page.status_code == 403 and "没有打开此页面的权限" in page.text, (name, path)
 
 
-def test_a_dispatcher_toggles_duty_and_sets_capacity(console):
+def test_a_dispatcher_toggles_duty_and_sets_capacity(any_console):
+    console = any_console
     h1 = console.api.handlers["h1"]
     browser = console.sign_in("dispatcher")
     off = browser.post(f"/console/handlers/{h1}/duty", {"on_duty": "false"})
@@ -280,7 +281,8 @@ def test_a_request_is_done_with_a_note(console):
     assert "error" in flash_of(again)
 
 
-def test_a_request_becomes_an_order_for_its_resident(console):
+def test_a_request_becomes_an_order_for_its_resident(any_console):
+    console = any_console
     request = ask_callback(console)
     browser = console.sign_in("dispatcher")
     form = browser.get(f"/console/callbacks/{request.id}/order")

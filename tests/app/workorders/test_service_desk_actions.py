@@ -74,6 +74,17 @@ def test_back_to_normal_loosens_the_accept_limit_and_tells_nobody(world):
     assert handler_load(world.uow(), h) == 1
 
 
+def test_a_pending_order_made_urgent_is_dispatched_at_once(world):
+    h = world.handler(capacity=1)
+    world.order()
+    waiting = world.order()
+    assert waiting.status == "pending"
+    set_priority(world.uow(), waiting.number, "urgent", "staff:alice", world.clock)
+    row = world.row(waiting.number)
+    assert (row.status, row.assignee_id) == ("assigned", h)  # over capacity by one urgent order
+    assert world.outbox(waiting.number, topic="order.assigned")[0].recipient_ref == str(h)
+
+
 def test_priority_refused_when_unchanged_finished_or_unknown(world):
     h = world.handler()
     order = world.order()
