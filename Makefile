@@ -12,7 +12,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 RASA_DATA := --domain bot/domain.yml --data nlu_data bot/data --config config.yml
 
-.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice vosk-model eval-voice clean browser-deps
+.PHONY: probe help venvs voice-deps model run test test-rasa test-app lint validate classify bench bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice bench-console vosk-model eval-voice clean
 
 help:
 	@echo "make run       set up what is missing, train if needed, start everything"
@@ -47,6 +47,7 @@ voice-deps:
 # browser through Playwright (never `playwright install`). Installed like
 # espeak-ng: apt-get as root, through sudo otherwise; else says what to install.
 BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+.PHONY: browser-deps
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
 	  && test -n "$$(fc-list :lang=zh family 2>/dev/null)" && exit 0; \
@@ -122,7 +123,7 @@ classify: $(RVENV)/.installed model
 	@$(RVENV)/bin/python -m bot.classify
 
 # --- benchmarks --------------------------------------------------------------
-bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice
+bench: bench-nlu bench-dispatch bench-api bench-dialogue bench-telegram bench-voice bench-console
 
 bench-nlu: $(RVENV)/.installed model
 	$(RVENV)/bin/python -m benchmarks.nlu
@@ -154,3 +155,8 @@ clean:
 # the phone line: decoding real-time factor, calls kept in real time, end of speech -> first reply audio
 bench-voice: voice-deps $(VENV)/.installed $(RVENV)/.installed model
 	$(VENV)/bin/python -m benchmarks.voice
+
+# the staff pages' server time (console, or its API equivalents) at 10,000 and 100,000
+# orders; needs PostgreSQL for the PostgreSQL half (127.0.0.1:5432, or TEST_POSTGRES_URL)
+bench-console: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.console

@@ -10,6 +10,7 @@ deleted at the end are detected too.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -128,8 +129,12 @@ def verify_audit(uow: UnitOfWork, number: str | None = None) -> list[tuple[str, 
     at the end are reported as the first missing seq. With ``number``, only
     that order is checked (``NotFound`` if it does not exist).
     """
+    # plain columns, not entities: nothing enters the session's identity map, so memory
+    # stays flat over every order's history (and rows are cheaper to build)
     stmt = (
-        select(WorkOrder.id, WorkOrder.number, WorkOrder.head_hash, OrderEvent)
+        select(WorkOrder.id, WorkOrder.number, WorkOrder.head_hash, OrderEvent.seq,
+               OrderEvent.action, OrderEvent.actor, OrderEvent.at, OrderEvent.from_status,
+               OrderEvent.to_status, OrderEvent.note, OrderEvent.hash, OrderEvent.prev_hash)
         .join(OrderEvent, OrderEvent.order_id == WorkOrder.id, isouter=True)
         .order_by(WorkOrder.id, OrderEvent.seq)
     )
@@ -144,20 +149,20 @@ def verify_audit(uow: UnitOfWork, number: str | None = None) -> list[tuple[str, 
             raise NotFound("order", number)
         current: tuple[int, str, str] | None = None
         events: list[dict[str, object]] = []
-        for order_id, order_number, head, event in session.execute(stmt).yield_per(500):
+        for row in session.execute(stmt).yield_per(2000):
+            order_id, order_number, head = row[0], row[1], row[2]
             if current is None or current[0] != order_id:
                 if current is not None:
                     _check(current, events, broken)
                 current, events = (order_id, order_number, head), []
-            if event is not None:
-                events.append(_fields(order_number, event))
-            session.expunge_all()  # keep memory flat on long histories
+            if row.seq is not None:
+                events.append(_fields(order_number, row))
         if current is not None:
             _check(current, events, broken)
     return broken
 
 
-def _fields(order_number: str, event: OrderEvent) -> dict[str, object]:
+def _fields(order_number: str, event: Any) -> dict[str, object]:
     return {
         "order_number": order_number,
         "seq": event.seq,

@@ -152,10 +152,11 @@ class Tally:
 
     @classmethod
     def from_row(cls, row: Any) -> Tally:
-        """The tally of a result row carrying ``TALLY_COLUMNS`` by name."""
+        """The tally of a result row carrying ``TALLY_COLUMNS`` (or some of them) by name."""
         mapping = row._mapping
-        values: dict[str, Any] = {f.name: (float if f.type == "float" else int)(mapping[f.name] or 0)
-                                  for f in fields(cls)}
+        values: dict[str, Any] = {
+            f.name: (float if f.type == "float" else int)(mapping.get(f.name) or 0)
+            for f in fields(cls)}
         return cls(**values)
 
     def __add__(self, other: Tally) -> Tally:

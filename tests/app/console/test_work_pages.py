@@ -60,6 +60,18 @@ def test_a_handler_sees_only_their_orders_open_first_with_a_countdown(console):
     assert theirs in other.text and mine not in other.text
 
 
+def test_urgent_orders_come_first(console):
+    api = console.api
+    normal = _order_of(console, "handler")
+    api.tick(minutes=5)
+    urgent = _order_of(console, "handler", priority="urgent",
+                       description="水管爆裂，楼道已经积水。", category="dispute.neighbor")
+    page = console.sign_in("handler").get("/console/my").text
+    assert page.index(urgent) < page.index(normal)
+    assert re.search(rf'my-urgent">\s*<a class="my-link" href="/console/my/{urgent}"', page)
+    assert not re.search(rf'my-urgent">\s*<a class="my-link" href="/console/my/{normal}"', page)
+
+
 def test_another_handlers_order_is_a_404_page_and_their_actions_too(console):
     theirs = _order_of(console, "handler2")
     browser = console.sign_in("handler")
@@ -73,7 +85,8 @@ def test_another_handlers_order_is_a_404_page_and_their_actions_too(console):
 
 
 def test_accept_progress_resolve_change_the_order_audit_the_handler_and_tell_the_resident(
-        console):
+        any_console):
+    console = any_console
     api = console.api
     number = _order_of(console, "handler")
     handler_id = api.handlers["h1"]
@@ -240,7 +253,8 @@ def _data_block(page_text: str) -> dict:
     return json.loads(found.group(1))
 
 
-def test_the_dashboard_shows_the_planted_worlds_numbers_and_series(console):
+def test_the_dashboard_shows_the_planted_worlds_numbers_and_series(any_console):
+    console = any_console
     done, waiting = _two_orders_one_resolved(console)
     browser = console.sign_in("supervisor")
     page = browser.get("/console/dashboard", params=PERIOD)
@@ -288,12 +302,15 @@ def test_the_period_chooser_day_week_month_and_a_wrong_custom_period(console):
     assert "2025-03-03 至 2025-03-09" in week.text and 'data-kpi="created">2<' in week.text
     month = browser.get("/console/dashboard").text  # default: this month (the clock's)
     assert "2025年03月" in month and 'data-kpi="created">2<' in month
+    span = browser.get("/console/dashboard", params={"from": "2025-03-04", "to": "2025-03-05"})
+    assert "2025-03-04 至 2025-03-05" in span.text and 'data-kpi="created">0<' in span.text
     wrong = browser.get("/console/dashboard",
                         params={"period": "custom", "from": "2025-03-09", "to": "2025-03-01"})
     assert wrong.status_code == 200 and "开始日期不能晚于结束日期。" in wrong.text
 
 
-def test_exports_are_valid_xlsx_and_csv_with_chinese_file_names(console):
+def test_exports_are_valid_xlsx_and_csv_with_chinese_file_names(any_console):
+    console = any_console
     done, waiting = _two_orders_one_resolved(console)
     browser = console.sign_in("supervisor")
     form = browser.get("/console/exports")

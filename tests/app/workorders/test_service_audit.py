@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from integrations.workorders.adapters.orm import WorkOrder
 from integrations.workorders.domain import GENESIS, event_digest
 from integrations.workorders.service import NotFound, accept, history, progress, verify_audit
+from integrations.workorders.service.audit_trail import REPORT, record
 
 
 def handled_order(world):
@@ -72,3 +74,21 @@ def test_history_lists_the_events_with_labels(world):
     assert events[3].note == "已上门了解情况"
     with pytest.raises(NotFound):
         verify_audit(world.uow(), "57401920")
+
+
+def test_long_histories_are_verified_past_one_fetch(any_world):
+    """More events than one fetched batch (2000 rows): every chain is still checked."""
+    w = any_world
+    order = handled_order(w)
+    last = w.order(reporter_ref="tg:78")
+    with w.db.session() as s:
+        row = s.scalars(select(WorkOrder).where(WorkOrder.number == order.number)).one()
+        for i in range(2100):
+            record(s, row, action=REPORT, actor="co-reporter", at=w.clock,
+                   from_status=row.status, to_status=row.status, note=f"补充{i}")
+        s.commit()
+    assert verify_audit(w.uow()) == []
+    with w.db.engine.begin() as conn:
+        conn.execute(text("UPDATE order_events SET note = 'x' WHERE seq = 1 AND order_id = "
+                          "(SELECT id FROM work_orders WHERE number = :n)"), {"n": last.number})
+    assert verify_audit(w.uow()) == [(last.number, 1)]

@@ -67,6 +67,6 @@ def test_audit_check_is_stored_and_run_only_when_due(world):
     state = check_audit_chains(w.uow(), T0)
     assert (state.ok, state.orders, state.broken) == (True, 1, 0)
     assert latest_audit_check(w.uow()) == state
-    assert refresh_audit_check(w.uow, T0 + timedelta(minutes=5)) is None  # not due yet
-    again = refresh_audit_check(w.uow, T0 + timedelta(minutes=10))
-    assert again is not None and again.checked_at == T0 + timedelta(minutes=10)
+    assert refresh_audit_check(w.uow, T0 + timedelta(minutes=29)) is None  # not due yet
+    again = refresh_audit_check(w.uow, T0 + timedelta(minutes=30))
+    assert again is not None and again.checked_at == T0 + timedelta(minutes=30)

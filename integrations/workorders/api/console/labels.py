@@ -40,6 +40,7 @@ ACTION_EXTRA = {
     "note": "内部备注", "resident_note": "告知居民", "contact_revealed": "查看联系电话",
     "priority_changed": "调整优先级", "priority": "调整优先级", "withdraw": "撤销工单",
     "attach": "补充反映", "location": "补充位置",
+    "create": "受理",
 }
 
 

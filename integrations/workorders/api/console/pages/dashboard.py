@@ -5,12 +5,13 @@ tiles, the trend and backlog charts (Apache ECharts, drawn by
 ``static/dashboard.js`` from the JSON in ``<script type="application/json"
 id="dashboard-data">``), the scorecards by area, category, handler and tier,
 the area x category table, the reasons given with 不满意 and the audit chain's
-state. As in the API, a stored audit check older than ten minutes is run
-again after the page is sent.
+state. As in the API, a stored audit check older than ``AUDIT_CHECK_EVERY`` is
+run again after the page is sent, in a thread of its own (``check_audit_chains_aside``).
 
 Periods (query ``period``): ``day``, ``week`` (Monday to Sunday) or ``month``
 holding ``date`` (default today), or ``custom`` from ``from`` to ``to`` (dates,
-both included). The monthly report takes ``month=2026-11`` (default: last month).
+both included; ``from`` and ``to`` alone mean ``custom``). The monthly report
+takes ``month=2026-11`` (default: last month).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from ....service.dashboard import (
     GroupCard,
     audit_check_due,
     dashboard,
-    refresh_audit_check,
 )
 from ...deps import StateDep
+from ...routers.metrics import check_audit_chains_aside
 from ...state import ApiState
 from ..web import PREFIX, ConsoleUser, NowDep, Supervisor, UowDep, render
 
@@ -92,7 +93,8 @@ def choose_period(
     (then this month)."""
     today = now.astimezone(CHINA_TZ).date()
     anchor = _date(anchor_text) or today
-    kind = kind if kind in PERIODS else "month"
+    if kind not in PERIODS:  # a link with only from and to (e.g. the benchmark's) is custom
+        kind = "custom" if from_text and to_text else "month"
     if kind == "custom":
         first, last = _date(from_text), _date(to_text)
         if first is None or last is None:
@@ -165,7 +167,7 @@ def board_context(
     """What the dashboard and the monthly report render (and the audit refresh scheduled)."""
     board = dashboard(uow, period.start, period.end, now=now)
     if audit_check_due(board.audit, now):
-        background.add_task(refresh_audit_check, state.app.uow, now)
+        background.add_task(check_audit_chains_aside, state.app.uow, now)
     return {
         "board": board, "period": period,
         "groups": [("按区域", "区域", board.by_area), ("按类别", "类别", board.by_category),

@@ -67,6 +67,8 @@ RECENT_DONE = 20
 RECENT_DAYS = 30
 DONE_STATUSES = ("resolved", "closed", "archived")
 NoteField = Annotated[str, Form(max_length=4000)]
+#: Audit actions whose note is for machines ("handler:3 tier:grid"), not shown to people.
+MACHINE_NOTES = frozenset({"dispatch", "queue"})
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,8 @@ def my_order(request: Request, number: str, user: HandlerUser, uow: UowDep,
         request, "my/order.html", user, now=now, order=order,
         deadline=deadline_of(order, now),
         photos=list_attachments(uow, order.number),
-        events=[(e, actor_label(e.actor, my_id, names)) for e in reversed(events)],
+        events=[(e, actor_label(e.actor, my_id, names),
+                 None if e.action in MACHINE_NOTES else e.note) for e in reversed(events)],
         can={"accept": Action.ACCEPT in allowed, "decline": Action.DECLINE in allowed,
              "progress": Action.PROGRESS in allowed, "resolve": Action.RESOLVE in allowed},
         answer_required=order.kind in ANSWERED_KINDS,

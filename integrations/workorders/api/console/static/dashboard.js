@@ -3,6 +3,9 @@
 // [data-chart="name"] gets the chart of that name; charts follow the window's size.
 (function () {
   "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
   var source = document.getElementById("dashboard-data");
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
@@ -31,7 +34,7 @@
     volume: function () {
       var t = data.trend;
       return base({
-        xAxis: category(t.labels, true), yAxis: { type: "value", minInterval: 1 },
+        xAxis: category(t.labels, false), yAxis: { type: "value", minInterval: 1 },
         series: [{ name: "受理量", type: "bar", data: t.created },
                  { name: "办结量", type: "bar", data: t.resolved }]
       });
@@ -39,10 +42,11 @@
     rates: function () {
       var t = data.trend;
       var line = function (name, values) {
-        return { name: name, type: "line", data: values, connectNulls: true, symbolSize: 6 };
+        return { name: name, type: "line", data: values, connectNulls: true, symbolSize: 6,
+                 showAllSymbol: true };
       };
       return base({
-        xAxis: category(t.labels, true),
+        xAxis: category(t.labels, false),
         yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
         tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v + "%"; } },
         series: [line("办结率", t.resolution_rate), line("按时办结率", t.on_time_rate),
@@ -94,7 +98,6 @@
   // Printing: size the charts for the page, then back for the screen.
   window.addEventListener("beforeprint", resize);
   window.addEventListener("afterprint", resize);
-  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
-    button.addEventListener("click", function () { window.print(); });
-  });
+  var printing = window.matchMedia("print");
+  if (printing.addEventListener) { printing.addEventListener("change", resize); }
 })();
