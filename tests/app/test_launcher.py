@@ -116,6 +116,17 @@ def test_starts_serves_and_stops_every_process_on_ctrl_c(tmp_path):
             "location_text": "幸福里社区3号楼", "area_code": "grid:cg-xingfuli",
             "reporter_ref": "web:launcher-test"}, token)
         assert order["status"] == "assigned" and re.fullmatch(r"\d{8}", order["number"])
+        # ... and each demo account's password and token were shown once, as load-demo printed
+        # them: username, role, password, token
+        accounts = {fields[0]: fields[1:] for fields in (line.split() for line in lines)
+                    if len(fields) == 4 and fields[0] in ("demo-dispatcher", "lixiuying")}
+        assert accounts["lixiuying"][0] == "handler"
+        role, password, token = accounts["demo-dispatcher"]
+        assert role == "dispatcher" and len(password) >= 12
+        inbox = urllib.request.Request(f"http://127.0.0.1:{api_port}/api/v1/worklist",
+                                       headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(inbox, timeout=60) as response:
+            assert json.loads(response.read())["counts"]["urgent"] == 0
 
         # the REST channel: web senders with the token make run wrote for them (mode 0600)
         channel_token = tmp_path / "run" / "channel-token"
