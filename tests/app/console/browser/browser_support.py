@@ -1,20 +1,11 @@
-"""The browser tests' helpers: staff accounts with passwords on a real stack, signing in
-through the real sign-in page, screenshots, canvas pixels and database reads.
-
-Accounts are made the way an operator makes them, with the CLI of ``python -m
-integrations.workorders`` (``set-password`` / ``create-staff --password-stdin``)
-against the stack's database.
-"""
+"""The browser tests' helpers: signing in through the real sign-in page, screenshots,
+canvas pixels, and reads (and the few test-only writes) on the stack's database."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
-import sys
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +14,12 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from integrations.shared.privacy import EXAMPLE_KEY, Vault
-from integrations.workorders import cli
 from integrations.workorders.adapters.orm import (
     ConsoleSession,
     Handler,
     OutboxMessage,
     SignInFailure,
+    StaffUser,
     WorkOrder,
 )
 from integrations.workorders.service.handlers import NAME_CONTEXT
@@ -65,38 +56,6 @@ def chromium_missing() -> str | None:
     return None
 
 
-def password_of(username: str) -> str:
-    return f"pw-{username}-browser-2026"
-
-
-def _cli(database_url: str, args: Sequence[str], password: str) -> None:
-    """``python -m integrations.workorders --database-url URL ARGS`` with the password on
-    standard input, run in this process (the CLI's own ``main``; no interpreter start-up)."""
-    out, saved = io.StringIO(), sys.stdin
-    sys.stdin = io.StringIO(password + "\n")
-    try:
-        with contextlib.redirect_stdout(out):
-            code = cli.main(["--database-url", database_url, "--log-level", "WARNING", *args])
-    finally:
-        sys.stdin = saved
-    assert code == 0, f"workorders {' '.join(args)} failed ({code}): {out.getvalue()}"
-
-
-def set_passwords(database_url: str, usernames: Sequence[str]) -> None:
-    """``set-password --password-stdin`` for each existing account."""
-    for username in usernames:
-        _cli(database_url, ["set-password", "--username", username, "--password-stdin"],
-             password_of(username))
-
-
-def create_handler_accounts(database_url: str, accounts: dict[str, int]) -> None:
-    """``create-staff --role handler --handler-id N --password-stdin`` for {username: handler id}."""
-    for username, handler_id in accounts.items():
-        _cli(database_url, ["create-staff", "--username", username, "--role", "handler",
-                            "--handler-id", str(handler_id), "--password-stdin"],
-             password_of(username))
-
-
 class Db:
     """Straight reads (and the few test-only writes) on the stack's database."""
 
@@ -108,6 +67,13 @@ class Db:
 
     def session(self) -> Session:
         return Session(self.engine)
+
+    def handler_accounts(self) -> dict[str, int]:
+        """{username: handler id} of the handlers' staff accounts."""
+        with self.session() as s:
+            return {u: h for u, h in s.execute(
+                select(StaffUser.username, StaffUser.handler_id)
+                .where(StaffUser.role == "handler", StaffUser.handler_id.is_not(None)))}
 
     def handler_names(self) -> dict[int, str]:
         """{handler id: name} (names are stored encrypted, with the stack's key)."""
@@ -170,13 +136,13 @@ class Db:
             s.commit()
 
 
-def sign_in(page: Any, base: str, username: str, password: str | None = None,
+def sign_in(page: Any, base: str, username: str, password: str,
             next_path: str | None = None) -> Any:
     """Open the real sign-in page, type the name and password, press 登录."""
     url = f"{base}/console/login" + (f"?next={next_path}" if next_path else "")
     page.goto(url)
     page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password if password is not None else password_of(username))
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state("domcontentloaded")
     return page

@@ -2,8 +2,8 @@
 
 One stack per test module (tools/stack.Stack: the work-order API serving the
 console at ``stack.api_url + "/console/"``, the notifier, the sweeper, the
-action server and Rasa with the REST channel, on free ports), staff passwords
-set through the CLI, and Debian's Chromium driven by Playwright
+action server and Rasa with the REST channel, on free ports; the demo accounts
+with the passwords load-demo gave them), and Debian's Chromium driven by Playwright
 (``executable_path``, never a downloaded browser). Contexts: ``office``
 (1366x768) and ``phone`` (390x844), from ``browse``.
 
@@ -29,16 +29,9 @@ from tests.app.console.browser.browser_support import (
     Db,
     Screenshots,
     chromium_missing,
-    create_handler_accounts,
-    set_passwords,
+    sign_in,
 )
 from tools.stack import Stack, unavailable_reason
-
-#: the demo data's staff accounts (integrations/workorders/demo.py)
-DEMO_STAFF = ("demo-dispatcher", "demo-supervisor", "demo-admin")
-#: handler accounts made for the tests: username -> the demo handler's name
-HANDLER_ACCOUNTS = {"bt-wangjianguo": "王建国", "bt-mawenbin": "马文斌",
-                    "bt-zhenghaitao": "郑海涛", "bt-zhangli": "张丽"}
 
 
 def _unavailable() -> str | None:
@@ -74,13 +67,24 @@ def db(stack) -> Iterator[Db]:
 
 @pytest.fixture(scope="module")
 def staff(stack, db) -> dict[str, int]:
-    """Passwords for the demo staff; handler accounts for a few demo handlers.
-
-    Returns {handler account: handler id}."""
-    set_passwords(stack.database_url, DEMO_STAFF)
-    accounts = {u: db.handler_id(name) for u, name in HANDLER_ACCOUNTS.items()}
-    create_handler_accounts(stack.database_url, accounts)
+    """The demo handlers' own accounts: {username: handler id} (their passwords, like
+    every demo account's, from ``stack.staff_password``)."""
+    accounts = db.handler_accounts()
+    assert {"zhangli", "wangjianguo"} <= set(accounts), accounts
     return accounts
+
+
+@pytest.fixture(scope="module")
+def login(stack, base) -> Callable[..., Any]:
+    """``login(page, username, password=None, next_path=None)``: the real sign-in page,
+    with the demo account's password unless another is given."""
+
+    def login(page: Any, username: str, password: str | None = None,
+              next_path: str | None = None) -> Any:
+        chosen = password if password is not None else stack.staff_password(username)
+        return sign_in(page, base, username, chosen, next_path)
+
+    return login
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.app.console.browser.browser_support import CANVAS_PIXELS_JS, password_of, sign_in
+from tests.app.console.browser.browser_support import CANVAS_PIXELS_JS
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +50,16 @@ def kpi(page, label: str) -> str:
     return card.locator("b").inner_text().strip()
 
 
-def test_a_new_report_appears_in_todo_without_reloading(stack, db, staff, base, browse, flow,
+def test_a_new_report_appears_in_todo_without_reloading(stack, db, staff, login, base, browse, flow,
                                                         screenshots):
     # the supervisor's 办结率 before anything happened (scenario 3 compares)
     supervisor = browse("office").new_page()
-    sign_in(supervisor, base, "demo-supervisor")
+    login(supervisor, "demo-supervisor")
     expect(supervisor).to_have_url(re.compile(r"/console/dashboard$"))
     flow["rate_before"] = kpi(supervisor, "办结率")
 
     dispatcher = browse("office").new_page()
-    sign_in(dispatcher, base, "demo-dispatcher")
+    login(dispatcher, "demo-dispatcher")
     expect(dispatcher).to_have_url(re.compile(r"/console/todo$"))
     expect(dispatcher.get_by_role("heading", name="待办", level=1)).to_be_visible()
     loads: list[str] = []
@@ -85,7 +85,7 @@ def test_a_new_report_appears_in_todo_without_reloading(stack, db, staff, base, 
         screenshots.shoot(dispatcher, name)
 
     small = browse("phone").new_page()
-    sign_in(small, base, "demo-dispatcher")
+    login(small, "demo-dispatcher")
     expect(small.locator("#todo-items").get_by_text(number)).to_be_visible()
     screenshots.shoot(small, "todo")
     for path, name in (("/console/orders", "orders"), (f"/console/orders/{number}", "order"),
@@ -95,18 +95,18 @@ def test_a_new_report_appears_in_todo_without_reloading(stack, db, staff, base, 
         screenshots.shoot(small, name)
 
 
-def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(stack, db, staff, base, browse,
-                                                                 flow, screenshots):
+def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(
+        stack, db, staff, login, base, browse, flow, screenshots):
     number = flow.get("number")
     if not number:
         pytest.fail("the first test of this module did not open an order")
     first = db.order(number).assignee_id
     target_account, target_id = next((u, h) for u, h in staff.items()
-                                     if h != first and u in ("bt-zhangli", "bt-wangjianguo"))
+                                     if h != first and u in ("zhangli", "wangjianguo"))
     target_name = db.handler_name(target_id)
 
     dispatcher = browse("office").new_page()
-    sign_in(dispatcher, base, "demo-dispatcher", next_path=f"/console/orders/{number}")
+    login(dispatcher, "demo-dispatcher", next_path=f"/console/orders/{number}")
     expect(dispatcher.get_by_role("heading", level=1)).to_contain_text(number)
     screenshots.shoot(dispatcher, "order")
     form = dispatcher.locator(f'form[action="/console/orders/{number}/assign"]')
@@ -119,7 +119,7 @@ def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(stack, db, staff
     expect(dispatcher.locator("main")).to_contain_text(target_name or "")
 
     handler = browse("phone").new_page()
-    sign_in(handler, base, target_account)
+    login(handler, target_account)
     expect(handler).to_have_url(re.compile(r"/console/my$"))
     screenshots.shoot(handler, "my")
     handler.get_by_role("link", name=re.compile(number)).first.click()
@@ -139,7 +139,8 @@ def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(stack, db, staff
     # them and delivered by the notifier (the log channel, without a webhook) ...
     deadline = time.monotonic() + 30
     while True:
-        sent = [m for m in db.outbox_to(RESIDENT, number) if m["payload"].get("event") == "resolved"]
+        sent = [m for m in db.outbox_to(RESIDENT, number)
+                if m["payload"].get("event") == "resolved"]
         if sent and sent[-1]["status"] == "delivered" or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -150,21 +151,21 @@ def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(stack, db, staff
     assert NOTE in answer and "已办结" in answer, answer
 
     wide = browse("office").new_page()
-    sign_in(wide, base, target_account)
+    login(wide, target_account)
     expect(wide.locator("main")).to_contain_text(number)
     screenshots.shoot(wide, "my")
     wide.goto(f"{base}/console/my/{number}")
     screenshots.shoot(wide, "my-order")
 
 
-def test_the_dashboard_and_the_xlsx_export_show_the_resolved_order(stack, db, staff, base,
+def test_the_dashboard_and_the_xlsx_export_show_the_resolved_order(stack, db, staff, login, base,
                                                                    browse, flow, screenshots,
                                                                    tmp_path):
     number = flow.get("number")
     if not number or db.order(number).status != "resolved":
         pytest.fail("the earlier tests of this module did not resolve an order")
     page = browse("office").new_page()
-    sign_in(page, base, "demo-supervisor")
+    login(page, "demo-supervisor")
     after = kpi(page, "办结率")
     assert after != flow["rate_before"], (flow["rate_before"], after)
     assert re.search(r"[1-9]", after), after
@@ -195,7 +196,7 @@ def test_the_dashboard_and_the_xlsx_export_show_the_resolved_order(stack, db, st
     screenshots.shoot(page, "monthly-report")
 
     small = browse("phone").new_page()
-    sign_in(small, base, "demo-supervisor")
+    login(small, "demo-supervisor")
     small.wait_for_function(f"() => ({CANVAS_PIXELS_JS})().every(n => n > 0)")
     screenshots.shoot(small, "dashboard")
     for url, shot in (("/console/exports", "exports"), ("/console/report/monthly",
@@ -204,10 +205,10 @@ def test_the_dashboard_and_the_xlsx_export_show_the_resolved_order(stack, db, st
         screenshots.shoot(small, shot)
 
 
-def test_the_admin_pages_at_both_widths(stack, staff, base, browse, screenshots):
+def test_the_admin_pages_at_both_widths(stack, staff, login, base, browse, screenshots):
     for kind in ("office", "phone"):
         page = browse(kind).new_page()
-        sign_in(page, base, "demo-admin")
+        login(page, "demo-admin")
         expect(page).to_have_url(re.compile(r"/console/admin/staff$"))
         expect(page.locator("main")).to_contain_text("demo-dispatcher")
         screenshots.shoot(page, "admin-staff")
@@ -232,7 +233,7 @@ def session_cookie(context) -> str:
 
 
 def test_a_handler_cannot_open_another_handlers_order_nor_a_dispatcher_page(
-        stack, db, staff, base, browse, screenshots):
+        stack, db, staff, login, base, browse, screenshots):
     number = report(stack, db, "web:bt-guard-light",
                     ("幸福里小区3号楼门口的路灯坏了，晚上黑乎乎的", "不用了", "对"))
     order = db.order(number)
@@ -240,7 +241,7 @@ def test_a_handler_cannot_open_another_handlers_order_nor_a_dispatcher_page(
     other = next(u for u, h in staff.items() if h != order.assignee_id)
 
     page = browse("phone").new_page()
-    sign_in(page, base, other)
+    login(page, other)
     expect(page).to_have_url(re.compile(r"/console/my$"))
     assert number not in page.content()
 
@@ -258,10 +259,10 @@ def test_a_handler_cannot_open_another_handlers_order_nor_a_dispatcher_page(
     screenshots.shoot(page, "forbidden")
 
 
-def test_a_form_without_its_csrf_token_is_refused(stack, db, staff, base, browse):
+def test_a_form_without_its_csrf_token_is_refused(stack, db, staff, login, base, browse):
     office = browse("office")
     page = office.new_page()
-    sign_in(page, base, "demo-dispatcher", next_path="/console/account")
+    login(page, "demo-dispatcher", next_path="/console/account")
     expect(page).to_have_url(re.compile(r"/console/account$"))
     token = session_cookie(office)
     # the sign-out form is a real state-changing form: strip its token, then submit it
@@ -286,14 +287,15 @@ def test_a_form_without_its_csrf_token_is_refused(stack, db, staff, base, browse
     assert not db.has_session(token)
 
 
-def test_the_sixth_try_is_refused_even_with_the_right_password(stack, db, staff, base, browse):
+def test_the_sixth_try_is_refused_even_with_the_right_password(
+        stack, db, staff, login, base, browse):
     office = browse("office")
     page = office.new_page()
     try:
         for attempt in range(5):
-            sign_in(page, base, "bt-zhangli", f"wrong-password-{attempt}")
+            login(page, "zhangli", f"wrong-password-{attempt}")
             expect(page.get_by_role("alert")).to_have_text("用户名或密码不正确。")
-        sign_in(page, base, "bt-zhangli", password_of("bt-zhangli"))
+        login(page, "zhangli", stack.staff_password("zhangli"))
         expect(page.get_by_role("alert")).to_contain_text("登录失败次数过多")
         expect(page).to_have_url(re.compile(r"/console/login"))
         assert not [c for c in office.cookies() if c["name"] == "wb_session"]
@@ -301,11 +303,11 @@ def test_the_sixth_try_is_refused_even_with_the_right_password(stack, db, staff,
         expect(page).to_have_url(re.compile(r"/console/login\?next=/console/account$"))
     finally:
         db.forget_failed_sign_ins()  # the address is locked for every account otherwise
-    sign_in(page, base, "bt-zhangli")
+    login(page, "zhangli")
     expect(page).to_have_url(re.compile(r"/console/my$"))
 
 
-def test_an_idle_session_goes_back_to_sign_in(stack, db, staff, base, browse, screenshots):
+def test_an_idle_session_goes_back_to_sign_in(stack, db, staff, login, base, browse, screenshots):
     office = browse("office")
     page = office.new_page()
     page.goto(f"{base}/console/account")
@@ -314,7 +316,7 @@ def test_an_idle_session_goes_back_to_sign_in(stack, db, staff, base, browse, sc
     small = browse("phone").new_page()
     small.goto(f"{base}/console/login")
     screenshots.shoot(small, "login")
-    sign_in(page, base, "demo-supervisor", next_path="/console/account")
+    login(page, "demo-supervisor", next_path="/console/account")
     expect(page.locator("main").get_by_text("数据监督员")).to_be_visible()
     token = session_cookie(office)
 
@@ -325,5 +327,5 @@ def test_an_idle_session_goes_back_to_sign_in(stack, db, staff, base, browse, sc
     expect(page).to_have_url(re.compile(r"/console/login\?next=/console/account$"))
     expect(page.get_by_role("heading", name="登录工作台")).to_be_visible()
     assert not db.has_session(token)
-    sign_in(page, base, "demo-supervisor", next_path="/console/account")
+    login(page, "demo-supervisor", next_path="/console/account")
     expect(page).to_have_url(re.compile(r"/console/account$"))
