@@ -42,6 +42,25 @@ voice-deps:
 	    || { $$apt update >&2 && $$apt install -y --no-install-recommends espeak-ng >&2; } \
 	    || { echo "error: could not install espeak-ng; install it by hand: apt-get install espeak-ng" >&2; exit 1; }
 
+# Debian's chromium and chromium-driver (and fonts-noto-cjk, to draw Chinese):
+# the console's browser tests (tests/app/console/browser/) drive the system
+# browser through Playwright (never `playwright install`). Installed like
+# espeak-ng: apt-get as root, through sudo otherwise; else says what to install.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+.PHONY: browser-deps
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	  && test -n "$$(fc-list :lang=zh family 2>/dev/null)" && exit 0; \
+	  if [ "$$(id -u)" = 0 ]; then su=; elif command -v sudo >/dev/null 2>&1; then su=sudo; else su=none; fi; \
+	  if [ "$$su" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: the console's browser tests need Chromium and Chinese fonts: install the packages $(BROWSER_PACKAGES) (Debian/Ubuntu: apt-get install $(BROWSER_PACKAGES)), then run make again" >&2; \
+	    exit 1; fi; \
+	  echo "installing $(BROWSER_PACKAGES) (the console's browser tests)" >&2; \
+	  apt="$$su env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  $$apt install -y --no-install-recommends $(BROWSER_PACKAGES) >&2 \
+	    || { $$apt update >&2 && $$apt install -y --no-install-recommends $(BROWSER_PACKAGES) >&2; } \
+	    || { echo "error: could not install them; install them by hand: apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; }
+
 $(VENV)/.installed: requirements.txt
 	@$(APP_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: the application side needs Python 3.11 or newer (set APP_PYTHON)")' >&2
 	@echo "creating $(VENV) (application side, $$($(APP_PYTHON) --version))" >&2
@@ -87,7 +106,7 @@ test:
 test-rasa: $(RVENV)/.installed $(VENV)/.installed model
 	$(RVENV)/bin/python -m pytest -q tests/rasa
 
-test-app: voice-deps $(VENV)/.installed lint $(RVENV)/.installed model
+test-app: voice-deps browser-deps $(VENV)/.installed lint $(RVENV)/.installed model
 	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope tests/app
 
 # ruff (style, imports, bugbear, pyupgrade) on everything, mypy on the
