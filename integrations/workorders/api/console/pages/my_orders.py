@@ -6,7 +6,7 @@
 - ``GET /console/my/{number}``: the order (description, place, photos, the
   timeline of its audit events) and the actions its status allows: 签收
   (accept), 退回 (decline, with a reason), 反馈进展 (progress note), 办结
-  (resolve, with a note the resident reads for a request). Each is a form:
+  (resolve, with a note the resident receives). Each is a form:
   POST -> use case -> redirect with a flash (PRG).
 - ``GET /console/my/{number}/photos/{id}``: a photo's bytes, for the order's
   assignee only.
@@ -57,6 +57,7 @@ from ..web import (
     render,
     run_action,
 )
+from .order_labels import handlers_by_id, note_text
 
 router = APIRouter()
 audit_log = logging.getLogger("integrations.workorders.api.audit")
@@ -165,13 +166,16 @@ def my_order(request: Request, number: str, user: HandlerUser, uow: UowDep,
     order = staff_order(uow, user.principal, number)  # another's order: a 404 page
     events = history(uow, order.number)
     names = _names(uow, {e.actor for e in events})
+    handlers = handlers_by_id(uow)
     allowed = allowed_actions(order.status)
     return render(
         request, "my/order.html", user, now=now, order=order,
         deadline=deadline_of(order, now),
         photos=list_attachments(uow, order.number),
         events=[(e, actor_label(e.actor, my_id, names),
-                 None if e.action in MACHINE_NOTES else e.note) for e in reversed(events)],
+                 None if e.action in MACHINE_NOTES
+                 else note_text(e.note, handlers, uow.config.taxonomy) or None)
+                for e in reversed(events)],
         can={"accept": Action.ACCEPT in allowed, "decline": Action.DECLINE in allowed,
              "progress": Action.PROGRESS in allowed, "resolve": Action.RESOLVE in allowed},
         answer_required=order.kind in ANSWERED_KINDS,
