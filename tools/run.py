@@ -220,7 +220,9 @@ def services(settings: Settings, model: Path | None = None) -> list[Service]:
                   "--host", host, "--port", str(settings.api_port)],
             health_url=f"http://127.0.0.1:{settings.api_port}/health",
             describe=(f"work-order API     http://{host}:{settings.api_port}/api/v1"
-                      f"  (OpenAPI /docs; channel tokens in var/run/*-token)"),
+                      f"  (OpenAPI /docs; channel tokens in var/run/*-token)\n"
+                      f"         web console http://{host}:{settings.api_port}/console/"
+                      f"  (sign in with a staff account and its password)"),
             env={**app_env, "WORKORDERS_ACTIONS_TOKEN": settings.actions_token,
                  "WORKORDERS_TELEGRAM_TOKEN": settings.telegram_token},
         ),
