@@ -146,6 +146,7 @@ def test_a_reassigned_order_is_accepted_and_resolved_on_a_phone(
         time.sleep(0.5)
     assert sent and sent[-1]["status"] == "delivered", db.outbox_to(RESIDENT, number)
     assert number in sent[-1]["payload"]["text"] and "已办结" in sent[-1]["payload"]["text"]
+    assert NOTE in sent[-1]["payload"]["text"]  # the handler's note is the result they hear
     # ... and the chat gives it when they ask
     answer = " ".join(stack.say(RESIDENT, "我的事怎么样了"))
     assert NOTE in answer and "已办结" in answer, answer
