@@ -20,6 +20,7 @@ is disabled or gets a new password (``staff.set_password``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -35,8 +36,6 @@ from .errors import InvalidInput, TooManyAttempts
 from .uow import UnitOfWork
 
 _HASHER = PasswordHasher()
-#: verified for unknown users, so they cost what a real check costs
-_DUMMY_HASH = _HASHER.hash("not a password of anybody")
 #: a session's last_seen_at is written at most this often (not on every request)
 TOUCH_EVERY = timedelta(seconds=60)
 WRONG_ZH = "用户名或密码不正确。"
@@ -141,12 +140,19 @@ def sign_in(
     return SignedIn(token=token, session=view)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified for unknown users, so they cost what a real check costs (made at first use,
+    not when every process imports the service)."""
+    return _HASHER.hash("not a password of anybody")
+
+
 def _password_matches(user: StaffUser | None, password: str) -> bool:
     usable = user is not None and user.active and bool(user.password_hash)
-    digest = user.password_hash if usable and user is not None else _DUMMY_HASH
+    digest = user.password_hash if usable and user is not None else None
     ok: bool
     try:
-        ok = _HASHER.verify(digest or _DUMMY_HASH, password or "")
+        ok = _HASHER.verify(digest or _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         ok = False
     return ok and usable

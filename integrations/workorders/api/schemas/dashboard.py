@@ -8,37 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...service.dashboard import AGE_BUCKETS, Dashboard, GroupCard
-from ...service.metrics import LABELS_ZH, Metrics
-
-
-class CardPublic(BaseModel):
-    """A scorecard (``/api/v1/metrics``'s fields); ``group`` None: the whole period."""
-
-    group: str | None
-    group_label: str | None
-    created: int
-    cancelled: int
-    resolved: int
-    resolved_on_time: int
-    accepted: int
-    accepted_on_time: int
-    answered: int
-    satisfied: int
-    resolution_rate: float | None
-    on_time_rate: float | None
-    accept_timely_rate: float | None
-    satisfaction_rate: float | None
-    avg_accept_minutes: float | None
-    avg_resolve_minutes: float | None
-
-    @classmethod
-    def of(cls, card: Metrics, label: str | None = None) -> CardPublic:
-        return cls(**asdict(card) | {"group_label": label})
-
-    @classmethod
-    def of_group(cls, group: GroupCard) -> CardPublic:
-        return cls.of(group.card, group.label)
+from ...service.dashboard import AGE_BUCKETS, Dashboard
+from ...service.metrics import LABELS_ZH
+from .metrics import ScorecardPublic
 
 
 class _FromAttributes(BaseModel):
@@ -98,11 +70,11 @@ class DashboardPublic(BaseModel):
     period_end: datetime
     bucket: Literal["day", "week", "month"]
     scoped: bool = Field(description="Only the caller's areas (a dispatcher)")
-    overall: CardPublic
-    by_area: list[CardPublic]
-    by_category: list[CardPublic]
-    by_handler: list[CardPublic]
-    by_tier: list[CardPublic]
+    overall: ScorecardPublic
+    by_area: list[ScorecardPublic]
+    by_category: list[ScorecardPublic]
+    by_handler: list[ScorecardPublic]
+    by_tier: list[ScorecardPublic]
     trend: list[TrendPointPublic]
     backlog: list[BacklogBucketPublic]
     backlog_at: datetime
@@ -118,11 +90,11 @@ class DashboardPublic(BaseModel):
     def of(cls, board: Dashboard) -> DashboardPublic:
         return cls(
             period_start=board.period_start, period_end=board.period_end, bucket=board.bucket,
-            scoped=board.scoped, overall=CardPublic.of(board.overall),
-            by_area=[CardPublic.of_group(g) for g in board.by_area],
-            by_category=[CardPublic.of_group(g) for g in board.by_category],
-            by_handler=[CardPublic.of_group(g) for g in board.by_handler],
-            by_tier=[CardPublic.of_group(g) for g in board.by_tier],
+            scoped=board.scoped, overall=ScorecardPublic.from_metrics(board.overall, None),
+            by_area=[ScorecardPublic.from_metrics(g.card, g.label) for g in board.by_area],
+            by_category=[ScorecardPublic.from_metrics(g.card, g.label) for g in board.by_category],
+            by_handler=[ScorecardPublic.from_metrics(g.card, g.label) for g in board.by_handler],
+            by_tier=[ScorecardPublic.from_metrics(g.card, g.label) for g in board.by_tier],
             trend=[TrendPointPublic.model_validate(p) for p in board.trend],
             backlog=[BacklogBucketPublic.model_validate(b) for b in board.backlog],
             backlog_at=board.now,

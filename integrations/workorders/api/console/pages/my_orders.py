@@ -38,7 +38,6 @@ from ....service import (
     accept,
     decline,
     get_attachment_file,
-    get_handler,
     history,
     list_attachments,
     list_orders,
@@ -147,26 +146,14 @@ def actor_label(actor: str, my_id: int, names: dict[int, str]) -> str:
     return {"resident": "居民", "system": "系统"}.get(actor, actor)
 
 
-def _names(uow: UnitOfWork, actors: set[str]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for actor in actors:
-        kind, _, rest = actor.partition(":")
-        if kind == "handler" and rest.isdigit():
-            try:
-                names[int(rest)] = get_handler(uow, int(rest)).name
-            except NotFound:
-                continue
-    return names
-
-
 @router.get(MY + "/{number}", include_in_schema=False)
 def my_order(request: Request, number: str, user: HandlerUser, uow: UowDep,
              now: NowDep) -> Response:
     my_id = _handler_id(user)
     order = staff_order(uow, user.principal, number)  # another's order: a 404 page
     events = history(uow, order.number)
-    names = _names(uow, {e.actor for e in events})
     handlers = handlers_by_id(uow)
+    names = {handler_id: h.name for handler_id, h in handlers.items()}
     allowed = allowed_actions(order.status)
     return render(
         request, "my/order.html", user, now=now, order=order,
