@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, UTCDateTime
 from .outbox_table import OutboxMessage
 from .request_keys_table import RequestKey
+from .warnings_tables import RiskWarning, ScanCursor, WarningEvent, WarningOrder, WeeklyReport
 
 __all__ = [
     "Area",
@@ -54,6 +55,11 @@ __all__ = [
     "TelegramLinkCode",
     "WorkOrder",
     "AuditCheck",
+    "RiskWarning",
+    "ScanCursor",
+    "WarningEvent",
+    "WarningOrder",
+    "WeeklyReport",
 ]
 
 #: The taxonomy's kinds and handler roles as the schema allows them (check constraints
@@ -217,6 +223,8 @@ class WorkOrder(Base):
         Index("ix_work_orders_priority_status", "priority", "status"),
         Index("ix_work_orders_satisfaction", "satisfaction", "created_at"),
         Index("ix_work_orders_updated_at", "updated_at"),
+        # repeats (研判预警): earlier orders of one area and category
+        Index("ix_work_orders_area_category_created", "area_code", "category", "created_at"),
         CheckConstraint(_one_of("kind", KINDS), name="kind"),
     )
     __mapper_args__ = {"version_id_col": version}
