@@ -44,6 +44,8 @@ class WarningOrderView:
     category: str
     location_text: str
     created_at: datetime
+    #: the category's Chinese name (beyond the contract; None if not looked up)
+    category_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,17 +241,19 @@ def warning_view(session: Session, warning_id: int, *, scope: Collection[str] | 
         .order_by(WarningEvent.id)
     ).all()
     return _view(warning, area_name, number, taxonomy,
-                 orders=_order_views(orders),
+                 orders=_order_views(orders, taxonomy),
                  events=tuple(WarningEventView(action=e.action, actor=e.actor, at=e.at,
                                                level=e.level, note=e.note) for e in events))
 
 
-def _order_views(rows: Iterable[Any]) -> tuple[WarningOrderView, ...]:
+def _order_views(rows: Iterable[Any], taxonomy: Taxonomy) -> tuple[WarningOrderView, ...]:
     """The orders behind a warning: by role (``ROLE_ORDER``); earlier ones newest first,
     the others in the order they came."""
     views = [WarningOrderView(number=r.number, role=r.role, status=r.status,
                               category=r.category, location_text=r.location_text,
-                              created_at=r.created_at) for r in rows]
+                              created_at=r.created_at,
+                              category_name=category_label(taxonomy, r.category))
+             for r in rows]
 
     def key(view: WarningOrderView) -> tuple[int, float]:
         rank = ROLE_ORDER.index(view.role) if view.role in ROLE_ORDER else len(ROLE_ORDER)
