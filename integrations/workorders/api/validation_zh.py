@@ -69,8 +69,6 @@ FIELD_ZH: Mapping[str, str] = {
     "speaker": "说话人",
     "contact": "联系电话",
     "order_number": "工单号",
-    "level": "预警等级",
-    "state": "处理状态",
 }
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
