@@ -19,15 +19,26 @@ from __future__ import annotations
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..adapters import store
 from ..adapters.orm import Area, OrderEvent, RiskWarning, WorkOrder
-from ..domain.surges import SurgeFinding, SurgeHistory, SurgePrior, explain_surge, test_window
+from ..domain.surges import (
+    SurgeFinding,
+    SurgeHistory,
+    SurgePrior,
+    county_weekly_rate,
+    explain_surge,
+    history_of,
+    test_window,
+    weekly_profile,
+)
+from ..domain.warning_rules import SurgeRules
 from ..domain.warnings import WarningKind
 from .audit_trail import REPORT
 from .common import category_label
@@ -40,7 +51,6 @@ PRIOR_TTL = timedelta(hours=6)
 CO_REPORTER = "co-reporter"
 #: Orders linked to one surge warning at most (the counts stay exact in its details).
 MAX_MEMBERS = 200
-HOURS_PER_WEEK = 168
 
 
 def scan_pair(uow: UnitOfWork, area_code: str, category: str, now: datetime
@@ -51,10 +61,8 @@ def scan_pair(uow: UnitOfWork, area_code: str, category: str, now: datetime
     rules = cfg.warning_rules.surge
     _lock_pair(session, area_code, category)
     longest = timedelta(hours=max(rules.windows_hours))
-    history = _history(session, cfg.display_tz, area_code, category, now - longest,
-                       rules.history_weeks)
-    prior = _prior(session, cfg.display_tz, category, now - longest, rules.history_weeks,
-                   rules.default_weekly_rate)
+    history = _history(session, area_code, category, now - longest, rules.history_weeks)
+    prior = _prior(session, category, now - longest, rules, cfg.taxonomy.tiers[0])
     best: SurgeFinding | None = None
     for hours in rules.windows_hours:
         start = now - timedelta(hours=hours)
@@ -136,40 +144,41 @@ def _members(session: Session, area_code: str, category: str, start: datetime,
     return sorted(set(created) | set(co))[:MAX_MEMBERS]
 
 
-def hour_of_week(at: datetime, tz: tzinfo) -> int:
-    """0 for Monday 00h (``tz``) ... 167 for Sunday 23h."""
-    local = at.astimezone(tz)
-    return local.weekday() * 24 + local.hour
-
-
-def _history(session: Session, tz: tzinfo, area_code: str, category: str, end: datetime,
+def _history(session: Session, area_code: str, category: str, end: datetime,
              weeks: int) -> SurgeHistory:
-    """The pair's reports per hour of the week over ``weeks`` before ``end``; the weeks
-    count from the area's first order if it is younger."""
-    begin = end - timedelta(weeks=weeks)
+    """The pair's reports (orders and co-reports) per hour of the week over ``weeks``
+    before ``end``; the weeks count from the area's first order if it is younger."""
     first = _area_first_order(session, area_code)
     if first is None or first >= end:
-        return SurgeHistory(weeks=0.0, by_hour_of_week=(0,) * HOURS_PER_WEEK)
-    begin = max(begin, first)
-    counts = [0] * HOURS_PER_WEEK
-    for at in session.scalars(
-            select(WorkOrder.created_at)
-            .where(WorkOrder.area_code == area_code, WorkOrder.category == category,
-                   WorkOrder.created_at >= begin, WorkOrder.created_at < end)):
-        counts[hour_of_week(at, tz)] += 1
-    for at in session.scalars(
-            select(OrderEvent.at).join(WorkOrder, OrderEvent.order_id == WorkOrder.id)
-            .where(OrderEvent.action == REPORT, OrderEvent.actor == CO_REPORTER,
-                   OrderEvent.at >= begin, OrderEvent.at < end,
-                   WorkOrder.area_code == area_code, WorkOrder.category == category)):
-        counts[hour_of_week(at, tz)] += 1
-    return SurgeHistory(weeks=(end - begin) / timedelta(weeks=1), by_hour_of_week=tuple(counts))
+        return history_of((), since=end, until=end)
+    begin = max(end - timedelta(weeks=weeks), first)
+    created = session.scalars(
+        select(WorkOrder.created_at)
+        .where(WorkOrder.area_code == area_code, WorkOrder.category == category,
+               WorkOrder.created_at >= begin, WorkOrder.created_at < end))
+    co_reports = session.scalars(
+        select(OrderEvent.at).join(WorkOrder, OrderEvent.order_id == WorkOrder.id)
+        .where(OrderEvent.action == REPORT, OrderEvent.actor == CO_REPORTER,
+               OrderEvent.at >= begin, OrderEvent.at < end,
+               WorkOrder.area_code == area_code, WorkOrder.category == category))
+    return history_of(chain(created, co_reports), since=begin, until=end)
+
+
+@dataclass(frozen=True)
+class _County:
+    """The county's prior, computed at ``at`` over ``[since, at)``."""
+
+    at: datetime
+    counts: dict[str, int]
+    grids: int
+    weeks: float
+    profile: tuple[float, ...]
 
 
 # process-wide caches, per database: areas' first orders never change; the prior is recomputed
 _cache_lock = threading.Lock()
 _first_orders: dict[tuple[object, str], datetime] = {}
-_priors: dict[object, tuple[datetime, datetime, dict[str, float], tuple[float, ...], int]] = {}
+_priors: dict[object, _County] = {}
 
 
 def _db_key(session: Session) -> object:
@@ -189,52 +198,38 @@ def _area_first_order(session: Session, area_code: str) -> datetime | None:
     return first
 
 
-def _prior(session: Session, tz: tzinfo, category: str, end: datetime, weeks: int,
-           default_rate: float) -> SurgePrior:
+def _prior(session: Session, category: str, end: datetime, rules: SurgeRules,
+           grid_tier: str) -> SurgePrior:
     """The county's per-grid weekly rate of ``category`` and its hour-of-week profile
-    (all categories, smoothed), over ``weeks`` before ``end``; the settings' default
-    rate and a flat profile where the county has no history."""
+    (all categories) over ``history_weeks`` before ``end`` (``domain.surges``
+    ``county_weekly_rate``, ``weekly_profile``); cached for ``PRIOR_TTL``."""
     key = _db_key(session)
-    cached = _priors.get(key)
-    if cached is None or not (cached[0] <= end < cached[0] + PRIOR_TTL):
-        cached = _compute_prior(session, tz, end, weeks)
+    county = _priors.get(key)
+    if county is None or not (county.at <= end < county.at + PRIOR_TTL):
+        county = _compute_county(session, end, rules.history_weeks, grid_tier)
         with _cache_lock:
-            _priors[key] = cached
-    _, _, rates, profile, _ = cached
-    rate = rates.get(category)
-    if not rates:  # the county has no history: the settings' default
-        rate = default_rate
-    return SurgePrior(weekly_rate=rate if rate is not None else 0.0, profile=profile)
+            _priors[key] = county
+    rate = county_weekly_rate(county.counts.get(category, 0), grids=county.grids,
+                              weeks=county.weeks, rules=rules)
+    return SurgePrior(weekly_rate=rate, profile=county.profile)
 
 
-def _compute_prior(session: Session, tz: tzinfo, end: datetime, weeks: int
-                   ) -> tuple[datetime, datetime, dict[str, float], tuple[float, ...], int]:
-    begin = end - timedelta(weeks=weeks)
+def _compute_county(session: Session, end: datetime, weeks: int, grid_tier: str) -> _County:
+    grids = session.scalar(select(func.count()).select_from(Area)
+                           .where(Area.tier == grid_tier)) or 0
     first = session.scalar(select(func.min(WorkOrder.created_at)))
-    grids = session.scalar(select(func.count()).select_from(Area).where(
-        Area.code.in_(select(WorkOrder.area_code).distinct()))) or 1
     if first is None or first >= end:
-        return end, begin, {}, _smooth([0] * HOURS_PER_WEEK), grids
-    begin = max(begin, first)
-    span = max((end - begin) / timedelta(weeks=1), 1 / 7)
-    per_category: dict[str, int] = defaultdict(int)
-    counts = [0] * HOURS_PER_WEEK
+        return _County(at=end, counts={}, grids=grids, weeks=0.0, profile=weekly_profile(()))
+    begin = max(end - timedelta(weeks=weeks), first)
+    counts: dict[str, int] = defaultdict(int)
+    times: list[datetime] = []
     for at, category in session.execute(
             select(WorkOrder.created_at, WorkOrder.category)
             .where(WorkOrder.created_at >= begin, WorkOrder.created_at < end)):
-        per_category[category] += 1
-        counts[hour_of_week(at, tz)] += 1
-    rates = {c: n / span / grids for c, n in per_category.items()}
-    return end, begin, rates, _smooth(counts), grids
-
-
-def _smooth(counts: Iterable[int]) -> tuple[float, ...]:
-    """Shares of the week: each hour averaged with its neighbours, plus one per hour."""
-    c = list(counts)
-    n = len(c)
-    smoothed = [(c[(i - 1) % n] + 2 * c[i] + c[(i + 1) % n]) / 4 + 1.0 for i in range(n)]
-    total = sum(smoothed)
-    return tuple(v / total for v in smoothed)
+        counts[category] += 1
+        times.append(at)
+    return _County(at=end, counts=dict(counts), grids=grids,
+                   weeks=(end - begin) / timedelta(weeks=1), profile=weekly_profile(times))
 
 
 def forget_caches() -> None:

@@ -38,7 +38,7 @@ from ..domain.errors import DomainError
 from .audit_trail import REPORT
 from .common import require_aware
 from .dispute_scan import OPEN, act_on, find_at_risk, open_disputes
-from .surge_scan import CO_REPORTER, forget_caches, hour_of_week, scan_pair
+from .surge_scan import CO_REPORTER, forget_caches, scan_pair
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -163,5 +163,4 @@ def _disputes_to_score(session: Session, start_order: int, last_order: int, star
     return found
 
 
-__all__ = ["FULL_DISPUTE_PASS", "ScanReport", "forget_caches", "hour_of_week",
-           "run_warning_scan"]
+__all__ = ["FULL_DISPUTE_PASS", "ScanReport", "forget_caches", "run_warning_scan"]
