@@ -14,6 +14,7 @@ from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPubli
 #: Events a reporter does not see: queueing, taking back and re-dispatching are internal,
 #: and so are staff's internal notes, priority changes and contact reveals.
 INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue",
+                              "merge",  # other residents' reports merged into this order
                               *STAFF_ONLY_ACTIONS})
 
 
