@@ -41,6 +41,7 @@ def actor_label(actor: str, handlers: dict[int, HandlerView]) -> str:
 
 #: Words of the service's audit notes, as the timeline shows them.
 NOTE_WORDS = {"reassign": "改派", "had_contact": "有联系电话", "no_contact": "未留联系电话",
+              "sham": "疑似假性整改",
               "parent_cancelled": "主工单已撤销"}
 
 
@@ -75,6 +76,10 @@ def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxo
             words.append(f"原为「{name(value)}」")
         elif key == "to":
             words.append(f"改为「{name(value)}」")
+        elif key == "earlier":
+            words.append(f"此前工单：{value.replace(',', '、')}")
+        elif key == "score":
+            words.append(f"风险分：{value}")
         elif key == "parent":
             words.append(f"主工单：{value}")
         elif key == "children":
