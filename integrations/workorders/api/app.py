@@ -42,6 +42,9 @@ from .routers import (
     telegram,
     worklist,
 )
+from .routers.reports import router as weekly_reports_router
+from .routers.warning_links import router as warning_links_router
+from .routers import warnings as warning_routes
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
 
@@ -113,4 +116,7 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
                    metrics, audit, open311, prometheus, health, order_desk, staff, worklist,
                    exports):
         app.include_router(module.router)
+    for extra in (weekly_reports_router, warning_links_router):  # 研判周报, 合并办理
+        app.include_router(extra)
+    app.include_router(warning_routes.router)  # 研判预警
     return app
