@@ -42,9 +42,9 @@ from .routers import (
     telegram,
     worklist,
 )
+from .routers import warnings as warning_routes
 from .routers.reports import router as weekly_reports_router
 from .routers.warning_links import router as warning_links_router
-from .routers import warnings as warning_routes
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
 
