@@ -144,11 +144,13 @@ def find_open_duplicate(
     location_text: str,
     *,
     since: datetime | None = None,
+    reporter_ref: str | None = None,
 ) -> OrderView | None:
     """The oldest order being handled with the same category, grid and place, if any.
 
     Places match after ``place_key`` (so "3号楼 ", "3号楼" and "3号楼门口" are one).
-    ``since`` limits the search to orders created from then on.
+    ``since`` limits the search to orders created from then on; ``reporter_ref`` to
+    that resident's own orders (a dispute's further message goes to their order).
     """
     key = place_key(location_text)
     if not key:
@@ -164,6 +166,8 @@ def find_open_duplicate(
     )
     if since is not None:
         stmt = stmt.where(WorkOrder.created_at >= since)
+    if reporter_ref is not None:
+        stmt = stmt.where(WorkOrder.reporter_ref == reporter_ref)
     with uow.read_only():
         for order in uow.session.scalars(stmt):
             if place_key(order.location_text) == key:

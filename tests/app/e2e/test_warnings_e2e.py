@@ -7,7 +7,8 @@ Telegram channel against the Bot API emulator):
 2. a resident reports the broken street light a week after it was resolved, in
    other words (三号楼 vs 3号楼门口) → a repeat warning (重复诉求) naming the earlier
    order, and the new order starts at the township tier;
-3. a neighbour dispute whose second message threatens violence (跟他拼了) → a
+3. a neighbour dispute whose second message threatens violence (跟他拼了) → the bot
+   asks whether it is the same matter and adds it to the resident's order → a
    dispute-at-risk warning (矛盾激化风险) that reaches the dispatcher's Telegram chat.
 
 Everything is reported first, then each warning is polled for with a deadline,
@@ -193,7 +194,7 @@ class Reported:
     light_resolver: str = ""
     new_light: str = ""
     light_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    dispute_orders: list[str] = field(default_factory=list)
+    dispute: str = ""
     dispute_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -247,10 +248,12 @@ def reported(stack: Stack, dispatcher_chat: int) -> Reported:
     seen.light_at = report(stack, sender, text)
     seen.new_light = newest_order(stack, sender)["number"]
 
-    # 3. the dispute, then the threat in the resident's second message
+    # 3. the dispute, then the threat in the resident's second message: the bot takes it
+    # as a report, asks whether it is the same matter (yes) and adds it to the order
     report(stack, DISPUTE_SENDER, DISPUTE_FIRST, place=DISPUTE_PLACE)
     seen.dispute_at = report(stack, DISPUTE_SENDER, DISPUTE_THREAT, place=DISPUTE_PLACE)
-    seen.dispute_orders = [o["number"] for o in orders_for(stack.database_url, DISPUTE_SENDER)]
+    [dispute] = orders_for(stack.database_url, DISPUTE_SENDER)
+    seen.dispute = dispute["number"]
     return seen
 
 
@@ -323,8 +326,7 @@ def test_the_same_light_a_week_after_it_was_resolved_is_a_repeat(stack, reported
 
 def test_a_threat_in_the_second_message_warns_the_dispatcher_in_telegram(
         stack, emu, reported, dispatcher_chat):
-    risk = wait_warnings(stack, "dispute_risk",
-                         lambda i: i["order_number"] in reported.dispute_orders)
+    risk = wait_warnings(stack, "dispute_risk", lambda i: i["order_number"] == reported.dispute)
     seconds_to(risk, reported.dispute_at, "dispute at risk (from the threat)")
     assert risk["category"] == "dispute.neighbor"
     assert "跟他拼了" in risk["explanation"]
