@@ -242,3 +242,21 @@ def test_link_refusals(any_world):
     with pytest.raises(InvalidInput):
         link_surge(w.uow(), surge_warning(w, disputes, category="dispute.neighbor"),
                    actor="staff:d", now=w.clock, area_codes=None)
+
+
+def test_reports_joining_the_surge_later_are_linked_under_the_same_parent(burst):
+    w, worker, (first, second, third) = burst
+    warning_id = surge_warning(w, [first, second])
+    link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None)
+    with w.db.session() as s:  # the scan adds the third report to the surge
+        s.add(WarningOrder(warning_id=warning_id, order_id=w.row(third).id, role="member",
+                           added_at=w.clock))
+        s.commit()
+    with pytest.raises(Conflict):  # another parent than the one it has
+        link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None,
+                   parent_number=third)
+    link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None)
+    assert w.row(third).parent_id == w.row(first).id
+    assert w.events(first)[-1].note == f"children:{third}"
+    links = surge_links(w.uow(), warning_id, area_codes=None)
+    assert (links.parent_number, [c.number for c in links.children]) == (first, [second, third])
