@@ -18,8 +18,10 @@ from integrations.workorders.service import (
     accept,
     answer_satisfaction,
     cancel_by_staff,
+    get_order,
     progress,
     reassign,
+    resident_view,
     resolve,
     run_time_limits,
     verify_audit,
@@ -130,6 +132,10 @@ def test_the_parents_progress_reaches_every_resident_once(burst):
     assert child_msg.payload["chat_id"] == "802" and child_msg.channel == "telegram"
     assert child_msg.payload["parent_number"] == first
     assert resident_rows(w, "web:803")[-1].channel in ("log", "webhook")
+    # asked about their own order, a child's resident is shown the parent's progress
+    mine = resident_view(w.uow(), get_order(w.uow(), second))
+    assert (mine.number, mine.label, mine.handler_role, mine.latest_note) == (
+        second, "处理中", "网格员", "已关闸抢修")
 
 
 def test_linked_children_are_not_dispatched_queued_or_marked_overdue(burst):
