@@ -60,6 +60,7 @@ window itself are the observation, not the baseline).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -140,13 +141,17 @@ def _baseline(weeks: float, counts: tuple[int, ...], prior_rate: float, prior_we
     return _Baseline(a + float(capped.sum()), prior_weeks + weeks, profile)
 
 
-def window_share(window_start: datetime, window_end: datetime, profile: tuple[float, ...]) -> float:
-    """The share of a week's reports ``profile`` expects between the two times."""
+def _check_window(window_start: datetime, window_end: datetime) -> None:
     for at, name in ((window_start, "window_start"), (window_end, "window_end")):
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"{name} must be timezone-aware")
     if window_end <= window_start:
         raise ValueError("a window must end after it starts")
+
+
+def window_share(window_start: datetime, window_end: datetime, profile: tuple[float, ...]) -> float:
+    """The share of a week's reports ``profile`` expects between the two times."""
+    _check_window(window_start, window_end)
     start = window_start.astimezone(CHINA)
     end = window_end.astimezone(CHINA)
     monday = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0,
@@ -165,13 +170,16 @@ def window_share(window_start: datetime, window_end: datetime, profile: tuple[fl
 def test_window(observed: int, window_start: datetime, window_end: datetime,
                 history: SurgeHistory, prior: SurgePrior, rules: SurgeRules) -> SurgeFinding | None:
     """A finding when ``observed`` reports in the window are a surge, else None (see the module)."""
+    _check_window(window_start, window_end)
+    if observed < rules.min_count:
+        return None
     profile = _profile(tuple(prior.profile))
     prior_rate = prior.weekly_rate if prior.weekly_rate > 0 else rules.default_weekly_rate
     baseline = _baseline(float(history.weeks), tuple(history.by_hour_of_week),
                          max(prior_rate, RATE_FLOOR), rules.prior_weeks, profile)
     share = window_share(window_start, window_end, profile)
     expected = baseline.weekly_rate * share
-    if observed < rules.min_count or observed <= expected:
+    if observed <= expected:
         return None
     p_value = float(stats.nbinom.sf(observed - 1, baseline.shape,
                                     baseline.weeks / (baseline.weeks + share)))
@@ -182,6 +190,56 @@ def test_window(observed: int, window_start: datetime, window_end: datetime,
         window_hours=(window_end - window_start).total_seconds() / 3600,
         usual_per_day=baseline.weekly_rate / 7,
         level=Level.URGENT if observed >= rules.urgent_count else Level.WARNING)
+
+
+def hour_of_week(at: datetime) -> int:
+    """The hour-of-week cell of a time: 0 is Monday 00:00-00:59 China time, 167 Sunday 23h."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("times must be timezone-aware")
+    local = at.astimezone(CHINA)
+    return local.weekday() * 24 + local.hour
+
+
+def history_of(times: Iterable[datetime], *, since: datetime, until: datetime) -> SurgeHistory:
+    """An area x category's history from its report times in ``[since, until)`` (pass
+    ``until`` = the window's start, and ``since`` no earlier than ``history_weeks`` before)."""
+    if until < since:
+        raise ValueError("a history must end after it starts")
+    counts = [0] * HOURS_PER_WEEK
+    for at in times:
+        if since <= at < until:
+            counts[hour_of_week(at)] += 1
+    return SurgeHistory(weeks=(until - since) / timedelta(weeks=1), by_hour_of_week=tuple(counts))
+
+
+def weekly_profile(times: Iterable[datetime]) -> tuple[float, ...]:
+    """``SurgePrior.profile`` from report times (county-wide; all categories is best).
+
+    Half the weight is the hour-of-week counts smoothed over the neighbouring
+    hours (1/4, 1/2, 1/4), half the hour-of-day counts spread over the seven
+    days: sparse data still gives a usable shape. No times: a flat week.
+    """
+    week = [0.0] * HOURS_PER_WEEK
+    for at in times:
+        week[hour_of_week(at)] += 1
+    total = sum(week)
+    if total == 0:
+        return (1.0 / HOURS_PER_WEEK,) * HOURS_PER_WEEK
+    smooth = [(week[h - 1] + 2 * week[h] + week[(h + 1) % HOURS_PER_WEEK]) / 4
+              for h in range(HOURS_PER_WEEK)]
+    by_hour = [sum(week[d * 24 + h] for d in range(7)) / 7 for h in range(24)]
+    shares = [0.5 * smooth[h] / total + 0.5 * by_hour[h % 24] / total
+              for h in range(HOURS_PER_WEEK)]
+    scale = sum(shares)
+    return tuple(x / scale for x in shares)
+
+
+def county_weekly_rate(count: int, *, grids: int, weeks: float, rules: SurgeRules) -> float:
+    """``SurgePrior.weekly_rate``: the county's reports of a category per grid per week, or
+    the settings' default when the county has no history yet (no weeks or no grids)."""
+    if grids <= 0 or weeks <= 0:
+        return rules.default_weekly_rate
+    return count / grids / weeks
 
 
 # not a test, whatever its name: keep pytest from collecting it where it is imported

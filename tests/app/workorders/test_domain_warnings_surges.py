@@ -12,7 +12,11 @@ from integrations.workorders.domain.surges import (
     SurgeFinding,
     SurgeHistory,
     SurgePrior,
+    county_weekly_rate,
     explain_surge,
+    history_of,
+    hour_of_week,
+    weekly_profile,
     window_share,
 )
 from integrations.workorders.domain.warning_rules import SurgeRules
@@ -202,3 +206,26 @@ def test_the_explanation_is_one_short_sentence():
         "红星村 动物伤人 近30分钟3件（平时每月约2件）"
     assert explain_surge(finding(3, 1, 0.001), area_name="红星村", category_name="动物伤人") == \
         "红星村 动物伤人 近1小时3件（平时几乎没有）"
+
+
+def test_building_the_history_and_the_prior_from_report_times():
+    assert hour_of_week(MONDAY) == 0
+    assert hour_of_week(datetime(2026, 3, 1, 16, 30, tzinfo=UTC)) == 0  # Monday 00:30 China
+    assert hour_of_week(MONDAY - timedelta(minutes=1)) == 167
+    with pytest.raises(ValueError, match="timezone-aware"):
+        hour_of_week(datetime(2026, 3, 2))
+    since, until = MONDAY - timedelta(weeks=2), MONDAY
+    times = [MONDAY - timedelta(days=1, hours=14),  # Saturday 10h
+             MONDAY - timedelta(days=8, hours=14),  # Saturday 10h the week before
+             MONDAY + timedelta(hours=1),  # in the window, not the history
+             since - timedelta(hours=1)]  # before the history
+    hist = history_of(times, since=since, until=until)
+    assert hist.weeks == 2 and sum(hist.by_hour_of_week) == 2
+    assert hist.by_hour_of_week[5 * 24 + 10] == 2
+    profile = weekly_profile(times)
+    assert sum(profile) == pytest.approx(1.0) and len(profile) == 168
+    assert profile[5 * 24 + 10] == max(profile)  # Saturday 10h, where most reports were
+    assert profile[2 * 24 + 10] > profile[2 * 24 + 3] == 0  # 10h on other days, a little
+    assert weekly_profile([]) == tuple([1 / 168] * 168)
+    assert county_weekly_rate(48, grids=12, weeks=2, rules=RULES) == 2.0
+    assert county_weekly_rate(0, grids=12, weeks=0, rules=RULES) == RULES.default_weekly_rate
