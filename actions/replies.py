@@ -114,6 +114,12 @@ def ask_same_matter(number: str, label: str) -> str:
             "您说的是同一件事吗？")
 
 
+def ask_same_own_matter(number: str, label: str) -> str:
+    """The resident reported this dispute here before and it is still open."""
+    return (f"您之前反映过这里的同类问题（工单 {number}，{label}）。"
+            "这次说的是同一件事吗？是的话我补充到原工单。")
+
+
 def when(value: str | None, now: datetime | None = None) -> str | None:
     """An ISO time from the service as "今天18:00" / "明天9:30" / "11月24日18:00"."""
     if not value:

@@ -26,6 +26,7 @@ from .conversation import (
     channel_carries_answers,
     is_phone_caller,
     opened_by_latest_message,
+    reporter_ref,
     said,
 )
 from .forms import FormWithSideSlots
@@ -78,6 +79,18 @@ def with_community(location: str | None, community: str) -> str:
     if community in location or location in community:
         return community if len(community) > len(location) else location
     return f"{community}{location}"
+
+
+#: kinds whose new report may be the same matter as an open order: an incident anyone
+#: reported, a dispute the same resident reported (a further message about it, such as a
+#: threat, then reaches that order, where the dispute-risk scan reads it)
+SAME_MATTER_KINDS = ("incident", "dispute")
+
+
+def own_only(tracker: Tracker, category: str) -> str | None:
+    """Whose orders a same-matter lookup may find: for a dispute only this resident's
+    (never tell anyone that a dispute at their place was reported), else anyone's."""
+    return reporter_ref(tracker) if kind_of(category) == "dispute" else None
 
 
 class ValidateReportForm(FormWithSideSlots):
@@ -260,13 +273,15 @@ class ValidateReportForm(FormWithSideSlots):
         return changes
 
     async def _duplicate(self, tracker: Tracker) -> dict[str, Any]:
-        """An open order of the same incident at the same place, if the service knows one."""
+        """An open order of the same incident at the same place, or the resident's own
+        open order of the same dispute there, if the service knows one."""
         category, area = tracker.get_slot("category"), tracker.get_slot("area_code")
         location = tracker.get_slot("location")
-        if not (category and area and location) or kind_of(category) != "incident":
+        if not (category and area and location) or kind_of(category) not in SAME_MATTER_KINDS:
             return {}
         try:
-            existing = await client().find_duplicate(category, area, location)
+            existing = await client().find_duplicate(category, area, location,
+                                                     own_only(tracker, category))
         except WorkOrderServiceError as error:
             logger.warning("duplicate check failed: %s", error)
             return {}
@@ -390,15 +405,17 @@ class AskSameMatter(Action):
 
     async def run(self, dispatcher, tracker, domain):
         number = tracker.get_slot("duplicate_number")
+        category = tracker.get_slot("category") or ""
+        own = own_only(tracker, category)
         label = "正在办理"
         try:
             existing = await client().find_duplicate(
-                tracker.get_slot("category"), tracker.get_slot("area_code"),
-                tracker.get_slot("location"))
+                category, tracker.get_slot("area_code"), tracker.get_slot("location"), own)
             if existing and existing.get("number") == number:
                 label = existing.get("label") or label
         except WorkOrderServiceError as error:
             logger.warning("duplicate lookup failed: %s", error)
-        dispatcher.utter_message(text=replies.ask_same_matter(number, label),
+        ask = replies.ask_same_own_matter if own else replies.ask_same_matter
+        dispatcher.utter_message(text=ask(number, label),
                                  buttons=replies.buttons(replies.SAME_MATTER_BUTTONS))
         return []

@@ -97,9 +97,14 @@ class WorkOrderClient:
         return await self._call("GET", f"/api/v1/orders/{number}/history",
                                 params={"reporter_ref": reporter_ref})
 
-    async def find_duplicate(self, category: str, area_code: str, location: str) -> dict | None:
-        return await self._call("GET", "/api/v1/orders/duplicate", params={
-            "category": category, "area_code": area_code, "location": location})
+    async def find_duplicate(self, category: str, area_code: str, location: str,
+                             reporter_ref: str | None = None) -> dict | None:
+        """An open order of the same matter at the place; for a dispute only this
+        resident's own (``reporter_ref``), never someone else's."""
+        params = {"category": category, "area_code": area_code, "location": location}
+        if reporter_ref:
+            params["reporter_ref"] = reporter_ref
+        return await self._call("GET", "/api/v1/orders/duplicate", params=params)
 
     async def attach(self, number: str, reporter_ref: str, description: str) -> dict:
         return await self._post(f"/api/v1/orders/{number}/attach",

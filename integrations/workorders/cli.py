@@ -83,6 +83,7 @@ from .service.retention import RetentionReport, run_retention
 from .service.staff import STAFF_ROLES
 from .service.views import SATISFACTION_LABELS
 from .service.warning_scan import ScanReport, run_warning_scan
+from .service.weekly_reports import run_weekly_reports
 from .settings import Settings, load_settings
 
 log = logging.getLogger("integrations.workorders.cli")
@@ -548,6 +549,7 @@ def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _St
         try:
             _log_report(run_time_limits(app.uow, utc_now()))
             _scan_warnings(app)
+            _weekly_reports(app)
             if time.monotonic() >= retention_due:
                 _retention(app, settings, trackers)
                 retention_due = time.monotonic() + RETENTION_EVERY_S
@@ -573,6 +575,19 @@ def _scan_warnings(app: App) -> ScanReport:
                 len(report.moved), f" ({', '.join(report.moved[:10])})" if report.moved else "",
                 report.failed)
     return report
+
+
+def _weekly_reports(app: App) -> list[str]:
+    """The Monday 研判 reports (built and delivered once; nothing to do most of the time);
+    a failure is logged and never stops the sweeper's time limits."""
+    try:
+        done = run_weekly_reports(app.uow, utc_now())
+    except Exception:  # noqa: BLE001 (the time limits go on; the error is in the log)
+        log.exception("weekly reports failed")
+        return []
+    if done:
+        log.info("weekly reports delivered: %s", ", ".join(done))
+    return done
 
 
 def cmd_scan_warnings(args: argparse.Namespace, settings: Settings) -> int:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     #: Where phone callers' status changes go (an SMS or outbound-call gateway); None logs them.
     voice_webhook_url: str | None = None
     voice_webhook_secret: str | None = Field(default=None, repr=False)
+    #: Where the weekly 研判 reports are posted (the ``reports`` channel); None logs them.
+    reports_webhook_url: str | None = None
+    reports_webhook_secret: str | None = Field(default=None, repr=False)
     api_port: int = Field(default=8000, gt=0, lt=65536)
     #: Largest photo a channel may upload (``POST /api/v1/attachments``; 413 above).
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, gt=0)

@@ -19,7 +19,7 @@ from actions.answers import THIS_PHONE
 from actions.cancel import ActionCancelOrder, ValidateCancelForm
 from actions.greet import ActionGreet
 from actions.handoff import ActionFallback, ActionHandoff
-from actions.report_form import ValidateReportForm
+from actions.report_form import AskSameMatter, ValidateReportForm
 from actions.report_start import ActionStartReport
 from actions.report_submit import ActionSubmitReport
 from actions.satisfaction import ActionSubmitSatisfaction, ValidateSatisfactionForm
@@ -243,6 +243,40 @@ def test_the_same_matter_is_attached_to_the_existing_order(service):
         slots=filled_report(location=place, duplicate_number=existing, same_matter=True)))
     assert existing in texts[0]
     assert latest_order(service, second) is None  # no second order was opened
+
+
+def test_a_further_message_about_ones_own_dispute_goes_to_that_order(service):
+    """A resident who reports their open dispute again (a threat, say) is asked whether it
+    is the same matter and it is added to their order, where the dispute-risk scan reads
+    it; a neighbour reporting a dispute at the same place learns nothing of it."""
+    who = sender("dispute-own")
+    place = f"幸福里小区{uuid.uuid4().hex[:4]}号楼"
+    dispute = {"category": "dispute.neighbor", "location": place,
+               "description": "对门邻居老是把杂物堆在楼道里"}
+    run(service, ActionSubmitReport(), tracker(who, message("对", "affirm"),
+                                               slots=filled_report(**dispute)))
+    existing = latest_order(service, who)["number"]
+    threat = {**dispute, "description": "他再堵我就跟他拼了"}
+    state = tracker(who, message("对", "affirm"), slots=filled_report(**threat, confirmed=None),
+                    requested="confirmed", form="report_form")
+    _, slots = run(service, ValidateReportForm(), state)
+    assert slots["duplicate_number"] == existing
+    texts, _ = run(service, AskSameMatter(), tracker(
+        who, message("对", "affirm"), slots=filled_report(**threat, duplicate_number=existing)))
+    assert "您之前反映过" in texts[0] and existing in texts[0]
+    texts, _ = run(service, ActionSubmitReport(), tracker(
+        who, message("是的", "affirm"),
+        slots=filled_report(**threat, duplicate_number=existing, same_matter=True)))
+    assert existing in texts[0]
+    status, events = service.call("GET", f"/api/v1/orders/{existing}/history", service.supervisor)
+    assert status == 200
+    assert [(e["action"], e["note"]) for e in events][-1] == ("report", "他再堵我就跟他拼了")
+
+    neighbour = sender("dispute-neighbour")
+    state = tracker(neighbour, message("对", "affirm"), slots=filled_report(**threat, confirmed=None),
+                    requested="confirmed", form="report_form")
+    _, slots = run(service, ValidateReportForm(), state)
+    assert slots.get("duplicate_number") is None and slots["confirmed"] is True
 
 
 def test_when_the_service_is_down_the_report_is_kept_and_retry_sends_it_once(service):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -124,6 +125,13 @@ def resident_view(uow: UnitOfWork, order: OrderView, *, new: bool = False) -> Re
     those knowing the reporter reads them), None if there is none. ``new``:
     the order was just created, so it has no notes (nothing is read).
     """
+    if order.parent_number is not None and order.status == Status.PENDING.value:
+        # linked under a parent (合并办理): the reporter follows the parent's progress
+        parent = resident_view(uow, get_order(uow, order.parent_number), new=new)
+        own = order.for_resident()
+        return replace(own, label=parent.label, tier=parent.tier,
+                       handler_role=parent.handler_role, accept_by=parent.accept_by,
+                       resolve_by=parent.resolve_by, latest_note=parent.latest_note)
     taxonomy = uow.config.taxonomy
     role = None
     if order.assignee_id is not None:
@@ -144,11 +152,13 @@ def find_open_duplicate(
     location_text: str,
     *,
     since: datetime | None = None,
+    reporter_ref: str | None = None,
 ) -> OrderView | None:
     """The oldest order being handled with the same category, grid and place, if any.
 
     Places match after ``place_key`` (so "3号楼 ", "3号楼" and "3号楼门口" are one).
-    ``since`` limits the search to orders created from then on.
+    ``since`` limits the search to orders created from then on; ``reporter_ref`` to
+    that resident's own orders (a dispute's further message goes to their order).
     """
     key = place_key(location_text)
     if not key:
@@ -164,6 +174,8 @@ def find_open_duplicate(
     )
     if since is not None:
         stmt = stmt.where(WorkOrder.created_at >= since)
+    if reporter_ref is not None:
+        stmt = stmt.where(WorkOrder.reporter_ref == reporter_ref)
     with uow.read_only():
         for order in uow.session.scalars(stmt):
             if place_key(order.location_text) == key:

@@ -157,6 +157,19 @@ def test_duplicates_are_found_for_incidents_but_never_for_disputes(api):
     assert api.get("actions", "/api/v1/orders/duplicate", params=params).status_code == 422
 
 
+def test_a_dispute_is_found_again_only_by_the_resident_who_reported_it(api):
+    """A resident's further message about their own open dispute goes to that order
+    (where the dispute-risk scan reads it); nobody else learns of the dispute."""
+    dispute = api.report(reporter_ref="tg:2", location_text="幸福里3号楼")["number"]
+    params = {"category": "dispute.neighbor", "area_code": "grid:qy-dz-01",
+              "location": "幸福里 3号楼", "reporter_ref": "tg:2"}
+    assert api.get("actions", "/api/v1/orders/duplicate", params=params).json()["number"] == dispute
+    params["reporter_ref"] = "tg:3"  # the neighbour
+    assert api.get("actions", "/api/v1/orders/duplicate", params=params).json() is None
+    del params["reporter_ref"]
+    assert api.get("actions", "/api/v1/orders/duplicate", params=params).json() is None
+
+
 def test_history_for_staff_and_for_the_resident(any_api):
     api = any_api
     number = api.report(reporter_ref="tg:1")["number"]

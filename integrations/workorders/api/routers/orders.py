@@ -190,9 +190,11 @@ def latest_order(
 @router.get(
     "/duplicate", response_model=OrderSummaryPublic | None,
     summary="An open order of the same incident at the same place (null if none)",
-    description="Disputes and requests never match: telling someone that a dispute about "
-    "them or their place was already reported would point at the reporter, and a request "
-    "(a question, suggestion or complaint) is one resident's own, answered to them alone.",
+    description="Disputes and requests match only the same resident's own order "
+    "(``reporter_ref``; without it, never): telling someone that a dispute about them or "
+    "their place was already reported would point at the reporter, and a request (a "
+    "question, suggestion or complaint) is one resident's own, answered to them alone. "
+    "A resident's further message about their own dispute goes to that order.",
 )
 def duplicate_order(
     uow: UowDep,
@@ -200,10 +202,14 @@ def duplicate_order(
     category: Annotated[str, Query(max_length=64)],
     area_code: Annotated[str, Query(max_length=64)],
     location: Annotated[str, Query(min_length=1, max_length=200)],
+    reporter_ref: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> OrderSummaryPublic | None:
+    own = None
     if uow.config.taxonomy.category(category).kind in PERSONAL_KINDS:
-        return None
-    view = find_open_duplicate(uow, category, area_code, location)
+        if reporter_ref is None:
+            return None
+        own = reporter_ref
+    view = find_open_duplicate(uow, category, area_code, location, reporter_ref=own)
     return None if view is None else OrderSummaryPublic.from_view(view)
 
 

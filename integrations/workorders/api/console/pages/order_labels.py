@@ -41,7 +41,8 @@ def actor_label(actor: str, handlers: dict[int, HandlerView]) -> str:
 
 #: Words of the service's audit notes, as the timeline shows them.
 NOTE_WORDS = {"reassign": "改派", "had_contact": "有联系电话", "no_contact": "未留联系电话",
-              "sham": "疑似假性整改", "risk": "矛盾激化风险"}
+              "sham": "疑似假性整改", "risk": "矛盾激化风险",
+              "parent_cancelled": "主工单已撤销"}
 
 
 def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxonomy) -> str:
@@ -79,6 +80,10 @@ def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxo
             words.append(f"此前工单：{value.replace(',', '、')}")
         elif key == "score":
             words.append(f"风险分：{value}")
+        elif key == "parent":
+            words.append(f"主工单：{value}")
+        elif key == "children":
+            words.append(f"合并工单：{value.replace(',', '、')}")
         elif key == "attachment":
             words.append("照片")
         elif key in ("accept_by", "resolve_by"):
