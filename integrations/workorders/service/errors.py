@@ -95,4 +95,5 @@ _WHAT_ZH = {
     "staff user": "工作人员账号",
     "callback request": "回拨请求",
     "attachment": "照片",
+    "warning": "预警",
 }
