@@ -17,7 +17,7 @@ from typing import Any, Protocol
 __all__ = ["CHANNELS", "Delivery", "DeliveryError", "PermanentError", "Sender", "TransientError"]
 
 # The outbox's channels (OutboxMessage.channel).
-CHANNELS = ("telegram", "voice", "webhook", "log")
+CHANNELS = ("telegram", "voice", "webhook", "log", "reports")  # reports: weekly 研判 reports
 
 
 class DeliveryError(Exception):

@@ -321,7 +321,7 @@ def test_registry_routes_by_channel_with_fallback():
     registry = SenderRegistry({"webhook": hook}, fallback=log_sender)
     assert registry.sender_for("webhook") is hook
     assert registry.sender_for("telegram") is log_sender  # no Telegram sender yet
-    assert registry.unserved() == ["telegram", "voice", "log"]
+    assert registry.unserved() == ["telegram", "voice", "log", "reports"]
     with pytest.raises(PermanentError):
         SenderRegistry({"webhook": hook}).sender_for("telegram")
 

@@ -53,6 +53,9 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     RECLASSIFY = "reclassify"
     WITHDRAW = "withdraw"
+    LINK = "link"
+    UNLINK = "unlink"
+    RESOLVE_LINKED = "resolve_linked"
 
     @property
     def label(self) -> str:
@@ -100,6 +103,17 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType({
     (_S.ASSIGNED, _A.WITHDRAW): _S.CANCELLED,
     (_S.ACCEPTED, _A.WITHDRAW): _S.CANCELLED,
     (_S.IN_PROGRESS, _A.WITHDRAW): _S.CANCELLED,
+    # 合并: a surge's report goes under a parent order (``parent_id``) and waits as
+    # pending (never dispatched, queued or marked overdue on its own) until the parent
+    # is resolved (resolved with it, then 回访 as usual) or cancelled (released, dispatched)
+    (_S.NEW, _A.LINK): _S.PENDING,
+    (_S.PENDING, _A.LINK): _S.PENDING,
+    (_S.REOPENED, _A.LINK): _S.PENDING,
+    (_S.ASSIGNED, _A.LINK): _S.PENDING,
+    (_S.ACCEPTED, _A.LINK): _S.PENDING,
+    (_S.IN_PROGRESS, _A.LINK): _S.PENDING,
+    (_S.PENDING, _A.RESOLVE_LINKED): _S.RESOLVED,
+    (_S.PENDING, _A.UNLINK): _S.PENDING,
 })
 
 #: Statuses that count toward a handler's load.
@@ -156,6 +170,9 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
     _A.ARCHIVE: "归档",
     _A.RECLASSIFY: "重新分类",
     _A.WITHDRAW: "工作人员撤销",
+    _A.LINK: "并入主工单",
+    _A.UNLINK: "解除合并",
+    _A.RESOLVE_LINKED: "随主工单办结",
 })
 
 

@@ -137,6 +137,12 @@ def build_registry(
             settings.voice_webhook_url, settings.voice_webhook_secret or "", client,
             Vault(settings.secret_key, old_keys=settings.old_keys), timeout=0.8 * send_timeout_s,
         ))
+    if settings.reports_webhook_url:
+        # the weekly 研判 reports (the ``reports`` channel), signed like the residents' webhook
+        registry.register("reports", WebhookSender(
+            settings.reports_webhook_url, settings.reports_webhook_secret or "", client,
+            timeout=0.8 * send_timeout_s,
+        ))
     for channel in registry.unserved(CHANNELS):
         log.warning(
             "channel %r has no sender configured: its messages are written to the log "
@@ -239,6 +245,13 @@ def main(
         print(
             "invalid settings: WORKORDERS_VOICE_WEBHOOK_URL is set but "
             "WORKORDERS_VOICE_WEBHOOK_SECRET is not (the SMS/callback gateway's posts are signed)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.reports_webhook_url and not settings.reports_webhook_secret:
+        print(
+            "invalid settings: WORKORDERS_REPORTS_WEBHOOK_URL is set but "
+            "WORKORDERS_REPORTS_WEBHOOK_SECRET is not (the weekly reports' posts are signed)",
             file=sys.stderr,
         )
         return 2

@@ -19,6 +19,7 @@ from .audit_trail import record, transition
 from .common import MAX_NOTE, category_label, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed
 from .errors import Conflict
+from .linking import release_children
 from .orders import CONTACT_CONTEXT
 from .uow import UnitOfWork
 from .views import OrderView
@@ -188,6 +189,7 @@ def cancel_by_staff(
         outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="cancelled",
                            text=messages.cancelled_by_staff(order.number, why),
                            fields={"reason": why})
+        release_children(uow, order, now=now)  # orders merged into it are handled on their own
         view = order_view(order, cfg.taxonomy)
         uow.commit()
     if held:

@@ -35,6 +35,7 @@ from ..domain.lifecycle import Action, Status, allowed_actions
 from ..domain.taxonomy import Priority
 from . import outbox
 from .audit_trail import transition
+from .linked import NOT_LINKED, is_linked
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ def dispatch(
     """
     session, cfg = uow.session, uow.config
     taxonomy = cfg.taxonomy
+    if is_linked(order):  # waits under its parent order (合并办理): never placed on its own
+        return DispatchOutcome(handler_id=None, tier=order.tier)
     if area_by_tier is None:
         area_by_tier = store.area_chain_cached(session, order.area_code)
     tiers = taxonomy.tiers[taxonomy.tiers.index(order.tier):]
@@ -178,7 +181,7 @@ def dispatch_queued(uow: UnitOfWork, now: datetime, *, limit: int = 200) -> list
                 WorkOrder.id, WorkOrder.kind, WorkOrder.category, WorkOrder.priority,
                 WorkOrder.area_code, WorkOrder.tier,
             )
-            .where(WorkOrder.status == Status.PENDING.value)
+            .where(WorkOrder.status == Status.PENDING.value, NOT_LINKED)
             .order_by(
                 case((WorkOrder.priority == "urgent", 0), else_=1),
                 WorkOrder.created_at,

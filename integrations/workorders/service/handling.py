@@ -12,6 +12,7 @@ from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed, dispatch
 from .errors import Forbidden, InvalidInput
+from .linking import resolve_children
 from .uow import UnitOfWork
 from .views import OrderView
 
@@ -128,6 +129,7 @@ def resolve(
             answer=text if answered else None,
             text=messages.resolved_with_note(order.number, text) if text and not answered
             else None)
+        resolve_children(uow, order, note=text, now=now)  # orders merged into it (合并办理)
         view = order_view(order, uow.config.taxonomy)
         uow.commit()
     after_capacity_freed(uow, now)

@@ -79,6 +79,10 @@ def withdrawn_by_staff(number: str) -> str:
     return f"工单 {number} 已由工作人员撤销，您无需继续处理。"
 
 
+def withdrawn_linked(number: str, parent_number: str) -> str:
+    return f"工单 {number} 已并入工单 {parent_number} 合并办理，您无需继续处理。"
+
+
 def made_urgent(number: str, category_name: str, location: str, accept_by: str | None) -> str:
     """The assignee's order became urgent (``accept_by`` as ``clock`` writes it, if not accepted)."""
     tail = f"请在{accept_by}前签收并尽快处理。" if accept_by else "请尽快处理。"
@@ -161,6 +165,8 @@ RESIDENT_EVENTS: dict[str, Status] = {
     "cancelled": Status.CANCELLED,
     "escalated": Status.PENDING,
     "reclassified": Status.PENDING,
+    "linked": Status.PENDING,
+    "unlinked": Status.PENDING,
 }
 
 
@@ -218,6 +224,17 @@ def resolved_with_note(number: str, note: str) -> str:
     label = RESIDENT_LABELS[Status.RESOLVED]
     return (f"您反映的工单 {number} {label}，处理结果：{_sentence(note)}"
             f"{_satisfaction_question('处理结果')}")
+
+
+def linked(number: str, parent_number: str) -> str:
+    """The resident's report was merged with another order about the same matter (合并办理)."""
+    return (f"您反映的工单 {number} 与工单 {parent_number} 是同一事项，已合并办理，"
+            "后续进展会及时告知您。")
+
+
+def unlinked(number: str) -> str:
+    """The order it was merged with was cancelled: this one is handled on its own again."""
+    return f"您反映的工单 {number} 将单独办理，我们会尽快安排人员处理。"
 
 
 def reclassified(number: str, category_name: str, handled_by: str) -> str:

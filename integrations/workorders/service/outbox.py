@@ -30,6 +30,7 @@ from ..domain.lifecycle import Status
 from . import messages
 from .common import category_label
 from .config import ServiceConfig
+from .linked import linked_children
 from .views import SATISFACTION_LABELS
 
 TOPIC_ASSIGNED = "order.assigned"
@@ -43,6 +44,7 @@ TOPIC_OVERDUE = "order.overdue"
 TOPIC_REMINDER = "order.reminder"
 TOPIC_CALLBACK = "callback.requested"
 TOPIC_PRIORITY = "order.priority"
+TOPIC_WARNING = "warning.raised"
 #: Associated data of a phone caller's number in a ``voice`` row's payload (``phone_enc``).
 PHONE_CONTEXT = "outbox_messages.payload.phone_enc"
 
@@ -249,11 +251,45 @@ def to_resident(
         payload["options"] = [
             {"code": code, "label": label} for code, label in SATISFACTION_LABELS.items()
         ]
-    return add(
+    message = add(
         session, order=order, seq=seq, recipient_kind="resident",
         recipient_ref=order.reporter_ref, channel=channel, topic=TOPIC_STATUS,
         payload=payload, now=now,
     )
+    if event not in NOT_PASSED_TO_LINKED:
+        _to_linked_residents(session, cfg, order, payload, seq=seq, now=now)
+    return message
+
+
+#: A parent's events its linked children's residents are not told as such: a child is
+#: resolved with its parent (its own ``resolved`` notice), released when it is cancelled.
+NOT_PASSED_TO_LINKED = frozenset({"resolved", "cancelled"})
+
+
+def _to_linked_residents(
+    session: Session, cfg: ServiceConfig, parent: WorkOrder, payload: Mapping[str, Any], *,
+    seq: int, now: datetime,
+) -> None:
+    """What the parent's resident is told, told to the residents of the orders linked under
+    it (合并办理), each once: about their own order's number, keyed on the parent's event."""
+    told = {parent.reporter_ref}
+    for child in linked_children(session, parent):
+        if child.reporter_ref in told:
+            continue
+        told.add(child.reporter_ref)
+        channel, extra = resident_channel(child.reporter_ref, cfg.webhook_enabled)
+        if channel == "voice":
+            channel, extra = _caller_channel(cfg, child)
+        base = {k: v for k, v in payload.items() if k not in ("chat_id", "phone_enc")}
+        text = str(base.get("text", "")).replace(parent.number, child.number)
+        _queue(
+            session, dedupe=dedupe_key(parent.number, seq, "resident", child.reporter_ref),
+            order_number=child.number, recipient_kind="resident",
+            recipient_ref=child.reporter_ref, channel=channel, topic=TOPIC_STATUS,
+            payload={**base, "text": text, "number": child.number,
+                     "parent_number": parent.number, **extra},
+            now=now,
+        )
 
 
 # ------------------------------------------------------ dispatchers, supervisors

@@ -16,6 +16,7 @@ from .audit_trail import REPORT, record, transition
 from .common import MAX_DESCRIPTION, MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed, dispatch
 from .errors import Conflict, InvalidInput, NotFound
+from .linking import release_children
 from .queries import BEING_HANDLED
 from .uow import UnitOfWork
 from .views import SATISFACTION_LABELS, OrderView
@@ -72,6 +73,7 @@ def reopen_order(uow: UnitOfWork, order: WorkOrder, *, actor: str, note: str | N
     """resolved -> reopened (``unsatisfied``) with fresh limits, then dispatch again."""
     session, cfg = uow.session, uow.config
     event = transition(session, order, Action.UNSATISFIED, actor=actor, at=now, note=note)
+    order.parent_id = None  # resolved with a parent (合并办理), reopened: handled on its own
     order.assignee_id = None
     order.accept_by = None
     order.accepted_at = None
@@ -103,6 +105,7 @@ def cancel(uow: UnitOfWork, number: str, reporter_ref: str, now: datetime) -> Or
                               topic=outbox.TOPIC_WITHDRAWN,
                               text=messages.withdrawn_cancelled(order.number))
         outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="cancelled")
+        release_children(uow, order, now=now)  # orders merged into it are handled on their own
         view = order_view(order, cfg.taxonomy)
         uow.commit()
     if held:

@@ -19,6 +19,7 @@ from .audit_trail import transition
 from .common import MAX_NOTE, clean_text, lock_order, order_view, require_aware
 from .dispatching import after_capacity_freed, assign, dispatch, handler_state
 from .errors import Conflict, NotFound
+from .linked import is_linked
 from .resident_actions import reopen_order
 from .uow import UnitOfWork
 from .views import OrderView
@@ -69,6 +70,9 @@ def reassign(
             freed = True
         else:
             apply(order.status, Action.DISPATCH)  # IllegalTransition unless new/pending/reopened
+            if is_linked(order):
+                raise Conflict(f"order {order.number} is linked under a parent order",
+                               "该工单已与其他工单合并办理，请处理主工单。")
         if handler_id is None:
             dispatch(uow, order, now, actor=who, notify_if_queued=False)
         else:

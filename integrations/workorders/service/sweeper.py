@@ -37,6 +37,7 @@ from . import messages, outbox
 from .audit_trail import OVERDUE, record, transition
 from .common import category_label, require_aware
 from .dispatching import dispatch, dispatch_queued
+from .linked import NOT_LINKED
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def run_time_limits(uow_factory: Callable[[], UnitOfWork], now: datetime) -> Swe
          _resolve_overdue),
         # nobody could take it and its time ran out while waiting: tell the top
         # tier's supervisors once (it is already offered to every tier)
-        ([WorkOrder.status == S.PENDING.value,
+        ([WorkOrder.status == S.PENDING.value, NOT_LINKED,
           WorkOrder.resolve_by <= now, WorkOrder.overdue_notified_at.is_(None)],
          _pending_overdue),
         ([WorkOrder.status == S.RESOLVED.value, WorkOrder.resolved_at <= now - config.follow_up],

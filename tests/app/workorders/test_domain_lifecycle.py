@@ -56,6 +56,15 @@ EXPECTED = {
     ("assigned", "withdraw"): "cancelled",
     ("accepted", "withdraw"): "cancelled",
     ("in_progress", "withdraw"): "cancelled",
+    # 合并办理: linked under a parent order, resolved with it or released
+    ("new", "link"): "pending",
+    ("pending", "link"): "pending",
+    ("reopened", "link"): "pending",
+    ("assigned", "link"): "pending",
+    ("accepted", "link"): "pending",
+    ("in_progress", "link"): "pending",
+    ("pending", "resolve_linked"): "resolved",
+    ("pending", "unlink"): "pending",
 }
 
 ALL_PAIRS = list(itertools.product(Status, Action))
@@ -69,7 +78,7 @@ def test_enums_have_exactly_the_designed_values():
     assert {a.value for a in Action} == {
         "dispatch", "queue", "accept", "decline", "accept_timeout", "progress",
         "resolve", "escalate", "satisfied", "no_answer", "unsatisfied", "cancel", "archive",
-        "reclassify", "withdraw",
+        "reclassify", "withdraw", "link", "unlink", "resolve_linked",
     }
 
 
