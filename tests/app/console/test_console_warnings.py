@@ -21,7 +21,7 @@ from tests.app.console.warnings_support import (
     warning_row,
 )
 
-RISK = {"score": 72, "threshold": 60,
+RISK = {"score": 72, "same_place_disputes": 2, "waited_hours": 5.5,
         "reasons": [{"code": "threat", "points": 40, "text": "描述中有暴力威胁：“要弄死他”"},
                     {"code": "repeat_place", "points": 20, "text": "同一地点90天内第3次纠纷"}]}
 
@@ -140,7 +140,7 @@ def test_a_warnings_page_shows_its_reasons_orders_and_history(console, dispatche
     assert "矛盾激化风险" in text and "紧急" in text and "待处理" in text
     assert "邻里纠纷风险评分72分" in text
     assert "描述中有暴力威胁：“要弄死他”" in text and "+40分" in text
-    assert "风险评分" in text and "72" in text and "预警阈值" in text
+    assert "风险评分" in text and "同一地点此前纠纷（件）" in text and "5.5" in text
     assert f'href="/console/orders/{number}"' in text and f'href="/console/orders/{earlier}"' in text
     assert "本次工单" in text and "此前工单" in text
     assert "发出预警" in text and "系统" in text
@@ -152,7 +152,9 @@ def test_a_warnings_page_shows_its_reasons_orders_and_history(console, dispatche
     assert dispatcher.get("/console/warnings/999999").status_code == 404
 
 
-def test_acknowledging_needs_a_note_and_records_it(console, dispatcher):
+def test_acknowledging_needs_a_note_and_records_it(any_console):
+    console = any_console
+    dispatcher = console.sign_in("dispatcher")
     wid = plant_warning(console, "repeat", "warning")
     empty = dispatcher.post(f"/console/warnings/{wid}/ack", {"note": "  "})
     assert empty.status_code == 303 and empty.headers["location"] == f"/console/warnings/{wid}"

@@ -20,18 +20,21 @@ outside them is a 404 page, like one that does not exist. Handlers: 403.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ....domain.taxonomy import Taxonomy
 from ....domain.warnings import KIND_LABELS, LEVEL_LABELS, STATE_LABELS
 from ....service import Forbidden
 from ....service.linking import link_surge
 from ....service.warning_actions import acknowledge, close
 from ....service.warning_queries import WarningView, get_warning, list_warnings, open_warning_count
-from ...access import areas_below, dispatcher_scope
+from ...access import PERSONAL_KINDS, dispatcher_scope
+from ..labels import local_time
 from ..web import PREFIX, ConsoleUser, NowDep, UowDep, render, require_roles, run_action
 from .order_labels import actor_label, area_names, handlers_by_id
 from .orders import area_choices
@@ -57,11 +60,18 @@ EVENT_LABELS = {"raise": "发出预警", "update": "预警更新", "acknowledge"
                 "close": "关闭", "link": "合并为主工单", "reopen": "重新打开"}
 #: what the detectors put in ``details`` that a person can read: key -> label
 DETAIL_LABELS = {
-    "score": "风险评分", "threshold": "预警阈值", "observed": "本时段反映数",
-    "expected": "平时同时段约", "usual_per_day": "平时每天约", "window_hours": "统计时段（小时）",
-    "p_value": "偶然出现的概率", "sham": "疑似假性整改", "resolved_by": "此前办结人",
-    "place": "地点", "count": "本周工单数", "change": "较前几周平均变化",
-    "median_resolve_hours": "办结用时中位数（小时）", "week": "所在周",
+    # dispute_risk
+    "score": "风险评分", "same_place_disputes": "同一地点此前纠纷（件）",
+    "reopened": "不满意后重新办理（次）", "co_reporters": "共同反映人数", "waited_hours": "已等待（小时）",
+    # surge
+    "observed": "本时段反映数", "window_hours": "统计时段（小时）", "window_start": "时段开始",
+    "window_end": "时段结束", "expected": "平时同时段约", "usual_per_day": "平时每天约",
+    "p_value": "偶然出现的概率", "history_weeks": "参考历史（周）",
+    # repeat
+    "place": "地点", "sham": "疑似假性整改", "resolver": "此前办结人",
+    # hotspot
+    "week": "所在周", "count": "本周工单数", "change": "较前几周平均（件）",
+    "median_resolve_hours": "办结用时中位数（小时）",
 }
 
 
@@ -155,20 +165,36 @@ def warning_page(request: Request, warning_id: int, user: Reader, uow: UowDep,
     warning = get_warning(uow, warning_id, scope=_scope(user))
     handlers = handlers_by_id(uow)
     linked = any(o.role == "parent" for o in warning.orders)
+    taxonomy = uow.config.taxonomy
     return render(
         request, "warnings/detail.html", user, now=now, w=warning,
         facts=detail_facts(warning.details),
         reasons=detail_reasons(warning.details),
         events=[(e, actor_label(e.actor, handlers)) for e in warning.events],
         can={"ack": warning.state == "open", "close": warning.state != "closed",
-             "link": may_link(user) and warning.kind == "surge" and warning.state != "closed"
-             and not linked and len(warning.orders) > 1},
+             "link": may_link(user) and linkable(warning, taxonomy)},
+        linked=linked,
         parent_choices=[o for o in warning.orders if o.status not in DONE_STATUSES],
-        taxonomy=uow.config.taxonomy, **_labels(),
+        taxonomy=taxonomy, **_labels(),
     )
 
 
 DONE_STATUSES = frozenset({"resolved", "closed", "archived", "cancelled"})
+
+
+def linkable(warning: WarningView, taxonomy: Taxonomy) -> bool:
+    """Whether to offer 合并为主工单: an open surge of incidents with two open orders or
+    more, not linked yet, or linked before more reports joined (the scan's ``update``)."""
+    if warning.kind != "surge" or warning.state == "closed":
+        return False
+    category = taxonomy.categories.get(warning.category or "")
+    if category is not None and category.kind in PERSONAL_KINDS:
+        return False
+    if not any(o.role == "parent" for o in warning.orders):
+        return sum(o.status not in DONE_STATUSES for o in warning.orders) > 1
+    actions = [e.action for e in warning.events]
+    last_link = max((i for i, a in enumerate(actions) if a == "link"), default=-1)
+    return "update" in actions[last_link + 1:]
 
 
 def _back(warning_id: int) -> str:
@@ -199,10 +225,9 @@ def link_warning(request: Request, warning_id: int, user: Reader, uow: UowDep, n
     if not may_link(user):
         raise Forbidden("only dispatchers and admins link orders", "只有调度员和管理员可以合并工单。")
     scope = _scope(user)
-    get_warning(uow, warning_id, scope=scope)  # outside the user's areas: 404
-    within = None if scope is None else areas_below(uow, scope)
+    get_warning(uow, warning_id, scope=scope)  # outside the user's areas: a 404 page
     return run_action(
-        request, lambda: link_surge(uow, warning_id, actor=user.actor, now=now, area_codes=within,
+        request, lambda: link_surge(uow, warning_id, actor=user.actor, now=now, area_codes=scope,
                                     parent_number=parent_number.strip() or None),
         "已合并为主工单：办理进展会同时告知各位反映人。", _back(warning_id))
 
@@ -223,7 +248,12 @@ def _fact_text(key: str, value: object) -> str:
     if key == "p_value" and isinstance(value, (int, float)):
         return "小于万分之一" if value < 1e-4 else f"{value:.2%}"
     if key == "change" and isinstance(value, (int, float)):
-        return f"{value:+.0%}" if abs(value) < 10 else f"{value:+.1f}"
+        return f"{value:+g}"
+    if key in ("window_start", "window_end") and isinstance(value, str):
+        try:
+            return local_time(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)

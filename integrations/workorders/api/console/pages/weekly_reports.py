@@ -81,8 +81,7 @@ def _monday(text: str) -> date | None:
 @router.get(REPORTS_PATH, include_in_schema=False)
 def reports_page(request: Request, user: Reader, uow: UowDep, now: NowDep) -> Response:
     areas = report_areas(uow, user)
-    reports = (list_weekly_reports(uow, [code for code, _ in areas], limit=LIST_LIMIT)
-               if areas else [])
+    reports = list_weekly_reports(uow, dispatcher_scope(user.principal), limit=LIST_LIMIT)
     weeks: dict[date, list[WeeklyReportView]] = {}
     for report in reports:
         weeks.setdefault(report.week, []).append(report)
