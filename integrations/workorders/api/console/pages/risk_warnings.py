@@ -154,7 +154,7 @@ def warnings_page(
 def warnings_badge(user: Reader, uow: UowDep) -> Response:
     """The nav item's count of open warnings (empty when none)."""
     count = open_warning_count(uow, scope=_scope(user))
-    body = (f'<span class="nav-count" aria-label="{count}条待处理">{count}</span>'
+    body = (f'<span class="nav-count">{count}<span class="sr-only">条待处理</span></span>'
             if count else "")
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
