@@ -42,6 +42,7 @@ from .routers import (
     telegram,
     worklist,
 )
+from .routers import warnings as warning_routes
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
 
@@ -113,4 +114,5 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
                    metrics, audit, open311, prometheus, health, order_desk, staff, worklist,
                    exports):
         app.include_router(module.router)
+    app.include_router(warning_routes.router)  # 研判预警
     return app

@@ -6,9 +6,11 @@ area is one of them or lies below one of them; None: every warning (supervisors,
 admins). A warning outside the scope is ``NotFound``, exactly like an id that does
 not exist.
 
-A page costs a bounded number of statements whatever its size: the areas below the
-scope (one per tier), the count, and the page itself (its area names and order
-numbers joined in). Orders and history are read for ``get_warning`` only.
+A page costs a bounded number of statements whatever its size and the table's: the
+areas below the scope (one per tier), the counts by state and level, and the rows
+of each of the (at most nine) state × level groups the page reaches, newest first
+along ``ix_warnings_state_created_at``, their area names and order numbers joined
+in; usually one or two groups. Orders and history are read for ``get_warning`` only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from ..adapters import store
@@ -44,6 +46,8 @@ class WarningOrderView:
     category: str
     location_text: str
     created_at: datetime
+    #: the category's Chinese name (beyond the contract; None if not looked up)
+    category_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,13 +137,30 @@ def in_scope(session: Session, area_code: str, scope: Collection[str] | None) ->
     return scope is None or area_code in store.areas_within(session, scope)
 
 
-def _sort_keys() -> tuple[ColumnElement[Any], ...]:
-    """Open, acknowledged, closed; within each urgent > warning > attention; newest first."""
-    state_rank = case({s: i for i, s in enumerate(WARNING_STATES)},
-                      value=RiskWarning.state, else_=len(WARNING_STATES))
-    level_rank = case({lv: i for i, lv in enumerate(WARNING_LEVELS)},
-                      value=RiskWarning.level, else_=-1)
-    return (state_rank, level_rank.desc(), RiskWarning.created_at.desc(), RiskWarning.id.desc())
+def _bucket_rank(state: str, level: str) -> tuple[int, int]:
+    """Open, acknowledged, closed; within each urgent > warning > attention (values the
+    tables do not know last)."""
+    state_rank = WARNING_STATES.index(state) if state in WARNING_STATES else len(WARNING_STATES)
+    level_rank = WARNING_LEVELS.index(level) if level in WARNING_LEVELS else -1
+    return state_rank, -level_rank
+
+
+def _page_slices(counts: Iterable[tuple[str, str, int]], limit: int,
+                 offset: int) -> list[tuple[str, str, int, int]]:
+    """Which (state, level) groups a page takes rows from: ``(state, level, limit, offset)``
+    within each group (where rows are newest first), in the listing's order."""
+    slices: list[tuple[str, str, int, int]] = []
+    skip, need = offset, limit
+    for state, level, size in sorted(counts, key=lambda c: _bucket_rank(c[0], c[1])):
+        if need <= 0:
+            break
+        if skip >= size:
+            skip -= size
+            continue
+        take = min(need, size - skip)
+        slices.append((state, level, take, skip))
+        skip, need = 0, need - take
+    return slices
 
 
 def _rows(stmt: Select[Any]) -> Select[Any]:
@@ -187,14 +208,21 @@ def list_warnings(
             conditions.append(RiskWarning.state.in_(chosen_states))
         if visible is not None:
             conditions.append(RiskWarning.area_code.in_(sorted(visible)))
-        total = int(session.scalar(
-            select(func.count()).select_from(RiskWarning).where(*conditions)) or 0)
+        # How many of each state and level, then each group the page reaches read newest
+        # first along ix_warnings_state_created_at: no sort of the whole table by rank.
+        counts = [(state, level, int(n)) for state, level, n in session.execute(
+            select(RiskWarning.state, RiskWarning.level, func.count())
+            .where(*conditions).group_by(RiskWarning.state, RiskWarning.level))]
+        total = sum(n for _, _, n in counts)
+        taxonomy = uow.config.taxonomy
         items: list[WarningView] = []
-        if total > offset:
-            stmt = _rows(select(RiskWarning)).where(*conditions).order_by(*_sort_keys())
-            taxonomy = uow.config.taxonomy
-            items = [_view(w, name, number, taxonomy)
-                     for w, name, number in session.execute(stmt.limit(limit).offset(offset))]
+        for state, level, take, skip in _page_slices(counts, limit, offset):
+            stmt = (_rows(select(RiskWarning))
+                    .where(*conditions, RiskWarning.state == state, RiskWarning.level == level)
+                    .order_by(RiskWarning.created_at.desc(), RiskWarning.id.desc())
+                    .limit(take).offset(skip))
+            items.extend(_view(w, name, number, taxonomy)
+                         for w, name, number in session.execute(stmt))
     return WarningPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -239,17 +267,19 @@ def warning_view(session: Session, warning_id: int, *, scope: Collection[str] | 
         .order_by(WarningEvent.id)
     ).all()
     return _view(warning, area_name, number, taxonomy,
-                 orders=_order_views(orders),
+                 orders=_order_views(orders, taxonomy),
                  events=tuple(WarningEventView(action=e.action, actor=e.actor, at=e.at,
                                                level=e.level, note=e.note) for e in events))
 
 
-def _order_views(rows: Iterable[Any]) -> tuple[WarningOrderView, ...]:
+def _order_views(rows: Iterable[Any], taxonomy: Taxonomy) -> tuple[WarningOrderView, ...]:
     """The orders behind a warning: by role (``ROLE_ORDER``); earlier ones newest first,
     the others in the order they came."""
     views = [WarningOrderView(number=r.number, role=r.role, status=r.status,
                               category=r.category, location_text=r.location_text,
-                              created_at=r.created_at) for r in rows]
+                              created_at=r.created_at,
+                              category_name=category_label(taxonomy, r.category))
+             for r in rows]
 
     def key(view: WarningOrderView) -> tuple[int, float]:
         rank = ROLE_ORDER.index(view.role) if view.role in ROLE_ORDER else len(ROLE_ORDER)

@@ -98,6 +98,10 @@ ENDPOINTS = [
     ("GET", "/api/v1/worklist/version", None, DISPATCH),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
     ("GET", "/api/v1/metrics/dashboard", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/warnings", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/warnings/{warning_id}", None, frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/warnings/{warning_id}/ack", {"note": "已知悉"}, frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/warnings/{warning_id}/close", {"note": "已处理"}, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/exports/orders.csv", None, frozenset({SUP, ADM})),
     ("GET", "/api/v1/exports/scorecard.csv", None, frozenset({SUP, ADM})),
     ("GET", "/metrics", None, frozenset({SUP, ADM})),
@@ -116,6 +120,7 @@ def _fill(value, number, handler_id):
     if isinstance(value, str):
         value = value.replace("{number}", number).replace("{handler_id}", str(handler_id))
         value = value.replace("{code}", "grid:qy-dz-01").replace("{request_id}", "1")
+        value = value.replace("{warning_id}", "1")
         return int(value) if value.isdigit() and value == str(handler_id) else value
     if isinstance(value, dict):
         return {k: _fill(v, number, handler_id) for k, v in value.items()}

@@ -200,5 +200,24 @@ def test_a_page_costs_the_same_statements_however_many_warnings(any_world):
                     orders=[(o.number, "member") for o in orders])
     large, many = statements(scope=DZ, limit=50)
     assert (small.total, large.total, len(large.items)) == (3, 43, 43)
-    assert many == few <= 6  # the areas below the scope (by tier), the count, the page
+    assert many == few <= 6  # the areas below the scope (by tier), the counts, the page's group
     assert {v.order_number for v in large.items} == {None} | {o.number for o in orders}
+
+
+def test_pages_across_states_and_levels_follow_the_listing_order(any_world):
+    w = any_world
+    states, levels = ("open", "acknowledged", "closed"), ("attention", "warning", "urgent")
+    made = {}
+    for i in range(23):
+        state, level = states[(i * 7) % 3], levels[(i * 5) % 3]
+        at = w.clock + timedelta(minutes=(i * 37) % 23)
+        made[add_warning(w, state=state, level=level, created_at=at)] = (
+            states.index(state), -levels.index(level), -at.timestamp())
+    expected = sorted(made, key=lambda wid: (*made[wid], -wid))
+    assert ids(listing(w, limit=200)) == expected
+    for size in (1, 4, 5, 9):
+        pages = [listing(w, limit=size, offset=start) for start in range(0, 23, size)]
+        assert [i for page in pages for i in ids(page)] == expected
+        assert {page.total for page in pages} == {23}
+    assert ids(listing(w, states=["acknowledged"], limit=3, offset=2)) == [
+        i for i in expected if made[i][0] == 1][2:5]

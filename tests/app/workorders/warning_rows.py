@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import count
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import select
 
@@ -23,8 +23,6 @@ from integrations.workorders.adapters.orm import (
     WarningOrder,
     WorkOrder,
 )
-
-_keys = count(1)
 
 
 def add_warning(
@@ -54,7 +52,7 @@ def add_warning(
             select(WorkOrder.id).where(WorkOrder.number == order_number))
         warning = RiskWarning(
             kind=kind, level=level, state=state, area_code=area_code, category=category,
-            dedupe_key=dedupe_key or f"{kind}:test:{next(_keys)}", explanation=explanation,
+            dedupe_key=dedupe_key or f"{kind}:test:{uuid4().hex}", explanation=explanation,
             details=details if details is not None else {"note": "planted by a test"},
             order_id=order_id, created_at=at, updated_at=at,
         )
