@@ -43,6 +43,8 @@ from .routers import (
     worklist,
 )
 from .routers import warnings as warning_routes
+from .routers.reports import router as weekly_reports_router
+from .routers.warning_links import router as warning_links_router
 from .state import ApiState
 from .telemetry import Telemetry, TelemetryMiddleware
 
@@ -115,4 +117,6 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
                    exports):
         app.include_router(module.router)
     app.include_router(warning_routes.router)  # 研判预警
+    for extra in (weekly_reports_router, warning_links_router):  # 研判周报, 合并办理
+        app.include_router(extra)
     return app

@@ -255,3 +255,26 @@ __all__ += [
     "worklist",
     "worklist_version",
 ]
+
+# 研判预警: a surge's orders under one parent (合并办理), the weekly 研判 reports
+from .linking import SurgeLinks, link_surge, surge_links  # noqa: E402
+from .weekly_reports import (  # noqa: E402
+    WeeklyReportView,
+    build_weekly_report,
+    get_weekly_report,
+    list_weekly_reports,
+    run_weekly_reports,
+    week_of,
+)
+
+__all__ += [
+    "SurgeLinks",
+    "WeeklyReportView",
+    "build_weekly_report",
+    "get_weekly_report",
+    "link_surge",
+    "list_weekly_reports",
+    "run_weekly_reports",
+    "surge_links",
+    "week_of",
+]

@@ -23,6 +23,7 @@ notifier posts it to ``WORKORDERS_REPORTS_WEBHOOK_URL``, else logs it).
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -31,11 +32,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..adapters.orm import Area, OrderEvent, OutboxMessage, StaffUser, WorkOrder
 from ..adapters.warnings_tables import RiskWarning, WarningOrder, WeeklyReport
+from ..domain.errors import DomainError
 from ..domain.hotspots import Hotspot, PlaceTally, rank_hotspots
 from ..domain.lifecycle import Action, Status
 from ..domain.places import repeat_place_key
@@ -48,6 +50,8 @@ from .errors import InvalidInput, NotFound
 from .metrics import TALLY_COLUMNS, Metrics, Tally, period_filter
 from .uow import UnitOfWork
 from .warnings import raise_warning
+
+log = logging.getLogger(__name__)
 
 TOPIC_WEEKLY_REPORT = "report.weekly"
 #: The outbox channel that carries whole reports (``integrations.shared.delivery.CHANNELS``).
@@ -485,22 +489,32 @@ def run_weekly_reports(uow_factory: Callable[[], UnitOfWork], now: datetime) -> 
     for key, area_code in keys.items():
         if key in done:
             continue
-        if area_code in built:
-            view = get_weekly_report(uow_factory(), area_code, week)
-        else:
-            try:
-                view = build_weekly_report(uow_factory(), area_code, week, now=now,
-                                           actor="system")
-            except IntegrityError:  # another sweeper built it at the same moment
-                view = get_weekly_report(uow_factory(), area_code, week)
-        if view is None:
-            continue
-        unit = uow_factory()
         try:
-            with unit:
-                deliver_weekly_report(unit.session, view, now=now)
-                unit.commit()
-        except IntegrityError:  # another sweeper delivered it at the same moment
-            continue
-        delivered.append(f"{area_code}:{week.isoformat()}")
+            if _build_and_deliver(uow_factory, area_code, week, area_code in built, now):
+                delivered.append(f"{area_code}:{week.isoformat()}")
+        except (SQLAlchemyError, DomainError):  # the next sweep tries again
+            log.exception("weekly report of %s for %s failed", area_code, week)
     return delivered
+
+
+def _build_and_deliver(uow_factory: Callable[[], UnitOfWork], area_code: str, week: date,
+                       built: bool, now: datetime) -> bool:
+    """Build the report unless ``built``, then queue its delivery; False if another
+    process got there first."""
+    if built:
+        view = get_weekly_report(uow_factory(), area_code, week)
+    else:
+        try:
+            view = build_weekly_report(uow_factory(), area_code, week, now=now, actor="system")
+        except IntegrityError:  # another sweeper built it at the same moment
+            view = get_weekly_report(uow_factory(), area_code, week)
+    if view is None:
+        return False
+    unit = uow_factory()
+    try:
+        with unit:
+            queued = deliver_weekly_report(unit.session, view, now=now)
+            unit.commit()
+    except IntegrityError:  # another sweeper delivered it at the same moment
+        return False
+    return queued > 0

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select, text
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..adapters import store
@@ -54,6 +54,7 @@ from ..domain.places import best_match
 from . import messages
 from .callbacks import OPEN
 from .common import category_label, require_aware
+from .linked import LINKED
 from .queries import BEING_HANDLED, overdue_condition
 from .uow import UnitOfWork
 
@@ -303,7 +304,8 @@ class _Reader:
 
         ``place``: keeps only orders whose place text passes (read in Python).
         """
-        conditions = [*spec.conditions, *self._scope()]
+        # an order linked under a parent (合并办理) waits for it: nothing for the desk to do
+        conditions = [*spec.conditions, *self._scope(), not_(LINKED)]
         if not spec.marks and place is None:
             assert not isinstance(spec.entered, str)
             entered_at = spec.entered.label("entered_at")

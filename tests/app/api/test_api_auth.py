@@ -110,6 +110,12 @@ ENDPOINTS = [
     ("GET", "/open311/v2/requests.json", None, PUBLIC),
     ("GET", "/open311/v2/requests/{number}.json", None, PUBLIC),
     ("POST", "/open311/v2/requests.json", "form", frozenset({O311})),
+    # 研判预警: weekly reports, 合并办理
+    ("GET", "/api/v1/reports/weekly?area=township:qy-dz&week=2025-03-03", None,
+     frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/reports/weekly", {"area": "township:qy-dz"}, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/reports/weekly/list", None, frozenset({D, SUP, ADM})),
+    ("POST", "/api/v1/warnings/{warning_id}/link", {}, DISPATCH),
 ]
 
 OPEN311_FORM = {"service_code": "incident.water", "description": "井盖丢失",

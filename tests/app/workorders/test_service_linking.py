@@ -23,6 +23,7 @@ from integrations.workorders.service import (
     resolve,
     run_time_limits,
     verify_audit,
+    worklist,
 )
 from integrations.workorders.service.linking import link_surge, surge_links
 
@@ -144,6 +145,9 @@ def test_linked_children_are_not_dispatched_queued_or_marked_overdue(burst):
         assert w.actions(number)[-1] == "link"
     with pytest.raises(Conflict):
         reassign(w.uow(), second, worker, "staff:d", w.clock)
+    # nor in the dispatchers' 待办: they wait for their parent, which is there (overdue)
+    listed = {(i.order_number, i.section) for i in worklist(w.uow(), None, w.clock).items}
+    assert {n for n, _ in listed} == {first}
 
 
 def test_resolving_the_parent_resolves_the_children_then_follow_up(burst):

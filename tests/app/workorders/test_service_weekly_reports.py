@@ -260,3 +260,33 @@ def test_the_notifier_posts_the_report_to_the_reports_webhook(week):
     assert report["week"] == "2025-03-03" and report["body"]["scorecard"]["created"] == 5
     assert posted[1].headers["idempotency-key"] == (
         "report:township:qy-dz:2025-03-03:reports:township:qy-dz")
+
+
+def test_two_sweepers_at_once_deliver_each_report_once(pg_world):
+    import threading
+
+    w = pg_world
+    w.handler("张网格", role="grid_worker", skills=INCIDENTS, capacity=50)
+    w.order(category="incident.water", description="漏水", location_text="幸福里小区3号楼")
+    w.order(category="incident.water", description="漏水", location_text="幸福里小区3号楼")
+    staff(w, "chief", "admin", [], "502")
+    start = threading.Barrier(2)
+    results: list[list[str]] = []
+
+    def sweep():
+        start.wait()
+        results.append(run_weekly_reports(w.uow, NEXT_MONDAY))
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(sum(results, [])) == ["county:qy:2025-03-03", "township:qy-dz:2025-03-03",
+                                        "township:qy-xz:2025-03-03"]
+    assert w.count(WeeklyReport) == 3
+    rows = w.outbox(topic="report.weekly")
+    assert len(rows) == len({m.dedupe_key for m in rows}) == 6  # 3 chats + 3 reports rows
+    with w.db.session() as s:
+        hot = s.scalars(select(RiskWarning).where(RiskWarning.kind == "hotspot")).all()
+        assert [h.dedupe_key for h in hot] == ["hotspot:grid:qy-dz-01:2025-03-03:幸福里小区3号楼"]
