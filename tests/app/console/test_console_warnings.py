@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from integrations.workorders.adapters.orm import WorkOrder
+from integrations.workorders.adapters.orm import WarningEvent, WarningOrder, WorkOrder
 from tests.app.console.console_support import Console
 from tests.app.console.warnings_support import (
     plant_warning,
@@ -240,3 +240,42 @@ def test_a_dispatcher_merges_a_surge_under_a_parent_order(console, dispatcher):
     after = dispatcher.get(f"/console/warnings/{wid}").text
     assert "主工单" in after and f'href="/console/orders/{numbers[1]}"' in after
     assert f"/console/warnings/{wid}/link" not in after  # linked once
+
+
+def test_more_reports_after_a_merge_are_offered_to_the_same_parent(console, dispatcher):
+    api = console.api
+    numbers = []
+    for _ in range(3):
+        numbers.append(api.report(category="incident.water",
+                                  description="小区水管爆裂，到处是水。")["number"])
+        api.tick(minutes=5)
+    wid = plant_warning(console, "surge", "urgent", category="incident.water",
+                        orders=[(n, "member") for n in numbers[:2]])
+    first = dispatcher.post(f"/console/warnings/{wid}/link", {"parent_number": ""})
+    assert _flash(first).startswith("ok|"), _flash(first)
+    parent = api.row(numbers[0])  # the earliest open one by default
+    assert api.row(numbers[1]).parent_id == parent.id
+    assert f"/console/warnings/{wid}/link" not in dispatcher.get(f"/console/warnings/{wid}").text
+
+    with api.world.db.session() as s:  # the scan adds the third report to the surge
+        s.add(WarningOrder(warning_id=wid, order_id=api.row(numbers[2]).id, role="member",
+                           added_at=api.world.clock))
+        s.add(WarningEvent(warning_id=wid, action="update", actor="system",
+                           at=api.world.clock, level="urgent", note=None))
+        s.commit()
+    page = dispatcher.get(f"/console/warnings/{wid}").text
+    assert "又有新的反映加入" in page and f"/console/warnings/{wid}/link" in page
+    again = dispatcher.post(f"/console/warnings/{wid}/link", {})
+    assert _flash(again).startswith("ok|"), _flash(again)
+    assert api.row(numbers[2]).parent_id == parent.id
+
+
+def test_a_surge_of_disputes_is_not_offered_for_merging(console, dispatcher):
+    api = console.api
+    numbers = [api.report()["number"] for _ in range(2)]
+    wid = plant_warning(console, "surge", "warning", orders=[(n, "member") for n in numbers])
+    page = dispatcher.get(f"/console/warnings/{wid}").text
+    assert "合并为主工单" not in page
+    refused = dispatcher.post(f"/console/warnings/{wid}/link", {})
+    assert _flash(refused).startswith("error|")  # the service says why
+    assert all(api.row(n).parent_id is None for n in numbers)
