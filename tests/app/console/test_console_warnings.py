@@ -202,6 +202,8 @@ def test_supervisors_acknowledge_and_close_but_do_not_link(console):
     page = supervisor.get(f"/console/warnings/{wid}").text
     assert "本时段反映数" in page and "平时每天约" in page and "小于万分之一" in page
     assert "合并为主工单" not in page
+    # the order pages are the dispatchers': the numbers are shown, not linked
+    assert numbers[0] in page and f'href="/console/orders/{numbers[0]}"' not in page
     assert supervisor.post(f"/console/warnings/{wid}/link", {}).status_code == 403
     ack = supervisor.post(f"/console/warnings/{wid}/ack", {"note": "请东镇调度员跟进"})
     assert _flash(ack).startswith("ok|")
