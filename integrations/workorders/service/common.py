@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from ..adapters import store
 from ..adapters.orm import OrderEvent, WorkOrder
@@ -109,7 +110,18 @@ def order_view(order: WorkOrder, taxonomy: Taxonomy) -> OrderView:
         accepted_at=order.accepted_at,
         resolved_at=order.resolved_at,
         closed_at=order.closed_at,
+        parent_number=_parent_number(order),
     )
+
+
+def _parent_number(order: WorkOrder) -> str | None:
+    """The number of the order ``order`` is linked under (合并办理), if any."""
+    if order.parent_id is None:
+        return None
+    session = object_session(order)
+    if session is None:
+        return None
+    return session.scalar(select(WorkOrder.number).where(WorkOrder.id == order.parent_id))
 
 
 _EXTRA_ACTION_LABELS = {"create": "受理", "report": "补充反映", "overdue": "超期督办",

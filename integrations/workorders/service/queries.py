@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -124,6 +125,13 @@ def resident_view(uow: UnitOfWork, order: OrderView, *, new: bool = False) -> Re
     those knowing the reporter reads them), None if there is none. ``new``:
     the order was just created, so it has no notes (nothing is read).
     """
+    if order.parent_number is not None and order.status == Status.PENDING.value:
+        # linked under a parent (合并办理): the reporter follows the parent's progress
+        parent = resident_view(uow, get_order(uow, order.parent_number), new=new)
+        own = order.for_resident()
+        return replace(own, label=parent.label, tier=parent.tier,
+                       handler_role=parent.handler_role, accept_by=parent.accept_by,
+                       resolve_by=parent.resolve_by, latest_note=parent.latest_note)
     taxonomy = uow.config.taxonomy
     role = None
     if order.assignee_id is not None:

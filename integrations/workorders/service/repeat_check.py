@@ -6,13 +6,15 @@ the earlier orders of the same grid and category (index
 archived within the kind's window (``RepeatRules``), compared by place
 (``domain.places.repeat_place_key``) in ``domain.repeats.find_repeat``.
 Cancelled orders never count. A repeat starts one tier up (a repeat is not
-handed back to the same grid alone), gets a ``repeat`` event naming the
+handed back to the same grid alone; ``repeat_tier``: at the grid only when
+nobody above it handles the category), gets a ``repeat`` event naming the
 earlier numbers, and, once the order has its id, a ``repeat`` warning
 (``raise_repeat_warning``) that names who resolved the earlier order.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..adapters import store
 from ..adapters.orm import Area, AreaAlias, Handler, OrderEvent, WorkOrder
 from ..domain.lifecycle import Action, Status
 from ..domain.places import repeat_place_key
@@ -65,12 +68,12 @@ def find_repeat_of(
     ).all()
     if not rows:
         return None
-    names = _area_names(session, area_by_tier)
-    key = repeat_place_key(location_text, names)
+    names = tuple(_area_names(session, area_by_tier))
+    key = place_key_of(location_text, names)
     resolvers = _resolvers(session, [r.id for r in rows])
     past = [
         PastOrder(order_id=r.id, number=r.number, kind=r.kind, category=r.category,
-                  place_key=repeat_place_key(r.location_text, names), status=r.status,
+                  place_key=place_key_of(r.location_text, names), status=r.status,
                   created_at=r.created_at, resolved_at=r.resolved_at, closed_at=r.closed_at,
                   resolved_by=resolvers.get(r.id))
         for r in rows
@@ -80,6 +83,28 @@ def find_repeat_of(
         return None
     actor = finding.earlier[0].resolved_by
     return Repeat(finding=finding, resolver_name=_person(session, cfg, actor), place_key=key)
+
+
+def repeat_tier(session: Session, cfg: ServiceConfig, *, kind: str, category: str,
+                area_by_tier: Mapping[str, str]) -> str:
+    """The tier a repeat starts at: the one above the grid, if anyone on duty there (or
+    higher) handles the category; else the grid (the repeat warning tells the township,
+    so the grid does not handle it alone, and the resident does not wait for nobody)."""
+    taxonomy = cfg.taxonomy
+    grid = taxonomy.tiers[0]
+    upper = taxonomy.next_tier(grid)
+    if upper is None:
+        return grid
+    above = taxonomy.tiers[taxonomy.tiers.index(upper):]
+    found = store.candidate_handlers(session, role=taxonomy.handler_role(kind),
+                                     category=category, area_by_tier=area_by_tier, tiers=above)
+    return upper if found else grid
+
+
+@functools.lru_cache(maxsize=65536)
+def place_key_of(text: str, area_names: tuple[str, ...]) -> str:
+    """``repeat_place_key``, remembered (places repeat; the key is pure)."""
+    return repeat_place_key(text, area_names)
 
 
 def repeat_note(repeat: Repeat) -> str:

@@ -85,6 +85,8 @@ class OrderView:
     accepted_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    #: the order it was linked under (合并办理), if any
+    parent_number: str | None = None
 
     def for_resident(
         self, *, handler_role: str | None = None, latest_note: str | None = None

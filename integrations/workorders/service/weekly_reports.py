@@ -346,7 +346,8 @@ def _raise_hotspots(session: Session, uow: UnitOfWork, hotspots: Iterable[Hotspo
         category_name = category_label(taxonomy, h.category)
         area = session.get(Area, h.area_code)
         name = area.name if area is not None else h.area_code
-        change = f"，比前几周平均多{h.change:g}件" if h.change > 0 else ""
+        usual = round(h.count - h.change, 1)
+        change = f"（此前每周平均{usual:g}件）" if h.change > 0 else ""
         raise_warning(
             session, uow.config, kind="hotspot",
             dedupe_key=f"hotspot:{h.area_code}:{week.isoformat()}:{h.place_text}"[:160],

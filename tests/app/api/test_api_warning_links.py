@@ -57,6 +57,9 @@ def test_a_dispatcher_links_a_surge(api):
         rows = [m for m in api.outbox(recipient_kind="resident", recipient_ref=f"tg:{7100 + i}")
                 if m.payload["event"] == "accepted"]
         assert len(rows) == 1
+    staff_view = api.get("dispatcher", f"/api/v1/orders/{second}").json()
+    assert (staff_view["parent_number"], staff_view["status"]) == (first, "pending")
+    assert api.get("dispatcher", f"/api/v1/orders/{first}").json()["parent_number"] is None
     history = api.get("dispatcher", f"/api/v1/orders/{second}/history").json()
     assert history[-1]["action_label"] == "并入主工单"
     again = api.post("dispatcher", f"/api/v1/warnings/{warning_id}/link")

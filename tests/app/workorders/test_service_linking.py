@@ -18,8 +18,10 @@ from integrations.workorders.service import (
     accept,
     answer_satisfaction,
     cancel_by_staff,
+    get_order,
     progress,
     reassign,
+    resident_view,
     resolve,
     run_time_limits,
     verify_audit,
@@ -130,6 +132,10 @@ def test_the_parents_progress_reaches_every_resident_once(burst):
     assert child_msg.payload["chat_id"] == "802" and child_msg.channel == "telegram"
     assert child_msg.payload["parent_number"] == first
     assert resident_rows(w, "web:803")[-1].channel in ("log", "webhook")
+    # asked about their own order, a child's resident is shown the parent's progress
+    mine = resident_view(w.uow(), get_order(w.uow(), second))
+    assert (mine.number, mine.label, mine.handler_role, mine.latest_note) == (
+        second, "处理中", "网格员", "已关闸抢修")
 
 
 def test_linked_children_are_not_dispatched_queued_or_marked_overdue(burst):
@@ -242,3 +248,21 @@ def test_link_refusals(any_world):
     with pytest.raises(InvalidInput):
         link_surge(w.uow(), surge_warning(w, disputes, category="dispute.neighbor"),
                    actor="staff:d", now=w.clock, area_codes=None)
+
+
+def test_reports_joining_the_surge_later_are_linked_under_the_same_parent(burst):
+    w, worker, (first, second, third) = burst
+    warning_id = surge_warning(w, [first, second])
+    link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None)
+    with w.db.session() as s:  # the scan adds the third report to the surge
+        s.add(WarningOrder(warning_id=warning_id, order_id=w.row(third).id, role="member",
+                           added_at=w.clock))
+        s.commit()
+    with pytest.raises(Conflict):  # another parent than the one it has
+        link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None,
+                   parent_number=third)
+    link_surge(w.uow(), warning_id, actor="staff:d", now=w.clock, area_codes=None)
+    assert w.row(third).parent_id == w.row(first).id
+    assert w.events(first)[-1].note == f"children:{third}"
+    links = surge_links(w.uow(), warning_id, area_codes=None)
+    assert (links.parent_number, [c.number for c in links.children]) == (first, [second, third])

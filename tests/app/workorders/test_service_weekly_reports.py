@@ -135,6 +135,8 @@ def test_the_report_body_matches_the_week(week):
         assert [(h.dedupe_key, h.level, h.area_code) for h in hot] == [
             ("hotspot:grid:qy-dz-01:2025-03-03:幸福里小区3号楼", "attention", "grid:qy-dz-01"),
             ("hotspot:grid:qy-dz-02:2025-03-03:和平街路灯", "attention", "grid:qy-dz-02")]
+        assert hot[0].explanation == (
+            "东镇幸福里网格 幸福里小区3号楼 本周供排水问题3件（此前每周平均0.2件）")
         assert s.scalars(select(WeeklyReport)).all()[0].created_by == "system"
         assert len(s.scalars(select(WeeklyReport)).all()) == 1  # replaced, not added
 

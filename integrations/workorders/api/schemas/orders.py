@@ -100,6 +100,9 @@ class OrderPublic(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     attachments: int = Field(default=0, description="Photos attached to the order")
+    parent_number: str | None = Field(
+        default=None, description="The order it was linked under (合并办理: one matter, "
+        "several reports); while pending it waits for that order and is resolved with it")
 
     @classmethod
     def from_view(
