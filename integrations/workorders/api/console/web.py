@@ -127,6 +127,7 @@ NAV: tuple[tuple[str, str, str, frozenset[str]], ...] = (
     (f"{PREFIX}/orders", "工单", "list", frozenset({"dispatcher", "admin"})),
     (f"{PREFIX}/handlers", "处理人员", "people", frozenset({"dispatcher", "admin"})),
     (f"{PREFIX}/callbacks", "转人工", "phone", frozenset({"dispatcher", "admin"})),
+    (f"{PREFIX}/warnings", "研判预警", "alert", frozenset({"dispatcher", "supervisor", "admin"})),
     (f"{PREFIX}/my", "我的工单", "clipboard", frozenset({"handler"})),
     (f"{PREFIX}/dashboard", "数据看板", "chart", frozenset({"supervisor", "admin"})),
     (f"{PREFIX}/exports", "导出", "download", frozenset({"supervisor", "admin"})),
@@ -141,9 +142,13 @@ HOME_BY_ROLE = {"dispatcher": f"{PREFIX}/todo", "handler": f"{PREFIX}/my",
                 "supervisor": f"{PREFIX}/dashboard", "admin": f"{PREFIX}/admin/staff"}
 
 
+#: Nav items with a count beside them: path -> the fragment htmx loads into the badge
+NAV_BADGES = {f"{PREFIX}/warnings": f"{PREFIX}/warnings/badge"}
+
+
 def nav_for(role: str) -> list[dict[str, str]]:
-    return [{"path": p, "label": label, "icon": icon} for p, label, icon, roles in NAV
-            if role in roles]
+    return [{"path": p, "label": label, "icon": icon, "badge": NAV_BADGES.get(p, "")}
+            for p, label, icon, roles in NAV if role in roles]
 
 
 def render(

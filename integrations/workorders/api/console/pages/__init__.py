@@ -18,10 +18,13 @@ from . import (
     order,
     order_actions,
     orders,
+    risk_warnings,
     todo,
+    weekly_reports,
 )
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, account.router]
 ROUTERS += [handlers.router, callbacks.router, admin_staff.router, admin_areas.router]
 ROUTERS += [todo.router, orders.router, order.router, order_actions.router]
 ROUTERS += [my_orders.router, dashboard.router, exports.router]
+ROUTERS += [risk_warnings.router, weekly_reports.router]
