@@ -212,12 +212,22 @@ def history_of(times: Iterable[datetime], *, since: datetime, until: datetime) -
     return SurgeHistory(weeks=(until - since) / timedelta(weeks=1), by_hour_of_week=tuple(counts))
 
 
+#: Pseudo-reports spread evenly over the week that ``weekly_profile`` adds to the
+#: observed ones: one per hour of the week, so a profile needs a few hundred
+#: reports (two or three weeks of a county) before its own shape dominates.
+PROFILE_PRIOR_REPORTS = 168.0
+
+
 def weekly_profile(times: Iterable[datetime]) -> tuple[float, ...]:
     """``SurgePrior.profile`` from report times (county-wide; all categories is best).
 
     Half the weight is the hour-of-week counts smoothed over the neighbouring
     hours (1/4, 1/2, 1/4), half the hour-of-day counts spread over the seven
-    days: sparse data still gives a usable shape. No times: a flat week.
+    days. That shape is then pulled toward a flat week by ``PROFILE_PRIOR_REPORTS``
+    pseudo-reports, so that a county's first few reports do not teach it that
+    every report comes at the hour those few came (one earlier report would
+    otherwise put most of the week's expected reports into its hour, and a
+    burst at that hour would look ordinary). No times: a flat week.
     """
     week = [0.0] * HOURS_PER_WEEK
     for at in times:
@@ -231,7 +241,9 @@ def weekly_profile(times: Iterable[datetime]) -> tuple[float, ...]:
     shares = [0.5 * smooth[h] / total + 0.5 * by_hour[h % 24] / total
               for h in range(HOURS_PER_WEEK)]
     scale = sum(shares)
-    return tuple(x / scale for x in shares)
+    flat = 1.0 / HOURS_PER_WEEK
+    return tuple((total * x / scale + PROFILE_PRIOR_REPORTS * flat)
+                 / (total + PROFILE_PRIOR_REPORTS) for x in shares)
 
 
 def county_weekly_rate(count: int, *, grids: int, weeks: float, rules: SurgeRules) -> float:

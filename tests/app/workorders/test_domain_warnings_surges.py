@@ -225,7 +225,16 @@ def test_building_the_history_and_the_prior_from_report_times():
     profile = weekly_profile(times)
     assert sum(profile) == pytest.approx(1.0) and len(profile) == 168
     assert profile[5 * 24 + 10] == max(profile)  # Saturday 10h, where most reports were
-    assert profile[2 * 24 + 10] > profile[2 * 24 + 3] == 0  # 10h on other days, a little
-    assert weekly_profile([]) == tuple([1 / 168] * 168)
+    assert profile[2 * 24 + 10] > profile[2 * 24 + 3] > 0  # 10h on other days, a little
+    assert weekly_profile([]) == pytest.approx(tuple([1 / 168] * 168))
+
+
+def test_a_profile_learned_from_few_reports_stays_close_to_a_flat_week():
+    """One earlier report must not make its hour the week's busiest by far: a burst
+    at that hour on a county's second day is still a surge."""
+    one = weekly_profile([MONDAY + timedelta(hours=9)])
+    assert max(one) < 2 / 168 and min(one) > 0.9 / 168
+    many = weekly_profile([MONDAY + timedelta(days=d % 7, hours=9 + d % 3) for d in range(2000)])
+    assert max(many) > 5 / 168  # with data, its own shape
     assert county_weekly_rate(48, grids=12, weeks=2, rules=RULES) == 2.0
     assert county_weekly_rate(0, grids=12, weeks=0, rules=RULES) == RULES.default_weekly_rate
