@@ -19,6 +19,8 @@
     rotate-key [--batch N]        re-encrypt every encrypted column under the current key
                                   (old keys in WORKORDERS_OLD_SECRET_KEYS) and recompute hashes
     show-order NUMBER             one order: status, assignee, deadlines, history
+    scan-warnings                 one 研判预警 scan (surges, disputes at risk); the sweeper
+                                  runs it on every pass too
 
 Settings come from ``WORKORDERS_*`` (``settings.py``) and are built once, in
 ``main``; ``--database-url`` overrides ``WORKORDERS_DATABASE_URL``. This module
@@ -80,6 +82,7 @@ from .service.rekey import RekeyReport, TableCount, rotate_key
 from .service.retention import RetentionReport, run_retention
 from .service.staff import STAFF_ROLES
 from .service.views import SATISFACTION_LABELS
+from .service.warning_scan import ScanReport, run_warning_scan
 from .settings import Settings, load_settings
 
 log = logging.getLogger("integrations.workorders.cli")
@@ -192,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=REKEY_BATCH, metavar="ROWS",
                    help=f"rows per transaction (default {REKEY_BATCH})")
     p.set_defaults(run=cmd_rotate_key)
+
+    p = commands.add_parser("scan-warnings",
+                            help="run one 研判预警 scan: surges and disputes at risk")
+    p.set_defaults(run=cmd_scan_warnings)
 
     p = commands.add_parser("show-order", help="show one order with its history")
     p.add_argument("number", help="the order number (8 digits)")
@@ -518,8 +525,9 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
             if args.once:
                 report = run_time_limits(app.uow, utc_now())
                 _log_report(report)
+                scan = _scan_warnings(app)
                 _retention(app, settings, trackers)
-                return FAILED if report.failed else OK
+                return FAILED if report.failed or scan.failed else OK
             log.info("sweeper started (every %g s)", args.interval)
             _sweep_loop(app, settings, trackers, stop, args.interval)
         finally:
@@ -539,6 +547,7 @@ def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _St
     while not stop.requested:
         try:
             _log_report(run_time_limits(app.uow, utc_now()))
+            _scan_warnings(app)
             if time.monotonic() >= retention_due:
                 _retention(app, settings, trackers)
                 retention_due = time.monotonic() + RETENTION_EVERY_S
@@ -547,6 +556,26 @@ def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _St
         except DomainError as exc:
             log.error("sweep failed, retrying in %g s: %s", interval, exc.reason)
         stop.sleep(interval)
+
+
+def _scan_warnings(app: App) -> ScanReport:
+    """One 研判预警 scan, logged when it found something."""
+    report = run_warning_scan(app.uow, utc_now())
+    if report.total or report.updated or report.moved or report.failed:
+        log.log(logging.WARNING if report.failed else logging.INFO,
+                "warnings: %d surge, %d dispute risk raised; %d updated; %d moved up%s; "
+                "%d failed", report.surge, report.dispute_risk, report.updated,
+                len(report.moved), f" ({', '.join(report.moved[:10])})" if report.moved else "",
+                report.failed)
+    return report
+
+
+def cmd_scan_warnings(args: argparse.Namespace, settings: Settings) -> int:
+    with _app(settings) as app:
+        report = _scan_warnings(app)
+    print(f"surge {report.surge}, dispute_risk {report.dispute_risk}, updated {report.updated}, "
+          f"moved {len(report.moved)}, failed {report.failed}")
+    return FAILED if report.failed else OK
 
 
 def _retention(app: App, settings: Settings, trackers: Engine | None) -> RetentionReport:

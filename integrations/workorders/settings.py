@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH
+from integrations.shared.paths import DEFAULT_DATABASE_URL, DEFAULT_TAXONOMY_PATH, REPO_ROOT
 from integrations.shared.privacy import EXAMPLE_KEY
 
 
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     #: Development mode accepts the public example key; production refuses it.
     development: bool = True
     taxonomy_path: Path = DEFAULT_TAXONOMY_PATH
+    #: The 研判预警 settings (thresholds and windows of the detectors), documented in the file.
+    warnings_path: Path = REPO_ROOT / "warnings.yml"
     #: Hours a resident has to answer the follow-up (回访) before the order closes.
     follow_up_hours: int = Field(default=72, gt=0)
     #: Where ``web:`` and ``open311:`` residents' status changes are posted; None logs them.

@@ -14,7 +14,8 @@ from .schemas.orders import OrderPublic, ResidentEventPublic, ResidentOrderPubli
 #: Events a reporter does not see: queueing, taking back and re-dispatching are internal,
 #: and so are staff's internal notes, priority changes and contact reveals.
 INTERNAL_ACTIONS = frozenset({"queue", "decline", "accept_timeout", "escalate", "overdue",
-                              *STAFF_ONLY_ACTIONS})
+                              *STAFF_ONLY_ACTIONS,
+                              "repeat", "risk"})  # 研判预警: staff's findings
 
 
 def order_for(

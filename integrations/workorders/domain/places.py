@@ -64,3 +64,13 @@ def best_match(text: str, ranked: Sequence[PlaceName]) -> PlaceName | None:
     if not key:
         return None
     return next((n for n in ranked if n.key in key), None)
+
+
+def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
+    """A key under which two wordings of one place are equal (for repeat complaints)."""
+    return place_key(text)
+
+
+def same_place(a_key: str, b_key: str) -> bool:
+    """Do two ``repeat_place_key`` keys name the same place?"""
+    return bool(a_key) and a_key == b_key

@@ -115,7 +115,8 @@ def order_view(order: WorkOrder, taxonomy: Taxonomy) -> OrderView:
 _EXTRA_ACTION_LABELS = {"create": "受理", "report": "补充反映", "overdue": "超期督办",
                         "attachment": "补充照片", "location": "补充位置",
                         "priority": "调整紧急程度", "staff_note": "内部备注",
-                        "resident_note": "告知居民", "contact_revealed": "查看联系电话"}
+                        "resident_note": "告知居民", "contact_revealed": "查看联系电话",
+                        "repeat": "疑似重复诉求"}
 
 
 def event_view(event: OrderEvent) -> EventView:

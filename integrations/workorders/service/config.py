@@ -8,14 +8,16 @@ gets them without reading files or the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, timezone, tzinfo
 
 from integrations.shared.privacy import Vault
 
 from ..adapters.taxonomy_file import load_taxonomy
+from ..adapters.warning_rules_file import load_warning_rules
 from ..domain.lifecycle import FOLLOW_UP_WINDOW
 from ..domain.taxonomy import Taxonomy
+from ..domain.warning_rules import WarningRules, default_rules
 from ..settings import Settings
 
 #: China Standard Time (no daylight saving): how times are written in messages.
@@ -49,6 +51,8 @@ class ServiceConfig:
     max_staged_bytes: int = 50 * 1024 * 1024
     #: Delivered outbox rows older than this are deleted by the sweeper.
     outbox_retention: timedelta = timedelta(days=7)
+    #: The 研判预警 detectors' thresholds and windows (``warnings.yml``).
+    warning_rules: WarningRules = field(default_factory=default_rules)
 
     @classmethod
     def from_settings(cls, settings: Settings, taxonomy: Taxonomy | None = None) -> ServiceConfig:
@@ -64,4 +68,5 @@ class ServiceConfig:
             max_staged_photos=settings.max_staged_photos,
             max_staged_bytes=settings.max_staged_bytes,
             outbox_retention=timedelta(days=settings.outbox_retention_days),
+            warning_rules=load_warning_rules(settings.warnings_path),
         )

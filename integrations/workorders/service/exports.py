@@ -47,7 +47,7 @@ ORDER_HEADERS = ("工单编号", "类型", "类别", "地点", "所属网格", "
 #: Scorecard columns after the group's name; rates are shares (0..1).
 SCORECARD_FIELDS = tuple(LABELS_ZH)
 RATE_FIELDS = frozenset({"resolution_rate", "on_time_rate", "accept_timely_rate",
-                         "satisfaction_rate"})
+                         "satisfaction_rate", "repeat_rate"})
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 

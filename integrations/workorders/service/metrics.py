@@ -8,6 +8,9 @@
 - 满意率 ``satisfaction_rate``: (satisfied + basically satisfied) / answered.
 - ``avg_accept_minutes`` / ``avg_resolve_minutes``: from creation to acceptance /
   to resolution, what the resident waited.
+- 重复诉求率 ``repeat_rate``: orders that are the trigger of a ``repeat`` warning
+  (研判预警: a new report of a matter resolved or closed lately) / created;
+  ``repeats`` counts them.
 
 Rates are None when their denominator is 0. The counts are SQL aggregates
 (``SUM(CASE ...)`` grouped by the database, ``TALLY_COLUMNS``); the rates are
@@ -22,12 +25,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Float, and_, case, func, not_, select
+from sqlalchemy import ColumnElement, Float, and_, case, exists, func, not_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from ..adapters.orm import WorkOrder
+from ..adapters.orm import RiskWarning, WarningOrder, WorkOrder
 from ..domain.lifecycle import Status
 from .common import require_aware
 from .errors import InvalidInput
@@ -60,6 +63,8 @@ LABELS_ZH: dict[str, str] = {
     "satisfaction_rate": "满意率",
     "avg_accept_minutes": "平均签收用时（分钟）",
     "avg_resolve_minutes": "平均办结用时（分钟）",
+    "repeats": "重复诉求量",
+    "repeat_rate": "重复诉求率",
 }
 
 
@@ -82,6 +87,8 @@ class Metrics:
     satisfaction_rate: float | None
     avg_accept_minutes: float | None
     avg_resolve_minutes: float | None
+    repeats: int = 0
+    repeat_rate: float | None = None
 
 
 class minutes_between(FunctionElement[float]):  # noqa: N801 (an SQL function)
@@ -117,6 +124,10 @@ _W = WorkOrder
 _KEPT = _W.status != Status.CANCELLED.value
 _ACCEPTED = and_(_KEPT, _W.accepted_at.is_not(None))
 _RESOLVED = and_(_KEPT, _W.status.in_(sorted(RESOLVED)), _W.resolved_at.is_not(None))
+#: the order is the trigger of a repeat warning (重复诉求)
+_REPEAT = exists().where(
+    WarningOrder.order_id == _W.id, WarningOrder.role == "trigger",
+    RiskWarning.id == WarningOrder.warning_id, RiskWarning.kind == "repeat")
 
 #: The scorecard's counts and sums as SQL aggregates over ``work_orders`` rows (one copy).
 TALLY_COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -132,6 +143,7 @@ TALLY_COLUMNS: dict[str, ColumnElement[Any]] = {
     "satisfied": _count(and_(_KEPT, _W.satisfaction.in_(sorted(PLEASED)))),
     "accept_minutes": _total(_ACCEPTED, minutes_between(_W.created_at, _W.accepted_at)),
     "resolve_minutes": _total(_RESOLVED, minutes_between(_W.created_at, _W.resolved_at)),
+    "repeats": _count(and_(_KEPT, _REPEAT)),
 }
 
 
@@ -149,6 +161,7 @@ class Tally:
     satisfied: int = 0
     accept_minutes: float = 0.0
     resolve_minutes: float = 0.0
+    repeats: int = 0
 
     @classmethod
     def from_row(cls, row: Any) -> Tally:
@@ -180,6 +193,8 @@ class Tally:
             satisfaction_rate=_ratio(self.satisfied, self.answered),
             avg_accept_minutes=_ratio(self.accept_minutes, self.accepted),
             avg_resolve_minutes=_ratio(self.resolve_minutes, self.resolved),
+            repeats=self.repeats,
+            repeat_rate=_ratio(self.repeats, self.created),
         )
 
 

@@ -35,6 +35,7 @@ from .common import MAX_DESCRIPTION, clean_text, order_view, require_aware
 from .config import ServiceConfig
 from .dispatching import dispatch
 from .errors import Conflict, InvalidInput
+from .repeat_check import REPEAT, find_repeat_of, raise_repeat_warning, repeat_note
 from .uow import UnitOfWork
 from .views import REPORTER_CHANNELS, OrderCreate, OrderView
 
@@ -128,7 +129,14 @@ def open_order(
                     if existing is not None:
                         return OpenedOrder(_idempotent(uow, existing, clean), created=False)
                 raise stale_photos()
+            # 重复诉求: checked before dispatch, so that a repeat starts one tier up
+            repeat = find_repeat_of(
+                session, cfg, kind=clean.kind, category=clean.category,
+                area_code=data.area_code, location_text=clean.location_text,
+                area_by_tier=area_by_tier, now=now)
             order = _new_order(cfg, data, clean, grid, numbers(), now)
+            if repeat is not None:
+                order.tier = cfg.taxonomy.next_tier(grid) or grid
             # Nothing is flushed before the insert (the events wait for the
             # order's id); dispatch's queries do not depend on this order.
             with session.no_autoflush:
@@ -138,6 +146,10 @@ def open_order(
                     record(session, order, action=ATTACHMENT, actor="resident", at=now,
                            from_status=Status.NEW.value, to_status=Status.NEW.value,
                            note=attachment_note(photo))
+                if repeat is not None:
+                    record(session, order, action=REPEAT, actor="system", at=now,
+                           from_status=Status.NEW.value, to_status=Status.NEW.value,
+                           note=repeat_note(repeat))
                 dispatch(uow, order, now, area_by_tier=area_by_tier, new_order=True)
                 order_id = _insert_ignoring_conflicts(session, order)
                 if order_id is None:
@@ -151,6 +163,8 @@ def open_order(
                     session, order_id, clean.reporter_ref, photos, now
                 ) != len(photos):
                     raise stale_photos()  # attached elsewhere meanwhile: nothing is kept
+                if repeat is not None:
+                    raise_repeat_warning(session, cfg, order, repeat, now)
                 view = order_view(order, cfg.taxonomy)
             uow.commit()
             return OpenedOrder(view, created=True)

@@ -43,6 +43,7 @@ TOPIC_OVERDUE = "order.overdue"
 TOPIC_REMINDER = "order.reminder"
 TOPIC_CALLBACK = "callback.requested"
 TOPIC_PRIORITY = "order.priority"
+TOPIC_WARNING = "warning.raised"
 #: Associated data of a phone caller's number in a ``voice`` row's payload (``phone_enc``).
 PHONE_CONTEXT = "outbox_messages.payload.phone_enc"
 

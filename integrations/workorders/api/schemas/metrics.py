@@ -33,6 +33,8 @@ class ScorecardPublic(BaseModel):
     satisfaction_rate: float | None
     avg_accept_minutes: float | None
     avg_resolve_minutes: float | None
+    repeats: int = Field(default=0, description="Orders that repeat a matter resolved lately")
+    repeat_rate: float | None = Field(default=None, description="重复诉求率: repeats / created")
 
     @classmethod
     def from_metrics(cls, m: Metrics, label: str | None) -> ScorecardPublic:

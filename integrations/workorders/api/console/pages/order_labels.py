@@ -40,7 +40,8 @@ def actor_label(actor: str, handlers: dict[int, HandlerView]) -> str:
 
 
 #: Words of the service's audit notes, as the timeline shows them.
-NOTE_WORDS = {"reassign": "改派", "had_contact": "有联系电话", "no_contact": "未留联系电话"}
+NOTE_WORDS = {"reassign": "改派", "had_contact": "有联系电话", "no_contact": "未留联系电话",
+              "sham": "疑似假性整改"}
 
 
 def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxonomy) -> str:
@@ -74,6 +75,10 @@ def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxo
             words.append(f"原为「{name(value)}」")
         elif key == "to":
             words.append(f"改为「{name(value)}」")
+        elif key == "earlier":
+            words.append(f"此前工单：{value.replace(',', '、')}")
+        elif key == "score":
+            words.append(f"风险分：{value}")
         elif key == "attachment":
             words.append("照片")
         elif key in ("accept_by", "resolve_by"):
