@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from integrations.workorders.domain.warning_rules import default_rules
+
 from .machine import machine
 from .sim_world import COUNTY, GRIDS, MINUTES_PER_DAY, TOWNSHIP_OF
-from .warnings_run import Driver, Run, run_warning_scan
+from .warnings_run import Driver, Run
 from .warnings_score import (
     KindScore,
     repeat_truth,
@@ -45,16 +47,10 @@ LATENCY_TARGET_S = 60.0
 FALSE_SURGES_PER_AREA_MONTH = 1.0
 KINDS = ("repeat", "dispute_risk", "surge")
 
-# The rule's windows, as the product is configured (contract defaults without domain14).
-try:
-    from integrations.workorders.domain.warning_rules import default_rules
-
-    _rules = default_rules().repeat
-    WINDOW_DAYS = {k: float(_rules.window_days(k)) for k in ("incident", "dispute", "request")}
-    SHAM_DAYS = float(_rules.sham_days)
-except ImportError:  # pragma: no cover - before the rules exist
-    WINDOW_DAYS = {"incident": 30.0, "dispute": 90.0, "request": 30.0}
-    SHAM_DAYS = 14.0
+# The rule's windows, as the product is configured by default (warnings.yml's defaults).
+_RULES = default_rules().repeat
+WINDOW_DAYS = {k: float(_RULES.window_days(k)) for k in ("incident", "dispute", "request")}
+SHAM_DAYS = float(_RULES.sham_days)
 
 
 @dataclass(frozen=True)
@@ -162,7 +158,8 @@ def table(o: Outcome, rows: list[dict[str, Any]]) -> str:
                      f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.1f} ms, "
                      f"max {ordered[-1]:.1f} ms")
     else:
-        lines.append("  run_warning_scan is not available on this branch: no scans were made")
+        lines.append("  run_warning_scan is not available on this branch: no scans were made"
+                     + (f" ({run.scan_error})" if run.scan_error else ""))
     lines += ["", f"  {'target':36} {'value':>10} {'target':>10}  verdict"]
     for row in rows:
         lines.append(f"  {row['name']:36} {_fmt(row['value']):>10} {row['target']:>10}  "
@@ -182,7 +179,8 @@ def to_json(o: Outcome, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {
         "benchmark": "warnings", "seed": o.world.seed, "days": o.world.days, "grids": len(GRIDS),
-        "detector_available": run_warning_scan is not None,
+        "detector_available": o.run.scan_error is None,
+        "scan_error": o.run.scan_error,
         "repeat_windows_days": WINDOW_DAYS, "sham_days": SHAM_DAYS,
         "kinds": {k: kind(o.scores[k]) for k in KINDS},
         "warnings_by_kind": o.warnings_by_kind,

@@ -101,9 +101,7 @@ class Place:
                                     and not self.estate.endswith(("小区", "院")) else "")
             unit = rng.choices(("号楼", "栋", "幢"), (6, 3, 1))[0]
             text = f"{estate}{num}{unit}"
-            if suffix == "" and rng.random() < 0.3:
-                text += f"{rng.randint(1, 4)}单元"
-            elif suffix == "楼下":
+            if suffix == "楼下":
                 text += "楼下"
             elif suffix:
                 text += suffix
@@ -142,12 +140,15 @@ def build_communities(seed: int) -> dict[str, Community]:
     for i, grid in enumerate(GRIDS):
         short = COMMUNITY_NAMES[i]
         buildings = []
-        for _ in range(rng.choice((1, 2, 2))):
+        for _ in range(rng.choice((2, 3, 3))):
+            if not estates:
+                estates = [f"{name}二期" for name in ESTATE_NAMES]
+                rng.shuffle(estates)
             estate = estates.pop()
             for b in range(1, rng.randint(8, 30) + 1):
                 buildings.append(Place(grid, f"{grid}/{estate}/{b}", "building", estate, b))
         street = streets[i % len(streets)]
-        numbers = sorted(rng.sample(range(1, 200), rng.randint(6, 12)))
+        numbers = sorted(rng.sample(range(1, 200), rng.randint(15, 30)))
         street_places = tuple(Place(grid, f"{grid}/{street}/{n}", "street", number=n,
                                     name=street) for n in numbers)
         market = f"{short}{rng.choice(MARKET_NAMES)}"
@@ -167,12 +168,24 @@ PLACE_KIND_WEIGHTS = {
 }
 
 
+
+
+
+
+
+
+
+
+
+EXPONENT = 1.0  # 1 = every place of the pool alike; more = a few busy places
+
+
 def pick_place(rng: random.Random, community: Community, category: str) -> Place:
     kind = rng.choices(("building", "street", "market"), PLACE_KIND_WEIGHTS[category])[0]
     pool = {"building": community.buildings, "street": community.streets,
             "market": community.markets}[kind]
     # some places draw more reports than others (a leaky old block, a busy corner)
-    return pool[min(len(pool) - 1, int(len(pool) * rng.random() ** 1.6))]
+    return pool[min(len(pool) - 1, int(len(pool) * rng.random() ** EXPONENT))]
 
 
 # --- texts --------------------------------------------------------------------------
@@ -402,15 +415,11 @@ REPEAT_TEXT = ("这个问题上次反映过，说是处理好了，现在又出�
 def plant_repeats(seed: int, reports: list[Report], communities: dict[str, Community]
                   ) -> list[RepeatPlan]:
     rng = stream(seed, "plant", "repeats")
-    plans = []
+    plans: list[RepeatPlan] = []
     for base in reports:
         if base.plant or rng.random() >= REPEAT_SHARE:
             continue
-        roll, acc = rng.random(), 0.0
-        for share, lo, hi, decoy in REPEAT_TIMING:
-            acc += share
-            if roll < acc:
-                break
+        _, lo, hi, decoy = rng.choices(REPEAT_TIMING, [t[0] for t in REPEAT_TIMING])[0]
         after = rng.uniform(lo, hi)
         if base.category.startswith("dispute.") and decoy == "late":
             after += 60.0  # past a dispute's 90-day window
@@ -431,7 +440,8 @@ def plant_repeats(seed: int, reports: list[Report], communities: dict[str, Commu
 
 def _poisson_times(rng: random.Random, days: int, per_week: float, margin: float
                    ) -> list[float]:
-    times, t = [], margin
+    times: list[float] = []
+    t = margin
     while True:
         t += rng.expovariate(per_week / (7 * MINUTES_PER_DAY))
         if t >= days * MINUTES_PER_DAY - margin:
@@ -479,7 +489,7 @@ def plant_bursts(seed: int, days: int, communities: dict[str, Community]
         community = communities[grid]
         place = pick_place(rng, community, category)
         times = sorted([t] + [t + rng.uniform(0, span) for _ in range(size - 1)])
-        members = []
+        members: list[Report] = []
         for j, at in enumerate(times):
             near = place if rng.random() < 0.7 else pick_place(rng, community, category)
             r = _new_report(rng, f"burst-{i}-{j}", at, grid, category, community, place=near,
