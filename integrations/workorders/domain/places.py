@@ -9,9 +9,12 @@ then by the name itself), so the answer is deterministic and testable.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from .chinese_text import numerals_to_digits, simplify
 
 
 def location_key(text: str) -> str:
@@ -66,11 +69,78 @@ def best_match(text: str, ranked: Sequence[PlaceName]) -> PlaceName | None:
     return next((n for n in ranked if n.key in key), None)
 
 
+
+# words for a residential compound or community that do not tell two places apart
+_COMPOUND_WORDS = ("居民委员会", "居委会", "村委会", "小区", "社区")
+# the suffix of an area's name that residents leave out: 幸福里社区 is 幸福里
+_AREA_SUFFIXES = ("居民委员会", "居委会", "村委会", "社区", "小区", "网格", "街道", "村", "镇")
+_BUILDING = re.compile(r"(\d+)(?:号楼|号栋|号幢|栋楼|幢楼|号座|栋|幢)")
+_DASHED = re.compile(r"(\d+)\s*[-—－–]\s*(\d+)\s*[-—－–]\s*(\d+)")
+_HASH = re.compile(r"(\d+)\s*#")
+_BELOW = re.compile(r"(\d+栋)(?:楼)?(?:底下|下面|上面|下|上)$")
+_SUB_PART = re.compile(r"\d+(?:单元|层|楼|室|户|号|门)")
+_LEADING = ("我们", "我家", "咱们", "在")
+
+
+def _area_stems(area_names: Iterable[str]) -> list[str]:
+    """Keys of the area's names and aliases, each with and without its 社区/小区… suffix."""
+    stems: set[str] = set()
+    for name in area_names:
+        key = location_key(numerals_to_digits(simplify(name)))
+        if not key:
+            continue
+        stems.add(key)
+        for suffix in _AREA_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix) + 1:
+                stems.add(key[: -len(suffix)])
+    return sorted(stems, key=lambda s: (-len(s), s))
+
+
 def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
-    """A key under which two wordings of one place are equal (for repeat complaints)."""
-    return place_key(text)
+    """A key under which two wordings of one place in one area are equal (repeat complaints).
+
+    NFKC, traditional to simplified, case-folded; Chinese numerals as digits
+    (三号楼 → 3号楼, 十二栋 → 12栋); 号楼/栋/幢 one form (3栋); 3-2-101 is
+    3栋2单元101室; no punctuation or spaces; no trailing 门口/旁边…; a leading
+    name of the area (幸福里社区, 幸福里) and the words 小区/社区 left out. So in
+    the area 幸福里社区, "幸福里小区三号楼门口" and "3栋" have one key ("3栋").
+    """
+    folded = numerals_to_digits(simplify(text)).casefold()
+    folded = _DASHED.sub(r"\1栋\2单元\3室", folded)
+    folded = _HASH.sub(r"\1号", folded)
+    key = place_key(_BUILDING.sub(r"\1栋", folded))
+    key = _BELOW.sub(r"\1", _BUILDING.sub(r"\1栋", key))
+    full = key
+    for word in _LEADING:
+        if key.startswith(word) and len(key) > len(word):
+            key = key[len(word):]
+    for stem in _area_stems(area_names):
+        if key.startswith(stem) and len(key) > len(stem):
+            key = key[len(stem):]
+            break
+    for word in _COMPOUND_WORDS:
+        key = key.replace(word, "")
+    key = place_key(key) if key else key
+    if not key:  # nothing but the area's own name: keep its stem, so it still compares
+        key = full
+        for word in _COMPOUND_WORDS:
+            if key.endswith(word) and len(key) > len(word):
+                key = key[: -len(word)]
+    return key
 
 
 def same_place(a_key: str, b_key: str) -> bool:
-    """Do two ``repeat_place_key`` keys name the same place?"""
-    return bool(a_key) and a_key == b_key
+    """Do two ``repeat_place_key`` keys name the same place?
+
+    Equal keys do; so does a building and a unit, floor or room in it
+    (3栋 and 3栋2单元). Nothing else: 3栋 is not 13栋, 人民路 is not 人民东路,
+    and an empty key matches nothing.
+    """
+    if not a_key or not b_key:
+        return False
+    if a_key == b_key:
+        return True
+    short, long = sorted((a_key, b_key), key=len)
+    if not long.startswith(short) or short[-1].isdigit():
+        return False
+    return short.endswith(("栋", "号", "弄", "巷")) and bool(_SUB_PART.match(long[len(short):]))

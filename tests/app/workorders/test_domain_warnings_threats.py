@@ -1,0 +1,131 @@
+"""Threats of violence in free text: found when meant, not when negated, feared, joked or idiomatic."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.workorders.domain.threats import WORRY_POINTS, find_threats, strongest
+
+
+def kinds(text):
+    return {h.kind for h in find_threats(text)}
+
+
+def threat(text):
+    hit = strongest(find_threats(text))
+    return hit if hit is not None and hit.kind != "worry" else None
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("这次我一定要弄死他", "要弄死他"),
+    ("邻居天天吵，我跟他拼了", "跟他拼了"),
+    ("大不了同归于尽", "同归于尽"),
+    ("他拿刀站在门口骂人", "拿刀"),
+    ("他提着菜刀上门了", "提着菜刀"),
+    ("再吵我就拿刀上去", "拿刀"),
+    ("他说要砍我", "砍我"),
+    ("我要砍死他", "要砍死他"),
+    ("我要烧他家", "烧他家"),
+    ("信不信我放火", "放火"),
+    ("我打死他", "打死他"),
+    ("我要把他弄残", "把他弄残"),
+    ("你再敢来我就打断你的腿", "打断你的腿"),
+    ("我恨不得杀了他", "杀了他"),
+    ("他说要杀我全家", "杀我"),
+    ("小心我弄死你", "弄死你"),
+    ("他說要殺了我", "杀了我"),  # traditional characters
+    ("他動手打人了", "动手打"),
+    ("我被他打伤了", "被他打伤"),
+    ("要是再不处理我就砍他", "砍他"),  # a conditional threat is a threat
+    ("我没想打他但他说要砍我", "砍我"),  # the negation does not reach past 但
+    ("他说要弄死我，我觉得不是开玩笑", "要弄死我"),
+    ("我不怕他，大不了跟他拼了", "跟他拼了"),
+    ("楼上又在闹，我就要和他们拼命", "和他们拼命"),
+])
+def test_explicit_threats_are_found(text, phrase):
+    hit = threat(text)
+    assert hit is not None, text
+    assert hit.phrase == phrase
+    assert hit.points >= 50 and hit.kind == "violence"
+    assert phrase in hit.snippet
+
+
+@pytest.mark.parametrize("text, points", [
+    ("你等着，我让他好看", 40),
+    ("他说有他好看的", 40),
+    ("你给我等着", 30),
+    ("他扬言要报复", 30),
+    ("半夜砸门", 30),
+    ("他天天打他老婆", 40),
+    ("差点打起来", 40),
+])
+def test_vaguer_menaces_count_less(text, points):
+    hit = threat(text)
+    assert hit is not None and hit.points == points
+
+
+@pytest.mark.parametrize("text", ["我不想活了", "活着没意思，死了算了", "他说要跳楼", "她说要喝农药",
+                                  "我死给他看"])
+def test_self_harm_is_a_risk_too(text):
+    hit = threat(text)
+    assert hit is not None and hit.kind == "self_harm" and hit.points == 60
+
+
+@pytest.mark.parametrize("text", [
+    "我没想打他", "我不会动手", "我不至于拿刀", "我才不会跟他拼命", "他没说要砍我",
+    "我从来没打过他", "我不会去打他的", "你别打他",
+])
+def test_negations_are_not_threats(text):
+    assert find_threats(text) == ()
+
+
+@pytest.mark.parametrize("text", [
+    "万一他动手怎么办", "万一他动手了怎么办", "怕他会打人", "我担心出事", "我怕他报复",
+    "我怕他拿刀", "要是他打人怎么办", "他会不会拿刀砍人", "就怕闹出人命",
+])
+def test_worries_give_a_small_signal_only(text):
+    hits = find_threats(text)
+    assert len(hits) == 1 and hits[0].kind == "worry" and hits[0].points == WORRY_POINTS
+    assert threat(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "开玩笑的，我要弄死他", "我说要弄死他，开玩笑的", "跟他拼了！说着玩的", "打死你，逗你玩呢",
+    "那是气话，不会真跟他拼了",
+])
+def test_jokes_are_not_threats(text):
+    assert find_threats(text) == ()
+
+
+@pytest.mark.parametrize("text", [
+    # ordinary dispute and incident reports that merely look violent
+    "楼上砍树太吵", "邻居砍了我家的树", "砍价的时候吵起来了", "我拿刀切菜的时候楼上漏水",
+    "他拿刀砍柴", "拿着剪刀剪树枝", "楼下烧烤摊油烟很大", "小区门口有人烧纸", "村里有人烧秸秆",
+    "我们拼车上班", "物业拼命推卸责任", "昨晚打死好多蚊子", "打死我也不信他", "打他电话没人接",
+    "打他们家的电话也不接", "楼上装修吵死了", "吵得要命", "气死我了", "跳楼价甩卖",
+    "小孩在楼梯跳楼梯", "医生说要动手术", "我自己动手修好了", "他家狗咬人", "帮我弄一下我家水管",
+    "收拾一下他的东西", "电线老化威胁居民安全", "楼上掉东西砸坏了我的车", "我要打人工客服",
+    "他们在家里杀鸡", "窗户漏风冷死人了", "噪音大得要死", "消防通道被堵了", "防火门坏了",
+    "拖欠工资三个月，工人在讨薪", "楼上每天晚上拍球，吵得睡不着", "空调外机滴水到我家窗台",
+])
+def test_ordinary_reports_do_not_hit(text):
+    assert find_threats(text) == (), [(h.phrase, h.kind) for h in find_threats(text)]
+
+
+def test_clauses_are_judged_on_their_own():
+    hits = find_threats("我不想打他，怕他会打人。他昨天说要砍我！")
+    assert [(h.phrase, h.kind) for h in hits] == [("打人", "worry"), ("砍我", "violence")]
+    assert hits[1].snippet == "他昨天说要砍我"
+
+
+def test_the_same_phrase_counts_once_with_its_strongest_reading():
+    hits = find_threats("怕他打人。他打人了！")
+    assert [(h.phrase, h.kind) for h in hits] == [("打人", "worry"), ("打人了", "violence")]
+    assert len(find_threats("我要弄死他！我要弄死他！")) == 1
+
+
+def test_several_threats_in_one_text():
+    hits = find_threats("他拿刀说要砍死我，还说要烧我家")
+    assert {h.phrase for h in hits} == {"拿刀", "要砍死我", "烧我家"}
+    assert kinds("他拿刀说要砍死我") == {"violence"}
+    assert find_threats("") == () and find_threats("，。！") == ()
