@@ -1,15 +1,17 @@
 """Driving the warnings benchmark's world through the real service, in simulated time.
 
 A temporary SQLite file is migrated (``adapters.db.migrate``), the county's areas
-and handlers are added through the use cases, and then every report, handling
-step and follow-up answer happens through the use cases (``open_order``,
-``accept``, ``resolve``, ``answer_satisfaction``, ``attach_report_to``) at its
-simulated minute. The sweeper's time limits (``run_time_limits``) run every
-simulated 10 minutes; ``run_warning_scan`` runs 30 simulated seconds after
-anything changed (at the next 30-s mark), and every 10 minutes for the rules that
-depend on time passing. Handlers act after ``warnings_world``'s delays; when the
-service has moved an order on (another handler, another tier), the simulation
-follows the order to its new assignee.
+and handlers are added through the use cases, and then every report, handling step
+and follow-up answer happens through the use cases (``open_order``, ``accept``,
+``resolve``, ``answer_satisfaction``, ``attach_report_to``) at its simulated minute.
+The sweeper's time limits (``run_time_limits``) run every simulated hour.
+``run_warning_scan`` runs at the next 30-s mark after anything a detector looks at
+changed (a new order, a co-report or note, a reopening after 不满意), and at least once
+an hour for the rules that depend on time passing (a dispute's waiting time);
+accepting and resolving do not trigger a scan (they cannot raise a warning), which
+keeps 90 days to a few thousand scans. Handlers act after ``warnings_world``'s
+delays; when the service has moved an order on (another handler, another tier), the
+simulation follows the order to its new assignee.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from .warnings_score import BurstFact, OrderFact, WarningFact
 from .warnings_world import COUNTY_NAME, TOWNSHIP_NAMES, Report, WarningsWorld
 
 SCAN_STEP_MINUTES = 0.5
-PERIODIC_MINUTES = 10.0   # a scan if none ran in the last 10 minutes (time-based rules)
+PERIODIC_MINUTES = 60.0   # a scan if none ran in the last hour (time-based rules)
 SWEEP_MINUTES = 60.0      # the sweeper's time limits (accept/resolve limits, no-answer close)
 HANDLER_NAMES = ("王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周强",
                  "吴敏", "徐刚", "孙燕", "马超", "朱红", "胡军", "郭芳", "何平", "林涛",
@@ -174,8 +176,8 @@ class Driver:
             if action == "tick":
                 self.tick(minute)
             else:
-                changed = getattr(self, f"on_{action}")(minute, payload)
-                if changed and self.pending_scan is None:
+                relevant = getattr(self, f"on_{action}")(minute, payload)
+                if relevant and self.pending_scan is None:
                     self.pending_scan = math.ceil(minute / SCAN_STEP_MINUTES) * SCAN_STEP_MINUTES
             if progress and minute - last_progress >= MINUTES_PER_DAY:
                 last_progress = minute
@@ -288,7 +290,7 @@ class Driver:
             return False
         r = self.run.report_of[number]
         self.push(work_finish(minute, r.work), "resolve", (number, handler))
-        return True
+        return False  # nothing a detector looks at
 
     def on_resolve(self, minute: float, payload: tuple[str, int]) -> bool:
         number, handler = payload
@@ -307,7 +309,7 @@ class Driver:
             plan.report.at = minute + plan.after_days * MINUTES_PER_DAY
             self.run.repeats_scheduled += 1
             self.push(plan.report.at, "report", plan.report)
-        return True
+        return False  # a finished order leaves the dispute scan; nothing new to test
 
     def on_answer(self, minute: float, payload: tuple[str, str]) -> bool:
         number, answer = payload
@@ -322,7 +324,7 @@ class Driver:
         self.run.rounds[number] = self.run.rounds.get(number, 0) + 1
         if view.status == "assigned" and view.assignee_id is not None:
             self.push(minute + r.accept_delay, "accept", (number, view.assignee_id))
-        return True
+        return answer == "unsatisfied"  # a reopening raises a dispute's risk
 
     # ---- what ended up in the database
 
@@ -348,7 +350,7 @@ class Driver:
             warnings = [WarningFact(
                 w.id, w.kind, w.level, w.area_code, w.category,
                 number_of.get(w.order_id) if w.order_id is not None else None,
-                minute_of(w.created_at), tuple(members.get(w.id, ())))
+                minute_of(w.created_at), tuple(members.get(w.id, ())), w.explanation)
                 for w in s.scalars(select(RiskWarning).order_by(RiskWarning.id))]
         bursts = [BurstFact(b.key, b.grid, b.category, b.start, b.end,
                             frozenset(self.run.burst_numbers.get(b.key, ())),

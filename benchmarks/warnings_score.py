@@ -4,13 +4,15 @@ matched to it. Pure (no database): the driver hands over plain facts.
 All times are simulated minutes (floats since ``sim_world.EPOCH``).
 
 - Repeat (重复诉求): an order is a repeat when, at its creation, an earlier order at the
-  same place (the generator's place, whatever the spelling) with the same category is
-  resolved or closed, and was resolved or closed within the rule's window for its
-  kind. This is the rule's definition applied to what happened, so ordinary
-  orders that happen to repeat an earlier one (accidental repeats of the background)
-  are true repeats too, not false warnings. A repeat is sham (疑似假性整改) when the
-  newest such earlier order was resolved less than ``sham_days`` before.
-  A repeat warning is true when its trigger order is a repeat.
+  same place (the generator's place, whatever the spelling) with the same category
+  is finished (resolved, closed or archived) and was resolved (or, never resolved,
+  closed) within the rule's window for its kind: the window runs from the fix, not
+  from the resident's follow-up answer that closes the order later. This is the
+  rule's definition applied to what happened, so ordinary orders that happen to
+  repeat an earlier one (accidental repeats of the background) are true repeats too,
+  not false warnings. A repeat is sham (疑似假性整改) when the newest such earlier order
+  was resolved less than ``sham_days`` before. A repeat warning is true when its
+  trigger order is a repeat.
 - Dispute at risk (矛盾激化风险): the planted escalations (the order that carries
   a real threat); every other dispute warning is false (including ones on
   disputes whose words are violent but negated, hypothetical or joking).
@@ -58,6 +60,7 @@ class WarningFact:
     order_number: str | None
     created: float
     order_numbers: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,7 @@ def repeat_truth(orders: Iterable[OrderFact], window_days: Mapping[str, float],
                 status, resolved, closed = _state_before(earlier.history, order.created)
                 if status not in RESOLVED_STATES:
                     continue
-                last = max(t for t in (resolved, closed) if t is not None) \
-                    if (resolved is not None or closed is not None) else None
+                last = resolved if resolved is not None else closed
                 if last is None or last < order.created - window:
                     continue
                 hit = True

@@ -33,6 +33,8 @@ from .sim_world import COUNTY, GRIDS, MINUTES_PER_DAY, TOWNSHIP_OF
 from .warnings_run import Driver, Run
 from .warnings_score import (
     KindScore,
+    OrderFact,
+    WarningFact,
     repeat_truth,
     score_disputes,
     score_repeats,
@@ -63,6 +65,7 @@ class Outcome:
     planted_repeats_true: int
     warnings_by_kind: dict[str, int]
     seconds: float
+    examples: dict[str, Any]
 
 
 def simulate(seed: int, days: int, *, scan: bool = True, verbose: bool = False) -> Outcome:
@@ -88,7 +91,48 @@ def simulate(seed: int, days: int, *, scan: bool = True, verbose: bool = False) 
     for w in warnings:
         by_kind[w.kind] = by_kind.get(w.kind, 0) + 1
     return Outcome(world, run, scores, sham, len(set(truth) - planted),
-                   len(set(truth) & planted), by_kind, time.perf_counter() - started)
+                   len(set(truth) & planted), by_kind, time.perf_counter() - started,
+                   examples(world, run, orders, warnings, scores))
+
+
+def examples(world: WarningsWorld, run: Run, orders: dict[str, OrderFact],
+             warnings: list[WarningFact], scores: dict[str, KindScore], n: int = 10
+             ) -> dict[str, Any]:
+    """A few false warnings and misses per kind, to see which detector behaviour is behind
+    a figure (place spellings, texts, burst sizes)."""
+    by_id = {w.id: w for w in warnings}
+    out: dict[str, Any] = {}
+    for kind, score in scores.items():
+        false = []
+        for wid in score.false_ids[:n]:
+            w = by_id[wid]
+            r = run.report_of.get(w.order_number or "")
+            false.append({"id": wid, "level": w.level, "area": w.area_code,
+                          "category": w.category, "explanation": w.explanation,
+                          "order_location": r.location_text if r else None,
+                          "order_description": r.description if r else None})
+        out[f"{kind}_false"] = false
+    missed_repeats = []
+    for number in scores["repeat"].missed[:n]:
+        o = orders[number]
+        before = sorted((p for p in orders.values() if p.place == o.place
+                         and p.category == o.category and p.created < o.created),
+                        key=lambda p: p.created)
+        missed_repeats.append({"number": number, "category": o.category,
+                               "location": run.report_of[number].location_text,
+                               "earlier_locations": [run.report_of[p.number].location_text
+                                                     for p in before[-3:]]})
+    out["repeat_missed"] = missed_repeats
+    threat_text = {num: next((e.threat.description for e in world.escalations
+                              if run.numbers.get(e.threat.key) == num), None)
+                   for num in scores["dispute_risk"].missed[:n]}
+    out["dispute_risk_missed"] = [{"number": k, "threat": v} for k, v in threat_text.items()]
+    sizes = {b.key: b for b in world.bursts}
+    out["surge_missed"] = [{"burst": key, "grid": sizes[key].grid, "category": sizes[key].category,
+                            "reports": len(sizes[key].reports),
+                            "minutes": round(sizes[key].end - sizes[key].start, 1)}
+                           for key in scores["surge"].missed[:n]]
+    return out
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -195,7 +239,8 @@ def to_json(o: Outcome, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "scan_wall_ms": {"median": ordered[len(ordered) // 2] if ordered else None,
                          "p95": ordered[int(0.95 * (len(ordered) - 1))] if ordered else None,
                          "max": ordered[-1] if ordered else None},
-        "checks": rows, "seconds": round(o.seconds, 1), "machine": machine(),
+        "checks": rows, "examples": o.examples, "seconds": round(o.seconds, 1),
+        "machine": machine(),
     }
 
 
