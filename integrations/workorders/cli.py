@@ -559,8 +559,13 @@ def _sweep_loop(app: App, settings: Settings, trackers: Engine | None, stop: _St
 
 
 def _scan_warnings(app: App) -> ScanReport:
-    """One 研判预警 scan, logged when it found something."""
-    report = run_warning_scan(app.uow, utc_now())
+    """One 研判预警 scan, logged when it found something; a failure of the scan is logged
+    and never stops the sweeper's time limits."""
+    try:
+        report = run_warning_scan(app.uow, utc_now())
+    except Exception:  # noqa: BLE001 (the time limits go on; the error is in the log)
+        log.exception("warning scan failed")
+        return ScanReport(failed=1)
     if report.total or report.updated or report.moved or report.failed:
         log.log(logging.WARNING if report.failed else logging.INFO,
                 "warnings: %d surge, %d dispute risk raised; %d updated; %d moved up%s; "

@@ -82,12 +82,17 @@ _SUB_PART = re.compile(r"\d+(?:单元|层|楼|室|户|号|门)")
 _LEADING = ("我们", "我家", "咱们", "在")
 
 
+# a street is no compound: "人民路3号" and "解放路3号" must not both become "3号"
+_STREET_ENDINGS = ("路", "街", "大道", "道", "巷", "弄", "胡同", "桥", "公路")
+
+
 def _area_stems(area_names: Iterable[str]) -> list[str]:
-    """Keys of the area's names and aliases, each with and without its 社区/小区… suffix."""
+    """Keys of the area's names and aliases (streets left out), each with and without
+    its 社区/小区… suffix."""
     stems: set[str] = set()
     for name in area_names:
         key = location_key(numerals_to_digits(simplify(name)))
-        if not key:
+        if not key or key.endswith(_STREET_ENDINGS):
             continue
         stems.add(key)
         for suffix in _AREA_SUFFIXES:
@@ -102,7 +107,8 @@ def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
     NFKC, traditional to simplified, case-folded; Chinese numerals as digits
     (三号楼 → 3号楼, 十二栋 → 12栋); 号楼/栋/幢 one form (3栋); 3-2-101 is
     3栋2单元101室; no punctuation or spaces; no trailing 门口/旁边…; a leading
-    name of the area (幸福里社区, 幸福里) and the words 小区/社区 left out. So in
+    name of the area (幸福里社区, 幸福里; not a street name among its aliases) and
+    the words 小区/社区 left out. So in
     the area 幸福里社区, "幸福里小区三号楼门口" and "3栋" have one key ("3栋").
     """
     folded = numerals_to_digits(simplify(text)).casefold()

@@ -63,7 +63,7 @@ class SurgeRules:
 
     windows_hours: tuple[float, ...] = (1.0, 3.0, 24.0)
     history_weeks: int = 8          # weeks of history the baseline is estimated from
-    alpha: float = 1e-6             # significance for one test, split evenly among the windows
+    alpha: float = 1e-5             # significance for one test, split evenly among the windows
     min_count: int = 3              # fewer reports than this in a window never make a surge
     prior_weeks: float = 4.0        # weight of the prior rate, in weeks of history
     default_weekly_rate: float = 2.0  # prior reports per week per grid when the county has no history

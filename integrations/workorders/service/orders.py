@@ -35,7 +35,13 @@ from .common import MAX_DESCRIPTION, clean_text, order_view, require_aware
 from .config import ServiceConfig
 from .dispatching import dispatch
 from .errors import Conflict, InvalidInput
-from .repeat_check import REPEAT, find_repeat_of, raise_repeat_warning, repeat_note
+from .repeat_check import (
+    REPEAT,
+    find_repeat_of,
+    raise_repeat_warning,
+    repeat_note,
+    repeat_tier,
+)
 from .uow import UnitOfWork
 from .views import REPORTER_CHANNELS, OrderCreate, OrderView
 
@@ -136,7 +142,8 @@ def open_order(
                 area_by_tier=area_by_tier, now=now)
             order = _new_order(cfg, data, clean, grid, numbers(), now)
             if repeat is not None:
-                order.tier = cfg.taxonomy.next_tier(grid) or grid
+                order.tier = repeat_tier(session, cfg, kind=clean.kind, category=clean.category,
+                                         area_by_tier=area_by_tier)
             # Nothing is flushed before the insert (the events wait for the
             # order's id); dispatch's queries do not depend on this order.
             with session.no_autoflush:

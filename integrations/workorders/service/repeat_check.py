@@ -6,7 +6,8 @@ the earlier orders of the same grid and category (index
 archived within the kind's window (``RepeatRules``), compared by place
 (``domain.places.repeat_place_key``) in ``domain.repeats.find_repeat``.
 Cancelled orders never count. A repeat starts one tier up (a repeat is not
-handed back to the same grid alone), gets a ``repeat`` event naming the
+handed back to the same grid alone; ``repeat_tier``: at the grid only when
+nobody above it handles the category), gets a ``repeat`` event naming the
 earlier numbers, and, once the order has its id, a ``repeat`` warning
 (``raise_repeat_warning``) that names who resolved the earlier order.
 """
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..adapters import store
 from ..adapters.orm import Area, AreaAlias, Handler, OrderEvent, WorkOrder
 from ..domain.lifecycle import Action, Status
 from ..domain.places import repeat_place_key
@@ -80,6 +82,22 @@ def find_repeat_of(
         return None
     actor = finding.earlier[0].resolved_by
     return Repeat(finding=finding, resolver_name=_person(session, cfg, actor), place_key=key)
+
+
+def repeat_tier(session: Session, cfg: ServiceConfig, *, kind: str, category: str,
+                area_by_tier: Mapping[str, str]) -> str:
+    """The tier a repeat starts at: the one above the grid, if anyone on duty there (or
+    higher) handles the category; else the grid (the repeat warning tells the township,
+    so the grid does not handle it alone, and the resident does not wait for nobody)."""
+    taxonomy = cfg.taxonomy
+    grid = taxonomy.tiers[0]
+    upper = taxonomy.next_tier(grid)
+    if upper is None:
+        return grid
+    above = taxonomy.tiers[taxonomy.tiers.index(upper):]
+    found = store.candidate_handlers(session, role=taxonomy.handler_role(kind),
+                                     category=category, area_by_tier=area_by_tier, tiers=above)
+    return upper if found else grid
 
 
 def repeat_note(repeat: Repeat) -> str:

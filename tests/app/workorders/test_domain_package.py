@@ -21,11 +21,16 @@ def imports(path):
             yield node.module
 
 
+# numerical libraries, no I/O: the surge test's negative-binomial tail (issue 14)
+ALSO_ALLOWED = {"surges.py": {"numpy", "scipy"}}
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_imports_only_the_standard_library(path):
     for name in imports(path):
         top = name.split(".")[0]
-        assert top == "__future__" or top in sys.stdlib_module_names, (path.name, name)
+        assert (top == "__future__" or top in sys.stdlib_module_names
+                or top in ALSO_ALLOWED.get(path.name, ())), (path.name, name)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

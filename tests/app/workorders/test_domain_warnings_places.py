@@ -65,3 +65,10 @@ def test_empty_keys_match_nothing():
     assert repeat_place_key("！！", AREA) == ""
     assert not same_place("", "")
     assert not same_place("3栋", "")
+
+
+def test_street_aliases_are_kept_in_the_key():
+    names = ("幸福里社区", "幸福里", "人民路", "解放路")
+    assert repeat_place_key("人民路3号", names) == "人民路3号"
+    assert not same_place(repeat_place_key("人民路3号", names), repeat_place_key("解放路3号", names))
+    assert repeat_place_key("幸福里小区3号楼", names) == "3栋"

@@ -173,3 +173,16 @@ def test_a_warning_without_anyone_to_tell_is_logged(world):
     (notice,) = warning_notices(w, warning.id)
     assert (notice.channel, notice.recipient_ref, notice.payload["text"]) == (
         "log", "grid:qy-xz-01", "【紧急】西镇一网格 激增。")
+
+
+def test_with_nobody_above_the_grid_a_repeat_is_handled_there_and_still_warned(world):
+    w = world
+    grid = w.handler("李网格", role="grid_worker", skills=["incident.facility"])
+    first = w.order(**LAMP)
+    done(w, first.number, grid)
+    w.tick(days=1)
+    again = w.order(**LAMP)
+    row = w.row(again.number)
+    assert (row.tier, row.assignee_id, row.status) == ("grid", grid, "assigned")
+    assert w.actions(again.number) == ["create", "repeat", "dispatch"]
+    assert len(warnings(w, "repeat")) == 1
