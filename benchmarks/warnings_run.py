@@ -20,7 +20,8 @@ import heapq
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from integrations.workorders.adapters.orm import (
     WarningOrder,
     WorkOrder,
 )
+from integrations.workorders.domain import places
 from integrations.workorders.domain.errors import DomainError
 from integrations.workorders.service import (
     HandlerCreate,
@@ -50,8 +52,10 @@ from integrations.workorders.service import (
     create_handler,
     get_order,
     open_order,
+    repeat_check,
     resolve,
     run_time_limits,
+    warning_scan,
 )
 from integrations.workorders.service.warning_scan import run_warning_scan
 
@@ -77,6 +81,41 @@ HANDLER_NAMES = ("王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆
                  "邓琳", "曹阳", "彭辉", "曾蓉", "萧然", "田野", "董洁", "潘军", "袁丽",
                  "蒋文", "蔡明", "余波", "杜鹃", "叶青", "程刚", "魏华", "苏敏", "吕强",
                  "丁香", "沈杰", "任静", "姚远", "卢伟", "姜涛", "崔颖")
+
+
+@contextmanager
+def simulation_speedups(full_pass_minutes: float | None) -> Iterator[None]:
+    """Two changes to the service for this process while the simulation runs.
+
+    1. ``repeat_place_key`` is memoized: it is pure, and the service recomputes it for
+       every earlier order of the area at every repeat check and every dispute scored.
+       No result changes, only the time.
+    2. ``full_pass_minutes``: how often the scan re-scores every open dispute (for the
+       waiting time; the service's ``FULL_DISPUTE_PASS``, 10 minutes). New orders and
+       events are scored by every scan regardless. In simulated time a 10-minute pass
+       over all open disputes is most of the run's cost; a longer pass only delays
+       warnings raised by waiting alone (none of the planted ones). None: unchanged.
+    """
+    original_key, original_pass = places.repeat_place_key, warning_scan.FULL_DISPUTE_PASS
+    memo: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def cached(text: str, area_names: Iterable[str] = ()) -> str:
+        key = (text, tuple(area_names))
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = original_key(text, key[1])
+        return found
+
+    repeat_check.repeat_place_key = cached  # type: ignore[assignment]
+    warning_scan.repeat_place_key = cached  # type: ignore[assignment]
+    if full_pass_minutes is not None:
+        warning_scan.FULL_DISPUTE_PASS = timedelta(minutes=full_pass_minutes)
+    try:
+        yield
+    finally:
+        repeat_check.repeat_place_key = original_key  # type: ignore[assignment]
+        warning_scan.repeat_place_key = original_key  # type: ignore[assignment]
+        warning_scan.FULL_DISPUTE_PASS = original_pass
 
 
 def at(minute: float) -> datetime:
