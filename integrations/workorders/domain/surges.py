@@ -141,13 +141,17 @@ def _baseline(weeks: float, counts: tuple[int, ...], prior_rate: float, prior_we
     return _Baseline(a + float(capped.sum()), prior_weeks + weeks, profile)
 
 
-def window_share(window_start: datetime, window_end: datetime, profile: tuple[float, ...]) -> float:
-    """The share of a week's reports ``profile`` expects between the two times."""
+def _check_window(window_start: datetime, window_end: datetime) -> None:
     for at, name in ((window_start, "window_start"), (window_end, "window_end")):
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"{name} must be timezone-aware")
     if window_end <= window_start:
         raise ValueError("a window must end after it starts")
+
+
+def window_share(window_start: datetime, window_end: datetime, profile: tuple[float, ...]) -> float:
+    """The share of a week's reports ``profile`` expects between the two times."""
+    _check_window(window_start, window_end)
     start = window_start.astimezone(CHINA)
     end = window_end.astimezone(CHINA)
     monday = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0,
@@ -166,13 +170,16 @@ def window_share(window_start: datetime, window_end: datetime, profile: tuple[fl
 def test_window(observed: int, window_start: datetime, window_end: datetime,
                 history: SurgeHistory, prior: SurgePrior, rules: SurgeRules) -> SurgeFinding | None:
     """A finding when ``observed`` reports in the window are a surge, else None (see the module)."""
+    _check_window(window_start, window_end)
+    if observed < rules.min_count:
+        return None
     profile = _profile(tuple(prior.profile))
     prior_rate = prior.weekly_rate if prior.weekly_rate > 0 else rules.default_weekly_rate
     baseline = _baseline(float(history.weeks), tuple(history.by_hour_of_week),
                          max(prior_rate, RATE_FLOOR), rules.prior_weeks, profile)
     share = window_share(window_start, window_end, profile)
     expected = baseline.weekly_rate * share
-    if observed < rules.min_count or observed <= expected:
+    if observed <= expected:
         return None
     p_value = float(stats.nbinom.sf(observed - 1, baseline.shape,
                                     baseline.weeks / (baseline.weeks + share)))

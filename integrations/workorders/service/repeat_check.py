@@ -14,6 +14,7 @@ earlier numbers, and, once the order has its id, a ``repeat`` warning
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,12 +68,12 @@ def find_repeat_of(
     ).all()
     if not rows:
         return None
-    names = _area_names(session, area_by_tier)
-    key = repeat_place_key(location_text, names)
+    names = tuple(_area_names(session, area_by_tier))
+    key = place_key_of(location_text, names)
     resolvers = _resolvers(session, [r.id for r in rows])
     past = [
         PastOrder(order_id=r.id, number=r.number, kind=r.kind, category=r.category,
-                  place_key=repeat_place_key(r.location_text, names), status=r.status,
+                  place_key=place_key_of(r.location_text, names), status=r.status,
                   created_at=r.created_at, resolved_at=r.resolved_at, closed_at=r.closed_at,
                   resolved_by=resolvers.get(r.id))
         for r in rows
@@ -98,6 +99,12 @@ def repeat_tier(session: Session, cfg: ServiceConfig, *, kind: str, category: st
     found = store.candidate_handlers(session, role=taxonomy.handler_role(kind),
                                      category=category, area_by_tier=area_by_tier, tiers=above)
     return upper if found else grid
+
+
+@functools.lru_cache(maxsize=65536)
+def place_key_of(text: str, area_names: tuple[str, ...]) -> str:
+    """``repeat_place_key``, remembered (places repeat; the key is pure)."""
+    return repeat_place_key(text, area_names)
 
 
 def repeat_note(repeat: Repeat) -> str:
