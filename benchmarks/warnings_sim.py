@@ -42,7 +42,7 @@ from .warnings_score import (
     score_repeats,
     score_surges,
 )
-from .warnings_world import WarningsWorld, build
+from .warnings_world import HARMLESS_VIOLENT, WarningsWorld, build
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "warnings.json"
 DEFAULT_SEED = 14
@@ -120,6 +120,12 @@ def examples(world: WarningsWorld, run: Run, orders: dict[str, OrderFact],
                           "order_location": r.location_text if r else None,
                           "order_description": r.description if r else None})
         out[f"{kind}_false"] = false
+    harmless: dict[str, int] = {}
+    for wid in scores["dispute_risk"].false_ids:
+        r = run.report_of.get(by_id[wid].order_number or "")
+        text = next((t for t in HARMLESS_VIOLENT if r and t in r.description), "(no violent words)")
+        harmless[text] = harmless.get(text, 0) + 1
+    out["dispute_risk_false_by_text"] = harmless
     missed_repeats = []
     for number in scores["repeat"].missed[:n]:
         o = orders[number]

@@ -509,7 +509,8 @@ def build(seed: int, days: int) -> WarningsWorld:
     repeats = plant_repeats(seed, reports, communities)
     esc_orders, escalations = plant_escalations(seed, days, communities)
     burst_reports, bursts = plant_bursts(seed, days, communities)
-    reports = sorted(reports + esc_orders + burst_reports, key=lambda r: r.at)
+    threats = [e.threat for e in escalations]
+    reports = sorted(reports + esc_orders + threats + burst_reports, key=lambda r: r.at)
     return WarningsWorld(seed, days, communities, reports, repeats, escalations, bursts)
 
 
