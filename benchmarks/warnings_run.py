@@ -20,7 +20,7 @@ import heapq
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,7 +37,6 @@ from integrations.workorders.adapters.orm import (
     WarningOrder,
     WorkOrder,
 )
-from integrations.workorders.domain import places
 from integrations.workorders.domain.errors import DomainError
 from integrations.workorders.service import (
     HandlerCreate,
@@ -52,7 +51,6 @@ from integrations.workorders.service import (
     create_handler,
     get_order,
     open_order,
-    repeat_check,
     resolve,
     run_time_limits,
     warning_scan,
@@ -85,37 +83,20 @@ HANDLER_NAMES = ("王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆
 
 @contextmanager
 def simulation_speedups(full_pass_minutes: float | None) -> Iterator[None]:
-    """Two changes to the service for this process while the simulation runs.
-
-    1. ``repeat_place_key`` is memoized: it is pure, and the service recomputes it for
-       every earlier order of the area at every repeat check and every dispute scored.
-       No result changes, only the time.
-    2. ``full_pass_minutes``: how often the scan re-scores every open dispute (for the
-       waiting time; the service's ``FULL_DISPUTE_PASS``, 10 minutes). New orders and
-       events are scored by every scan regardless. In simulated time a 10-minute pass
-       over all open disputes is most of the run's cost; a longer pass only delays
-       warnings raised by waiting alone (none of the planted ones). None: unchanged.
+    """How often the scan re-scores every open dispute, for this process while the
+    simulation runs (the service's ``FULL_DISPUTE_PASS``: 10 minutes, for the waiting
+    time). New orders and events are scored by every scan regardless; a longer pass only
+    delays warnings raised by waiting alone (none of the planted ones). In simulated
+    time a pass every 10 minutes over all open disputes is most of the run's cost.
+    None: unchanged.
     """
-    original_key, original_pass = places.repeat_place_key, warning_scan.FULL_DISPUTE_PASS
-    memo: dict[tuple[str, tuple[str, ...]], str] = {}
-
-    def cached(text: str, area_names: Iterable[str] = ()) -> str:
-        key = (text, tuple(area_names))
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = original_key(text, key[1])
-        return found
-
-    repeat_check.repeat_place_key = cached  # type: ignore[assignment]
-    warning_scan.repeat_place_key = cached  # type: ignore[assignment]
+    original = warning_scan.FULL_DISPUTE_PASS
     if full_pass_minutes is not None:
         warning_scan.FULL_DISPUTE_PASS = timedelta(minutes=full_pass_minutes)
     try:
         yield
     finally:
-        repeat_check.repeat_place_key = original_key  # type: ignore[assignment]
-        warning_scan.repeat_place_key = original_key  # type: ignore[assignment]
-        warning_scan.FULL_DISPUTE_PASS = original_pass
+        warning_scan.FULL_DISPUTE_PASS = original
 
 
 def at(minute: float) -> datetime:
