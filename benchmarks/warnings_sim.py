@@ -45,6 +45,8 @@ from .warnings_score import (
 from .warnings_world import HARMLESS_VIOLENT, WarningsWorld, build
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "warnings.json"
+#: --quick's output unless --out is given (git-ignored: a smoke test keeps the 90-day file)
+QUICK_OUT = DEFAULT_OUT.with_suffix(".quick.tmp")
 DEFAULT_SEED = 14
 RECALL_TARGET, PRECISION_TARGET = 0.90, 0.80
 LATENCY_TARGET_S = 60.0
@@ -265,21 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--quick", action="store_true", help="7 days (a smoke test)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"default {DEFAULT_OUT.name} ({QUICK_OUT.name} with --quick)")
     parser.add_argument("--verbose", action="store_true", help="print each simulated day")
     parser.add_argument("--full-pass-minutes", type=float, default=FULL_PASS_MINUTES,
                         help="how often every open dispute is re-scored (default: the "
                              "service's 10 minutes; longer is faster, see warnings_run)")
     args = parser.parse_args(argv)
     days = 7 if args.quick else args.days
+    out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     outcome = simulate(args.seed, days, verbose=args.verbose,
                        full_pass_minutes=args.full_pass_minutes)
     rows = checks(outcome)
     print(table(outcome, rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(to_json(outcome, rows), ensure_ascii=False, indent=1) + "\n",
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(to_json(outcome, rows), ensure_ascii=False, indent=1) + "\n",
                         encoding="utf-8")
-    print(f"\nwritten to {args.out}")
+    print(f"\nwritten to {out}")
     return 0
 
 
