@@ -782,3 +782,17 @@ def test_passwords_are_set_from_standard_input_and_stored_as_argon2id_only(sqlit
     with app.session_factory() as s:
         kept = s.scalar(text("SELECT password_hash FROM staff_users WHERE username = 'demo-admin'"))
     assert kept == demo_admin
+
+
+def test_scan_warnings_warns_of_a_threatening_dispute_once(sqlite_url, capsys, make_app):
+    with_demo(sqlite_url, capsys)
+    app = make_app(sqlite_url)
+    order = report(app, now(), ref="tg:4242", location_text="幸福里小区9号楼",
+                   description="邻居天天砸墙，他说再吵就要弄死我，还拿刀在门口晃。")
+    done = run_cli(sqlite_url, "scan-warnings")
+    assert done.returncode == 0, done.stderr
+    assert "dispute_risk 1," in done.stdout
+    row = order_row(app, order.number)
+    assert (row.priority, row.tier) == ("urgent", "township")
+    again = run_cli(sqlite_url, "scan-warnings")
+    assert again.returncode == 0 and "dispute_risk 0," in again.stdout

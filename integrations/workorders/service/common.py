@@ -116,7 +116,7 @@ _EXTRA_ACTION_LABELS = {"create": "受理", "report": "补充反映", "overdue":
                         "attachment": "补充照片", "location": "补充位置",
                         "priority": "调整紧急程度", "staff_note": "内部备注",
                         "resident_note": "告知居民", "contact_revealed": "查看联系电话",
-                        "repeat": "疑似重复诉求"}
+                        "repeat": "疑似重复诉求", "risk": "矛盾激化风险"}
 
 
 def event_view(event: OrderEvent) -> EventView:

@@ -78,17 +78,23 @@ def run_warning_scan(uow_factory: Callable[[], UnitOfWork], now: datetime) -> Sc
         start_order = cursors.get(ORDERS, 0)
         start_event = cursors.get(EVENTS, 0)
         full_due = now.timestamp() - cursors.get(DISPUTES, 0) >= FULL_DISPUTE_PASS.total_seconds()
-        pairs = _new_pairs(session, start_order, last_order, start_event, last_event)
+        # only reports within the longest window can make a surge now (a first scan of
+        # an old database does not test every pair of its past)
+        recent = now - timedelta(hours=max(uow.config.warning_rules.surge.windows_hours))
+        pairs = _new_pairs(session, start_order, last_order, start_event, last_event, recent)
         disputes = _disputes_to_score(session, start_order, last_order, start_event, last_event,
                                       everything=full_due)
     for area_code, category in sorted(pairs):
         _one(report, "surge", uow_factory(), scan_pair, area_code, category, now)
-    for at_risk in find_at_risk(uow_factory(), disputes, now):
-        _one(report, "dispute_risk", uow_factory(), act_on, at_risk, now)
-    moved = {ORDERS: last_order, EVENTS: last_event}
+    if disputes:
+        for at_risk in find_at_risk(uow_factory(), disputes, now):
+            _one(report, "dispute_risk", uow_factory(), act_on, at_risk, now)
+    moved = {name: position for name, position in ((ORDERS, last_order), (EVENTS, last_event))
+             if position > cursors.get(name, -1)}
     if full_due:
         moved[DISPUTES] = int(now.timestamp())
-    _advance(uow_factory(), moved, now)
+    if moved:
+        _advance(uow_factory(), moved, now)
     return report
 
 
@@ -134,16 +140,19 @@ def _advance(uow: UnitOfWork, positions: dict[str, int], now: datetime) -> None:
 
 
 def _new_pairs(session: Session, start_order: int, last_order: int, start_event: int,
-               last_event: int) -> set[tuple[str, str]]:
-    """Area × category of the orders created and the co-reports made since the cursors."""
+               last_event: int, since: datetime) -> set[tuple[str, str]]:
+    """Area × category of the orders created and the co-reports made since the cursors
+    (and since ``since``)."""
     pairs = {(a, c) for a, c in session.execute(
         select(WorkOrder.area_code, WorkOrder.category)
-        .where(WorkOrder.id > start_order, WorkOrder.id <= last_order).distinct())}
+        .where(WorkOrder.id > start_order, WorkOrder.id <= last_order,
+               WorkOrder.created_at >= since).distinct())}
     pairs |= {(a, c) for a, c in session.execute(
         select(WorkOrder.area_code, WorkOrder.category)
         .join(OrderEvent, OrderEvent.order_id == WorkOrder.id)
         .where(OrderEvent.id > start_event, OrderEvent.id <= last_event,
-               OrderEvent.action == REPORT, OrderEvent.actor == CO_REPORTER).distinct())}
+               OrderEvent.action == REPORT, OrderEvent.actor == CO_REPORTER,
+               OrderEvent.at >= since).distinct())}
     return pairs
 
 

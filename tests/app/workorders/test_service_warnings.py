@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from integrations.workorders.service import cancel, metrics, verify_audit
+from integrations.workorders.domain.warning_rules import default_rules
+from integrations.workorders.service import ServiceConfig, cancel, metrics, verify_audit
 from integrations.workorders.service.warnings import raise_warning
+from integrations.workorders.settings import Settings
 from tests.app.warnings_world import (
     done,
     staff_with_chats,
@@ -186,3 +188,13 @@ def test_with_nobody_above_the_grid_a_repeat_is_handled_there_and_still_warned(w
     assert (row.tier, row.assignee_id, row.status) == ("grid", grid, "assigned")
     assert w.actions(again.number) == ["create", "repeat", "dispatch"]
     assert len(warnings(w, "repeat")) == 1
+
+
+def test_the_settings_file_gives_the_rules(tmp_path, taxonomy):
+    path = tmp_path / "warnings.yml"
+    path.write_text("dispute_risk:\n  threshold: 70\nrepeat:\n  sham_days: 7\n",
+                    encoding="utf-8")
+    cfg = ServiceConfig.from_settings(Settings(warnings_path=path), taxonomy)
+    assert cfg.warning_rules.dispute_risk.threshold == 70
+    assert cfg.warning_rules.repeat.sham_days == 7
+    assert ServiceConfig.from_settings(Settings(), taxonomy).warning_rules == default_rules()

@@ -41,7 +41,7 @@ def actor_label(actor: str, handlers: dict[int, HandlerView]) -> str:
 
 #: Words of the service's audit notes, as the timeline shows them.
 NOTE_WORDS = {"reassign": "改派", "had_contact": "有联系电话", "no_contact": "未留联系电话",
-              "sham": "疑似假性整改"}
+              "sham": "疑似假性整改", "risk": "矛盾激化风险"}
 
 
 def note_text(note: str | None, handlers: dict[int, HandlerView], taxonomy: Taxonomy) -> str:
