@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 ORDERS, EVENTS, DISPUTES = "orders", "events", "disputes"
 #: Every open dispute is scored at least this often (waiting time grows without events).
 FULL_DISPUTE_PASS = timedelta(minutes=10)
+#: Orders created this recently are read again by the next scans; so are the last
+#: ``EVENT_OVERLAP`` events (see ``run_warning_scan``; reading twice is harmless).
+RESCAN = timedelta(seconds=90)
+EVENT_OVERLAP = 200
 
 
 @dataclass
@@ -76,14 +80,19 @@ def run_warning_scan(uow_factory: Callable[[], UnitOfWork], now: datetime) -> Sc
         last_order = session.scalar(select(func.max(WorkOrder.id))) or 0
         last_event = session.scalar(select(func.max(OrderEvent.id))) or 0
         start_order = cursors.get(ORDERS, 0)
-        start_event = cursors.get(EVENTS, 0)
+        # a few events again: on PostgreSQL ids are taken before their transactions
+        # commit, so one may appear below the cursor after it moved (so may an order:
+        # those created in the last ``RESCAN`` are read again too)
+        start_event = max(0, cursors.get(EVENTS, 0) - EVENT_OVERLAP)
+        again = now - RESCAN
         full_due = now.timestamp() - cursors.get(DISPUTES, 0) >= FULL_DISPUTE_PASS.total_seconds()
         # only reports within the longest window can make a surge now (a first scan of
         # an old database does not test every pair of its past)
         recent = now - timedelta(hours=max(uow.config.warning_rules.surge.windows_hours))
-        pairs = _new_pairs(session, start_order, last_order, start_event, last_event, recent)
+        pairs = _new_pairs(session, start_order, last_order, start_event, last_event, recent,
+                           again)
         disputes = _disputes_to_score(session, start_order, last_order, start_event, last_event,
-                                      everything=full_due)
+                                      again, everything=full_due)
     for area_code, category in sorted(pairs):
         _one(report, "surge", uow_factory(), scan_pair, area_code, category, now)
     if disputes:
@@ -140,13 +149,17 @@ def _advance(uow: UnitOfWork, positions: dict[str, int], now: datetime) -> None:
 
 
 def _new_pairs(session: Session, start_order: int, last_order: int, start_event: int,
-               last_event: int, since: datetime) -> set[tuple[str, str]]:
-    """Area × category of the orders created and the co-reports made since the cursors
-    (and since ``since``)."""
+               last_event: int, since: datetime, again: datetime) -> set[tuple[str, str]]:
+    """Area × category of the orders created (since the cursor, or since ``again``) and
+    the co-reports made since the cursors, within the longest window (``since``)."""
     pairs = {(a, c) for a, c in session.execute(
         select(WorkOrder.area_code, WorkOrder.category)
         .where(WorkOrder.id > start_order, WorkOrder.id <= last_order,
                WorkOrder.created_at >= since).distinct())}
+    pairs |= {(a, c) for a, c in session.execute(
+        select(WorkOrder.area_code, WorkOrder.category)
+        .where(WorkOrder.created_at >= max(since, again), WorkOrder.id <= last_order)
+        .distinct())}
     pairs |= {(a, c) for a, c in session.execute(
         select(WorkOrder.area_code, WorkOrder.category)
         .join(OrderEvent, OrderEvent.order_id == WorkOrder.id)
@@ -157,7 +170,7 @@ def _new_pairs(session: Session, start_order: int, last_order: int, start_event:
 
 
 def _disputes_to_score(session: Session, start_order: int, last_order: int, start_event: int,
-                       last_event: int, *, everything: bool) -> set[int]:
+                       last_event: int, again: datetime, *, everything: bool) -> set[int]:
     """Open disputes created or with an event since the cursors (every open one if
     ``everything``)."""
     if everything:
@@ -165,6 +178,8 @@ def _disputes_to_score(session: Session, start_order: int, last_order: int, star
     open_dispute = [WorkOrder.kind == "dispute", WorkOrder.status.in_(OPEN)]
     found = set(session.scalars(select(WorkOrder.id).where(
         WorkOrder.id > start_order, WorkOrder.id <= last_order, *open_dispute)))
+    found |= set(session.scalars(select(WorkOrder.id).where(
+        WorkOrder.created_at >= again, WorkOrder.id <= last_order, *open_dispute)))
     found |= set(session.scalars(
         select(OrderEvent.order_id).join(WorkOrder, OrderEvent.order_id == WorkOrder.id)
         .where(OrderEvent.id > start_event, OrderEvent.id <= last_event, *open_dispute)

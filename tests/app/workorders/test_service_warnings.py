@@ -34,6 +34,10 @@ def test_a_repeat_starts_one_tier_up_with_an_event_and_a_warning(any_world):
     w = any_world
     grid, town = lamp_world(w)
     staff_with_chats(w)
+    chief = w.handler("镇长", tier="township", capacity=0, is_supervisor=True,
+                      telegram_chat_id="901")
+    w.handler("西镇督办", tier="township", capacity=0, is_supervisor=True,
+              areas=["township:qy-xz"])  # another township: not told
     first = w.order(**LAMP)
     assert first.assignee_id == grid
     done(w, first.number, grid, "已更换灯泡。")
@@ -61,7 +65,8 @@ def test_a_repeat_starts_one_tier_up_with_an_event_and_a_warning(any_world):
 
     notices = warning_notices(w, warning.id)
     assert {(m.recipient_kind, m.recipient_ref, m.channel) for m in notices} == {
-        ("dispatcher", "staff:disp", "telegram"), ("supervisor", "staff:boss", "telegram")}
+        ("dispatcher", "staff:disp", "telegram"), ("supervisor", "staff:boss", "telegram"),
+        ("supervisor", str(chief), "telegram")}
     assert all(m.payload["text"].startswith("【预警】") for m in notices)
     assert {m.payload["kind"] for m in notices} == {"repeat"}
     assert verify_audit(w.uow()) == []
@@ -78,7 +83,7 @@ def test_a_repeat_after_the_sham_window_is_attention_and_after_the_window_none(w
     assert warning.level == "attention" and warning.details["sham"] is False
     assert w.row(second.number).tier == "township"
 
-    w.tick(days=31)  # both earlier ones... the second is still open; the first is too old
+    w.tick(days=31)  # the first was resolved 51 days ago, the second is still open
     w.order(**LAMP)
     assert len(warnings(w, "repeat")) == 1
 
