@@ -86,19 +86,47 @@ _LEADING = ("我们", "我家", "咱们", "在")
 _STREET_ENDINGS = ("路", "街", "大道", "道", "巷", "弄", "胡同", "桥", "公路")
 
 
-def _area_stems(area_names: Iterable[str]) -> list[str]:
-    """Keys of the area's names and aliases (streets left out), each with and without
-    its 社区/小区… suffix."""
-    stems: set[str] = set()
+def _area_prefixes(area_names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Keys of the area's names and aliases (streets left out), longest first, and
+    their short forms (幸福里社区 → 幸福里), longest first."""
+    full: set[str] = set()
+    short: set[str] = set()
     for name in area_names:
         key = location_key(numerals_to_digits(simplify(name)))
         if not key or key.endswith(_STREET_ENDINGS):
             continue
-        stems.add(key)
+        full.add(key)
         for suffix in _AREA_SUFFIXES:
             if key.endswith(suffix) and len(key) > len(suffix) + 1:
-                stems.add(key[: -len(suffix)])
-    return sorted(stems, key=lambda s: (-len(s), s))
+                short.add(key[: -len(suffix)])
+    order = lambda s: (-len(s), s)  # noqa: E731
+    return sorted(full, key=order), sorted(short - full, key=order)
+
+
+def _strip_area(key: str, full: list[str], short: list[str]) -> str:
+    """``key`` without the area's names in front, as many as there are.
+
+    A full name (阳光社区, 城关镇, an alias) always goes. A short name (阳光) goes
+    only when what follows is not the rest of a place's own name: before
+    小区/社区 (阳光小区 is the community) or a number (阳光3号楼), never in
+    front of 花园 (阳光花园 is an estate of its own). So "阳光社区阳光花园3号楼"
+    and "阳光花园3号楼" both keep 阳光花园, and "阳光社区阳光小区3号楼" is "3栋".
+    """
+    stripped = True
+    while stripped:
+        stripped = False
+        for stem in full:
+            if key.startswith(stem) and len(key) > len(stem):
+                key, stripped = key[len(stem):], True
+                break
+        if stripped:
+            continue
+        for stem in short:
+            rest = key[len(stem):]
+            if key.startswith(stem) and rest and (rest[0].isdigit() or rest.startswith(_COMPOUND_WORDS)):
+                key, stripped = rest, True
+                break
+    return key
 
 
 def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
@@ -106,10 +134,13 @@ def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
 
     NFKC, traditional to simplified, case-folded; Chinese numerals as digits
     (三号楼 → 3号楼, 十二栋 → 12栋); 号楼/栋/幢 one form (3栋); 3-2-101 is
-    3栋2单元101室; no punctuation or spaces; no trailing 门口/旁边…; a leading
-    name of the area (幸福里社区, 幸福里; not a street name among its aliases) and
-    the words 小区/社区 left out. So in
-    the area 幸福里社区, "幸福里小区三号楼门口" and "3栋" have one key ("3栋").
+    3栋2单元101室; no punctuation or spaces; no trailing 门口/旁边…; the area's
+    names in front left out, as many as are written (see ``_strip_area``: a
+    name's short form only where it is not part of an estate's own name; never
+    a street name among its aliases, and never inside the text), and the words
+    小区/社区 left out. So in the area 幸福里社区, "幸福里小区三号楼门口" and
+    "3栋" have one key ("3栋"), and in 阳光社区 "阳光社区阳光花园3号楼" and
+    "阳光花园三号楼门口" have one key ("阳光花园3栋").
     """
     folded = numerals_to_digits(simplify(text)).casefold()
     folded = _DASHED.sub(r"\1栋\2单元\3室", folded)
@@ -120,10 +151,7 @@ def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
     for word in _LEADING:
         if key.startswith(word) and len(key) > len(word):
             key = key[len(word):]
-    for stem in _area_stems(area_names):
-        if key.startswith(stem) and len(key) > len(stem):
-            key = key[len(stem):]
-            break
+    key = _strip_area(key, *_area_prefixes(area_names))
     for word in _COMPOUND_WORDS:
         key = key.replace(word, "")
     key = place_key(key) if key else key

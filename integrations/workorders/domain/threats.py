@@ -14,6 +14,15 @@ menaces or a fight). A match then goes through three checks, in order:
 3. a worry or hypothesis before it in its clause (万一他动手怎么办, 怕他会打人,
    担心出事, 要是他打人…) → a small ``worry`` hit instead of a threat.
    "要是再不管我就砍他" is a conditional threat (就 after the 要是), not a worry.
+4. a story about other people: violence told after a news or hearsay cue
+   (新闻, 电视上说, 网上, 听说, 据说…) with nobody of this dispute (我, 他,
+   对方…) named from the cue on ("听说隔壁小区有人把人砍了"), or violence in a
+   clause naming nobody that the resident then turns away from ("邻居吵架同归于尽，
+   我们可不想那样") → no hit. "听说他要拿刀来找我" and "他说要砍我" stay threats.
+
+Preparation and intent are threats as much as words: a weapon made ready
+(刀都准备好了, 汽油买好了, 棍子就放在门口), taken up to go somewhere (就拿刀去他家
+门口等着), people gathered (找好人了 明天去收拾他), what will be done (让他躺着出去).
 
 Who threatens does not matter: "他说要砍我" (the other party) is a risk as
 much as "我要砍他". Words that look violent but are not (砍树, 砍价, 拿刀切菜,
@@ -43,6 +52,10 @@ _P = r"(?:他|她|你|我|他们|她们|你们|我们|对方|那家人|这家人
 # "砍我家的树", "打他电话", "打人工客服": the person is only the owner, or no person at all
 _NOT_A_PERSON_AFTER = r"(?!家|的|们家|工|[^，。]{0,4}?(?:电话|手机|号码|微信|座机|语音|视频))"
 
+# things to hurt someone with (longest first, so 菜刀 is taken before 刀)
+_WEAPON = (r"菜刀|刀子|砍刀|斧头|斧子|匕首|棍子|铁棍|木棍|钢管|铁锹|砖头|板砖|汽油|硫酸|炸药|枪|刀")
+_AFTER_INTENT = "(?:" + "|".join(f"(?<={w})" for w in ("就", "要", "非", "准备", "打算")) + ")"
+
 # (pattern, points, kind): points 60 explicit, 50 a weapon or violence done, 40/30 vaguer
 _PATTERNS: tuple[tuple[str, int, str], ...] = (
     # kill, maim
@@ -67,6 +80,24 @@ _PATTERNS: tuple[tuple[str, int, str], ...] = (
      r"(?!鱼|削面|片)(?![^，]{0,3}(?:切|削|剁|杀鱼|杀鸡|做饭|砍柴|砍树|劈柴|修|剪|锄|挖|种|干活|赶|打狗|打蛇|打开|挑开|拨开))",
      50, "violence"),
     (r"动(?:了)?刀(?:子)?(?!片)", 50, "violence"),
+    # preparation and intent: a weapon made ready, people gathered, a place to wait
+    (rf"(?<![剪铅])(?:{_WEAPON})(?:我|我们)?(?:都|也|全)?(?:已经|早就|早|全)?(?:都)?"
+     r"(?:准备|备|磨|买|带|藏|揣|找|弄)(?:好|齐)", 60, "violence"),
+    (rf"(?:准备|备|磨|买|带|揣)(?:好|齐)了?(?:一把|几把|两把|一桶|两桶|几桶|一瓶|几瓶|一根|几根)?"
+     rf"(?<![剪铅])(?:{_WEAPON})", 60, "violence"),
+    (rf"(?<![剪铅])(?:{_WEAPON})(?:我|我们)?(?:就|都|早就|早|已经)(?:放|摆|藏|备|搁|别|揣)(?:在|着)",
+     60, "violence"),
+    # 就拿刀, 要带上棍子 (the intent word before, kept out of the phrase)
+    (_AFTER_INTENT + rf"(?:去)?(?:拿|提|带|抄|掏|拎|揣)(?:着|起|上|了)?(?:一把|把)?(?<![剪铅])(?:{_WEAPON})",
+     60, "violence"),
+    (rf"(?:拿|提|带|抄|掏|拎|揣)(?:着|起|上|了)?(?:一把|把)?(?<![剪铅])(?:{_WEAPON})"
+     rf"[^，。]{{0,4}}?(?:去|到|上|来)(?:{_P})?(?:家)?(?:门口|楼下|单位|店)?(?:等|堵|守|找)", 60, "violence"),
+    (rf"(?:让|叫){_P}(?:躺着|横着|爬着|抬着)(?:出去|回去|出门|离开|走)|(?:躺着|横着|爬着)出去",
+     60, "violence"),
+    (r"(?:找|叫|喊|约)(?:好|齐)了?(?:几个|一帮|一群|一些|些)?(?:人|兄弟|帮手)(?:了)?"
+     r"(?=[^，。]{0,12}?(?:收拾|教训|打|揍|算账|堵|砸|弄|好看))", 60, "violence"),
+    (rf"(?:去|来|要|就|非|得)(?:好好)?(?:收拾|教训)(?:一下|一顿)?{_P}" + _NOT_A_PERSON_AFTER, 50, "violence"),
+    (rf"把{_P}(?:给)?(?:砍|捅|刺)(?:了|伤)", 60, "violence"),
     # violence done or a fight
     (r"动手打|动了手|动手了|打人了|打了人", 60, "violence"),
     (r"(?<!自己)(?<!亲自)动手(?!术|修|做|装|清|搬|改|拆|整理|收拾|脚)", 40, "violence"),
@@ -120,6 +151,15 @@ _WORRY_BEFORE = re.compile(
     r"|真要|可能会|容易")
 # "我很害怕他说要砍我": what he said is reported, not feared
 _SPEECH = re.compile(r"说|扬言|威胁|喊|嚷|骂|放话|叫嚣|声称|发誓")
+# a story told about other people: news, television, hearsay ("听说", not "听见")
+_STORY = re.compile(r"新闻|电视|报纸|报道|网上|网络上|视频里|抖音|快手|微博|朋友圈|电影|电视剧|小说"
+                    r"|听说|据说|听人说|听别人说|听人讲|传言|传说|案例|有个案子")
+# someone in this dispute: the resident, the other party ("他说要砍我" is no story)
+_PARTY = re.compile(r"我|咱|俺|他|她|你|对方|那家人|这家人")
+# the resident turns away from it: "我们可不想那样", "可别闹成那样"
+_REJECTED = re.compile(
+    r"(?:不想|不愿|不希望|不要|别|可别|千万别|千万不要)(?:我们|咱们|咱|我|也)?(?:也)?"
+    r"(?:那样|变成|闹成|闹到|走到|落到|发生|搞成|弄成)|引以为戒")
 _IF_BEFORE = re.compile(r"如果|要是|假如|假设|若是|倘若|一旦")
 _WORRY_AFTER = re.compile(r"怎么办|咋办|怎么整|如何是好")
 
@@ -152,7 +192,23 @@ def _is_worry(before: str, after: str) -> bool:
     return bool(cues) and "就" not in before[cues[-1].end():]
 
 
-def _clause_hits(clause: str) -> list[ThreatHit]:
+def _is_story(lead: str, clause: str, before: str, rest: str, kind: str) -> bool:
+    """Violence in a story about others (news, hearsay) or one the resident rejects.
+
+    ``lead`` is the sentence before the clause, ``before`` the clause before the
+    match, ``rest`` the text after the clause (its sentence and the next one).
+    Only when nobody in this dispute (我, 他, 对方…) is named from the story's
+    cue on: "听说他要拿刀来找我" stays a threat. A rejection without a story
+    cue clears violence only: "活着没意思，不想那样过下去" is still self-harm.
+    """
+    told = lead + before
+    cues = list(_STORY.finditer(told))
+    if cues:
+        return not _PARTY.search((lead + clause)[cues[-1].end():])  # lead + before prefixes it
+    return kind == "violence" and not _PARTY.search(clause) and bool(_REJECTED.search(rest))
+
+
+def _clause_hits(clause: str, lead: str = "", rest: str = "") -> list[ThreatHit]:
     hits: list[ThreatHit] = []
     taken: list[tuple[int, int]] = []
     for pattern, points, kind in _COMPILED:
@@ -161,7 +217,7 @@ def _clause_hits(clause: str) -> list[ThreatHit]:
                 continue  # inside a stronger match already made (patterns run strongest first)
             taken.append((m.start(), m.end()))
             before, after = clause[: m.start()], clause[m.end():]
-            if _is_negated(before):
+            if _is_negated(before) or _is_story(lead, clause, before, rest, kind):
                 continue
             if _is_worry(before, after):
                 hits.append(ThreatHit(m.group(0), clause, WORRY_POINTS, "worry"))
@@ -184,8 +240,10 @@ def find_threats(text: str) -> tuple[ThreatHit, ...]:
         following = sentences[i + 1].strip() if i + 1 < len(sentences) else ""
         if _is_joke(sentence) or _JOKE_NEXT.match(following):  # 我要弄死他！开玩笑的。
             continue
-        for clause in _clauses(sentence):
-            for hit in _clause_hits(clause):
+        clauses = _clauses(sentence)
+        for j, clause in enumerate(clauses):
+            lead, rest = "".join(clauses[:j]), "".join(clauses[j + 1:]) + following
+            for hit in _clause_hits(clause, lead, rest):
                 kept = found.get(hit.phrase)
                 if kept is None or hit.points > kept.points:
                     found[hit.phrase] = hit

@@ -72,3 +72,36 @@ def test_street_aliases_are_kept_in_the_key():
     assert repeat_place_key("人民路3号", names) == "人民路3号"
     assert not same_place(repeat_place_key("人民路3号", names), repeat_place_key("解放路3号", names))
     assert repeat_place_key("幸福里小区3号楼", names) == "3栋"
+
+
+SUNNY = ("阳光社区", "城关镇", "清河县")
+
+
+@pytest.mark.parametrize("texts, key", [
+    # an estate or landmark that begins with the community's short name keeps it,
+    # whether or not the community is written before it
+    (("长青综合市场", "长青社区长青综合市场", "长青综合市场旁边", "长青社区长青综合市场附近",
+      "清河县城关镇长青社区长青综合市场"), "长青综合市场"),
+    (("阳光花园三号楼门口", "阳光社区阳光花园3号楼", "阳光社区 阳光花园3栋", "在阳光花园三幢楼下"),
+     "阳光花园3栋"),
+    # the community itself (its short name before 小区 or a number) goes, however often written
+    (("阳光小区3号楼", "阳光社区阳光小区三号楼", "阳光3号楼", "3号楼", "城关镇阳光社区3号楼门口"), "3栋"),
+])
+def test_the_community_prefix_is_left_out_the_same_way(texts, key):
+    names = ("长青社区", "城关镇", "清河县") if key.startswith("长青") else SUNNY
+    assert {repeat_place_key(t, names) for t in texts} == {key}
+
+
+def test_community_prefix_does_not_merge_different_places():
+    k = lambda t: repeat_place_key(t, SUNNY)  # noqa: E731
+    assert not same_place(k("阳光社区阳光花园3号楼"), k("阳光花园13号楼"))
+    assert not same_place(k("阳光社区3号楼"), k("阳光花园3号楼"))  # the community's 3号楼 is not the estate's
+    assert not same_place(k("阳光社区人民路3号"), k("解放路3号"))
+    assert k("阳光社区人民路3号") == k("人民路3号") == "人民路3号"
+    assert k("阳光社区") == k("阳光") == "阳光"
+
+
+def test_street_aliases_stay_with_a_community_prefix():
+    names = ("幸福里社区", "幸福里", "人民路", "解放路")
+    assert repeat_place_key("幸福里社区人民路3号", names) == "人民路3号"
+    assert repeat_place_key("幸福里社区幸福里小区3号楼", names) == "3栋"

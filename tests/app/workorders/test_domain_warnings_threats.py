@@ -147,3 +147,71 @@ def test_several_threats_in_one_text():
     assert {h.phrase for h in hits} == {"拿刀", "要砍死我", "烧我家"}
     assert kinds("他拿刀说要砍死我") == {"violence"}
     assert find_threats("") == () and find_threats("，。！") == ()
+
+
+@pytest.mark.parametrize("text", [
+    # news, television, the internet: a story about other people
+    "上次看了个新闻说邻居吵架同归于尽，我们可不想那样。",
+    "电视上说有人为停车位动了刀，我们可别闹成那样",
+    "网上看到有人因为漏水把楼下捅伤了，太可怕了",
+    "前几天报纸报道外地有两家为宅基地打死人了",
+    # hearsay about somebody else, not about this dispute's parties
+    "听说隔壁小区有人因为噪音把人砍了，太吓人了",
+    "据说以前这里有人为了车位动过刀",
+    # violence the resident names only to turn away from it
+    "邻居吵到最后同归于尽，我们可不想闹到那一步",
+    "为这点事拼命不值得，千万别闹成那样",
+])
+def test_stories_about_others_and_rejected_outcomes_are_not_threats(text):
+    assert threat(text) is None, [(h.phrase, h.kind) for h in find_threats(text)]
+
+
+@pytest.mark.parametrize("text, phrase", [
+    # the dispute's own parties named after the cue: still a threat
+    ("他在朋友圈说要砍我", "砍我"),
+    ("听说他要拿刀来找我", "拿刀"),
+    ("听说对方扬言要弄死我们", "要弄死我"),
+    ("我看新闻也学会了，大不了跟他拼了", "跟他拼了"),
+    # a neighbour's account of what is happening now is no story
+    ("隔壁两家又吵起来了，有一家说要烧了对方的房子，很吓人。", "烧了对方的房子"),
+    ("他们两家打起来了，有人喊着要同归于尽。", "同归于尽"),
+])
+def test_threats_told_about_this_dispute_stay_threats(text, phrase):
+    hit = threat(text)
+    assert hit is not None and hit.phrase == phrase and hit.points >= 50, text
+
+
+@pytest.mark.parametrize("text", [
+    "不是开玩笑，我真会动手", "再这样我就跟他拼了", "他说要砍我",
+])
+def test_plain_threats_still_hit(text):
+    assert threat(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    # a weapon made ready
+    "我刀都准备好了，他再敢来试试。", "汽油都买好了", "菜刀我早就磨好了", "我已经准备好了一桶汽油",
+    "棍子就放在门口", "钢管我都藏在床底下了",
+    # taken up to go and wait for someone
+    "今晚我就拿刀去他家门口等着。", "我明天就带着斧头去找他", "要拿刀上他家堵他",
+    # what will be done to him
+    "他敢再来我就让他躺着出去", "再来闹就叫他横着出去",
+    # people gathered for it
+    "我已经找好人了 明天去收拾他", "我叫齐了一帮兄弟去揍他",
+])
+def test_preparations_and_intent_are_threats(text):
+    hit = threat(text)
+    assert hit is not None, text
+    assert hit.points >= 60 and hit.kind == "violence", (hit.phrase, hit.points)
+
+
+@pytest.mark.parametrize("text", [
+    "我已经找好人来修水管了", "买了把菜刀切菜", "他把钢管放在楼道里堵路", "剪刀准备好了，明天剪纸活动",
+    "工具都准备好了，就等物业来修", "找好人了，明天来搬家", "汽车加满油了，明天回老家",
+])
+def test_ordinary_preparations_are_no_threats(text):
+    assert find_threats(text) == (), [(h.phrase, h.kind) for h in find_threats(text)]
+
+
+def test_a_rejection_does_not_clear_self_harm():
+    assert kinds("活着没意思，真不想那样过下去") == {"self_harm"}
