@@ -151,16 +151,17 @@ def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
     for word in _LEADING:
         if key.startswith(word) and len(key) > len(word):
             key = key[len(word):]
-    key = _strip_area(key, *_area_prefixes(area_names))
+    full_names, short_names = _area_prefixes(area_names)
+    key = _strip_area(key, full_names, short_names)
+    if key in full_names or key in short_names:  # the area's name alone ("阳光")
+        key = ""
     for word in _COMPOUND_WORDS:
         key = key.replace(word, "")
     key = place_key(key) if key else key
-    if not key:  # nothing but the area's own name: keep its stem, so it still compares
-        key = full
-        for word in _COMPOUND_WORDS:
-            if key.endswith(word) and len(key) > len(word):
-                key = key[: -len(word)]
-    return key
+    # nothing but the area's own name ("幸福里小区"), or only words that say where
+    # relative to the speaker ("我家楼下", "小区门口"): no place two reports can be
+    # said to share (two broken lights "在幸福里小区" are not one light)
+    return "" if is_vague_place(key) else key
 
 
 def same_place(a_key: str, b_key: str) -> bool:
@@ -168,9 +169,9 @@ def same_place(a_key: str, b_key: str) -> bool:
 
     Equal keys do; so does a building and a unit, floor or room in it
     (3栋 and 3栋2单元). Nothing else: 3栋 is not 13栋, 人民路 is not 人民东路,
-    and an empty key matches nothing.
+    and an empty or vague key (``is_vague_place``) matches nothing.
     """
-    if not a_key or not b_key:
+    if is_vague_place(a_key) or is_vague_place(b_key):
         return False
     if a_key == b_key:
         return True
@@ -178,3 +179,31 @@ def same_place(a_key: str, b_key: str) -> bool:
     if not long.startswith(short) or short[-1].isdigit():
         return False
     return short.endswith(("栋", "号", "弄", "巷")) and bool(_SUB_PART.match(long[len(short):]))
+
+
+# words that place something relative to the speaker or the estate as a whole,
+# never one particular spot: "我家楼下" of two residents are two places
+_VAGUE_WORDS = tuple(sorted({
+    "我们", "我家", "咱们", "咱家", "俺家", "自家", "家里", "家", "邻居家", "隔壁", "对门",
+    "楼道", "楼梯间", "楼梯", "走廊", "过道", "楼下", "楼上", "楼里", "楼顶", "单元",
+    "电梯", "小区", "社区", "院子", "院里", "大院", "门口", "这里", "那里", "这边", "那边",
+    "这儿", "那儿", "附近", "周边", "路边", "路上", "马路", "街上", "外面", "里面", "旁边",
+    "对面", "里", "上", "下", "边", "内", "外",
+}, key=lambda w: (-len(w), w)))
+
+
+def is_vague_place(key: str) -> bool:
+    """Is a ``repeat_place_key`` key too vague to name one spot?
+
+    Empty keys are; so are keys made only of words that say where relative to
+    the speaker or the whole estate ("我家楼下", "楼道里", "小区门口"). A key with
+    a number (3栋, 5号) or a name of its own (阳光花园, 人民路, 综合市场) is not.
+    """
+    if not key:
+        return True
+    if any(ch.isdigit() for ch in key):
+        return False
+    rest = key
+    for word in _VAGUE_WORDS:
+        rest = rest.replace(word, "")
+    return not rest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.workorders.domain.chinese_text import chinese_number, numerals_to_digits, simplify
-from integrations.workorders.domain.places import repeat_place_key, same_place
+from integrations.workorders.domain.places import is_vague_place, repeat_place_key, same_place
 
 AREA = ("幸福里社区", "幸福里")
 
@@ -52,8 +52,8 @@ def test_a_unit_or_room_is_in_its_building():
 
 
 def test_the_area_name_alone_and_other_names():
-    # nothing but the compound: still a key, and the compound worded either way is one place
-    assert repeat_place_key("幸福里小区", AREA) == repeat_place_key("幸福里社区", AREA) == "幸福里"
+    # nothing but the area's own name: no one place (two lights "在幸福里小区" are not one)
+    assert repeat_place_key("幸福里小区", AREA) == repeat_place_key("幸福里社区", AREA) == ""
     assert repeat_place_key("幸福里小区东门", AREA) == "东门"
     # without area names the compound stays in the key (it is another compound's 3号楼)
     assert repeat_place_key("阳光花园小区3号楼") == "阳光花园3栋"
@@ -98,10 +98,22 @@ def test_community_prefix_does_not_merge_different_places():
     assert not same_place(k("阳光社区3号楼"), k("阳光花园3号楼"))  # the community's 3号楼 is not the estate's
     assert not same_place(k("阳光社区人民路3号"), k("解放路3号"))
     assert k("阳光社区人民路3号") == k("人民路3号") == "人民路3号"
-    assert k("阳光社区") == k("阳光") == "阳光"
+    assert k("阳光社区") == k("阳光") == ""  # the whole community is no one place
 
 
 def test_street_aliases_stay_with_a_community_prefix():
     names = ("幸福里社区", "幸福里", "人民路", "解放路")
     assert repeat_place_key("幸福里社区人民路3号", names) == "人民路3号"
     assert repeat_place_key("幸福里社区幸福里小区3号楼", names) == "3栋"
+
+
+def test_places_said_relative_to_the_speaker_are_no_one_place():
+    """"我家楼下" of two residents are two places; a number or a name of its own is one."""
+    for vague in ("我家楼下", "家门口", "楼道里", "小区门口", "小区里", "我们楼上", "电梯里", "这里"):
+        key = repeat_place_key(vague, AREA)
+        assert key == "" and is_vague_place(key), vague
+        assert not same_place(key, repeat_place_key(vague, AREA))
+    for named in ("3号楼楼道", "东门", "人民路菜市场", "阳光花园", "5号楼电梯", "小区花坛"):
+        key = repeat_place_key(named, AREA)
+        assert key and not is_vague_place(key), named
+        assert same_place(key, repeat_place_key(named, AREA))
