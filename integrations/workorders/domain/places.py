@@ -147,7 +147,6 @@ def repeat_place_key(text: str, area_names: Iterable[str] = ()) -> str:
     folded = _HASH.sub(r"\1号", folded)
     key = place_key(_BUILDING.sub(r"\1栋", folded))
     key = _BELOW.sub(r"\1", _BUILDING.sub(r"\1栋", key))
-    full = key
     for word in _LEADING:
         if key.startswith(word) and len(key) > len(word):
             key = key[len(word):]
