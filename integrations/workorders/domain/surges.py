@@ -66,7 +66,6 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
 from .warning_rules import SurgeRules
 from .warnings import Level
@@ -131,6 +130,8 @@ def _baseline(weeks: float, counts: tuple[int, ...], prior_rate: float, prior_we
     a = prior_weeks * prior_rate
     if weeks <= 0:
         return _Baseline(a, prior_weeks, profile)
+    from scipy import stats  # here: importing it costs every process ~1 s at start
+
     cells = np.asarray(counts, dtype=float)
     shares = np.asarray(profile)
     capped = cells
@@ -181,6 +182,8 @@ def test_window(observed: int, window_start: datetime, window_end: datetime,
     expected = baseline.weekly_rate * share
     if observed <= expected:
         return None
+    from scipy import stats  # here: see _baseline
+
     p_value = float(stats.nbinom.sf(observed - 1, baseline.shape,
                                     baseline.weeks / (baseline.weeks + share)))
     if p_value > rules.alpha / len(rules.windows_hours):
