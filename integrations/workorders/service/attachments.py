@@ -14,19 +14,16 @@ event or a notification; a resident reaches only their own photos and orders
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import secrets
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
+from ..adapters.inserts import insert_unless_taken
 from ..adapters.orm import Attachment, Handler, WorkOrder
 from ..domain.images import IMAGE_TYPES, media_type, sniff
 from ..domain.lifecycle import Status
@@ -139,33 +136,9 @@ def _reporter_ref(reporter_ref: str | None) -> str:
 
 
 def _insert_ignoring_conflicts(session: Session, row: dict[str, object]) -> bool:
-    """Insert the photo unless its (reporter, sha256) or public id exists; whether it did.
-
-    PostgreSQL and SQLite: ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL
-    waits for a concurrent insert of the same photo and then does nothing).
-    Other engines: a plain insert in a savepoint.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect in _INSERTS:
-        return session.execute(_insert_statement(dialect), row).scalar() is not None
-    connection = session.connection()
-    try:
-        with connection.begin_nested():
-            connection.execute(insert(Attachment.__table__), row)
-    except IntegrityError:
-        return False
-    return True
-
-
-_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
-}
-
-
-@functools.cache
-def _insert_statement(dialect: str) -> ReturningInsert[int]:
-    table = Attachment.__table__
-    return _INSERTS[dialect](table).on_conflict_do_nothing().returning(table.c.id)
+    """Insert the photo unless its (reporter, sha256) or public id exists; whether it did
+    (PostgreSQL waits for a concurrent insert of the same photo and then does nothing)."""
+    return insert_unless_taken(session, Attachment.__table__, row) is not None
 
 
 # --------------------------------------------------------------------- attach

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.sql.dml import ReturningInsert
 
 from integrations.shared.privacy import Vault, normalize_phone
 
 from ..adapters import store
+from ..adapters.inserts import insert_unless_taken
 from ..adapters.orm import WorkOrder
 from ..domain.audit import GENESIS
 from ..domain.lifecycle import Status
@@ -292,24 +289,9 @@ def _idempotent(uow: UnitOfWork, existing: WorkOrder, clean: _Clean) -> OrderVie
 
 
 def _insert_ignoring_conflicts(session: Session, order: WorkOrder) -> int | None:
-    """Insert ``order`` as it is; its new id, or None if its number or client_ref is taken.
-
-    PostgreSQL and SQLite: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``.
-    Other engines: a plain insert in a savepoint.
-    """
+    """Insert ``order`` as it is; its new id, or None if its number or client_ref is taken."""
     row = {key: getattr(order, key) for key in _INSERT_COLUMNS}
-    dialect = session.get_bind().dialect.name
-    if dialect in _INSERTS:
-        return session.execute(_insert_statement(dialect), row).scalar()
-    connection = session.connection()  # a savepoint of its own: the session is not flushed
-    try:
-        with connection.begin_nested():
-            result = connection.execute(insert(WorkOrder.__table__), row)
-    except IntegrityError:
-        return None
-    key = result.inserted_primary_key
-    assert key is not None  # a single-row INSERT always has one
-    return int(key[0])
+    return insert_unless_taken(session, WorkOrder.__table__, row)
 
 
 def _as_inserted(session: Session, order: WorkOrder, order_id: int) -> None:
@@ -323,14 +305,3 @@ def _as_inserted(session: Session, order: WorkOrder, order_id: int) -> None:
 
 #: Every column of an order but its id, in table order.
 _INSERT_COLUMNS = tuple(c.key for c in WorkOrder.__table__.columns if c.key != "id")
-
-_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
-}
-
-
-@functools.cache
-def _insert_statement(dialect: str) -> ReturningInsert[int]:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for ``dialect``, built once."""
-    table = WorkOrder.__table__
-    return _INSERTS[dialect](table).on_conflict_do_nothing().returning(table.c.id)

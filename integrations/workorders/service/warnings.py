@@ -18,17 +18,15 @@ the warning and level, so the same level is told once.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..adapters import store
+from ..adapters.inserts import insert_unless_taken
 from ..adapters.orm import (
     Handler,
     OutboxMessage,
@@ -71,7 +69,7 @@ def raise_warning(
     """Insert the warning or update the one with ``dedupe_key``; whether people were told
     (True: it is new, or its level went up). ``orders``: ``(order id, role)`` behind it."""
     level = Level(level).value
-    new_id = _insert_ignoring_conflict(session, {
+    new_id = insert_unless_taken(session, RiskWarning.__table__, {
         "kind": kind, "level": level, "state": "open", "area_code": area_code,
         "category": category, "dedupe_key": dedupe_key, "explanation": explanation,
         "details": dict(details), "order_id": order_id, "created_at": now, "updated_at": now,
@@ -108,34 +106,6 @@ def raise_warning(
 
 
 # ------------------------------------------------------------------------ rows
-
-
-def _insert_ignoring_conflict(session: Session, row: dict[str, Any]) -> int | None:
-    dialect = session.get_bind().dialect.name
-    if dialect in _INSERTS:
-        return session.execute(_insert_statement(dialect), row).scalar()
-    connection = session.connection()
-    try:
-        with connection.begin_nested():
-            result = connection.execute(insert(RiskWarning.__table__), row)
-    except IntegrityError:
-        return None
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
-}
-
-
-@functools.cache
-def _insert_statement(dialect: str) -> Any:
-    table = RiskWarning.__table__
-    return (_INSERTS[dialect](table)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(table.c.id))
 
 
 def _locked(session: Session, dedupe_key: str) -> RiskWarning:
