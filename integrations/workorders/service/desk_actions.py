@@ -85,7 +85,7 @@ def set_priority(
         event = record(session, order, action=PRIORITY, actor=who, at=now,
                        from_status=order.status, to_status=order.status, note=note)
         order.priority = target.value
-        _retime(uow, order, target, now)
+        retime(uow, order, target, now)
         if target is Priority.URGENT and order.assignee_id is not None \
                 and order.status in _OPEN:
             handler = session.get_one(Handler, order.assignee_id)
@@ -109,7 +109,9 @@ def set_priority(
     return view
 
 
-def _retime(uow: UnitOfWork, order: WorkOrder, target: Priority, now: datetime) -> None:
+def retime(uow: UnitOfWork, order: WorkOrder, target: Priority, now: datetime) -> None:
+    """The limits of ``order`` become ``target``'s, counted from now: urgent tightens the
+    accept limit of an assigned order and the resolve limit, normal loosens the accept limit."""
     limits = uow.config.taxonomy.deadlines(order.category, target, now)
     if order.status == Status.ASSIGNED.value and order.accept_by is not None:
         accept_by = (min(order.accept_by, limits.accept_by) if target is Priority.URGENT

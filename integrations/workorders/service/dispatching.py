@@ -28,12 +28,12 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..adapters import store
-from ..adapters.orm import Handler, WorkOrder
+from ..adapters.orm import Handler, OrderEvent, WorkOrder
 from ..domain.dispatch import URGENT_RULE, HandlerState, OrderToDispatch, plan
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Action, Status, allowed_actions
 from ..domain.taxonomy import Priority
-from . import outbox
+from . import messages, outbox
 from .audit_trail import transition
 from .linked import NOT_LINKED, is_linked
 from .uow import UnitOfWork
@@ -223,3 +223,27 @@ def after_capacity_freed(uow: UnitOfWork, now: datetime) -> list[str]:
     except (SQLAlchemyError, DomainError):
         log.exception("dispatching queued orders failed; the sweeper will retry")
         return []
+
+
+def escalate_to(uow: UnitOfWork, order: WorkOrder, upper: str, now: datetime, *,
+                reason: str = "") -> OrderEvent:
+    """Take ``order`` back from its handler and move it to the tier ``upper`` (event
+    ``escalate``, note ``tier:a->b handler:h [reason]``): the handler is told it was
+    withdrawn, the resident that it went up. The caller sets the limits and dispatches.
+    Only from a status that may escalate (assigned, accepted, in progress)."""
+    session, cfg = uow.session, uow.config
+    previous = order.assignee_id
+    note = f"tier:{order.tier}->{upper} handler:{previous}" + (f" {reason}" if reason else "")
+    event = transition(session, order, Action.ESCALATE, actor="system", at=now, note=note,
+                       handler_id=previous)
+    order.assignee_id = None
+    order.accept_by = None
+    order.accepted_at = None
+    order.tier = upper
+    order.resolve_reminded_at = None
+    if previous is not None:
+        outbox.to_handler(session, cfg, order, session.get_one(Handler, previous),
+                          seq=event.seq, now=now, topic=outbox.TOPIC_WITHDRAWN,
+                          text=messages.withdrawn_escalated(order.number, upper))
+    outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="escalated")
+    return event

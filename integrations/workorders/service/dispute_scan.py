@@ -33,17 +33,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..adapters import store
-from ..adapters.orm import Area, Handler, OrderEvent, RiskWarning, WorkOrder
+from ..adapters.orm import Area, OrderEvent, RiskWarning, WorkOrder
 from ..domain.dispute_risk import DisputeFacts, RiskScore, explain_risk, score_dispute
 from ..domain.lifecycle import Action, Status, allowed_actions
 from ..domain.places import same_place
 from ..domain.taxonomy import Priority
 from ..domain.warnings import Level, WarningKind
-from . import messages, outbox
-from .audit_trail import REPORT, record, transition
+from .audit_trail import REPORT, record
 from .common import category_label
-from .desk_actions import PRIORITY
-from .dispatching import dispatch
+from .desk_actions import PRIORITY, retime
+from .dispatching import dispatch, escalate_to
 from .repeat_check import place_key_of
 from .uow import UnitOfWork
 from .warnings import raise_warning
@@ -227,11 +226,7 @@ def _act(uow: UnitOfWork, order: WorkOrder, score: RiskScore, now: datetime) -> 
                from_status=order.status, to_status=order.status,
                note=f"from:{order.priority} to:{Priority.URGENT.value}")
         order.priority = Priority.URGENT.value
-        limits = taxonomy.deadlines(order.category, Priority.URGENT, now)
-        if limits.resolve_by < order.resolve_by:
-            order.resolve_by = limits.resolve_by
-            order.resolve_reminded_at = None
-            order.overdue_notified_at = None
+        retime(uow, order, Priority.URGENT, now)
     if not move:
         if urgent and order.status == Status.PENDING.value:
             session.flush()
@@ -245,23 +240,9 @@ def _act(uow: UnitOfWork, order: WorkOrder, score: RiskScore, now: datetime) -> 
 def _move_up(uow: UnitOfWork, order: WorkOrder, upper: str, now: datetime) -> None:
     """Take the order back from its grid handler and dispatch it at ``upper`` (like an
     overdue escalation, but not breached; supervisors hear of it by the warning)."""
-    session, cfg = uow.session, uow.config
-    previous = order.assignee_id
     if Action.ESCALATE in allowed_actions(order.status):
-        event = transition(session, order, Action.ESCALATE, actor="system", at=now,
-                           note=f"tier:{order.tier}->{upper} handler:{previous} risk",
-                           handler_id=previous)
-        order.assignee_id = None
-        order.accept_by = None
-        order.accepted_at = None
-        order.tier = upper
-        order.resolve_reminded_at = None
-        if previous is not None:
-            outbox.to_handler(session, cfg, order, session.get_one(Handler, previous),
-                              seq=event.seq, now=now, topic=outbox.TOPIC_WITHDRAWN,
-                              text=messages.withdrawn_escalated(order.number, upper))
-        outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="escalated")
+        escalate_to(uow, order, upper, now, reason="risk")
     else:  # pending or reopened: nobody holds it; it waits at the upper tier
         order.tier = upper
-    session.flush()
+    uow.session.flush()
     dispatch(uow, order, now, notify_if_queued=False)

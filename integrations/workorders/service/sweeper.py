@@ -36,7 +36,7 @@ from ..domain.taxonomy import Taxonomy
 from . import messages, outbox
 from .audit_trail import OVERDUE, record, transition
 from .common import category_label, require_aware
-from .dispatching import dispatch, dispatch_queued
+from .dispatching import dispatch, dispatch_queued, escalate_to
 from .linked import NOT_LINKED
 from .uow import UnitOfWork
 
@@ -186,21 +186,9 @@ def _resolve_overdue(uow: UnitOfWork, order: WorkOrder, now: datetime) -> str:
     if upper is None:
         _mark_overdue(uow, order, now, tier=order.tier)
         return "overdue"
-    previous = order.assignee_id
-    event = transition(session, order, Action.ESCALATE, actor="system", at=now,
-                       note=f"tier:{order.tier}->{upper} handler:{previous}", handler_id=previous)
-    order.assignee_id = None
-    order.accept_by = None
-    order.accepted_at = None
-    order.tier = upper
+    event = escalate_to(uow, order, upper, now)
     order.resolve_by = cfg.taxonomy.deadlines(order.category, order.priority, now).resolve_by
     order.overdue_notified_at = None
-    order.resolve_reminded_at = None
-    if previous is not None:
-        outbox.to_handler(session, cfg, order, session.get_one(Handler, previous),
-                          seq=event.seq, now=now, topic=outbox.TOPIC_WITHDRAWN,
-                          text=messages.withdrawn_escalated(order.number, upper))
-    outbox.to_resident(session, cfg, order, seq=event.seq, now=now, event="escalated")
     text = messages.escalated_supervisor(order.number, category_name, order.location_text, upper)
     for notify in (outbox.to_supervisors, outbox.escalation_to_dispatchers):
         notify(session, cfg, order, area_by_tier, tier=upper, seq=event.seq, now=now,
