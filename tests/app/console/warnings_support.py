@@ -13,14 +13,12 @@ from sqlalchemy import select
 
 from integrations.workorders.adapters.orm import (
     RiskWarning,
-    WarningEvent,
-    WarningOrder,
     WeeklyReport,
-    WorkOrder,
 )
 from tests.app.console.console_support import Console
-
-_planted = {"n": 0}
+from tests.app.workorders.warning_rows import add_warning
+from tests.app.workorders.warning_rows import warning_events as shared_warning_events
+from tests.app.workorders.warning_rows import warning_row as shared_warning_row
 
 
 def plant_warning(
@@ -30,47 +28,31 @@ def plant_warning(
     details: dict[str, Any] | None = None, orders: list[tuple[str, str]] = (),  # type: ignore[assignment]
     state: str = "open", at: datetime | None = None,
 ) -> int:
-    """A warning with its orders ((number, role)) and its ``raise`` event; its id."""
-    _planted["n"] += 1
+    """A warning with its orders ((number, role)) and its ``raise`` event (``add_warning``),
+    acknowledged or closed by staff:admin if ``state`` says so; its id."""
     world = console.api.world
     at = at or world.clock
-    with world.db.session() as s:
-        ids = {n: s.scalar(select(WorkOrder.id).where(WorkOrder.number == n)) for n, _ in orders}
-        trigger = next((ids[n] for n, role in orders if role in ("trigger", "parent")), None)
-        warning = RiskWarning(
-            kind=kind, level=level, state=state, area_code=area_code, category=category,
-            dedupe_key=f"test:{kind}:{_planted['n']}:{at.isoformat()}", explanation=explanation,
-            details=details or {}, order_id=trigger, created_at=at, updated_at=at,
-        )
-        if state != "open":
+    wid = add_warning(world, kind=kind, level=level, state=state, area_code=area_code,
+                      category=category, explanation=explanation, details=details or {},
+                      created_at=at, orders=orders)
+    if state != "open":
+        with world.db.session() as s:
+            warning = s.get_one(RiskWarning, wid)
             warning.acknowledged_at, warning.acknowledged_by = at, "staff:admin"
             warning.ack_note = "已安排人员"
-        if state == "closed":
-            warning.closed_at, warning.closed_by, warning.close_note = at, "staff:admin", "已解决"
-        s.add(warning)
-        s.flush()
-        for number, role in orders:
-            s.add(WarningOrder(warning_id=warning.id, order_id=ids[number], role=role,
-                               added_at=at))
-        s.add(WarningEvent(warning_id=warning.id, action="raise", actor="system", at=at,
-                           level=level, note=None))
-        s.commit()
-        return warning.id
+            if state == "closed":
+                warning.closed_at, warning.closed_by, warning.close_note = at, "staff:admin", "已解决"
+            s.commit()
+    return wid
 
 
 def warning_row(console: Console, warning_id: int) -> RiskWarning:
-    with console.api.world.db.session() as s:
-        row = s.get(RiskWarning, warning_id)
-        assert row is not None
-        s.expunge(row)
-        return row
+    return shared_warning_row(console.api.world, warning_id)
 
 
 def warning_events(console: Console, warning_id: int) -> list[tuple[str, str, str | None]]:
-    with console.api.world.db.session() as s:
-        return [(e.action, e.actor, e.note) for e in s.scalars(
-            select(WarningEvent).where(WarningEvent.warning_id == warning_id)
-            .order_by(WarningEvent.id))]
+    return [(e.action, e.actor, e.note)
+            for e in shared_warning_events(console.api.world, warning_id)]
 
 
 def report_body(monday: datetime | Any) -> dict[str, Any]:
