@@ -28,12 +28,13 @@ import pytest
 from e2e_support import orders_for
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
+from telegram_stack import bot_emulator, stack_with_bots
 
 from integrations.workorders.adapters.orm import OrderEvent, WorkOrder
 from integrations.workorders.domain.audit import GENESIS, event_digest
 from tests.staff_accounts import create_staff
 from tests.telegram_emulator import BotApiEmulator
-from tools.stack import Stack, unavailable_reason
+from tools.stack import Stack
 
 pytestmark = pytest.mark.slow
 
@@ -71,29 +72,14 @@ DISPUTE_THREAT = "他再堵我就跟他拼了"
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[BotApiEmulator]:
-    emulator = BotApiEmulator().start_in_thread()
-    emulator.add_bot(RESIDENTS, "community_warnings_e2e_bot")
-    emulator.add_bot(HANDLERS, "community_handlers_warnings_e2e_bot")
-    try:
+    with bot_emulator(RESIDENTS, HANDLERS, "warnings_e2e") as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 def stack(emu, tmp_path_factory) -> Iterator[Stack]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"end-to-end tests need the whole stack: {reason}")
-    telegram = {"TELEGRAM_BOT_TOKEN": RESIDENTS, "TELEGRAM_HANDLER_BOT_TOKEN": HANDLERS,
-                "TELEGRAM_API_BASE": emu.base_url}
-    running = Stack(tmp_path_factory.mktemp("e2e-warnings"), telegram=telegram).start()
-    try:
-        for token in (RESIDENTS, HANDLERS):  # both bots are polling
-            emu.wait_sent_sync(1, token=token, method="deleteWebhook", timeout=WAIT_S)
+    with stack_with_bots(emu, tmp_path_factory.mktemp("e2e-warnings"), RESIDENTS, HANDLERS) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def api(stack: Stack, username: str) -> httpx.Client:
