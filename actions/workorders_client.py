@@ -5,11 +5,16 @@ retries with backoff for what is worth retrying (network errors, timeouts,
 502/503/504, 429), and typed errors for the rest. Every POST carries an
 Idempotency-Key, one per logical request and the same on each of its
 retries, so a retry after a lost answer never opens a second order, cancels,
-answers or attaches twice.
+answers or attaches twice. Within an action call the action server serves
+(``CALL_KEY``, set by bot/action_server.py), a POST's key is derived from the
+call and the request, so when Rasa makes the same call again (the action
+server that had it went away, bot/serve.py) the POSTs repeat their keys too.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -18,9 +23,20 @@ from typing import Any
 
 import aiohttp
 
+from bot.call_keys import CALL_KEY
+
 logger = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
+
+def request_key(path: str, body: Mapping[str, Any]) -> str:
+    """The Idempotency-Key of a POST: derived from the action call and the request
+    when there is a call, else random."""
+    call = CALL_KEY.get()
+    if call is None:
+        return uuid.uuid4().hex
+    seed = json.dumps([call, path, body], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 class WorkOrderServiceError(Exception):
@@ -154,9 +170,10 @@ class WorkOrderClient:
 
     # -- plumbing --------------------------------------------------------------
     async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
-        """A POST on an existing order: a fresh Idempotency-Key, kept across its retries."""
+        """A POST on an existing order: its Idempotency-Key (``request_key``), kept across
+        its retries."""
         return await self._call("POST", path, json=dict(body),
-                                headers={"Idempotency-Key": uuid.uuid4().hex})
+                                headers={"Idempotency-Key": request_key(path, body)})
 
     async def _session_or_new(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -184,9 +201,16 @@ class WorkOrderClient:
         session = await self._session_or_new()
         try:
             async with session.request(method, url, **kwargs) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
                 if response.status in RETRYABLE or response.status >= 500:
+                    # whatever the body says (haproxy's 502 is an HTML page)
                     raise ServiceUnavailable(f"{method} {url} answered {response.status}")
+                try:
+                    body = (await response.json(content_type=None)
+                            if response.content_length != 0 else None)
+                except ValueError as error:
+                    raise ServiceUnavailable(
+                        f"{method} {url} answered {response.status} with a body that is not JSON"
+                    ) from error
                 if response.status >= 400:
                     detail = (body or {}).get("detail") if isinstance(body, dict) else None
                     reason = detail.get("reason") if isinstance(detail, dict) else str(detail)

@@ -1,6 +1,7 @@
 """A short description of the machine a benchmark ran on."""
 from __future__ import annotations
 
+import math
 import os
 import platform
 from pathlib import Path
@@ -38,7 +39,11 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    """Nearest-rank percentile (q in 0..100) of a non-empty list: the ceil(q/100*n)-th smallest.
+
+    (round(x + 0.5) was one rank too high whenever q*n/100 was an even integer:
+    Python rounds halves to even, so p95 of 100 values was the 96th.)
+    """
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered) / 100 - 1e-9)))
     return ordered[rank - 1]

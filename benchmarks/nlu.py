@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.machine import machine, peak_rss_mb, percentile
@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
 
     result = {
         "benchmark": "nlu",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "model": model.name,
         "styles_set": {**figures(styles),

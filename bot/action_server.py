@@ -14,6 +14,10 @@ inflated here, in pieces, stopping at the limit.
 Settings (environment): ``ACTIONS_SECRET`` (required: the server refuses to
 start without it), ``ACTIONS_HOST`` (127.0.0.1), ``ACTIONS_PORT`` (5055),
 ``ACTIONS_MAX_BODY_BYTES`` (4 MiB).
+
+Each action call is run with ``bot.call_keys.CALL_KEY`` set, so
+the same call made again (Rasa does when the action server that had it went
+away) sends the work-order service the same Idempotency-Keys.
 """
 from __future__ import annotations
 
@@ -86,9 +90,32 @@ def bearer_matches(authorization: str | None, secret: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), secret.encode())
 
 
+def install_call_keys() -> None:
+    """Run every action call with its ``CALL_KEY`` (see the module docstring)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    from bot.call_keys import CALL_KEY, call_key
+
+    original = ActionExecutor.run
+    if getattr(original, "call_keys", False):
+        return
+
+    async def run(self, action_call):
+        token = CALL_KEY.set(call_key(action_call))
+        try:
+            return await original(self, action_call)
+        finally:
+            CALL_KEY.reset(token)
+
+    run.call_keys = True
+    ActionExecutor.run = run
+
+
 def create_app(settings: ServerSettings, actions_package: str = "actions"):
     """rasa_sdk's app with the secret check, the body cap and plain error answers."""
     from rasa_sdk.endpoint import create_app as create_sdk_app
+
+    install_call_keys()
     from sanic import response
     from sanic.exceptions import SanicException
 

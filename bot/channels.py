@@ -17,6 +17,12 @@ is unset is off:
     CHANNEL_TOKEN_VOICE     voice:*  the phone line (voice/)
 
 The caller cannot choose the input channel either: it is always ``rest``.
+
+A message Rasa could not handle (the lock store or the tracker store
+unreachable, ...) is answered ``503`` with a reason and ``Retry-After``,
+not Rasa's ``200 []``: the turn was not saved, so the channel may send the
+message again (integrations/rasa_rest.py retries, Telegram's inbox keeps it)
+instead of taking silence for the bot's answer.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -40,6 +47,23 @@ CHANNEL_TOKEN_ENV: Mapping[str, str] = {
     "voice": "CHANNEL_TOKEN_VOICE",
 }
 MAX_SENDER_CHARS = 128
+#: What a resident is told when their message could not be handled now.
+UNAVAILABLE_ZH = "系统暂时无法处理您的消息，请稍后再发一次。"
+RETRY_AFTER_S = 2
+
+#: The errors of the request being handled (one list per request, set by its middleware).
+_turn_errors: ContextVar[list[BaseException] | None] = ContextVar("turn_errors", default=None)
+
+
+def unavailable_reason(error: BaseException) -> str:
+    """What could not be reached, for the 503's ``reason`` (no message text, no sender)."""
+    classes = type(error).__mro__
+    if any(c.__name__ == "LockError" for c in classes):
+        return "the conversation lock store is unavailable"
+    if any(c.__name__ == "TrackerStoreUnavailable"
+           or c.__module__.partition(".")[0] in ("sqlalchemy", "psycopg2", "psycopg") for c in classes):
+        return "the conversation store is unavailable"
+    return "the message could not be handled"
 
 
 def tokens_from_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -113,7 +137,20 @@ class TokenRestInput(RestInput):
         return self.name()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
+        async def noting_errors(message: UserMessage) -> None:
+            try:
+                await on_new_message(message)
+            except Exception as error:
+                errors = _turn_errors.get()
+                if errors is not None:
+                    errors.append(error)
+                log.error("a message could not be handled, answering 503: %s (%s)",
+                          unavailable_reason(error), type(error).__name__)
+                # not raised on: Rasa's channel would log the resident's text with it
+                if errors is None:
+                    raise
+
+        webhook = super().blueprint(noting_errors)
 
         @webhook.middleware("request")
         async def authenticate(request: Request) -> response.HTTPResponse | None:
@@ -125,10 +162,22 @@ class TokenRestInput(RestInput):
                 body = None
             refused = refusal(request.headers.get("authorization"), body, self.tokens)
             if refused is None:
+                request.ctx.turn_errors = []
+                _turn_errors.set(request.ctx.turn_errors)
                 return None
             status, reason, reason_zh = refused
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             return response.json({"detail": {"reason": reason, "reason_zh": reason_zh}},
                                  status=status, headers=headers)
+
+        @webhook.middleware("response")
+        async def unavailable(request: Request, answer: response.HTTPResponse
+                              ) -> response.HTTPResponse | None:
+            errors = getattr(request.ctx, "turn_errors", None)
+            if not errors:
+                return None
+            return response.json(
+                {"detail": {"reason": unavailable_reason(errors[0]), "reason_zh": UNAVAILABLE_ZH}},
+                status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
         return webhook

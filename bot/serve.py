@@ -9,10 +9,45 @@ metaschema. Profiling the server under `make bench-dialogue` (py-spy) put
 two thirds of its CPU per turn there, since a form turn makes two or three
 action calls. Here the validator is built once, on first use, and then only
 checks the answers, with the same schema and the same error message.
+
+And one fix for outages: Rasa's SQL tracker store pools its PostgreSQL
+connections without checking them, so after PostgreSQL went away and came
+back, turns failed on connections that were already dead. Each pooled
+connection is now checked when taken (SQLAlchemy's ``pool_pre_ping``, as the
+work-order service does). And Rasa wraps the tracker store in its
+``FailSafeTrackerStore``: when the store fails, Rasa goes on with an empty
+tracker kept in memory, so a resident in the middle of a report is greeted as
+a stranger and what they say is forgotten once the store is back. Here a
+tracker store that fails fails the turn (``TrackerStoreUnavailable``; the REST
+channel answers 503 and the channel sends the message again).
+
+And a call to the action servers that failed because the server went away
+(connection refused or dropped, haproxy's 502/503: an action server killed
+or restarting) is made again, after a short pause, through the balancer to
+another instance: haproxy itself retries only requests that fit its buffer,
+and Rasa's action calls carry the whole tracker and domain. Rasa would
+otherwise drop the action's events and answer nothing. The action servers'
+writes to the work-order service carry Idempotency-Keys, so a repeated call
+does not repeat them.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+#: a failed action call is made again this many times, ACTION_RETRY_PAUSE_S * n apart
+ACTION_RETRIES = 2
+ACTION_RETRY_PAUSE_S = 0.5
+#: haproxy's answers when the instance died mid-request or none is up
+RETRYABLE_ACTION_STATUS = frozenset({502, 503})
+
+
+class TrackerStoreUnavailable(Exception):
+    """The tracker store failed: the turn is not served (nothing was saved)."""
 
 
 def install_cached_response_validation() -> None:
@@ -43,8 +78,75 @@ def install_cached_response_validation() -> None:
     rasa_action.RemoteAction._validate_action_result = validate_action_result
 
 
+def install_tracker_store_pre_ping() -> None:
+    from rasa.core import tracker_store
+
+    original = tracker_store.create_engine_kwargs
+    if getattr(original, "pre_ping", False):
+        return
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs = original(url)
+        if tracker_store.is_postgresql_url(url):
+            kwargs["pool_pre_ping"] = True
+        return kwargs
+
+    create_engine_kwargs.pre_ping = True  # type: ignore[attr-defined]
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
+def install_strict_tracker_store() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    def fail(self: Any, error: Exception) -> None:
+        log.error("tracker store unavailable, the turn is not served: %s: %s",
+                  type(error).__name__, " ".join(str(error).split())[:300])
+        raise TrackerStoreUnavailable(f"tracker store unavailable: {type(error).__name__}") from error
+
+    FailSafeTrackerStore.on_tracker_store_error = fail
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = fail
+
+
+def action_server_went_away(error: BaseException) -> bool:
+    """Rasa's error for an action call that failed because the server went away."""
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, ClientResponseError):
+        return cause.status in RETRYABLE_ACTION_STATUS
+    return isinstance(cause, aiohttp.ClientConnectionError)
+
+
+def install_action_retries() -> None:
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.exceptions import RasaException
+
+    original = RemoteAction.run
+    if getattr(original, "retries", False):
+        return
+
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(ACTION_RETRIES + 1):
+            try:
+                return await original(self, *args, **kwargs)
+            except RasaException as error:
+                if attempt == ACTION_RETRIES or not action_server_went_away(error):
+                    raise
+                log.warning("action %s: the action server went away (%s); calling again",
+                            self.name(), error.__cause__ or error.__context__)
+            await asyncio.sleep(ACTION_RETRY_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    run.retries = True  # type: ignore[attr-defined]
+    RemoteAction.run = run
+
+
 def main() -> None:
     install_cached_response_validation()
+    install_tracker_store_pre_ping()
+    install_strict_tracker_store()
+    install_action_retries()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -335,6 +335,9 @@ class Launcher:
         self.err: TextSink | None = None
         # run in each child before exec (tools/stack.py: die with the test process)
         self.preexec_fn: Callable[[], None] | None = None
+        # variables of the launcher's environment no child inherits (each service that
+        # needs one gets it in its own env); tools/scaled.py adds the servers' addresses
+        self.withheld: frozenset[str] = PER_SERVICE_SECRETS
         # development mode (checked by main() before anything starts)
         self.development = os.environ.get("WORKORDERS_DEVELOPMENT", "true").strip().lower() \
             not in ("0", "false", "no", "off", "f", "n")
@@ -363,7 +366,7 @@ class Launcher:
 
     def _env(self, extra: dict) -> dict:
         inherited = {k: v for k, v in os.environ.items()
-                     if k not in PER_SERVICE_SECRETS}
+                     if k not in self.withheld}
         return {**inherited, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": str(ROOT), **extra}
 
@@ -479,13 +482,19 @@ def main() -> int:
     launcher = Launcher(settings, services(settings))
     if not settings.telegram_enabled:
         launcher.say(TELEGRAM_OFF)
+    secure_dir(settings.var)
+    return run_until_stopped(launcher)
+
+
+def run_until_stopped(launcher: Launcher) -> int:
+    """Prepare, start every process, wait until ready, watch them until Ctrl-C or
+    SIGTERM (or one dies), then stop them all; the exit code."""
 
     def on_signal(signum, frame):
         launcher.stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    secure_dir(settings.var)
     if not launcher.prepare():
         return 1
     launcher.start()

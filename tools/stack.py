@@ -233,7 +233,9 @@ class Stack:
         rasa_port, actions_port, api_port, audiosocket_port, control_port = free_ports(5)
         if voice is not None:
             voice = {"VOICE_AUDIOSOCKET_PORT": str(audiosocket_port),
-                     "VOICE_CONTROL_PORT": str(control_port), **voice}
+                     "VOICE_CONTROL_PORT": str(control_port),
+                     # the dialplan's secret (the gateway refuses to start without one)
+                     "VOICE_CONTROL_SECRET": secrets.token_urlsafe(32), **voice}
         self.settings = Settings(
             host="127.0.0.1", rasa_port=rasa_port, actions_port=actions_port, api_port=api_port,
             rasa_token=secrets.token_urlsafe(24), actions_token=secrets.token_urlsafe(32),
@@ -345,15 +347,12 @@ class Stack:
                    f"{self.settings.rasa_port}, actions {self.settings.actions_port}, "
                    f"api {self.settings.api_port}")
         began = time.monotonic()
-        capture = _Capture(self._log)  # load-demo prints each account's password once
-        self.launcher.out = capture
-        prepared = self.launcher.prepare()
-        self.launcher.out = self._log
-        if not prepared:
+        try:
+            self._prepare_database()
+        except StackError:
             self._log.close()
             self._log = None
-            raise StackError("preparing the work-order database failed:\n" + self.log_tail("stack"))
-        self.staff_accounts = parse_demo_accounts(capture.text)
+            raise
         self.timings["prepare"] = time.monotonic() - began
         atexit.register(self.stop)
         self.started = True
@@ -452,6 +451,38 @@ class Stack:
         began = time.monotonic()
         self._wait_ready([service], timeout_s)
         self._note(f"restarted {name} in {time.monotonic() - began:.1f} s")
+
+    def _prepare_database(self) -> None:
+        """Migrate the work-order database and load the demo data; keep the demo accounts."""
+        capture = _Capture(self._log)  # load-demo prints each account's password once
+        self.launcher.out = capture
+        prepared = self.launcher.prepare()
+        self.launcher.out = self._log
+        if not prepared:
+            raise StackError("preparing the work-order database failed:\n" + self.log_tail("stack"))
+        self.staff_accounts = parse_demo_accounts(capture.text)
+
+    def fresh_database(self) -> None:
+        """Start over on a new work-order database, as a new stack would have (migrated, the
+        demo data loaded, new demo passwords), while Rasa and the action server stay up:
+        the processes that use the database are stopped, its file is removed and prepared
+        again, and they are started again. Rasa's trackers are kept (another file)."""
+        if not self.started:
+            raise StackError("the stack is not running")
+        if not self.database_url.startswith("sqlite:///"):
+            raise StackError("only the embedded SQLite database can be started over")
+        users = [s.name for s in self.plan if "WORKORDERS_DATABASE_URL" in s.env]
+        for name in users:
+            if self.running(name):
+                self.stop_service(name)
+        database = Path(self.database_url.removeprefix("sqlite:///"))
+        for path in (database, *(database.with_name(database.name + suffix)
+                                 for suffix in ("-wal", "-shm", "-journal"))):
+            path.unlink(missing_ok=True)
+        self._prepare_database()
+        for name in users:
+            self.start_service(name)
+        self._note("a fresh work-order database")
 
     def dead_services(self) -> list[str]:
         """Services that exited although nobody stopped them."""

@@ -5,7 +5,8 @@ Configuration from the environment (see ``settings.py``): ``VOSK_MODEL_PATH``,
 ``VOICE_CONTROL_SECRET`` (required: the dialplan presents it),
 ``WORKORDERS_SECRET_KEY`` and ``WORKORDERS_DEVELOPMENT`` (callers' ids and
 numbers: the example key is refused outside development), ``RASA_URL``, ``CHANNEL_TOKEN_VOICE``,
-``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS`` and the timers. Without a speech
+``VOICE_TTS_RATE``, ``VOICE_MAX_CALLS``, ``VOICE_WARM_DECODERS`` and the timers; ``VOICE_REDIS_URL``
+(gateways sharing their call registry in Redis; unset: in memory). Without a speech
 model the line still answers: it says speech is unavailable and offers an
 operator on 0. Prints "voice gateway ready" once listening; on
 SIGTERM/SIGINT stops accepting calls, hands the calls in progress to a
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 import httpx
@@ -37,10 +39,11 @@ from . import prompts
 from .answers import AnswerGrammar
 from .asr import ModelMissing, NoSpeechModel, SpeechModel
 from .call import CallDeps
-from .control import MIN_SECRET_CHARS, CallRegistry, control_app, start_control
+from .control import MIN_SECRET_CHARS, CallRegistry, Registry, control_app, start_control
+from .redis_registry import RedisCallRegistry
 from .server import VoiceServer
 from .settings import VoiceSettings, load_settings
-from .tts import CachedSpeaker, EspeakSpeaker, SpeechSynthesisError
+from .tts import CachedSpeaker, EspeakSpeaker, Speaker, SpeechSynthesisError
 
 log = logging.getLogger("voice")
 
@@ -63,10 +66,24 @@ async def load_speaker(settings: VoiceSettings) -> CachedSpeaker:
     speaker = CachedSpeaker(EspeakSpeaker(settings.voice_tts_rate),
                             max_items=settings.voice_tts_cache_items)
     try:
-        await speaker.warm(prompts.ALL)
+        await speaker.warm([part for text in prompts.ALL for part in speaker.parts(text)])
     except SpeechSynthesisError as exc:
         raise StartupError(f"the line cannot speak: {exc}") from exc
     return speaker
+
+
+#: The prompts whose speech warms the decoders (about 13 s at the default rate).
+WARM_PROMPTS = (prompts.STILL_THERE, prompts.NOT_HEARD)
+
+
+async def warm_decoders(model: SpeechModel | NoSpeechModel, speaker: Speaker,
+                        count: int) -> threading.Thread | None:
+    """Warm ``count`` free-speech decoders on the line's own prompts, in the background
+    (the thread doing it, if any)."""
+    if not isinstance(model, SpeechModel) or count <= 0:
+        return None
+    audio = b"".join([await speaker.speak(text) for text in WARM_PROMPTS])
+    return model.warm(audio, count)
 
 
 def load_vault(settings: VoiceSettings) -> Vault:
@@ -101,14 +118,37 @@ async def serve(settings: VoiceSettings, stop: asyncio.Event) -> None:
 async def _serve(settings: VoiceSettings, stop: asyncio.Event,
                  model: SpeechModel | NoSpeechModel, secret: str, vault: Vault) -> None:
     speaker = await load_speaker(settings)
-    registry = CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
+    await warm_decoders(model, speaker, settings.voice_warm_decoders)
+    registry = make_registry(settings, vault)
+    try:
+        await _serve_calls(settings, stop, model, secret, vault, speaker, registry)
+    finally:
+        if isinstance(registry, RedisCallRegistry):
+            await registry.close()
+
+
+def make_registry(settings: VoiceSettings, vault: Vault) -> Registry:
+    """In Redis with ``VOICE_REDIS_URL`` (shared with the other gateways), else in memory."""
+    if settings.voice_redis_url is None:
+        return CallRegistry(ttl_s=settings.voice_next_action_ttl_s)
+    log.info("call registry in Redis (VOICE_REDIS_URL), shared with the other gateways")
+    return RedisCallRegistry(settings.voice_redis_url.get_secret_value(), vault,
+                             ttl_s=settings.voice_next_action_ttl_s,
+                             timeout_s=settings.voice_redis_timeout_s)
+
+
+async def _serve_calls(settings: VoiceSettings, stop: asyncio.Event,
+                       model: SpeechModel | NoSpeechModel, secret: str, vault: Vault,
+                       speaker: CachedSpeaker, registry: Registry) -> None:
     hears = isinstance(model, SpeechModel)
     async with httpx.AsyncClient() as http:
         deps = CallDeps(settings,
                         RasaRelay(settings.rasa_url, http, token=settings.channel_token_voice),
                         speaker, registry, model, vault, AnswerGrammar(model) if hears else None)
         server = VoiceServer(deps)
-        health = lambda: {"calls": server.active_calls, "speech": hears}  # noqa: E731
+        health = lambda: {"calls": server.active_calls, "speech": hears,  # noqa: E731
+                          "warm_decoders": model.idle_decoders if isinstance(model, SpeechModel) else 0,
+                          **registry.health()}
         try:
             control = await start_control(control_app(registry, secret, health), settings.voice_bind_host,
                                           settings.voice_control_port)

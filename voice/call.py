@@ -30,8 +30,8 @@ from integrations.shared.privacy import Vault, mask_phone
 from . import prompts
 from .answers import AnswerGrammar, asks_to_repeat, chosen_option, clean_transcript
 from .asr import NoSpeechModel, Recognizer, RecognizerFactory
-from .audio import SAMPLE_RATE
-from .control import CallRegistry, NextAction
+from .audio import FRAME_SECONDS, SAMPLE_RATE
+from .control import NextAction, Registry, RegistryUnavailable
 from .playback import Line, Player
 from .protocol import FrameType, ProtocolError, read_frame
 from .settings import VoiceSettings
@@ -63,13 +63,23 @@ class CallDeps:
     settings: VoiceSettings
     relay: Relay
     speaker: Speaker
-    registry: CallRegistry
+    registry: Registry
     #: None or ``NoSpeechModel`` without a speech model: the line then only
     #: offers an operator on 0.
     model: RecognizerFactory | None
     #: Hashes a caller's number into their sender id and encrypts it for the service.
     vault: Vault
     grammar: AnswerGrammar | None = None
+
+
+@dataclass
+class TurnTiming:
+    """One spoken turn, for the log: when its final was taken, how far the
+    recognizer was behind the line then, how long Rasa took."""
+
+    final_at: float
+    decoder_behind_s: float
+    rasa_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,13 +125,11 @@ class Call:
         self._line = line
         self._deps = deps
         self._settings = deps.settings
-        caller = deps.registry.caller(call_id)
-        self._caller_masked = mask_phone(caller) if caller else "unknown"
-        self.sender = sender_for(deps.vault, call_id, caller)
-        self._metadata = caller_metadata(deps.vault, caller)
+        self._identify(None)
         self._events: asyncio.Queue[object] = asyncio.Queue()
         self._audio: asyncio.Queue[bytes] = asyncio.Queue(AUDIO_BACKLOG_FRAMES)
-        self._player = Player(line, deps.speaker, on_done=lambda: self._events.put_nowait(PlaybackDone()))
+        self._player = Player(line, deps.speaker, on_done=lambda: self._events.put_nowait(PlaybackDone()),
+                              on_first_frame=self._reply_heard)
         self._recognizer: Recognizer | None = None
         self._grammar_set: list[str] | None = None
         self._options: tuple[Button, ...] = ()
@@ -132,12 +140,34 @@ class Call:
         self._digits_at = 0.0
         self._quiet_since = 0.0
         self.dropped_frames = 0
+        self._frames_in = 0  # audio frames received from the line
+        self._frames_decoded = 0  # of those, the ones the recognizer has been given
+        self._timing: TurnTiming | None = None
         self.next_action = NextAction.HANGUP
+
+    def _identify(self, caller: str | None) -> None:
+        self._caller_masked = mask_phone(caller) if caller else "unknown"
+        self.sender = sender_for(self._deps.vault, self.call_id, caller)
+        self._metadata = caller_metadata(self._deps.vault, caller)
+
+    async def _look_up_caller(self) -> None:
+        """The number the dialplan registered (through this gateway or another one)."""
+        try:
+            caller = await self._deps.registry.caller(self.call_id)
+        except RegistryUnavailable as exc:
+            log.warning("call %s: caller unknown, the call registry is unavailable: %s",
+                        self.tag, exc)
+            return
+        self._identify(caller)
+
+    async def _finish(self, action: NextAction) -> None:
+        await self._deps.registry.finish(self.call_id, action)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> NextAction:
         """Serve the call to its end; returns what the dialplan does next."""
+        await self._look_up_caller()
         log.info("call %s: connected, caller %s", self.tag, self._caller_masked)
         if self._deps.model is not None and not isinstance(self._deps.model, NoSpeechModel):
             self._recognizer = self._deps.model.recognizer(
@@ -156,7 +186,7 @@ class Call:
                 await self._ended_by_caller(reader)
         except asyncio.CancelledError:  # the gateway stopped before the call could end
             self.next_action = NextAction.TRANSFER
-            self._deps.registry.finish(self.call_id, self.next_action)
+            await asyncio.shield(self._finish(self.next_action))
             await self._line.hang_up()
             raise
         finally:
@@ -164,20 +194,22 @@ class Call:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._player.stop()
-            self._recognizer = None
+            recognizer, self._recognizer = self._recognizer, None
+            if recognizer is not None:  # its warm decoder serves the next call
+                await asyncio.shield(recognizer.close())
             await self._line.hang_up(send_frame=False)
         return self.next_action
 
     async def _ended_by_line(self, session: asyncio.Task[NextAction]) -> None:
         """The session ended the call: the dialplan learns what follows, then the hang-up frame."""
         self.next_action = self._outcome(session)
-        self._deps.registry.finish(self.call_id, self.next_action)
+        await self._finish(self.next_action)
         await self._line.hang_up()
         log.info("call %s: ended by the line, next: %s", self.tag, self.next_action)
 
     async def _ended_by_caller(self, reader: asyncio.Task[str]) -> None:
         """The caller hung up, or their side broke the protocol."""
-        self._deps.registry.finish(self.call_id, NextAction.HANGUP)
+        await self._finish(NextAction.HANGUP)
         error = reader.exception()
         if error is None:
             log.info("call %s: %s", self.tag, reader.result())
@@ -215,6 +247,7 @@ class Call:
             if frame.type is FrameType.ERROR:
                 return f"Asterisk reported error {frame.error_code}"
             if frame.type is FrameType.AUDIO:
+                self._frames_in += 1
                 if self._recognizer is not None:
                     try:
                         self._audio.put_nowait(frame.payload)
@@ -236,7 +269,9 @@ class Call:
                 chunks = [await self._audio.get()]
                 while not self._audio.empty() and len(chunks) < MAX_FRAMES_PER_FEED:
                     chunks.append(self._audio.get_nowait())
-                for event in await recognizer.feed(b"".join(chunks)):
+                events = await recognizer.feed(b"".join(chunks))
+                self._frames_decoded += len(chunks)
+                for event in events:
                     self._events.put_nowait(event)
         except asyncio.CancelledError:
             raise
@@ -321,6 +356,9 @@ class Call:
             return
         self._player.stop()
         self._silence_prompts = 0
+        self._timing = TurnTiming(self._now(),
+                                  (self._frames_in - self._frames_decoded - self.dropped_frames)
+                                  * FRAME_SECONDS)
         if asks_to_repeat(text):
             self._repeat()
             return
@@ -331,6 +369,7 @@ class Call:
         await self._turn(as_typed_text(text))
 
     async def _on_key(self, digit: str) -> None:
+        self._timing = None  # a keyed turn: no final to time it from
         self._quiet_since = self._now()
         self._silence_prompts = 0
         if digit == "0" and not self._digits:
@@ -396,6 +435,8 @@ class Call:
             return
         try:
             replies = await self._deps.relay.send(self.sender, text, self._metadata)
+            if self._timing is not None and self._timing.rasa_s is None:
+                self._timing.rasa_s = self._now() - self._timing.final_at
         except RasaUnavailable as exc:
             log.warning("call %s: Rasa unavailable (%s), handing over to a person", self.tag, exc)
             await self._end([prompts.RASA_DOWN], NextAction.TRANSFER)
@@ -426,6 +467,19 @@ class Call:
         if texts:
             self._last_turn = texts
             self._player.start(texts)
+        else:
+            self._timing = None  # nothing to hear: the turn is not timed
+
+    def _reply_heard(self) -> None:
+        """The first frame of a reply went out: how long the caller waited, and for what."""
+        timing, self._timing = self._timing, None
+        if timing is None:
+            return
+        waited = self._now() - timing.final_at
+        rasa = timing.rasa_s if timing.rasa_s is not None else 0.0
+        log.info("call %s: turn timing: decoder behind %.2f s at the final, rasa %.2f s, "
+                 "speech %.2f s, final -> first reply audio %.2f s",
+                 self.tag, timing.decoder_behind_s, rasa, max(0.0, waited - rasa), waited)
 
     def _ask(self, buttons: tuple[Button, ...]) -> None:
         """Listen for a closed question's answers while it is open, for free speech otherwise."""

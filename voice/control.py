@@ -34,10 +34,15 @@ For example (``CURL(url,data)`` posts a form; commas would split a JSON body)::
      same => n,Hangup()
 
 Errors are ``{"detail": {"reason": ..., "reason_zh": ..., "field": ...}}``
-with status 400 (bad input), 401 (no or a wrong secret) or 404 (unknown call),
-like the work-order API.
-The registry lives in memory: one gateway process per PBX, so the dialplan's
-requests and the AudioSocket connections of a call reach the same process.
+with status 400 (bad input), 401 (no or a wrong secret), 404 (unknown call) or 503
+(the shared registry is unreachable), like the work-order API.
+Without ``VOICE_REDIS_URL`` the registry lives in memory: one gateway process
+per PBX, so the dialplan's requests and the AudioSocket connections of a call
+reach the same process. With it, gateways share their registry in Redis
+(``voice/redis_registry.py``): the dialplan may ask any of them, and a call's
+AudioSocket connection may reach any of them; a call registered there that
+never ended (its gateway was killed) answers ``transfer``. While Redis cannot be reached
+the API answers 503 with the reason (calls in progress go on).
 It listens on the bind host only (localhost or the PBX's private network).
 """
 
@@ -53,6 +58,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -102,6 +108,29 @@ class _Entry:
     expires: float
 
 
+class RegistryUnavailable(RuntimeError):
+    """The shared registry (Redis) cannot be reached; the message says why."""
+
+
+class Registry(Protocol):
+    """Where the gateway keeps the calls the dialplan announced (``CallRegistry``
+    in memory, ``RedisCallRegistry`` shared by several gateways).
+
+    ``register``, ``caller`` and ``next_action`` raise ``RegistryUnavailable``
+    when the answer cannot be had; ``finish`` never does (a shared registry
+    writes it later)."""
+
+    async def register(self, call_id: uuid.UUID, caller: str | None) -> None: ...
+
+    async def caller(self, call_id: uuid.UUID) -> str | None: ...
+
+    async def finish(self, call_id: uuid.UUID, action: NextAction) -> None: ...
+
+    async def next_action(self, call_id: uuid.UUID) -> NextAction | None: ...
+
+    def health(self) -> dict[str, object]: ...
+
+
 class CallRegistry:
     """Calls the dialplan announced: the caller's number, and what follows the call.
 
@@ -127,16 +156,16 @@ class CallRegistry:
         self._prune()
         return self._entries.get(call_id)
 
-    def register(self, call_id: uuid.UUID, caller: str | None) -> None:
+    def register_now(self, call_id: uuid.UUID, caller: str | None) -> None:
         self._entries[call_id] = _Entry(caller, NextAction.HANGUP, self._clock() + self._ttl)
         self._entries.move_to_end(call_id)
         self._prune()
 
-    def caller(self, call_id: uuid.UUID) -> str | None:
+    def caller_now(self, call_id: uuid.UUID) -> str | None:
         entry = self._get(call_id)
         return entry.caller if entry else None
 
-    def finish(self, call_id: uuid.UUID, action: NextAction) -> None:
+    def finish_now(self, call_id: uuid.UUID, action: NextAction) -> None:
         """The call ended: the dialplan will do ``action`` (kept ``ttl_s`` from now)."""
         entry = self._get(call_id)
         if entry is None:
@@ -146,9 +175,25 @@ class CallRegistry:
         self._entries.move_to_end(call_id)
         self._prune()
 
-    def next_action(self, call_id: uuid.UUID) -> NextAction | None:
+    def next_action_now(self, call_id: uuid.UUID) -> NextAction | None:
         entry = self._get(call_id)
         return entry.next_action if entry else None
+
+    # the Registry protocol
+    async def register(self, call_id: uuid.UUID, caller: str | None) -> None:
+        self.register_now(call_id, caller)
+
+    async def caller(self, call_id: uuid.UUID) -> str | None:
+        return self.caller_now(call_id)
+
+    async def finish(self, call_id: uuid.UUID, action: NextAction) -> None:
+        self.finish_now(call_id, action)
+
+    async def next_action(self, call_id: uuid.UUID) -> NextAction | None:
+        return self.next_action_now(call_id)
+
+    def health(self) -> dict[str, object]:
+        return {"registry": "memory"}
 
     def __len__(self) -> int:
         self._prune()
@@ -162,6 +207,13 @@ def _error(status: int, reason: str, reason_zh: str, field: str | None = None) -
     return web.json_response({"detail": detail}, status=status)
 
 
+def _unavailable(exc: RegistryUnavailable) -> web.Response:
+    """503: the shared registry is down (the dialplan hangs up on anything but "transfer")."""
+    response = _error(503, f"the call registry is unavailable: {exc}", "通话登记服务暂时不可用，请稍后再试")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _call_id(text: object) -> uuid.UUID | None:
     if not isinstance(text, str) or len(text) > 45:
         return None
@@ -171,7 +223,7 @@ def _call_id(text: object) -> uuid.UUID | None:
         return None
 
 
-REGISTRY_KEY = web.AppKey("registry", CallRegistry)
+REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry")
 HEALTH_KEY: web.AppKey[Callable[[], dict]] = web.AppKey("health")
 SECRET_KEY = web.AppKey("secret", bytes)
 #: Shorter secrets are refused at start-up: ``make run`` generates 43 characters.
@@ -241,7 +293,10 @@ async def register_call(request: web.Request) -> web.Response:
         caller = parse_caller(body.get("caller"))
     except InvalidCaller as exc:
         return _error(400, str(exc), "来电号码无效", "caller")
-    request.app[REGISTRY_KEY].register(call_id, caller)
+    try:
+        await request.app[REGISTRY_KEY].register(call_id, caller)
+    except RegistryUnavailable as exc:
+        return _unavailable(exc)
     return web.json_response({"call_id": str(call_id), "caller_known": caller is not None},
                              status=201)
 
@@ -250,7 +305,10 @@ async def next_action(request: web.Request) -> web.Response:
     call_id = _call_id(request.match_info["call_id"])
     if call_id is None:
         return _error(400, "call id must be a UUID", "通话编号须为 UUID", "call_id")
-    action = request.app[REGISTRY_KEY].next_action(call_id)
+    try:
+        action = await request.app[REGISTRY_KEY].next_action(call_id)
+    except RegistryUnavailable as exc:
+        return _unavailable(exc)
     if action is None:  # the dialplan hangs up on anything but "transfer"
         return web.Response(text=NextAction.HANGUP, status=404)
     return web.Response(text=action)
@@ -260,7 +318,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", **request.app[HEALTH_KEY]()})
 
 
-def control_app(registry: CallRegistry, secret: str,
+def control_app(registry: Registry, secret: str,
                 health_info: Callable[[], dict] | None = None) -> web.Application:
     """The dialplan's API over ``registry``, for requests that carry ``secret``;
     ``health_info`` adds fields to ``/health``."""

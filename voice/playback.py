@@ -62,14 +62,17 @@ class Player:
     Frames follow a schedule against the event loop's clock (frame *i* of a
     run at start + i × 20 ms), so delays in one frame never add up. ``stop()``
     cuts the sentence off at once; ``on_done`` is called when a run played to
-    its end (not when it was stopped).
+    its end (not when it was stopped); ``on_first_frame`` when a run's first
+    frame went out (the caller starts hearing the reply).
     """
 
     def __init__(self, line: Line, speaker: Speaker,
-                 on_done: Callable[[], None] | None = None) -> None:
+                 on_done: Callable[[], None] | None = None,
+                 on_first_frame: Callable[[], None] | None = None) -> None:
         self._line = line
         self._speaker = speaker
         self._on_done = on_done
+        self._on_first_frame = on_first_frame
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -98,13 +101,25 @@ class Player:
             log.exception("speech synthesis failed for a %d-character sentence", len(text))
             return b""
 
+    def _parts(self, texts: list[str]) -> list[str]:
+        split = getattr(self._speaker, "parts", None)
+        return [part for text in texts if text.strip()
+                for part in (split(text) if split is not None else [text])]
+
     async def _play(self, texts: list[str]) -> None:
+        """Synthesise part by part, the next one while this one plays: the caller
+        hears the first sentence as soon as it alone is rendered."""
         loop = asyncio.get_running_loop()
-        pending = [asyncio.create_task(self._synthesise(t)) for t in texts if t.strip()]
+        parts = self._parts(texts)
+        job = asyncio.create_task(self._synthesise(parts[0])) if parts else None
+        first = True
         try:
             slot = loop.time()
-            for index, job in enumerate(pending):
+            for index in range(len(parts)):
+                assert job is not None
                 pcm = await job
+                job = (asyncio.create_task(self._synthesise(parts[index + 1]))
+                       if index + 1 < len(parts) else None)
                 if index:
                     slot += PAUSE_S
                 slot = max(slot, loop.time())
@@ -114,12 +129,15 @@ class Player:
                         await asyncio.sleep(delay)
                     if not await self._line.send(protocol.audio(frame)):
                         return
+                    if first and self._on_first_frame is not None:
+                        self._on_first_frame()
+                    first = False
                     slot += FRAME_SECONDS
             delay = slot - loop.time()  # the last frame is still being heard
             if delay > 0:
                 await asyncio.sleep(delay)
         finally:
-            for job in pending:
+            if job is not None:
                 job.cancel()
         if self._on_done is not None:
             self._on_done()

@@ -82,7 +82,7 @@ class VoiceServer:
         if len(self._calls) >= self._settings.voice_max_calls:
             log.warning("call %s: %d calls in progress, line busy", str(call_id)[:8], len(self._calls))
             await self._busy(reader, line)
-            self._deps.registry.finish(call_id, NextAction.HANGUP)
+            await self._deps.registry.finish(call_id, NextAction.HANGUP)
             return
         call = Call(call_id, reader, line, self._deps)
         self._calls.add(call)

@@ -63,15 +63,26 @@ class VoiceSettings(BaseSettings):
     #: Synthesised sentences kept in memory (fixed prompts and frequent replies).
     voice_tts_cache_items: int = Field(default=256, ge=1)
 
+    #: Redis shared by the gateways of one PBX (``redis://host:port/db``): their
+    #: call registry, so the dialplan may ask any of them. Unset: in memory.
+    voice_redis_url: SecretStr | None = None
+    #: A Redis command not answered within this time counts as Redis down.
+    voice_redis_timeout_s: float = Field(default=1.0, gt=0)
+
     #: Calls served at once; one more hears "线路繁忙" and is hung up.
     voice_max_calls: int = Field(default=20, ge=1)
+    #: Free-speech decoders kept warm for the next calls (about 50 MB each), warmed
+    #: at start-up on the line's own prompts: a new decoder's first sentences cost
+    #: it about three times the CPU. The calls one gateway keeps in real time on
+    #: two cores; 0: every call builds its own.
+    voice_warm_decoders: int = Field(default=6, ge=0)
 
     @field_validator("rasa_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("voice_control_secret", mode="before")
+    @field_validator("voice_control_secret", "voice_redis_url", mode="before")
     @classmethod
     def _empty_secret_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

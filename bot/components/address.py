@@ -94,13 +94,19 @@ def trim(text: str, span: Span) -> Span:
     return start, end
 
 
+#: a place is named with at least this many characters: a lone 路 or 村 the entity model
+#: tagged ("旁边的路塌了") names no place, and counted as one it hid what the message says
+MIN_PLACE_CHARS = 2
+
+
 def assemble(text: str, spans: list[Span], add_runs: bool = True) -> list[Span]:
     """Extended, merged and trimmed location spans for a message."""
     grown = [extend_right(text, trim(text, s)) for s in spans]
     if add_runs:
         grown += [r for r in address_runs(text) if not any(_overlaps(r, g) for g in grown)]
     merged = merge_spans(text, [extend_right(text, s) for s in grown])
-    return [s for s in (trim(text, s) for s in merged) if s[1] > s[0]]
+    trimmed = (trim(text, s) for s in merged)
+    return [s for s in trimmed if len(text[s[0]:s[1]].strip()) >= MIN_PLACE_CHARS]
 
 
 def _overlaps(a: Span, b: Span) -> bool:

@@ -43,6 +43,17 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n 2 --dist loadscope`` (make test-app), with tests/app/e2e on one worker and the
+    stacks first (tests/app/xdist_schedule.py)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from tests.app.xdist_schedule import StackScheduling
+
+    return StackScheduling(config, log)
+
+
 # ------------------------------------------------------------------ service config
 
 

@@ -22,6 +22,9 @@ def spans(text, given):
     ("东风村二组的路灯坏了", ["东风村二组的"], ["东风村二组"]),
     ("就在人民公园那边", ["在人民公园那边"], ["人民公园"]),
     ("喂 我是老张", [" "], []),
+    # a lone character the entity model tagged is no place; the one beside it stays
+    ("红星村晒谷场旁边的路塌了一块", ["红星村晒谷场", "路"], ["红星村晒谷场"]),
+    ("路塌了", ["路"], []),
 ])
 def test_assemble(text, given, expected):
     assert spans(text, given) == expected

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime
+from .conversation_tables import Conversation, ConversationEvent
 from .outbox_table import OutboxMessage
 from .request_keys_table import RequestKey
 from .warnings_tables import RiskWarning, ScanCursor, WarningEvent, WarningOrder, WeeklyReport
@@ -44,6 +45,8 @@ __all__ = [
     "Attachment",
     "Base",
     "CallbackRequest",
+    "Conversation",
+    "ConversationEvent",
     "Handler",
     "OrderDecline",
     "OrderEvent",

@@ -43,6 +43,7 @@ from .routers import (
     worklist,
 )
 from .routers import warnings as warning_routes
+from .routers.conversation_metrics import router as conversation_metrics_router
 from .routers.reports import router as weekly_reports_router
 from .routers.warning_links import router as warning_links_router
 from .state import ApiState
@@ -119,4 +120,5 @@ def create_app(settings: Settings, app_state: App | None = None) -> FastAPI:
     for extra in (weekly_reports_router, warning_links_router):  # 研判周报, 合并办理
         app.include_router(extra)
     app.include_router(warning_routes.router)  # 研判预警
+    app.include_router(conversation_metrics_router)  # 居民对话
     return app

@@ -69,6 +69,9 @@ FIELD_ZH: Mapping[str, str] = {
     "speaker": "说话人",
     "contact": "联系电话",
     "order_number": "工单号",
+    "since": "开始日期",
+    "until": "结束日期",
+    "channel": "渠道",
 }
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -119,6 +122,8 @@ def reason_zh(error: Mapping[str, Any]) -> str:
         return f"{label}必须是数字"
     if kind in ("bool_parsing", "bool_type"):
         return f"{label}必须是 true 或 false"
+    if kind.startswith("date_"):
+        return f"{label}不是有效的日期，格式应为YYYY-MM-DD"
     if kind.startswith(("datetime_", "date_", "timezone_")):
         return f"{label}不是有效的日期时间"
     if kind in ("greater_than_equal", "greater_than"):

@@ -37,7 +37,9 @@ Outcomes
     delivery).
 
 Delivery is at least once: a crash between a send and its record means the row
-is sent again after its lease expires, with the same dedupe key.
+is sent again after its lease expires, with the same dedupe key. A database
+that fails between a send and its record (restarting, a dropped connection)
+does not: the outcome is written again and again while the lease holds.
 
 Database calls are synchronous SQLAlchemy run in worker threads
 (``asyncio.to_thread``), so in-flight sends keep going while a batch is
@@ -101,6 +103,11 @@ MAX_RETRY_AFTER_S = 6 * 3600.0
 _ERROR_CHARS = 500
 # SQLite "database is locked"/"busy", PostgreSQL serialization failure / deadlock.
 _RETRY_DB_ATTEMPTS = 6
+# An outcome the database would not take is tried again while the lease holds
+# (less this margin), pausing 0.5 s doubling up to 5 s.
+RECORD_MARGIN_S = 2.0
+RECORD_RETRY_FIRST_S = 0.5
+RECORD_RETRY_CAP_S = 5.0
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 Clock = Callable[[], datetime]
@@ -377,6 +384,29 @@ def _outcome_values(
     return "retried", {**cleared, "next_attempt_at": now + timedelta(seconds=delay), "last_error": error}
 
 
+async def _record_while_leased(
+    session_factory: SessionFactory, message: Delivery, worker_id: str, values: dict[str, Any],
+    clock: Clock,
+) -> bool:
+    """``_record``, tried again while the lease holds if the database fails (it is
+    restarting, the network dropped): an outcome not recorded means the message is
+    sent a second time once the lease expires."""
+    assert message.lease_until is not None
+    left_s = (message.lease_until - clock()).total_seconds() - RECORD_MARGIN_S
+    deadline = time.monotonic() + left_s
+    pause = RECORD_RETRY_FIRST_S
+    while True:
+        try:
+            return await asyncio.to_thread(_record, session_factory, message, worker_id, values)
+        except DBAPIError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("outbox id %s: could not record its outcome (%s); trying again in %.1f s",
+                        message.id, type(exc).__name__, pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RECORD_RETRY_CAP_S)
+
+
 async def deliver_batch(
     session_factory: SessionFactory,
     registry: SenderRegistry,
@@ -418,7 +448,7 @@ async def deliver_batch(
             outcome = await _attempt(registry, message, send_timeout_s)
             result, values = _outcome_values(message, outcome, clock(), rng, max_attempts)
             try:
-                recorded = await asyncio.to_thread(_record, session_factory, message, worker_id, values)
+                recorded = await _record_while_leased(session_factory, message, worker_id, values, clock)
             except Exception:
                 log.exception("could not record the outcome of outbox id %s; it will be retried", message.id)
                 counts.lost += 1

@@ -98,6 +98,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/worklist/version", None, DISPATCH),
     ("GET", "/api/v1/audit/verify", None, frozenset({SUP, ADM})),
     ("GET", "/api/v1/metrics/dashboard", None, frozenset({D, SUP, ADM})),
+    ("GET", "/api/v1/metrics/conversations", None, frozenset({SUP, ADM})),
     ("GET", "/api/v1/warnings", None, frozenset({D, SUP, ADM})),
     ("GET", "/api/v1/warnings/{warning_id}", None, frozenset({D, SUP, ADM})),
     ("POST", "/api/v1/warnings/{warning_id}/ack", {"note": "已知悉"}, frozenset({D, SUP, ADM})),

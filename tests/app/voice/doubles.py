@@ -42,6 +42,7 @@ class ScriptedRecognizer:
         self._silent_s = 0.0
         self.grammar: list[str] | None = None
         self.fed_bytes = 0
+        self.closed = False
 
     async def feed(self, pcm: bytes) -> list[Heard]:
         self.fed_bytes += len(pcm)
@@ -72,6 +73,11 @@ class ScriptedRecognizer:
     def reset(self) -> None:
         self._text = None
 
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._model.closed += 1
+
 
 class ScriptedModel:
     def __init__(self, *texts: str, vocabulary: set[str] | None = None) -> None:
@@ -81,6 +87,8 @@ class ScriptedModel:
         self.grammars: list[list[str] | None] = []
         self.checked: list[list[str]] = []
         self._recognizers: list[weakref.ref[ScriptedRecognizer]] = []
+        self.made = 0
+        self.closed = 0
 
     def say(self, *texts: str) -> None:
         """What the caller's next utterances are recognised as."""
@@ -101,6 +109,7 @@ class ScriptedModel:
                    max_utterance_s: float) -> ScriptedRecognizer:
         recognizer = ScriptedRecognizer(self, end_silence_s)
         self._recognizers.append(weakref.ref(recognizer))
+        self.made += 1
         return recognizer
 
     @property

@@ -35,7 +35,7 @@ FAST = dict(voice_end_silence_s=0.3, voice_no_speech_s=3.0, voice_dtmf_timeout_s
 class Gateway:
     def __init__(self, model: Any = None, speaker: Any = None, *, no_model: bool = False,
                  rasa_up: bool = True, rasa_url: str | None = None,
-                 rasa_token: str | None = None, **settings: Any) -> None:
+                 rasa_token: str | None = None, registry: Any = None, **settings: Any) -> None:
         self.settings = VoiceSettings(**{**FAST, **settings})
         self.model = None if no_model else (model if model is not None else ScriptedModel())
         self.speaker = speaker if speaker is not None else ToneSpeaker()
@@ -45,7 +45,8 @@ class Gateway:
         self.rasa_url = rasa_url
         #: the REST channel's voice token (the real Rasa server requires it)
         self.rasa_token = rasa_token
-        self.registry = CallRegistry()
+        #: in memory unless given (a RedisCallRegistry shared with another Gateway)
+        self.registry = registry if registry is not None else CallRegistry()
         self.host = "127.0.0.1"
         #: the dialplan's shared secret, and the work-order service's key
         self.secret = "test-control-secret-0123456789"

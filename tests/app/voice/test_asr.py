@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
-import itertools
+import json
 import logging
 import shutil
 import subprocess
@@ -127,15 +127,27 @@ async def stream(recognizer, pcm: bytes, chunk: int = FRAME) -> list[tuple[float
 
 
 class RecordingDecoder:
-    """A Vosk decoder that keeps what it was given (the audio of each AcceptWaveform)."""
+    """A Vosk decoder that keeps what it was given (the audio of each AcceptWaveform)
+    and the words it gave back (Result and FinalResult)."""
 
     def __init__(self, decoder) -> None:
         self._decoder = decoder
         self.steps: list[bytes] = []
+        self.words: list[str] = []
 
     def AcceptWaveform(self, pcm: bytes):  # Vosk's name
         self.steps.append(bytes(pcm))
         return self._decoder.AcceptWaveform(pcm)
+
+    def Result(self) -> str:  # Vosk's name
+        return self._said(self._decoder.Result())
+
+    def FinalResult(self) -> str:  # Vosk's name
+        return self._said(self._decoder.FinalResult())
+
+    def _said(self, result: str) -> str:
+        self.words.extend(w for w in json.loads(result).get("text", "").split() if w != "[unk]")
+        return result
 
     def __getattr__(self, name):
         return getattr(self._decoder, name)
@@ -145,16 +157,24 @@ class RecordingDecoder:
 
 
 @pytest.fixture
-def decoders(model, monkeypatch) -> list[RecordingDecoder]:
-    """Every decoder the model builds from now on, recording its input."""
-    built: list[RecordingDecoder] = []
-    original = model.new_decoder
+def decoders_of(monkeypatch):
+    """``decoders_of(model)``: every decoder ``model`` builds from now on, recording its input."""
+    def record(model) -> list[RecordingDecoder]:
+        built: list[RecordingDecoder] = []
+        original = model.new_decoder
 
-    def new_decoder(sample_rate, grammar):
-        built.append(RecordingDecoder(original(sample_rate, grammar)))
-        return built[-1]
-    monkeypatch.setattr(model, "new_decoder", new_decoder)
-    return built
+        def new_decoder(sample_rate, grammar):
+            built.append(RecordingDecoder(original(sample_rate, grammar)))
+            return built[-1]
+        monkeypatch.setattr(model, "new_decoder", new_decoder)
+        return built
+    return record
+
+
+@pytest.fixture
+def decoders(model, decoders_of) -> list[RecordingDecoder]:
+    """Every decoder the module's model builds from now on, recording its input."""
+    return decoders_of(model)
 
 
 def whole_frames(pcm: bytes) -> bytes:
@@ -333,15 +353,24 @@ def test_a_pause_longer_than_the_trailing_silence_splits_however_the_audio_is_ch
 @real
 def test_six_calls_in_parallel_hear_what_one_at_a_time_hears(model, sequential, decoders):
     """Six calls decoded at once: each call's decoder gets exactly its own
-    audio, whole and in order; each call's utterance ends at the same audio
-    time as alone; and each call hears its own sentence.
+    audio, whole and in order, in the same 20 ms steps as alone; each call's
+    utterance ends at the same audio time as alone; each call hears exactly
+    the words its own decoder gave back; and together they are as accurate
+    as the calls one at a time (the same bar as
+    ``test_finals_resemble_the_sentences``).
 
-    Vosk 0.3.45 is not bit-exact from one recognizer to the next in a process
-    (the same audio alone comes out "아이 영파 네요" or "한 영파 네요" depending
-    on which recognizers were freed before), so the words are not compared
-    one to one: matching the six finals to the six lone transcripts, the
-    calls' own pairing must cost fewer letter edits than any other pairing.
-    Mixed-up calls fail the audio check exactly, whatever Vosk's wobble.
+    The words are not compared one to one with the lone run: Vosk 0.3.45 is
+    not bit-exact from one recognizer to the next within a process, even one
+    at a time. The same audio through fresh recognizers one after the other
+    gives "아이 영파 네요", then "한 영파 네요"; "비 가 [5] 위 다", then
+    "비 가 와 니다" (measured; the same sequence in every process, so it is
+    the process's allocation history, which six threads make
+    timing-dependent, not the input: its floating-point sums come out in
+    another order). On a short sentence that is 8 of its 10 letters, enough
+    to make another call's lone transcript the closer one, which is why the
+    earlier letter-distance and pairing checks failed now and then under CPU
+    contention. What the gateway controls is checked exactly instead:
+    mixed-up audio fails the audio check, mixed-up results the words check.
     """
     pcms = {text: utterance(text) for text in SENTENCES}
 
@@ -354,21 +383,79 @@ def test_six_calls_in_parallel_hear_what_one_at_a_time_hears(model, sequential, 
     parallel = asyncio.run(run())
 
     assert len(decoders) == len(SENTENCES)
-    assert sorted(d.audio() for d in decoders) == sorted(whole_frames(p) for p in pcms.values())
+    own = {text: [d for d in decoders if d.audio() == whole_frames(pcms[text])]
+           for text in SENTENCES}
+    assert all(len(found) == 1 for found in own.values()), "each call's decoder gets its audio only"
     for text in SENTENCES:
+        decoder = own[text][0]
+        assert {len(step) for step in decoder.steps} == {FRAME}
         assert ([t for t, e in parallel[text] if e.kind == "final"]
                 == [t for t, e in sequential[text] if e.kind == "final"]), text
-        assert len(finals(parallel[text])) == 1 and finals(parallel[text])[0].strip()
+        heard = finals(parallel[text])
+        assert len(heard) == 1 and heard[0].strip()
+        assert heard[0] == join_words(decoder.words), (text, heard, decoder.words)
 
-    alone = [jamo(finals(sequential[text])[0]) for text in SENTENCES]
-    heard = [jamo(finals(parallel[text])[0]) for text in SENTENCES]
-    cost = [[edits(a, h) for h in heard] for a in alone]
-    own = sum(cost[i][i] for i in range(len(SENTENCES)))
-    others = {pairing: sum(cost[i][j] for i, j in enumerate(pairing))
-              for pairing in itertools.permutations(range(len(SENTENCES)))
-              if pairing != tuple(range(len(SENTENCES)))}
-    best_other = min(others, key=others.__getitem__)
-    assert own < others[best_other], (own, others[best_other], best_other, cost)
+    error = jamo_error([(text, finals(parallel[text])[0]) for text in SENTENCES])
+    assert error <= MAX_JAMO_ERROR, {text: finals(parallel[text]) for text in SENTENCES}
+
+
+@pytest.fixture
+def pooled():
+    """A model of its own: the pool tests leave warm decoders behind."""
+    loaded = SpeechModel.load(KO_MODEL, workers=2)
+    yield loaded
+    loaded.close()
+
+
+@real
+def test_a_finished_calls_decoder_serves_the_next_call_emptied(pooled, decoders_of):
+    """The decoder goes back when the call ends, holding nothing of its audio: the
+    next call gets it and hears only its own words, as a new decoder would."""
+    built = decoders_of(pooled)
+    pooled.warm(b"", 2)  # keep up to two, warm none
+    text, other = SENTENCES[3], SENTENCES[4]
+
+    async def run():
+        first = pooled.recognizer(RATE, end_silence_s=END_SILENCE, max_utterance_s=30)
+        await first.feed(silence(LEAD) + speech(text))  # hangs up mid-sentence
+        await first.close()
+        assert await first.feed(utterance(other)) == []  # a closed recognizer hears nothing
+        assert pooled.idle_decoders == 1
+        second = pooled.recognizer(RATE, end_silence_s=END_SILENCE, max_utterance_s=30)
+        heard = finals(await stream(second, utterance(other)))
+        await second.close()
+        return heard
+    heard = asyncio.run(run())
+    assert len(built) == 1  # the second call built none
+    assert len(heard) == 1 and heard[0].strip()
+    # nothing of the first call's sentence leaks into the second's final
+    leaked = text + " " + other
+    assert edits(jamo(other), jamo(heard[0])) < edits(jamo(leaked), jamo(heard[0])), heard
+    assert pooled.idle_decoders == 1
+
+
+@real
+def test_warm_up_fills_the_pool_in_the_background_and_is_bounded(pooled, decoders_of):
+    built = decoders_of(pooled)
+    warming = pooled.warm(speech(SENTENCES[3]) + speech(SENTENCES[4]), 2)
+    assert warming is not None
+    warming.join(timeout=60)
+    assert pooled.idle_decoders == 2 and len(built) == 2
+    assert all(d.steps for d in built)  # each one decoded the warm-up speech
+
+    async def run():
+        calls = [pooled.recognizer(RATE, end_silence_s=END_SILENCE, max_utterance_s=30)
+                 for _ in range(3)]
+        timelines = await asyncio.gather(*(stream(c, utterance(SENTENCES[0])) for c in calls))
+        for call in calls:
+            await call.close()
+        return timelines
+    timelines = asyncio.run(run())
+    assert all(len(finals(t)) == 1 for t in timelines)
+    assert len(built) == 3  # two warm ones taken, one built
+    assert pooled.idle_decoders == 2  # three came back, two kept
+    pooled.close()
+    assert pooled.idle_decoders == 0
 
 
 @real

@@ -76,6 +76,23 @@ async def test_greets_then_relays_a_spoken_report_as_the_callers_number() -> Non
 
 
 @pytest.mark.asyncio
+async def test_each_spoken_turn_logs_where_the_callers_wait_went(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="voice.call")
+    async with Gateway() as gw:
+        gw.model.say(REPORT)
+        async with gw.client(caller=CALLER) as client:
+            await greeted(client)
+            await reply_after(client, client.say(0.4, 0.5))
+            await client.hangup()
+    from benchmarks.voice import turn_parts  # the bench reads these very lines
+
+    parts = turn_parts("\n".join(r.getMessage() for r in caplog.records))
+    assert parts["final_to_audio_s"]["n"] == 1  # the spoken turn; the greeting follows no final
+    waited, rasa = parts["final_to_audio_s"]["max"], parts["rasa_s"]["max"]
+    assert 0 <= rasa <= waited < 5
+
+
+@pytest.mark.asyncio
 async def test_a_closed_question_is_answered_with_a_key_and_its_payload_relayed() -> None:
     async with Gateway() as gw:
         gw.rasa.answer(REPORT, {"text": QUESTION, "buttons": CONFIRM})
@@ -395,11 +412,19 @@ async def test_the_real_speaker_plugs_in() -> None:
     speaker = CachedSpeaker(EspeakSpeaker(130), max_items=8)
     async with Gateway(speaker=speaker) as gw:
         async with gw.client(caller=CALLER) as client:
-            await greeted(client)
+            await client.wait_audio(timeout=3)
+            await client.wait_quiet(quiet=0.6)  # longer than the pause between parts
             await client.hangup()
-    greeting = await speaker.speak(RasaDouble.GREETING)  # cached: the very audio played
-    assert len(greeting) > 8000 * 2  # more than a second of speech
-    assert client.audio_bytes() == greeting + bytes(-len(greeting) % 320)
+    # played part by part (the first sentence first), each part's audio from the cache
+    parts = speaker.parts(RasaDouble.GREETING)
+    assert parts == ["您好，这里是社区服务热线。", "请说说您要反映什么问题。"]
+    played = b""
+    for part in parts:
+        audio = await speaker.speak(part)  # cached: the very audio played
+        assert len(audio) > 8000 * 2  # more than a second of speech
+        played += audio + bytes(-len(audio) % 320)
+    assert client.audio_bytes() == played
+    assert speaker.misses == len(parts)
 
 
 # ---------------------------------------------------------------------- the real recognizer

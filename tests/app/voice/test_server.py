@@ -152,6 +152,7 @@ async def test_a_caller_hanging_up_stops_everything_for_that_call() -> None:
         frames_then = len(client.audio)
         gc.collect()
         assert gw.model.live_recognizers == 0
+        assert gw.model.closed == gw.model.made == 1  # its decoder went back to the model
         tasks = [t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("call-")]
         assert tasks == []
         await asyncio.sleep(0.2)
@@ -194,10 +195,10 @@ async def test_control_api_registers_callers_and_tells_what_follows() -> None:
         created = await http.post("/calls", json={"call_id": str(call), "caller": "+86 138-0000-0000"})
         assert created.status_code == 201
         assert created.json() == {"call_id": str(call), "caller_known": True}
-        assert gw.registry.caller(call) == "13800000000"
+        assert await gw.registry.caller(call) == "13800000000"
         next_ = await http.get(f"/calls/{call}/next")
         assert (next_.status_code, next_.text) == (200, "hangup")
-        gw.registry.finish(call, NextAction.TRANSFER)
+        await gw.registry.finish(call, NextAction.TRANSFER)
         assert (await http.get(f"/calls/{call}/next")).text == "transfer"
 
         unknown = await http.get(f"/calls/{uuid.uuid4()}/next")
@@ -210,7 +211,7 @@ async def test_control_api_registers_callers_and_tells_what_follows() -> None:
         form_call = uuid.uuid4()
         form = await http.post("/calls", content=f"call_id={form_call}&caller=%2B8613912345678",
                                headers={"content-type": "application/x-www-form-urlencoded"})
-        assert form.status_code == 201 and gw.registry.caller(form_call) == "13912345678"
+        assert form.status_code == 201 and await gw.registry.caller(form_call) == "13912345678"
         smuggled = await http.post(
             "/calls", content=f"call_id={uuid.uuid4()}&caller=1&call_id={form_call}",
             headers={"content-type": "application/x-www-form-urlencoded"})
@@ -278,19 +279,19 @@ def test_registry_forgets_calls_after_the_ttl_and_keeps_a_bounded_number() -> No
     now = [0.0]
     registry = CallRegistry(ttl_s=600, max_entries=3, clock=lambda: now[0])
     a, b = uuid.uuid4(), uuid.uuid4()
-    registry.register(a, "13800000000")
+    registry.register_now(a, "13800000000")
     now[0] = 500
-    registry.finish(a, NextAction.TRANSFER)  # kept 600 s from the end of the call
+    registry.finish_now(a, NextAction.TRANSFER)  # kept 600 s from the end of the call
     now[0] = 1000
-    assert registry.next_action(a) is NextAction.TRANSFER
-    assert registry.caller(a) == "13800000000"
+    assert registry.next_action_now(a) is NextAction.TRANSFER
+    assert registry.caller_now(a) == "13800000000"
     now[0] = 1101
-    assert registry.next_action(a) is None
-    registry.finish(b, NextAction.HANGUP)  # a call the dialplan never registered
-    assert registry.next_action(b) is NextAction.HANGUP and registry.caller(b) is None
+    assert registry.next_action_now(a) is None
+    registry.finish_now(b, NextAction.HANGUP)  # a call the dialplan never registered
+    assert registry.next_action_now(b) is NextAction.HANGUP and registry.caller_now(b) is None
     for _ in range(5):
-        registry.register(uuid.uuid4(), None)
-    assert len(registry) == 3 and registry.next_action(b) is None
+        registry.register_now(uuid.uuid4(), None)
+    assert len(registry) == 3 and registry.next_action_now(b) is None
 
 
 
@@ -309,11 +310,11 @@ async def test_control_api_answers_only_the_dialplan_with_its_secret() -> None:
             assert refused.status_code == 401, headers
             assert refused.json()["detail"]["reason_zh"] == "缺少或错误的接口密钥"
             assert (await http.get(f"/calls/{call}/next", headers=headers)).status_code == 401
-        assert len(gw.registry) == 0 and gw.registry.caller(call) is None
+        assert len(gw.registry) == 0 and await gw.registry.caller(call) is None
 
         # CURLOPT(httpheader)=Authorization: Bearer ..., and CURLOPT(userpwd)=dialplan:...
         accepted = await http.post("/calls", data=body, headers=bearer(gw.secret))
-        assert accepted.status_code == 201 and gw.registry.caller(call) == "13800000000"
+        assert accepted.status_code == 201 and await gw.registry.caller(call) == "13800000000"
         basic = await http.get(f"/calls/{call}/next", auth=("dialplan", gw.secret))
         assert (basic.status_code, basic.text) == (200, "hangup")
         assert (await http.get("/health")).status_code == 200  # for the launcher's probe

@@ -30,6 +30,7 @@ ALL_TABLES |= {"console_sessions", "sign_in_failures"}
 ALL_TABLES |= {"staff_access_log"}
 ALL_TABLES |= {"audit_checks"}
 ALL_TABLES |= {"warnings", "warning_orders", "warning_events", "weekly_reports", "scan_cursors"}
+ALL_TABLES |= {"conversation_events", "conversations"}
 
 
 def schema_diff(url: str) -> list:

@@ -7,6 +7,8 @@ id="dashboard-data">``), the scorecards by area, category, handler and tier,
 the area x category table, the reasons given with 不满意 and the audit chain's
 state. As in the API, a stored audit check older than ``AUDIT_CHECK_EVERY`` is
 run again after the page is sent, in a thread of its own (``check_audit_chains_aside``).
+The dashboard (not the monthly report) ends with the 居民对话 panel
+(``console.conversation_panel``).
 
 Periods (query ``period``): ``day``, ``week`` (Monday to Sunday) or ``month``
 holding ``date`` (default today), or ``custom`` from ``from`` to ``to`` (dates,
@@ -34,6 +36,7 @@ from ....service.dashboard import (
 from ...deps import StateDep
 from ...routers.metrics import check_audit_chains_aside
 from ...state import ApiState
+from ..conversation_panel import EMPTY_ZH, conversation_panel, seconds_zh, turns_zh
 from ..web import PREFIX, ConsoleUser, NowDep, Supervisor, UowDep, render
 
 router = APIRouter()
@@ -186,7 +189,9 @@ def dashboard_page(
     chosen, problem = choose_period(now, query.get("period"), query.get("date"),
                                     query.get("from"), query.get("to"))
     return _render(request, "dashboard/board.html", user, uow, state, background, chosen, now,
-                   problem=problem, periods=PERIODS)
+                   problem=problem, periods=PERIODS,
+                   conversations=conversation_panel(uow, chosen.first, chosen.last, now),
+                   empty_zh=EMPTY_ZH, seconds_zh=seconds_zh, turns_zh=turns_zh)
 
 
 @router.get(f"{PREFIX}/report/monthly", include_in_schema=False)
