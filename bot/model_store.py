@@ -14,6 +14,8 @@ both use it.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -106,9 +108,27 @@ def prune(models: Path, keep: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def training_lock(models: Path):
+    """One training at a time per models folder: `make test` asks for the model from
+    both of its parallel branches, and a second `make run` may start beside the first.
+    Whoever comes second waits, then finds the model the first one trained."""
+    models.mkdir(parents=True, exist_ok=True)
+    with open(models / ".training.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another process is training a model here; waiting for it ...", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure(root: Path = ROOT) -> Path:
     path = model_path(root)
-    return path if path.exists() else train(root)
+    if path.exists():
+        return path
+    with training_lock(path.parent):
+        return path if path.exists() else train(root)
 
 
 def main(argv: list[str]) -> int:
@@ -118,7 +138,8 @@ def main(argv: list[str]) -> int:
     elif command == "ensure":
         print(ensure())
     elif command == "train":
-        print(train())
+        with training_lock(model_path().parent):
+            print(train())
     elif command == "hash":
         print(inputs_hash())
     else:
