@@ -274,10 +274,12 @@ _TIMING_RE = re.compile(r"turn timing: decoder behind ([\d.]+) s at the final, r
                         r"speech ([\d.]+) s, final -> first reply audio ([\d.]+) s")
 
 
-def turn_parts(log_text: str, skip: int = 0) -> dict[str, dict[str, float]]:
+def turn_parts(log_text: str, skip: int = 0, count: int | None = None,
+               ) -> dict[str, dict[str, float]]:
     """Where the callers' turns spent their time, from the gateway's per-turn log lines
-    (the greeting has none: it follows no final), after the first ``skip``."""
-    rows = [tuple(float(v) for v in m.groups()) for m in _TIMING_RE.finditer(log_text)][skip:]
+    (the greeting has none: it follows no final): ``count`` of them after the first ``skip``."""
+    rows = [tuple(float(v) for v in m.groups()) for m in _TIMING_RE.finditer(log_text)]
+    rows = rows[skip:] if count is None else rows[skip:skip + count]
     out: dict[str, dict[str, float]] = {}
     for index, name in enumerate(["decoder_behind_s", "rasa_s", "speech_s", "final_to_audio_s"]):
         values = sorted(row[index] for row in rows)
@@ -338,8 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         delays, staggered, failures = asyncio.run(
             first_audio(stack, utterances, args.callers, first_call, args.stagger))
         rss = stack.peak_rss_mib("voice")
+        # the target's measure: the rounds whose six callers finish speaking together
         parts = turn_parts((stack.log_dir / "voice.log").read_text(errors="replace"),
-                           skip=len(first_call))
+                           skip=len(first_call), count=len(delays))
         health = httpx.get(f"http://127.0.0.1:{stack.settings.voice['VOICE_CONTROL_PORT']}/health",
                            timeout=5).json()
     finally:

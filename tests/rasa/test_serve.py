@@ -185,7 +185,6 @@ def _store_twice(url_of, domain):
     """The same conversation kept by Rasa's own store and by the faster one: the rows
     stored and the trackers read back, of each."""
     import asyncio
-    import time
 
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -222,7 +221,6 @@ def _store_twice(url_of, domain):
             store.engine.dispose()
         finally:
             SQLTrackerStore.save, SQLTrackerStore._retrieve = fast_save, fast_retrieve
-        time.sleep(0)
     return outcomes
 
 
