@@ -400,12 +400,12 @@ def main(argv: list[str] | None = None) -> int:
           f"includes {END_SILENCE_S} s of endpointing silence; failures {len(failures)}; "
           f"the one call before them, alone, first after start: "
           f"{', '.join(f'{d:.3f}' for d in first_call)} s")
-    spread = result["first_audio_staggered_s"]
-    print(f" the same, {args.callers} calls started up to {args.stagger:g} s apart x 2 rounds "
-          f"x 2 turns (not the target's measure): p50 {spread['p50']} s, p95 {spread['p95']} s")
     for name, part in parts.items():
         print(f"   of which {name}: p50 {part['p50']} s, p95 {part['p95']} s, max {part['max']} s "
               f"({part['n']} turns)")
+    spread = result["first_audio_staggered_s"]
+    print(f" the same, {args.callers} calls started up to {args.stagger:g} s apart x 2 rounds "
+          f"x 2 turns (not the target's measure): p50 {spread['p50']} s, p95 {spread['p95']} s")
     print(f" gateway peak RSS: {rss} MiB")
     return 0 if all(met.values()) else 1
 
