@@ -8,7 +8,9 @@ which first re-validates the (constant) answer schema against its
 metaschema. Profiling the server under `make bench-dialogue` (py-spy) put
 two thirds of its CPU per turn there, since a form turn makes two or three
 action calls. Here the validator is built once, on first use, and then only
-checks the answers, with the same schema and the same error message.
+checks the answers, with the same schema and the same error message, each
+event against its own type's part of the schema
+(bot/action_response_validation.py).
 
 And one fix for outages: Rasa's SQL tracker store pools its PostgreSQL
 connections without checking them, so after PostgreSQL went away and came
@@ -30,13 +32,15 @@ otherwise drop the action's events and answer nothing. The action servers'
 writes to the work-order service carry Idempotency-Keys, so a repeated call
 does not repeat them.
 
-And two measured savings of CPU per turn (``benchmarks/results/rasa-turn-profile.md``):
-event classes found by name once (``install_event_class_cache``) and
-``install_fast_tracker_store``.
+And measured savings of CPU per turn (``benchmarks/results/rasa-turn-profile.md``):
+event classes found by name once (``install_event_class_cache``),
+``install_fast_tracker_store``, ``install_kept_action_connections`` and the
+model graph run without dask's scheduler (bot/graph_runner.py).
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -48,6 +52,10 @@ ACTION_RETRIES = 2
 ACTION_RETRY_PAUSE_S = 0.5
 #: haproxy's answers when the instance died mid-request or none is up
 RETRYABLE_ACTION_STATUS = frozenset({502, 503})
+#: an action call's connection is kept open this long for the next call: less than
+#: the action server's own keep-alive (Sanic's 5 s), so the server never closes
+#: first a connection about to be used
+ACTION_KEEPALIVE_S = 2.0
 
 
 class TrackerStoreUnavailable(Exception):
@@ -55,19 +63,19 @@ class TrackerStoreUnavailable(Exception):
 
 
 def install_cached_response_validation() -> None:
-    from jsonschema import ValidationError, validators
+    from jsonschema import ValidationError
     from rasa.core.actions import action as rasa_action
     from rasa.shared.constants import DOCS_BASE_URL
+
+    from bot.action_response_validation import ActionResponseValidator
 
     compiled: dict[str, Any] = {}
 
     def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         validator = compiled.get("validator")
         if validator is None:
-            schema = self.action_response_format_spec()
-            cls = validators.validator_for(schema)
-            cls.check_schema(schema)
-            validator = compiled.setdefault("validator", cls(schema))
+            validator = compiled.setdefault(
+                "validator", ActionResponseValidator(self.action_response_format_spec()))
         try:
             validator.validate(result)
             return True
@@ -146,6 +154,62 @@ def install_action_retries() -> None:
     RemoteAction.run = run
 
 
+class _KeptSession:
+    """What ``EndpointConfig.session()`` gives to Rasa's ``async with``: the endpoint's
+    one client session, left open when the block ends."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+
+def kept_session(endpoint: Any) -> _KeptSession:
+    """The endpoint's client session on the running loop, made on first use, with
+    the headers, authentication and timeout of Rasa's ``EndpointConfig.session()``;
+    its connections stay open ``ACTION_KEEPALIVE_S`` between calls."""
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()
+    kept = endpoint.__dict__.get("_kept_session")
+    if kept is None or kept[0] is not loop or kept[1].closed:
+        auth = (aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+                if endpoint.basic_auth else None)
+        session = aiohttp.ClientSession(
+            headers=endpoint.headers, auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEPALIVE_S))
+        kept = endpoint.__dict__["_kept_session"] = (loop, session)
+    return _KeptSession(kept[1])
+
+
+def install_kept_action_connections() -> None:
+    """Rasa opens a new client session, so a new TCP connection, for every call to the
+    action server (2-3 a form turn, 3 % of a scaled instance's CPU, and as much again
+    for the action server and haproxy to accept it). The action endpoint's calls
+    share one session, whose connections are kept open between calls."""
+    from rasa.core.actions.action import RemoteAction
+
+    original = RemoteAction.run
+    if getattr(original, "kept_connections", False):
+        return
+
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        endpoint = self.action_endpoint
+        if endpoint is not None and "session" not in endpoint.__dict__:
+            endpoint.session = functools.partial(kept_session, endpoint)
+        return await original(self, *args, **kwargs)
+
+    run.kept_connections = True  # type: ignore[attr-defined]
+    run.original = original  # type: ignore[attr-defined]
+    RemoteAction.run = run
+
+
 def install_event_class_cache() -> None:
     """Rasa finds an event's class by walking every subclass of ``Event`` for every
     stored event it reads (2 % of a turn's CPU); the classes are fixed once imported,
@@ -202,7 +266,12 @@ def install_fast_tracker_store() -> None:
     """Rasa's SQL tracker store, with the same queries and rows, at less CPU a turn:
     the new events go in as one core ``INSERT`` (not one ORM object each), and the
     statements are built once (not per turn); reading takes the ``data`` column
-    alone, with no ORM objects. Together they were 19 % of Rasa's CPU per turn."""
+    alone, with no ORM objects. Together they were 19 % of Rasa's CPU per turn.
+    With an event broker (the scaled system), the new events are published after
+    the commit, the ones the count of stored events says are new: Rasa read the
+    whole session back for that (4.5 % of a scaled instance's CPU), and published
+    before the commit, so a turn whose commit failed (and which the channel sends
+    again) reached the analytics twice."""
     import itertools
     import json
 
@@ -214,12 +283,12 @@ def install_fast_tracker_store() -> None:
         return
 
     async def save(self: Any, tracker: Any) -> None:
-        await self.stream_events(tracker)
         with self.session_scope() as session:
             stored = session.execute(_events_statement(self, count=True),
                                      {"sender_id": tracker.sender_id}).scalar_one()
+            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
             rows = []
-            for event in itertools.islice(tracker.events, stored, len(tracker.events)):
+            for event in new_events:
                 data = event.as_dict()
                 rows.append({
                     "sender_id": tracker.sender_id,
@@ -233,6 +302,10 @@ def install_fast_tracker_store() -> None:
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
+        if self.event_broker is not None and new_events:
+            # the events just stored, once they are stored (Rasa's stream_events read the
+            # whole session back to find them, and published them before the commit)
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
         with self.session_scope() as session:
@@ -258,6 +331,10 @@ def main() -> None:
     install_tracker_store_pre_ping()
     install_strict_tracker_store()
     install_action_retries()
+    install_kept_action_connections()
+    from bot.graph_runner import install_ordered_graph_runner
+
+    install_ordered_graph_runner()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -1,6 +1,8 @@
 """bot/serve.py: Rasa's action-answer check, compiled once, still rejects bad answers."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -143,6 +145,71 @@ def test_an_action_call_the_server_dropped_is_made_again_and_a_refusal_is_not(mo
         RemoteAction.run = original
 
 
+def test_action_calls_keep_their_connection_and_survive_a_restarted_action_server(monkeypatch):
+    import asyncio
+    import socket
+
+    from aiohttp import web
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    import bot.serve as serve
+
+    monkeypatch.setattr(serve, "ACTION_RETRY_PAUSE_S", 0.01)
+    original = RemoteAction.run
+    peers: list[tuple] = []
+    headers: list[str | None] = []
+
+    async def webhook(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        headers.append(request.headers.get("Authorization"))
+        return web.json_response({"events": [], "responses": [{"text": "好的"}]})
+
+    async def start(port):
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    async def main():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        runner = await start(port)
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook",
+                                  headers={"Authorization": "Bearer s3cret"})
+        args = (CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}),
+                DialogueStateTracker("web:1", []), Domain.empty())
+        action = RemoteAction("action_x", endpoint)
+        other = RemoteAction("action_y", endpoint)
+        try:
+            for _ in range(3):
+                assert [e.text for e in await action.run(*args)] == ["好的"]
+                assert [e.text for e in await other.run(*args)] == ["好的"]
+            assert len(peers) == 6 and len(set(peers)) == 1  # one connection for all six
+            assert headers == ["Bearer s3cret"] * 6
+            await runner.cleanup()  # the action server restarts: its connections close
+            runner = await start(port)
+            assert [e.text for e in await action.run(*args)] == ["好的"]
+            assert len(peers) == 7 and peers[-1] != peers[0]
+        finally:
+            await runner.cleanup()
+            await endpoint.__dict__["_kept_session"][1].close()
+
+    try:
+        serve.install_action_retries()
+        serve.install_kept_action_connections()
+        asyncio.run(main())
+    finally:
+        RemoteAction.run = original
+
+
 # ------------------------------------------------- the tracker store's faster save and read
 
 def _conversation(domain):
@@ -181,9 +248,23 @@ def _stored_rows(store):
     return [{k: v for k, v in row.items() if k != "id"} for row in rows]
 
 
+def _recording_broker():
+    """An event broker that keeps what it is given (a stand-in for RabbitMQ)."""
+    from rasa.core.brokers.broker import EventBroker
+
+    class Recording(EventBroker):
+        def __init__(self):
+            self.published = []
+
+        def publish(self, event):
+            self.published.append(event)
+
+    return Recording()
+
+
 def _store_twice(url_of, domain):
     """The same conversation kept by Rasa's own store and by the faster one: the rows
-    stored and the trackers read back, of each."""
+    stored, the trackers read back, and the events published to the broker, of each."""
     import asyncio
 
     from rasa.core.tracker_store import SQLTrackerStore
@@ -199,7 +280,8 @@ def _store_twice(url_of, domain):
             SQLTrackerStore.save = fast_save.original
             SQLTrackerStore._retrieve = fast_retrieve.original
         try:
-            store = SQLTrackerStore(domain, **url_of(kind))
+            broker = _recording_broker()
+            store = SQLTrackerStore(domain, event_broker=broker, **url_of(kind))
             read = []
 
             async def converse(store=store, read=read):
@@ -217,7 +299,7 @@ def _store_twice(url_of, domain):
                                  [e.as_dict() for e in every.events]))
                 assert await store.retrieve("nobody") is None
             asyncio.run(converse())
-            outcomes[kind] = (_stored_rows(store), read)
+            outcomes[kind] = (_stored_rows(store), read, broker.published)
             store.engine.dispose()
         finally:
             SQLTrackerStore.save, SQLTrackerStore._retrieve = fast_save, fast_retrieve
@@ -236,9 +318,12 @@ def domain():
 def test_the_faster_tracker_store_stores_and_reads_what_rasas_own_does_on_sqlite(tmp_path, domain):
     outcomes = _store_twice(lambda kind: {"dialect": "sqlite", "db": str(tmp_path / f"{kind}.db")},
                             domain)
-    rows, read = outcomes["fast"]
+    rows, read, published = outcomes["fast"]
     assert outcomes["rasa"] == outcomes["fast"]
     assert len(rows) == 16 and rows[3]["intent_name"] == "report_incident"
+    # every event once, in order, with its sender: what the analytics consumer reads
+    assert [(p["sender_id"], p["event"], p["timestamp"]) for p in published] == [
+        ("resident-1", json.loads(row["data"])["event"], row["timestamp"]) for row in rows]
     assert rows[4]["action_name"] == "location" and rows[4]["type_name"] == "slot"
     latest, every = read[-1]  # after the second session started: its events alone
     assert [e["event"] for e in latest] == ["session_started", "action", "user", "bot", "action"]
