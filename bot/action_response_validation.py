@@ -75,7 +75,3 @@ class ActionResponseValidator:
             kind = event.get("event") if isinstance(event, dict) else None
             validator = per_type.get(kind) if isinstance(kind, str) else None
             (validator or any_item).validate(event)
-
-    def is_valid_whole(self, answer: Any) -> bool:
-        """The verdict of the whole schema, as Rasa checks it (for tests)."""
-        return self._whole.is_valid(answer)

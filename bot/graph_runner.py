@@ -25,7 +25,9 @@ from rasa.engine.runner.dask import DaskGraphRunner
 class OrderedGraphRunner(DaskGraphRunner):
     """``DaskGraphRunner`` whose runs call the nodes in a fixed order (see the module)."""
 
-    def _plan(self, targets: tuple[str, ...]) -> list[tuple[str, Any, tuple[str, ...]]]:
+    def _plan(self, targets: tuple[str, ...]
+              ) -> tuple[list[tuple[str, Any, tuple[str, ...]]], frozenset[str]]:
+        """The nodes the targets need, each after its needs, and their names."""
         plans = self.__dict__.setdefault("_plans", {})
         plan = plans.get(targets)
         if plan is None:
@@ -45,17 +47,16 @@ class OrderedGraphRunner(DaskGraphRunner):
 
             for target in targets:
                 visit(target)
-            plan = plans.setdefault(targets, plan)
+            plan = plans.setdefault(targets, (plan, frozenset(seen)))
         return plan
 
     def run(self, inputs: dict[str, Any] | None = None,
             targets: list[str] | None = None) -> dict[str, Any]:
         run_targets = tuple(targets if targets else self._graph_schema.target_names)
-        plan = self._plan(run_targets)
+        plan, node_names = self._plan(run_targets)
         results: dict[str, Any] = {}
         for name, value in (inputs or {}).items():
-            if isinstance(value, str) and (value in results
-                                           or any(value == node for node, _, _ in plan)):
+            if isinstance(value, str) and (value in results or value in node_names):
                 raise GraphRunError(
                     f"Input value '{value}' clashes with a node name. Make sure "
                     f"that none of the input names passed to the `run` method are the "
